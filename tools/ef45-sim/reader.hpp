@@ -1,0 +1,87 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ef45sim {
+
+/// One HTTP request as the reader's server sees it. `target` is the raw request-target
+/// (path + query, not decoded: the firmware does not URL-decode query values, API.md 1.3).
+struct Request {
+  std::string method;  ///< "GET", "POST", "PUT", "DELETE", ...
+  std::string target;  ///< e.g. "/1.0/logs/from/to?lock_uid=...&page=1&min=68&max=74"
+  std::string body;
+};
+
+/// The reader's answer. An empty `content_type` means no body (most firmware error replies).
+struct Response {
+  int status = 200;
+  std::string reason;        ///< reason phrase override; empty = the standard phrase
+  std::string content_type;  ///< "application/json", or "text/html" for Poco's own 501 page
+  std::string body;
+};
+
+/// Who a reader is: fixed at construction.
+struct Identity {
+  int index = 0;
+  std::string serial_number;          ///< e.g. "OA1405A000001"
+  std::array<std::uint8_t, 6> mac{};  ///< node part of the v1 lock UUIDs
+};
+
+/// What the control API reports per reader (GET /sim/readers) and what tests assert on.
+struct Stats {
+  std::int64_t last_log_id = 0;              ///< newest log id (0 when there are no logs)
+  std::int64_t log_count = 0;                ///< logs currently stored
+  std::uint64_t recognitions_generated = 0;  ///< since start (survives reboot and wipe)
+  std::uint64_t door_changes_generated = 0;
+  std::uint64_t user_data_logs_generated = 0;
+  std::size_t match_pending = 0;       ///< items in the match-data buffer
+  std::uint64_t match_overflowed = 0;  ///< items dropped because the buffer was full
+  std::size_t users = 0;               ///< subjects enrolled
+  bool locked = false;
+  std::uint64_t requests = 0;
+  std::int64_t clock_skew_s = 0;
+};
+
+/// One emulated EF-45: every operation of shared/ef45/openapi.yaml with the behaviour of
+/// shared/ef45/API.md (lock, envelope, status codes, quirks). Pure state machine, no I/O:
+/// the fleet server feeds it requests. Not thread-safe: the owner serializes all calls
+/// (the simulator runs every reader on one strand).
+class Reader {
+ public:
+  Reader(Identity identity, std::uint64_t seed);
+  ~Reader();
+  Reader(Reader&&) noexcept;
+  Reader& operator=(Reader&&) noexcept;
+
+  /// Answers one request exactly as the firmware would.
+  Response Handle(const Request& request);
+
+  // --- activity the fleet generates (deterministic for a seed) ---
+  /// One recognition: a `Recognition` log entry and, when the match buffer has room, a
+  /// match-data item whose `log_id` is that entry's id. Granted/denied, known/unknown users.
+  void GenerateRecognition();
+  /// Door sensor open <-> closed (and occasionally tamper / request-to-exit).
+  void GenerateDoorChange();
+  /// A local enrolment at the reader: subject + user info + face, and its `UserData` log entry.
+  /// Returns the new user's uuid.
+  std::string Enroll();
+
+  // --- faults that change reader state ---
+  void Reboot();     ///< match buffer cleared, logs kept, lock dropped, camera stopped
+  void StealLock();  ///< another client takes the lock (our lock_uid stops working)
+  void WipeLogs();   ///< all logs gone, ids restart at 1
+  void SetClockSkew(std::chrono::seconds skew);
+
+  const Identity& identity() const;
+  Stats GetStats() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ef45sim
