@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ef45sim {
 
@@ -46,6 +47,19 @@ struct Stats {
   std::int64_t clock_skew_s = 0;
 };
 
+/// One event the reader generated, kept so tests can prove "every generated event is in
+/// PostgreSQL exactly once" (GET /sim/readers/{i}/generated).
+struct GeneratedEvent {
+  std::int64_t log_id = 0;
+  int log_epoch = 0;       ///< how many log wipes happened before this entry (0 = none)
+  std::string event_type;  ///< "Recognition", "UserData"
+  std::string info;
+  std::string additional_data;
+  std::string user_uuid;
+  std::string timestamp;     ///< as written in the log entry (reader clock)
+  std::string encounter_id;  ///< of the match-data item; empty when none was buffered
+};
+
 /// One emulated EF-45: every operation of shared/ef45/openapi.yaml with the behaviour of
 /// shared/ef45/API.md (lock, envelope, status codes, quirks). Pure state machine, no I/O:
 /// the fleet server feeds it requests. Not thread-safe: the owner serializes all calls
@@ -77,6 +91,8 @@ class Reader {
   void SetClockSkew(std::chrono::seconds skew);
 
   const Identity& identity() const;
+  /// Every log entry generated since start, in order (bounded by the log store's capacity).
+  const std::vector<GeneratedEvent>& Generated() const;
   Stats GetStats() const;
 
  private:
