@@ -1,0 +1,316 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace gw::config {
+
+std::string Problem::ToString() const {
+  std::string out = path.empty() ? "(top level)" : path;
+  if (line > 0) out += " (line " + std::to_string(line) + ")";
+  return out + ": " + message;
+}
+
+namespace {
+
+std::string JoinProblems(const std::vector<Problem>& problems) {
+  std::string out = "invalid configuration:";
+  for (const auto& p : problems) out += "\n  " + p.ToString();
+  return out;
+}
+
+std::string Join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+int LineOf(const YAML::Node& node) {
+  if (!node.IsDefined()) return 0;
+  auto mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+/// Walks a YAML document, validating as it reads; collects problems instead of stopping at the
+/// first, so `check-config` can list everything at once.
+class Reader {
+ public:
+  explicit Reader(std::vector<Problem>& problems) : problems_(problems) {}
+
+  void Fail(const std::string& path, const YAML::Node& at, std::string message) {
+    problems_.push_back(Problem{path, LineOf(at), std::move(message)});
+  }
+
+  /// True if `node` is a map (or absent); reports keys outside `allowed`.
+  bool Map(const YAML::Node& node, const std::string& path,
+           std::initializer_list<std::string_view> allowed) {
+    if (!node.IsDefined() || node.IsNull()) return false;
+    if (!node.IsMap()) {
+      Fail(path, node, "must be a mapping");
+      return false;
+    }
+    for (const auto& kv : node) {
+      auto key = kv.first.as<std::string>();
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        std::string known;
+        for (auto k : allowed) known += (known.empty() ? "" : ", ") + std::string(k);
+        Fail(Join(path, key), kv.first, "unknown key (known: " + known + ")");
+      }
+    }
+    return true;
+  }
+
+  void Int(const YAML::Node& map, const std::string& key, const std::string& path, int& out,
+           long long min, long long max) {
+    const YAML::Node node = map[key];
+    if (!node.IsDefined() || node.IsNull()) return;
+    auto full = Join(path, key);
+    long long value = 0;
+    if (!node.IsScalar() || !ParseInteger(node.Scalar(), value)) {
+      Fail(full, node, "must be an integer");
+      return;
+    }
+    if (value < min || value > max) {
+      Fail(full, node, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return;
+    }
+    out = static_cast<int>(value);
+  }
+
+  void Millis(const YAML::Node& map, const std::string& key, const std::string& path,
+              milliseconds& out, long long min, long long max) {
+    int value = static_cast<int>(out.count());
+    Int(map, key, path, value, min, max);
+    out = milliseconds(value);
+  }
+
+  void Port(const YAML::Node& map, const std::string& key, const std::string& path,
+            std::uint16_t& out) {
+    int value = out;
+    Int(map, key, path, value, 1, 65535);
+    out = static_cast<std::uint16_t>(value);
+  }
+
+  void Bool(const YAML::Node& map, const std::string& key, const std::string& path, bool& out) {
+    const YAML::Node node = map[key];
+    if (!node.IsDefined() || node.IsNull()) return;
+    const auto& s = node.IsScalar() ? node.Scalar() : std::string();
+    if (s == "true")
+      out = true;
+    else if (s == "false")
+      out = false;
+    else
+      Fail(Join(path, key), node, "must be true or false");
+  }
+
+  void String(const YAML::Node& map, const std::string& key, const std::string& path,
+              std::string& out) {
+    const YAML::Node node = map[key];
+    if (!node.IsDefined() || node.IsNull()) return;
+    if (!node.IsScalar()) {
+      Fail(Join(path, key), node, "must be a string");
+      return;
+    }
+    out = node.Scalar();
+  }
+
+ private:
+  static bool ParseInteger(const std::string& text, long long& out) {
+    if (text.empty()) return false;
+    char* end = nullptr;
+    errno = 0;
+    out = std::strtoll(text.c_str(), &end, 10);
+    return errno == 0 && end == text.c_str() + text.size();
+  }
+
+  std::vector<Problem>& problems_;
+};
+
+void ReadPolling(Reader& r, const YAML::Node& node, const std::string& path, PollingConfig& p) {
+  if (!r.Map(node, path,
+             {"door_ms", "match_ms", "logs_ms", "health_ms", "timeout_ms", "logs_page",
+              "backoff_max_ms"})) {
+    return;
+  }
+  r.Millis(node, "door_ms", path, p.door, 50, 3'600'000);
+  r.Millis(node, "match_ms", path, p.match, 50, 3'600'000);
+  r.Millis(node, "logs_ms", path, p.logs, 50, 3'600'000);
+  r.Millis(node, "health_ms", path, p.health, 1000, 3'600'000);
+  r.Millis(node, "timeout_ms", path, p.timeout, 100, 600'000);
+  r.Int(node, "logs_page", path, p.logs_page, 1, 1000);
+  r.Millis(node, "backoff_max_ms", path, p.backoff_max, 100, 3'600'000);
+}
+
+void ReadLock(Reader& r, const YAML::Node& node, const std::string& path, LockConfig& lock) {
+  if (!r.Map(node, path, {"on_conflict", "retry_ms"})) return;
+  std::string mode;
+  r.String(node, "on_conflict", path, mode);
+  if (mode == "wait")
+    lock.on_conflict = OnConflict::kWait;
+  else if (mode == "steal")
+    lock.on_conflict = OnConflict::kSteal;
+  else if (!mode.empty() || node["on_conflict"].IsDefined()) {
+    r.Fail(Join(path, "on_conflict"), node["on_conflict"], "must be wait or steal");
+  }
+  r.Millis(node, "retry_ms", path, lock.retry, 100, 3'600'000);
+}
+
+bool ValidReaderId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool SplitHostPort(const std::string& text, std::string& host, std::uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  long value = std::stol(digits);
+  if (value < 0 || value > 65535) return false;
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+void ReadReaders(Reader& r, const YAML::Node& node, Config& config) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) {
+    r.Fail("readers", node, "must be a list of readers");
+    return;
+  }
+  std::set<std::string> ids;
+  std::set<std::string> addresses;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string path = "readers[" + std::to_string(i) + "]";
+    ReaderConfig reader;
+    reader.polling = config.polling;
+    reader.lock = config.lock;
+    reader.line = LineOf(item);
+    if (!r.Map(item, path, {"id", "host", "port", "polling", "lock"})) {
+      if (!item.IsMap()) r.Fail(path, item, "must be a mapping with id, host and port");
+      continue;
+    }
+    r.String(item, "id", path, reader.id);
+    r.String(item, "host", path, reader.host);
+    r.Port(item, "port", path, reader.port);
+    ReadPolling(r, item["polling"], path + ".polling", reader.polling);
+    ReadLock(r, item["lock"], path + ".lock", reader.lock);
+    if (!ValidReaderId(reader.id)) {
+      r.Fail(path + ".id", item["id"].IsDefined() ? item["id"] : item,
+             "required: 1-64 characters of A-Z a-z 0-9 . _ -");
+    } else if (!ids.insert(reader.id).second) {
+      r.Fail(path + ".id", item["id"], "duplicate reader id '" + reader.id + "'");
+    }
+    if (reader.host.empty()) {
+      r.Fail(path + ".host", item, "required");
+    } else {
+      auto address = reader.host + ":" + std::to_string(reader.port);
+      if (!addresses.insert(address).second) {
+        r.Fail(path, item, "duplicate reader address " + address);
+      }
+    }
+    config.readers.push_back(std::move(reader));
+  }
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<Problem> problems)
+    : std::runtime_error(JoinProblems(problems)), problems_(std::move(problems)) {}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+Config LoadString(const std::string& yaml, const std::string& source, const EnvLookup& env) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError({Problem{source, e.mark.is_null() ? 0 : e.mark.line + 1, e.msg}});
+  }
+  std::vector<Problem> problems;
+  Reader r(problems);
+  Config config;
+  if (!root.IsDefined() || root.IsNull()) {
+    problems.push_back(Problem{"", 0, source + " is empty"});
+  } else if (r.Map(root, "",
+                   {"log", "database", "api", "polling", "lock", "store", "shutdown", "readers"})) {
+    if (r.Map(root["log"], "log", {"level"})) {
+      r.String(root["log"], "level", "log", config.log_level);
+      if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
+          config.log_level != "error") {
+        r.Fail("log.level", root["log"]["level"], "must be debug, info, warn or error");
+      }
+    }
+    const YAML::Node db = root["database"];
+    if (r.Map(db, "database", {"dsn", "pool_size", "migrate_on_start"})) {
+      r.String(db, "dsn", "database", config.database.dsn);
+      r.Int(db, "pool_size", "database", config.database.pool_size, 1, 64);
+      r.Bool(db, "migrate_on_start", "database", config.database.migrate_on_start);
+    }
+    if (auto from_env = env("EF45GW_DATABASE_DSN"); from_env && !from_env->empty()) {
+      config.database.dsn = *from_env;
+    }
+    if (config.database.dsn.empty()) {
+      r.Fail("database.dsn", db.IsDefined() ? db : root,
+             "required (or set EF45GW_DATABASE_DSN in the environment)");
+    }
+    const YAML::Node api = root["api"];
+    if (r.Map(api, "api", {"listen", "max_connections"})) {
+      std::string listen;
+      r.String(api, "listen", "api", listen);
+      if (!listen.empty() &&
+          !SplitHostPort(listen, config.api.listen_host, config.api.listen_port)) {
+        r.Fail("api.listen", api["listen"], "must be HOST:PORT, e.g. 127.0.0.1:8080");
+      }
+      r.Int(api, "max_connections", "api", config.api.max_connections, 1, 100000);
+    }
+    ReadPolling(r, root["polling"], "polling", config.polling);
+    ReadLock(r, root["lock"], "lock", config.lock);
+    const YAML::Node store = root["store"];
+    if (r.Map(store, "store",
+              {"batch_max_events", "batch_max_delay_ms", "queue_capacity", "retention_days"})) {
+      r.Int(store, "batch_max_events", "store", config.store.batch_max_events, 1, 100000);
+      r.Millis(store, "batch_max_delay_ms", "store", config.store.batch_max_delay, 0, 10000);
+      r.Int(store, "queue_capacity", "store", config.store.queue_capacity, 1, 10'000'000);
+      r.Int(store, "retention_days", "store", config.store.retention_days, 0, 36500);
+    }
+    const YAML::Node shutdown = root["shutdown"];
+    if (r.Map(shutdown, "shutdown", {"deadline_ms"})) {
+      r.Millis(shutdown, "deadline_ms", "shutdown", config.shutdown_deadline, 100, 600'000);
+    }
+    ReadReaders(r, root["readers"], config);
+  } else if (!root.IsMap()) {
+    problems.push_back(Problem{"", LineOf(root), "the top level must be a mapping"});
+  }
+  if (!problems.empty()) throw ConfigError(std::move(problems));
+  return config;
+}
+
+Config LoadFile(const std::string& path, const EnvLookup& env) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError({Problem{path, 0, "cannot read the file"}});
+  std::ostringstream text;
+  text << in.rdbuf();
+  return LoadString(text.str(), path, env);
+}
+
+}  // namespace gw::config
