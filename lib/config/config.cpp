@@ -301,7 +301,11 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
   } else if (!root.IsMap()) {
     problems.push_back(Problem{"", LineOf(root), "the top level must be a mapping"});
   }
-  if (!problems.empty()) throw ConfigError(std::move(problems));
+  if (!problems.empty()) {
+    std::stable_sort(problems.begin(), problems.end(),
+                     [](const Problem& a, const Problem& b) { return a.line < b.line; });
+    throw ConfigError(std::move(problems));
+  }
   return config;
 }
 
