@@ -1,0 +1,41 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+
+namespace gw::metrics {
+
+/// The one registry of the process and its text exposition. Module metric structs are built
+/// from it once at start-up and passed by reference (no globals). Thread-safe (prometheus-cpp).
+class Registry {
+ public:
+  Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  prometheus::Registry& get() { return *registry_; }
+
+  /// The Prometheus text format (version 0.0.4) of everything registered, process metrics
+  /// included. Cheap enough to call on every scrape; does not block on I/O beyond /proc/self.
+  std::string Serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> process_;
+};
+
+/// Buckets for durations in seconds, from 1 ms to 30 s.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
+
+/// `ef45gw_build_info{version,commit} 1` and `ef45gw_start_time_seconds`.
+struct BuildMetrics {
+  explicit BuildMetrics(prometheus::Registry& registry);
+};
+
+}  // namespace gw::metrics

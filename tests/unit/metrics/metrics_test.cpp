@@ -1,0 +1,50 @@
+#include "metrics/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "common/version.hpp"
+#include "support/wait.hpp"
+
+namespace gw::metrics {
+namespace {
+
+TEST(Metrics, ExposesBuildInfoAndProcessMetrics) {
+  Registry registry;
+  BuildMetrics build(registry.get());
+  auto text = registry.Serialize();
+  EXPECT_NE(text.find("ef45gw_build_info{commit=\"" + std::string(GitCommit()) + "\",version=\"" +
+                      std::string(Version()) + "\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter"), std::string::npos);
+  EXPECT_NE(text.find("process_resident_memory_bytes "), std::string::npos);
+  EXPECT_NE(text.find("process_open_fds "), std::string::npos);
+}
+
+TEST(Metrics, ExpositionPassesPromtool) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool not installed (deploy/install-deps.sh installs it)";
+  }
+  Registry registry;
+  BuildMetrics build(registry.get());
+  auto& hist = prometheus::BuildHistogram()
+                   .Name("ef45gw_test_duration_seconds")
+                   .Help("A test histogram.")
+                   .Register(registry.get());
+  hist.Add({{"reader", "r1"}}, LatencyBuckets()).Observe(0.02);
+  auto path = testing::TempDir() + "/metrics.txt";
+  std::ofstream(path) << registry.Serialize();
+  auto cmd = "promtool check metrics < " + path + " > " + path + ".out 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream out(path + ".out");
+  std::string report((std::istreambuf_iterator<char>(out)), {});
+  EXPECT_EQ(rc, 0) << report;
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace gw::metrics
