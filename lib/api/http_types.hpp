@@ -1,0 +1,56 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gw::api {
+
+/// Roles of API callers, each including the ones before it.
+enum class Role { kNone = 0, kRead, kOperate, kAdmin };
+
+/// A parsed API request. Beast stays inside server.cpp; handlers see only this.
+struct Request {
+  std::string method;                                           ///< "GET", "PUT", ...
+  std::string target;                                           ///< raw request-target
+  std::string path;                                             ///< percent-decoded path
+  std::multimap<std::string, std::string, std::less<>> query;   ///< decoded query parameters
+  std::map<std::string, std::string, std::less<>> path_params;  ///< from the route template
+  std::string authorization;
+  std::string last_event_id;
+  std::string content_type;
+  std::string body;
+  Role role = Role::kNone;  ///< set by the router after authentication
+
+  /// The first value of query parameter `name`, if present.
+  std::optional<std::string> Query(std::string_view name) const;
+};
+
+/// Writes a streamed body (Server-Sent Events) chunk by chunk. Each Write has the stream's
+/// write deadline: a consumer that does not read is cut off (the error is returned).
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  virtual boost::asio::awaitable<boost::system::error_code> Write(std::string data) = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// When set, the server sends the status and headers, then runs this with a writer for the
+  /// body; the connection closes when it returns.
+  std::function<boost::asio::awaitable<void>(StreamWriter&)> stream;
+};
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+}  // namespace gw::api

@@ -1,0 +1,31 @@
+#include "api/problem.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace gw::api {
+
+Response Problem(int status, std::string_view slug, std::string_view title, std::string_view detail,
+                 std::string_view field) {
+  boost::json::object o;
+  o["type"] = "https://ef45-gateway.dev/problems/" + std::string(slug);
+  o["title"] = title;
+  o["status"] = status;
+  if (!detail.empty()) o["detail"] = detail;
+  if (!field.empty()) o["field"] = field;
+  Response r;
+  r.status = status;
+  r.content_type = "application/problem+json";
+  r.body = boost::json::serialize(o);
+  return r;
+}
+
+Response BadRequest(std::string_view field, std::string_view detail) {
+  return Problem(400, "bad-request", "Bad request", detail, field);
+}
+
+Response NotFound(std::string_view detail) {
+  return Problem(404, "not-found", "Not found", detail);
+}
+
+}  // namespace gw::api
