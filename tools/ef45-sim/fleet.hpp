@@ -1,7 +1,9 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,10 +18,29 @@ struct FleetOptions {
   double rate = 0.0;       ///< recognitions per reader per second (0 = none)
   double door_rate = 0.0;  ///< door changes per reader per second
   std::uint64_t seed = 1;
+  int biometric_kb = 0;  ///< size of emulated biometric payloads in KiB (0 = the reader's default)
+  /// Period of the one fleet-wide generation tick (events are drawn per reader per tick).
+  std::chrono::milliseconds tick{50};
+  /// Largest request body a reader or the control API accepts (firmware chunks, biometrics).
+  std::size_t body_limit_bytes = 8 * 1024 * 1024;
+  /// Called on the io_context thread once Stop() has run (e.g. to cancel a signal_set so that
+  /// io_context::run() can return). Optional.
+  std::function<void()> on_stopped = nullptr;
 };
 
-/// A fleet of emulated readers served from one io_context: one listener per reader plus the
-/// control API. All state lives on one strand. Usable in-process (tests) or from ef45-sim's main.
+/// Where a fleet is listening, as written to ef45-sim's --ready-file.
+struct FleetEndpoints {
+  std::uint16_t control_port = 0;
+  std::vector<std::uint16_t> reader_ports;  ///< index i = reader i
+};
+
+/// A fleet of emulated readers served from one io_context: one HTTP/1.1 listener per reader
+/// plus the control API (`/sim/...`, see control.hpp). Every reader, connection, fault and the
+/// generation tick run on that io_context, which must be run by exactly one thread (the readers
+/// are not thread-safe). Usable in-process (tests) or from ef45-sim's main.
+///
+/// Lifetime: the io_context and the Fleet must outlive io_context::run(); call Stop() and let
+/// run() return before destroying the Fleet.
 class Fleet {
  public:
   Fleet(boost::asio::io_context& io, FleetOptions options);
@@ -27,18 +48,27 @@ class Fleet {
   Fleet(const Fleet&) = delete;
   Fleet& operator=(const Fleet&) = delete;
 
-  /// Binds every listener (throws on failure) and starts serving and generating.
+  /// Binds every listener and starts serving and generating. Call once, before or while the
+  /// io_context runs (not concurrently with it from another thread). Throws
+  /// boost::system::system_error when a listener cannot be bound (port in use, bad address).
   void Start();
-  /// Closes listeners and connections, stops timers; io_context::run() then returns.
+  /// Closes listeners and connections, stops timers; io_context::run() then returns (once the
+  /// caller's own work is done). Thread-safe: from another thread it is posted to the
+  /// io_context. Idempotent. POST /sim/shutdown calls it after answering.
   void Stop();
 
+  /// Ports actually bound (valid after Start(); safe to read from any thread after Start()).
   std::uint16_t ReaderPort(int index) const;
   std::uint16_t ControlPort() const;
+  FleetEndpoints Endpoints() const;
   int size() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// The ready-file document: {"control_port":C,"readers":[{"index":0,"port":P},...]}.
+std::string EndpointsJson(const FleetEndpoints& endpoints);
 
 }  // namespace ef45sim

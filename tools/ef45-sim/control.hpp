@@ -1,0 +1,59 @@
+#pragma once
+
+// The simulator's control API (`/sim/...`): plain functions over a ControlTarget, no I/O, so
+// the HTTP plumbing stays in fleet.cpp (one Beast translation unit).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "reader.hpp"
+
+namespace ef45sim {
+
+/// Standing faults of one reader's HTTP server (POST /sim/readers/{i}/faults). Rates are
+/// probabilities per request in [0, 1].
+struct StandingFaults {
+  std::chrono::milliseconds latency{0};  ///< delay before every answer
+  double error_rate = 0.0;               ///< answer 500 (no body) without calling Reader::Handle
+  bool hang = false;                     ///< read requests but never answer, until cleared
+  double close_mid_response = 0.0;       ///< send the headers and part of the body, then close
+  double malformed_json = 0.0;           ///< corrupt a JSON body (Content-Length stays consistent)
+};
+
+/// What the server did because of faults, per reader (reported by GET /sim/readers).
+struct FaultCounters {
+  std::uint64_t delayed = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t hung = 0;
+  std::uint64_t closed_mid_response = 0;
+  std::uint64_t malformed_json = 0;
+  std::uint64_t reboots = 0;
+};
+
+/// The fleet as the control API sees it. Implemented by the fleet server; every call happens on
+/// the fleet's io_context thread.
+class ControlTarget {
+ public:
+  virtual ~ControlTarget() = default;
+  virtual int ReaderCount() const = 0;
+  virtual Reader& ReaderAt(int index) = 0;
+  virtual std::uint16_t PortOf(int index) const = 0;
+  virtual std::size_t ConnectionsOf(int index) const = 0;
+  virtual const StandingFaults& FaultsOf(int index) const = 0;
+  virtual const FaultCounters& CountersOf(int index) const = 0;
+  /// Replaces the standing faults (wakes connections that hang when `hang` is cleared).
+  virtual void SetFaults(int index, const StandingFaults& faults) = 0;
+  /// Reader::Reboot() and closes the reader's open connections.
+  virtual void RebootReader(int index) = 0;
+  virtual void SetGenerationPaused(bool paused) = 0;
+  virtual bool GenerationPaused() const = 0;
+  /// Stops the fleet once the current answer has been written.
+  virtual void RequestShutdown() = 0;
+};
+
+/// Answers one control request: JSON in and out, `application/problem+json` on errors (400 bad
+/// input, 404 unknown route or reader index, 405 wrong method). Never throws for bad input.
+Response HandleControl(ControlTarget& target, const Request& request);
+
+}  // namespace ef45sim
