@@ -1,0 +1,336 @@
+// The Beast transport and the session lock. All Beast instantiations of gw::ef45 live in this
+// translation unit (they are slow to compile); client_ops.cpp holds the typed operations.
+
+#include "ef45/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <deque>
+
+#include "ef45/encode.hpp"
+
+namespace gw::ef45 {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+http::verb Verb(std::string_view method) {
+  if (method == "GET") return http::verb::get;
+  if (method == "POST") return http::verb::post;
+  if (method == "PUT") return http::verb::put;
+  return http::verb::delete_;
+}
+
+bool IsSuccess(int status) { return status >= 200 && status < 300; }
+
+}  // namespace
+
+struct Client::Impl {
+  Impl(asio::any_io_executor ex, ClientOptions opts)
+      : executor(ex), options(std::move(opts)), stream(ex), resolver(ex) {}
+
+  asio::any_io_executor executor;
+  ClientOptions options;
+  beast::tcp_stream stream;
+  tcp::resolver resolver;
+  beast::flat_buffer buffer;
+  bool connected = false;
+  std::string lock_uid;
+
+  // One request in flight: a FIFO of parked callers, each woken by cancelling its timer.
+  bool busy = false;
+  std::deque<asio::steady_timer*> waiters;
+
+  asio::awaitable<void> EnterTurn() {
+    while (busy) {
+      asio::steady_timer timer(executor, Clock::time_point::max());
+      waiters.push_back(&timer);
+      co_await timer.async_wait(kNoThrow);
+    }
+    busy = true;
+  }
+  void LeaveTurn() {
+    busy = false;
+    if (!waiters.empty()) {
+      waiters.front()->cancel();
+      waiters.pop_front();
+    }
+  }
+
+  std::size_t Limit(BodyClass body_class) const {
+    switch (body_class) {
+      case BodyClass::kSmall: return options.small_body_limit;
+      case BodyClass::kPage: return options.page_body_limit;
+      case BodyClass::kBiometric: return options.biometric_body_limit;
+    }
+    return options.small_body_limit;
+  }
+
+  void Disconnect() {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.close();
+    buffer.clear();
+    connected = false;
+  }
+
+  Error TransportError(const Operation& op, const beast::error_code& ec) {
+    Error error = MakeError(Classify(ec), std::string(op.name) + ": " + ec.message());
+    error.cause = ec;
+    return error;
+  }
+
+  asio::awaitable<beast::error_code> Connect(Clock::time_point deadline) {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options.host, ec);
+    stream.expires_at(deadline);
+    if (!ec) {
+      auto [connect_ec] =
+          co_await stream.async_connect(tcp::endpoint(address, options.port), kNoThrow);
+      co_return connect_ec;
+    }
+    // A host name: the resolver has no deadline of its own, the connect that follows has.
+    auto [resolve_ec, results] =
+        co_await resolver.async_resolve(options.host, std::to_string(options.port), kNoThrow);
+    if (resolve_ec) co_return resolve_ec;
+    stream.expires_at(deadline);
+    auto [connect_ec, endpoint] = co_await stream.async_connect(results, kNoThrow);
+    co_return connect_ec;
+  }
+
+  /// One HTTP exchange on the keep-alive connection, under one deadline.
+  asio::awaitable<Reply<HttpReply>> Exchange(const Operation& op, const std::string& target,
+                                             const std::string& body,
+                                             std::string_view content_type) {
+    const auto start = Clock::now();
+    const auto deadline = start + options.request_timeout;
+    auto report = [&](int status, const beast::error_code& ec) {
+      if (options.on_exchange) options.on_exchange(op, status, ec, Clock::now() - start);
+    };
+
+    http::request<http::string_body> request{Verb(op.method), target, 11};
+    request.set(http::field::host, options.host);
+    request.set(http::field::user_agent, "ef45-gateway");
+    if (!content_type.empty()) {
+      request.set(http::field::content_type, content_type);
+      request.body() = body;
+    }
+    request.prepare_payload();
+
+    for (int attempt = 0;; ++attempt) {
+      const bool reused = connected;
+      if (!connected) {
+        if (auto ec = co_await Connect(deadline)) {
+          Disconnect();
+          report(0, ec);
+          co_return TransportError(op, ec);
+        }
+        connected = true;
+      }
+      stream.expires_at(deadline);
+      auto [write_ec, written] = co_await http::async_write(stream, request, kNoThrow);
+      if (write_ec) {
+        Disconnect();
+        if (reused && attempt == 0 && write_ec != beast::error::timeout) continue;
+        report(0, write_ec);
+        co_return TransportError(op, write_ec);
+      }
+
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(Limit(op.body_class));
+      auto [header_ec, header_bytes] =
+          co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+      if (header_ec) {
+        Disconnect();
+        // The reader closed an idle keep-alive connection before we wrote: nothing of the
+        // request was handled, so one resend on a fresh connection is safe.
+        if (reused && attempt == 0 && header_ec == http::error::end_of_stream) continue;
+        report(0, header_ec);
+        co_return TransportError(op, header_ec);
+      }
+      // Room for the JSON parser's padding, so the body is never copied after the read.
+      if (auto length = parser.content_length(); length && *length <= Limit(op.body_class)) {
+        parser.get().body().reserve(static_cast<std::size_t>(*length) + kJsonPadding);
+      }
+      auto [read_ec, read_bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      if (read_ec) {
+        Disconnect();
+        report(0, read_ec);
+        co_return TransportError(op, read_ec);
+      }
+      auto response = parser.release();
+      if (!response.keep_alive()) Disconnect();
+      const int status = static_cast<int>(response.result_int());
+      report(status, {});
+      co_return HttpReply{status, std::move(response.body())};
+    }
+  }
+
+  /// Holds the client's turn for the duration of a call.
+  class Turn {
+   public:
+    explicit Turn(Impl& impl) : impl_(impl) {}
+    ~Turn() { impl_.LeaveTurn(); }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+
+   private:
+    Impl& impl_;
+  };
+
+  // Session: the caller holds the turn.
+  asio::awaitable<Reply<void>> TakeLock(ResponseParser& parser, OpId id);
+  asio::awaitable<Reply<void>> Acquire(ResponseParser& parser);
+
+  static std::string Target(const Operation& op, const Request& request,
+                            std::string_view lock_uid) {
+    std::string target = "/1.0";
+    target += request.path;
+    bool first = true;
+    auto add = [&](std::string_view part) {
+      target += first ? '?' : '&';
+      target += part;
+      first = false;
+    };
+    if (op.needs_lock) {
+      std::string lock = "lock_uid=";
+      lock += lock_uid;
+      add(lock);
+    }
+    if (!request.query.empty()) add(request.query);
+    return target;
+  }
+};
+
+Client::Client(boost::asio::any_io_executor executor, ClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(executor), std::move(options))) {}
+
+Client::~Client() = default;
+
+const ClientOptions& Client::options() const { return impl_->options; }
+const std::string& Client::lock_uid() const { return impl_->lock_uid; }
+void Client::Close() { impl_->Disconnect(); }
+
+asio::awaitable<Reply<void>> Client::Impl::TakeLock(ResponseParser& parser, OpId id) {
+  const Operation& op = Op(id);
+  auto reply = co_await Exchange(op, "/1.0/lock", {}, {});
+  if (!reply) co_return reply.error();
+  if (reply->status == 409) {
+    co_return MakeError(Errc::kLockConflict,
+                        std::string(op.name) + ": the reader's lock is held by another client",
+                        409);
+  }
+  if (!IsSuccess(reply->status)) {
+    co_return MakeError(Errc::kHttpStatus,
+                        std::string(op.name) + ": HTTP " + std::to_string(reply->status),
+                        reply->status);
+  }
+  auto lock = parser.Parse<LockResponse>(op.name, reply->body);
+  if (!lock) co_return lock.error();
+  if (lock->lock_uid.empty() || !IsSafeQueryValue(lock->lock_uid)) {
+    co_return MakeError(Errc::kBadResponse, std::string(op.name) + ": lock_uid: not a plain token",
+                        reply->status);
+  }
+  lock_uid = std::move(lock->lock_uid);
+  co_return Reply<void>{};
+}
+
+asio::awaitable<Reply<void>> Client::Impl::Acquire(ResponseParser& parser) {
+  const auto give_up = Clock::now() + options.lock_wait;
+  while (true) {
+    auto taken = co_await TakeLock(parser, OpId::kLockAcquire);
+    if (taken || taken.error().reason() != Errc::kLockConflict) co_return taken;
+    if (options.lock_policy == LockPolicy::kSteal) {
+      co_return co_await TakeLock(parser, OpId::kLockSteal);
+    }
+    if (Clock::now() + options.lock_retry_interval > give_up) co_return taken;
+    asio::steady_timer timer(executor, options.lock_retry_interval);
+    co_await timer.async_wait(kNoThrow);
+  }
+}
+
+Client::Async<void> Client::Lock() {
+  co_await impl_->EnterTurn();
+  Impl::Turn turn(*impl_);
+  if (!impl_->lock_uid.empty()) co_return Reply<void>{};
+  co_return co_await impl_->Acquire(parser_);
+}
+
+Client::Async<void> Client::StealLock() {
+  co_await impl_->EnterTurn();
+  Impl::Turn turn(*impl_);
+  co_return co_await impl_->TakeLock(parser_, OpId::kLockSteal);
+}
+
+Client::Async<void> Client::Unlock() {
+  co_await impl_->EnterTurn();
+  Impl::Turn turn(*impl_);
+  if (impl_->lock_uid.empty()) co_return Reply<void>{};
+  const Operation& op = Op(OpId::kLockRelease);
+  std::string target = "/1.0/lock/" + EncodePathSegment(impl_->lock_uid);
+  impl_->lock_uid.clear();
+  auto reply = co_await impl_->Exchange(op, target, {}, {});
+  if (!reply) co_return reply.error();
+  if (!IsSuccess(reply->status)) {
+    co_return MakeError(Errc::kHttpStatus,
+                        std::string(op.name) + ": HTTP " + std::to_string(reply->status),
+                        reply->status);
+  }
+  co_return Reply<void>{};
+}
+
+Client::Async<Client::HttpReply> Client::Call(Request request) {
+  co_await impl_->EnterTurn();
+  Impl::Turn turn(*impl_);
+  const Operation& op = Op(request.op);
+  if (!request.invalid.empty()) {
+    co_return MakeError(Errc::kBadRequest, std::string(op.name) + ": " + request.invalid);
+  }
+  if (op.needs_lock && impl_->lock_uid.empty()) {
+    auto locked = co_await impl_->Acquire(parser_);
+    if (!locked) co_return locked.error();
+  }
+  auto reply = co_await impl_->Exchange(op, Impl::Target(op, request, impl_->lock_uid),
+                                        request.body, request.content_type);
+  if (!reply) co_return reply.error();
+  if (op.needs_lock && reply->status == 501) {
+    // No handler: our lock_uid no longer works (stolen, reader rebooted). Re-acquire once.
+    impl_->lock_uid.clear();
+    auto locked = co_await impl_->Acquire(parser_);
+    if (!locked) {
+      Error error = locked.error();
+      error.detail = std::string(op.name) + ": lock lost, re-acquire failed: " + error.detail;
+      if (error.reason() == Errc::kLockConflict) error.code = make_error_code(Errc::kLockLost);
+      co_return error;
+    }
+    reply = co_await impl_->Exchange(op, Impl::Target(op, request, impl_->lock_uid), request.body,
+                                     request.content_type);
+    if (!reply) co_return reply.error();
+    if (reply->status == 501) {
+      impl_->lock_uid.clear();
+      co_return MakeError(Errc::kLockLost,
+                          std::string(op.name) + ": no handler (501) even with a fresh lock", 501);
+    }
+  }
+  if (!IsSuccess(reply->status)) {
+    co_return MakeError(Errc::kHttpStatus,
+                        std::string(op.name) + ": HTTP " + std::to_string(reply->status),
+                        reply->status);
+  }
+  co_return std::move(*reply);
+}
+
+}  // namespace gw::ef45

@@ -1,0 +1,633 @@
+// The typed operations: build the request (path, checked query, JSON body), call, parse.
+// No Beast here; the transport is in client.cpp.
+
+#include <algorithm>
+
+#include "ef45/client.hpp"
+#include "ef45/encode.hpp"
+
+namespace gw::ef45 {
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kText = "text/plain";
+
+/// Builds one Request; the first argument that cannot be sent marks it invalid.
+class Build {
+ public:
+  explicit Build(OpId id) { request_.op = id; }
+
+  Build& Path(std::string_view literal) {
+    request_.path += literal;
+    return *this;
+  }
+  /// One path parameter, percent-encoded (e.g. a card number with spaces).
+  Build& Segment(std::string_view name, std::string_view value) {
+    if (value.empty()) Invalid(std::string(name) + ": must not be empty");
+    request_.path += '/';
+    request_.path += EncodePathSegment(value);
+    return *this;
+  }
+  /// A query value goes to the reader undecoded: anything that would need encoding is refused.
+  Build& Query(std::string_view name, std::string_view value) {
+    if (!IsSafeQueryValue(value)) {
+      Invalid(std::string(name) + ": query value needs URL encoding, which the reader does not " +
+              "decode");
+    }
+    if (!request_.query.empty()) request_.query += '&';
+    request_.query += name;
+    request_.query += '=';
+    request_.query += value;
+    return *this;
+  }
+  Build& QueryInt(std::string_view name, std::int64_t value) {
+    return Query(name, std::to_string(value));
+  }
+  Build& QueryBool(std::string_view name, bool value) {
+    return Query(name, value ? "true" : "false");  // literal, per API.md 1.3
+  }
+  Build& QueryBool(std::string_view name, const OptBool& value) {
+    return value ? QueryBool(name, *value) : *this;
+  }
+  Build& QueryInt(std::string_view name, const OptInt& value) {
+    return value ? QueryInt(name, *value) : *this;
+  }
+  Build& Page(const PageRequest& page) {
+    QueryInt("page", page.page);
+    return QueryInt("page_size", page.page_size);
+  }
+  Build& Json(std::string body) {
+    request_.body = std::move(body);
+    request_.content_type = kJson;
+    return *this;
+  }
+  Build& Text(std::string body) {
+    request_.body = std::move(body);
+    request_.content_type = kText;
+    return *this;
+  }
+  void Invalid(std::string why) {
+    if (request_.invalid.empty()) request_.invalid = std::move(why);
+  }
+
+  Client::Request Done() { return std::move(request_); }
+
+ private:
+  Client::Request request_;
+};
+
+Error WithStatus(Error error, int status) {
+  error.http_status = status;
+  return error;
+}
+
+}  // namespace
+
+template <class T>
+Client::Async<T> Client::CallAndParse(Request request) {
+  const std::string_view name = Op(request.op).name;
+  auto reply = co_await Call(std::move(request));
+  if (!reply) co_return reply.error();
+  auto parsed = parser_.Parse<T>(name, reply->body);
+  if (!parsed) co_return WithStatus(parsed.error(), reply->status);
+  co_return std::move(*parsed);
+}
+
+Client::Async<void> Client::CallNoReply(Request request) {
+  auto reply = co_await Call(std::move(request));
+  if (!reply) co_return reply.error();
+  co_return Reply<void>{};
+}
+
+// ---- version / heartbeat ----
+
+Client::Async<VersionInfo> Client::GetVersion() {
+  co_return co_await CallAndParse<VersionInfo>(Build(OpId::kVersion).Path("/version").Done());
+}
+
+Client::Async<void> Client::Heartbeat() {
+  co_return co_await CallNoReply(Build(OpId::kHeartbeat).Path("/heartbeat").Done());
+}
+
+// ---- camera ----
+
+Client::Async<CameraConfiguration> Client::GetCamera() {
+  co_return co_await CallAndParse<CameraConfiguration>(
+      Build(OpId::kGetCamera).Path("/camera").Done());
+}
+
+Client::Async<CameraControlResponse> Client::SetCamera(const CameraConfiguration& config) {
+  co_return co_await CallAndParse<CameraControlResponse>(
+      Build(OpId::kSetCamera).Path("/camera").Json(Encode(config)).Done());
+}
+
+Client::Async<void> Client::PutCamera(const CameraConfiguration& config) {
+  co_return co_await CallNoReply(
+      Build(OpId::kPutCamera).Path("/camera").Json(Encode(config)).Done());
+}
+
+Client::Async<CameraControlResponse> Client::GetCameraControl() {
+  co_return co_await CallAndParse<CameraControlResponse>(
+      Build(OpId::kGetCameraControl).Path("/camera/control").Done());
+}
+
+Client::Async<CameraControlResponse> Client::SetDeviceTime(std::string device_time) {
+  Build build(OpId::kSetDeviceTime);
+  build.Path("/camera/control/setDeviceTime").Segment("device_time", device_time);
+  const bool shaped = device_time.size() == 15 && device_time[12] == '.' &&
+                      std::all_of(device_time.begin(), device_time.end(),
+                                  [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+  if (!shaped) build.Invalid("device_time: expected MMddhhmmyyyy.ss");
+  co_return co_await CallAndParse<CameraControlResponse>(build.Done());
+}
+
+Client::Async<CameraControlResponse> Client::StartCamera(CameraStartOptions options) {
+  Build build(OpId::kStartCamera);
+  build.Path("/camera/control/start")
+      .QueryBool("face_mode", options.face_mode)
+      .QueryBool("glasses_mode", options.glasses_mode)
+      .QueryBool("both_eye_mode", options.both_eye_mode)
+      .QueryBool("either_eye_mode", options.either_eye_mode)
+      .QueryBool("streaming_mode", options.streaming_mode)
+      .QueryBool("recog_mode", options.recog_mode)
+      .QueryBool("yuvsub2", options.yuvsub2)
+      .QueryBool("face_yuvsub2", options.face_yuvsub2)
+      .QueryBool("tcp_preview_mode", options.tcp_preview_mode);
+  if (!options.face_mode && !options.glasses_mode && !options.both_eye_mode &&
+      !options.either_eye_mode) {
+    build.Invalid("at least one of face_mode, glasses_mode, both_eye_mode, either_eye_mode");
+  }
+  co_return co_await CallAndParse<CameraControlResponse>(build.Done());
+}
+
+Client::Async<CameraControlResponse> Client::StopCamera() {
+  co_return co_await CallAndParse<CameraControlResponse>(
+      Build(OpId::kStopCamera).Path("/camera/control/stop").Done());
+}
+
+Client::Async<CameraControlResponse> Client::StartMatchTemplate(std::string segment,
+                                                                std::string seq_uid,
+                                                                const Subject& templates) {
+  co_return co_await CallAndParse<CameraControlResponse>(Build(OpId::kStartMatchTemplate)
+                                                             .Path("/camera/control/start")
+                                                             .Segment("segment", segment)
+                                                             .Segment("seq_uid", seq_uid)
+                                                             .Json(Encode(templates))
+                                                             .Done());
+}
+
+Client::Async<CameraControlResponse> Client::CameraWide() {
+  co_return co_await CallAndParse<CameraControlResponse>(
+      Build(OpId::kCameraWide).Path("/camera/control/wide").Done());
+}
+
+Client::Async<CameraControlResponse> Client::CameraPowerOff() {
+  co_return co_await CallAndParse<CameraControlResponse>(
+      Build(OpId::kCameraPowerOff).Path("/camera/control/poweroff").Done());
+}
+
+Client::Async<CameraControlResponse> Client::CameraReboot() {
+  co_return co_await CallAndParse<CameraControlResponse>(
+      Build(OpId::kCameraReboot).Path("/camera/control/reboot").Done());
+}
+
+// ---- biometric data and images ----
+
+Client::Async<Collection<BiometricData>> Client::GetBiometricData() {
+  co_return co_await CallAndParse<Collection<BiometricData>>(
+      Build(OpId::kGetBiometricData).Path("/biometric-data").Done());
+}
+
+Client::Async<Collection<BiometricData>> Client::GetBiometricDataVer1() {
+  co_return co_await CallAndParse<Collection<BiometricData>>(
+      Build(OpId::kGetBiometricDataVer1).Path("/biometric-data/ver1").Done());
+}
+
+Client::Async<Collection<BiometricData>> Client::GetBiometricDataVer2() {
+  co_return co_await CallAndParse<Collection<BiometricData>>(
+      Build(OpId::kGetBiometricDataVer2).Path("/biometric-data/ver2").Done());
+}
+
+Client::Async<void> Client::DeleteBiometricData(std::string encounter_id) {
+  co_return co_await CallNoReply(Build(OpId::kDeleteBiometricData)
+                                     .Path("/biometric-data")
+                                     .Segment("encounter_id", encounter_id)
+                                     .Done());
+}
+
+Client::Async<void> Client::SaveImage8Bmp(const ImageToSaveData& image) {
+  co_return co_await CallNoReply(
+      Build(OpId::kSaveImage8Bmp).Path("/biometric-data/save-8bmp").Json(Encode(image)).Done());
+}
+
+Client::Async<void> Client::SaveImage24Bmp(const ImageToSaveData& image) {
+  co_return co_await CallNoReply(
+      Build(OpId::kSaveImage24Bmp).Path("/biometric-data/save-24bmp").Json(Encode(image)).Done());
+}
+
+Client::Async<FileData> Client::LoadFile(std::string filename) {
+  co_return co_await CallAndParse<FileData>(
+      Build(OpId::kLoadFile).Path("/biometric-data/load-file").Query("filename", filename).Done());
+}
+
+Client::Async<void> Client::SaveFile(std::string filename, const FileData& file) {
+  co_return co_await CallNoReply(Build(OpId::kSaveFile)
+                                     .Path("/biometric-data/save-file")
+                                     .Query("filename", filename)
+                                     .Json(Encode(file))
+                                     .Done());
+}
+
+// ---- subjects ----
+
+Client::Async<Collection<Subject>> Client::ListSubjects(PageRequest page) {
+  co_return co_await CallAndParse<Collection<Subject>>(
+      Build(OpId::kListSubjects).Path("/subjects").Page(page).Done());
+}
+
+Client::Async<void> Client::AddSubject(const Subject& subject) {
+  co_return co_await CallNoReply(
+      Build(OpId::kAddSubject).Path("/subjects").Json(Encode(subject)).Done());
+}
+
+Client::Async<Subject> Client::GetSubject(std::string user_uuid) {
+  co_return co_await CallAndParse<Subject>(
+      Build(OpId::kGetSubject).Path("/subjects").Segment("user_uuid", user_uuid).Done());
+}
+
+Client::Async<void> Client::UpdateSubject(std::string user_uuid, const Subject& subject) {
+  co_return co_await CallNoReply(Build(OpId::kUpdateSubject)
+                                     .Path("/subjects")
+                                     .Segment("user_uuid", user_uuid)
+                                     .Json(Encode(subject))
+                                     .Done());
+}
+
+Client::Async<void> Client::DeleteSubject(std::string user_uuid) {
+  co_return co_await CallNoReply(
+      Build(OpId::kDeleteSubject).Path("/subjects").Segment("user_uuid", user_uuid).Done());
+}
+
+Client::Async<DuplicateResult> Client::CheckDuplicate(const Subject& templates, std::string a,
+                                                      std::string b) {
+  co_return co_await CallAndParse<DuplicateResult>(Build(OpId::kCheckDuplicate)
+                                                       .Path("/subjects")
+                                                       .Segment("a", a)
+                                                       .Segment("b", b)
+                                                       .Json(Encode(templates))
+                                                       .Done());
+}
+
+Client::Async<RecordVersion> Client::GetRecordVersion() {
+  co_return co_await CallAndParse<RecordVersion>(
+      Build(OpId::kGetRecordVersion).Path("/subjects/record-version").Done());
+}
+
+Client::Async<void> Client::VacuumSubjects() {
+  co_return co_await CallNoReply(Build(OpId::kVacuumSubjects).Path("/subjects/vacuum").Done());
+}
+
+// ---- user info ----
+
+Client::Async<Collection<UserInfo>> Client::ListUserInfo(PageRequest page) {
+  co_return co_await CallAndParse<Collection<UserInfo>>(
+      Build(OpId::kListUserInfo).Path("/user-info").Page(page).Done());
+}
+
+Client::Async<void> Client::AddUserInfo(const UserInfo& info) {
+  co_return co_await CallNoReply(
+      Build(OpId::kAddUserInfo).Path("/user-info").Json(Encode(info)).Done());
+}
+
+Client::Async<UserInfo> Client::GetUserInfoByCard(std::string card) {
+  co_return co_await CallAndParse<UserInfo>(
+      Build(OpId::kGetUserInfoByCard).Path("/user-info/card").Segment("card", card).Done());
+}
+
+Client::Async<void> Client::UpdateUserInfoByCard(std::string card, const UserInfo& info) {
+  co_return co_await CallNoReply(Build(OpId::kUpdateUserInfoByCard)
+                                     .Path("/user-info/card")
+                                     .Segment("card", card)
+                                     .Json(Encode(info))
+                                     .Done());
+}
+
+Client::Async<void> Client::DeleteUserInfoByCard(std::string card) {
+  co_return co_await CallNoReply(
+      Build(OpId::kDeleteUserInfoByCard).Path("/user-info/card").Segment("card", card).Done());
+}
+
+Client::Async<UserInfo> Client::GetUserInfo(std::string user_uuid) {
+  co_return co_await CallAndParse<UserInfo>(
+      Build(OpId::kGetUserInfo).Path("/user-info/uuid").Segment("user_uuid", user_uuid).Done());
+}
+
+Client::Async<void> Client::UpdateUserInfo(std::string user_uuid, const UserInfo& info) {
+  co_return co_await CallNoReply(Build(OpId::kUpdateUserInfo)
+                                     .Path("/user-info/uuid")
+                                     .Segment("user_uuid", user_uuid)
+                                     .Json(Encode(info))
+                                     .Done());
+}
+
+Client::Async<void> Client::DeleteUserInfo(std::string user_uuid) {
+  co_return co_await CallNoReply(
+      Build(OpId::kDeleteUserInfo).Path("/user-info/uuid").Segment("user_uuid", user_uuid).Done());
+}
+
+Client::Async<void> Client::AssignSchedules(const UserScheduleAssignment& assignment) {
+  co_return co_await CallNoReply(
+      Build(OpId::kAssignSchedules).Path("/user-info/schedule").Json(Encode(assignment)).Done());
+}
+
+// ---- user ----
+
+Client::Async<std::optional<DuplicateResult>> Client::EnrollUser(const ef45::EnrollUser& user) {
+  auto reply = co_await Call(Build(OpId::kEnrollUser).Path("/user").Json(Encode(user)).Done());
+  if (!reply) co_return reply.error();
+  // 201 = created. 200 carries {"duplicate_uuid": ...} when the biometrics match a subject.
+  if (reply->status != 200 || reply->body.empty()) co_return std::nullopt;
+  auto parsed = parser_.Parse<DuplicateResult>(Op(OpId::kEnrollUser).name, reply->body);
+  if (!parsed) co_return WithStatus(parsed.error(), reply->status);
+  co_return std::optional<DuplicateResult>(std::move(*parsed));
+}
+
+Client::Async<RawJson> Client::GetUsers() {
+  co_return co_await CallAndParse<RawJson>(Build(OpId::kGetUsers).Path("/user").Done());
+}
+
+Client::Async<void> Client::DeleteUser(std::string user_uuid) {
+  co_return co_await CallNoReply(
+      Build(OpId::kDeleteUser).Path("/user").Segment("user_uuid", user_uuid).Done());
+}
+
+// ---- faces ----
+
+Client::Async<Collection<Face>> Client::ListFaces(PageRequest page) {
+  co_return co_await CallAndParse<Collection<Face>>(
+      Build(OpId::kListFaces).Path("/faces").Page(page).Done());
+}
+
+Client::Async<void> Client::AddFace(const Face& face) {
+  co_return co_await CallNoReply(Build(OpId::kAddFace).Path("/faces").Json(Encode(face)).Done());
+}
+
+Client::Async<std::vector<Face>> Client::GetFaces(std::string user_uuid) {
+  auto reply =
+      co_await Call(Build(OpId::kGetFaces).Path("/faces").Segment("user_uuid", user_uuid).Done());
+  if (!reply) co_return reply.error();
+  auto parsed = parser_.ParseOneOrMany<Face>(Op(OpId::kGetFaces).name, reply->body);
+  if (!parsed) co_return WithStatus(parsed.error(), reply->status);
+  co_return std::move(*parsed);
+}
+
+Client::Async<Face> Client::GetFace(std::string user_uuid, std::int32_t sub_id) {
+  auto reply = co_await Call(Build(OpId::kGetFaces)
+                                 .Path("/faces")
+                                 .Segment("user_uuid", user_uuid)
+                                 .QueryInt("subId", sub_id)
+                                 .Done());
+  if (!reply) co_return reply.error();
+  const std::string_view name = Op(OpId::kGetFaces).name;
+  auto parsed = parser_.ParseOneOrMany<Face>(name, reply->body);
+  if (!parsed) co_return WithStatus(parsed.error(), reply->status);
+  for (Face& face : *parsed) {
+    if (face.sub_id == sub_id) co_return std::move(face);
+  }
+  co_return MakeError(Errc::kBadResponse,
+                      std::string(name) + ": no face with sub_id " + std::to_string(sub_id),
+                      reply->status);
+}
+
+Client::Async<void> Client::UpdateFace(std::string user_uuid, std::int32_t sub_id,
+                                       const Face& face) {
+  co_return co_await CallNoReply(Build(OpId::kUpdateFace)
+                                     .Path("/faces")
+                                     .Segment("user_uuid", user_uuid)
+                                     .QueryInt("subId", sub_id)
+                                     .Json(Encode(face))
+                                     .Done());
+}
+
+Client::Async<void> Client::DeleteFace(std::string user_uuid, std::int32_t sub_id) {
+  co_return co_await CallNoReply(Build(OpId::kDeleteFace)
+                                     .Path("/faces")
+                                     .Segment("user_uuid", user_uuid)
+                                     .QueryInt("subId", sub_id)
+                                     .Done());
+}
+
+// ---- settings and door ----
+
+Client::Async<Setting> Client::GetSetting(std::string title, SettingType type) {
+  auto reply = co_await Call(Build(OpId::kGetSetting)
+                                 .Path("/config")
+                                 .Segment("title", title)
+                                 .Segment("type", SettingTypeName(type))
+                                 .Done());
+  if (!reply) co_return reply.error();
+  auto parsed = parser_.ParseSetting(Op(OpId::kGetSetting).name, reply->body, type);
+  if (!parsed) co_return WithStatus(parsed.error(), reply->status);
+  co_return std::move(*parsed);
+}
+
+Client::Async<void> Client::SetSetting(std::string title, SettingValue value) {
+  co_return co_await CallNoReply(Build(OpId::kSetSetting)
+                                     .Path("/config")
+                                     .Segment("title", title)
+                                     .Segment("type", SettingTypeName(TypeOf(value)))
+                                     .Json(Encode(value))
+                                     .Done());
+}
+
+Client::Async<DoorStatus> Client::GetDoorStatus() {
+  co_return co_await CallAndParse<DoorStatus>(
+      Build(OpId::kGetDoorStatus).Path("/config/door-status").Done());
+}
+
+Client::Async<void> Client::DriveRelay(RelayOptions options) {
+  co_return co_await CallNoReply(Build(OpId::kDriveRelay)
+                                     .Path("/config/relay")
+                                     .QueryBool("forced", options.forced)
+                                     .QueryInt("duration", options.duration_s)
+                                     .Done());
+}
+
+Client::Async<LegacyConfig> Client::GetLegacyConfig() {
+  co_return co_await CallAndParse<LegacyConfig>(
+      Build(OpId::kGetLegacyConfig).Path("/config").Done());
+}
+
+// ---- match data ----
+
+Client::Async<Collection<MatchData>> Client::GetMatchData() {
+  co_return co_await CallAndParse<Collection<MatchData>>(
+      Build(OpId::kGetMatchData).Path("/match-data").Done());
+}
+
+Client::Async<void> Client::DeleteMatchData(std::string encounter_id) {
+  co_return co_await CallNoReply(Build(OpId::kDeleteMatchData)
+                                     .Path("/match-data")
+                                     .Segment("encounter_id", encounter_id)
+                                     .Done());
+}
+
+// ---- logs ----
+
+Client::Async<Collection<LogEntry>> Client::ListLogs(PageRequest page,
+                                                     std::optional<LogOrder> order) {
+  Build build(OpId::kListLogs);
+  build.Path("/logs").Page(page);
+  if (order) build.Query("order", *order == LogOrder::kAsc ? "asc" : "desc");
+  co_return co_await CallAndParse<Collection<LogEntry>>(build.Done());
+}
+
+Client::Async<void> Client::DeleteLogs(std::int64_t min_id, std::int64_t max_id) {
+  co_return co_await CallNoReply(Build(OpId::kDeleteLogs)
+                                     .Path("/logs")
+                                     .QueryInt("min", min_id)
+                                     .QueryInt("max", max_id)
+                                     .Done());
+}
+
+Client::Async<Collection<LogEntry>> Client::GetLogsRange(std::int64_t min_id, std::int64_t max_id,
+                                                         PageRequest page) {
+  co_return co_await CallAndParse<Collection<LogEntry>>(Build(OpId::kGetLogsRange)
+                                                            .Path("/logs/from/to")
+                                                            .Page(page)
+                                                            .QueryInt("min", min_id)
+                                                            .QueryInt("max", max_id)
+                                                            .Done());
+}
+
+Client::Async<LogEntry> Client::GetLog(std::int64_t id) {
+  auto reply =
+      co_await Call(Build(OpId::kGetLog).Path("/logs").Segment("id", std::to_string(id)).Done());
+  if (!reply) co_return reply.error();
+  const std::string_view name = Op(OpId::kGetLog).name;
+  auto parsed = parser_.ParseOneOrMany<LogEntry>(name, reply->body);
+  if (!parsed) co_return WithStatus(parsed.error(), reply->status);
+  for (LogEntry& entry : *parsed) {
+    if (entry.id == id) co_return std::move(entry);
+  }
+  co_return MakeError(Errc::kBadResponse,
+                      std::string(name) + ": no entry with id " + std::to_string(id),
+                      reply->status);
+}
+
+Client::Async<void> Client::DeleteLog(std::int64_t id) {
+  co_return co_await CallNoReply(
+      Build(OpId::kDeleteLog).Path("/logs").Segment("id", std::to_string(id)).Done());
+}
+
+Client::Async<void> Client::DeleteAllLogs() {
+  co_return co_await CallNoReply(Build(OpId::kDeleteLog).Path("/logs/db").Done());
+}
+
+Client::Async<void> Client::VacuumLogs() {
+  co_return co_await CallNoReply(Build(OpId::kVacuumLogs).Path("/logs/vacuum").Done());
+}
+
+Client::Async<Collection<LogEntry>> Client::GetLogsFromCount(std::int64_t from_id,
+                                                             std::int32_t count) {
+  co_return co_await CallAndParse<Collection<LogEntry>>(Build(OpId::kGetLogsFromCount)
+                                                            .Path("/logs/from/count")
+                                                            .QueryInt("from", from_id)
+                                                            .QueryInt("count", count)
+                                                            .Done());
+}
+
+// ---- preview ----
+
+Client::Async<std::optional<PreviewData>> Client::GetPreview() {
+  auto reply = co_await Call(Build(OpId::kGetPreview).Path("/preview").Done());
+  if (!reply) co_return reply.error();
+  if (reply->status == 204) co_return std::nullopt;  // no frame yet
+  auto parsed = parser_.Parse<PreviewData>(Op(OpId::kGetPreview).name, reply->body);
+  if (!parsed) co_return WithStatus(parsed.error(), reply->status);
+  co_return std::optional<PreviewData>(std::move(*parsed));
+}
+
+Client::Async<SelectedFacePreview> Client::GetSelectedFace() {
+  co_return co_await CallAndParse<SelectedFacePreview>(
+      Build(OpId::kGetSelectedFace).Path("/preview/selected-face").Done());
+}
+
+Client::Async<void> Client::DeleteSelectedFace() {
+  co_return co_await CallNoReply(
+      Build(OpId::kDeleteSelectedFace).Path("/preview/selected-face").Done());
+}
+
+// ---- firmware upload ----
+
+Client::Async<void> Client::UpdateStart(bool forced) {
+  co_return co_await CallNoReply(
+      Build(forced ? OpId::kUpdateStartForced : OpId::kUpdateStart).Path("/update/start").Done());
+}
+
+Client::Async<void> Client::UpdateChunk(std::string base64, bool forced, std::string chunk) {
+  Build build(forced ? OpId::kUpdateChunkForced : OpId::kUpdateChunk);
+  build.Path("/update").Segment("chunk", chunk).Text(std::move(base64));
+  if (chunk == "start" || chunk == "done") build.Invalid("chunk: must not be start or done");
+  co_return co_await CallNoReply(build.Done());
+}
+
+Client::Async<UploadResult> Client::UpdateDone(std::string base64, bool forced) {
+  co_return co_await CallAndParse<UploadResult>(
+      Build(forced ? OpId::kUpdateDoneForced : OpId::kUpdateDone)
+          .Path("/update/done")
+          .Text(std::move(base64))
+          .Done());
+}
+
+// ---- control, card input, APB, operation, image capture ----
+
+Client::Async<CameraControlResponse> Client::Control(const ControlData& data) {
+  Build build(OpId::kControl);
+  std::string body = Encode(data);
+  if (body == "{}") build.Invalid("at least one control field is required");
+  build.Path("/control").Json(std::move(body));
+  co_return co_await CallAndParse<CameraControlResponse>(build.Done());
+}
+
+Client::Async<void> Client::StartCardInput() {
+  co_return co_await CallNoReply(Build(OpId::kStartCardInput).Path("/control/card/start").Done());
+}
+
+Client::Async<void> Client::StopCardInput() {
+  co_return co_await CallNoReply(Build(OpId::kStopCardInput).Path("/control/card/stop").Done());
+}
+
+Client::Async<CardData> Client::GetCardData() {
+  co_return co_await CallAndParse<CardData>(
+      Build(OpId::kGetCardData).Path("/control/card/data").Done());
+}
+
+Client::Async<void> Client::ClearApb(std::string user_uuid) {
+  co_return co_await CallNoReply(
+      Build(OpId::kClearApb).Path("/control/apb/clear").Segment("user_uuid", user_uuid).Done());
+}
+
+Client::Async<void> Client::ClearAllApb() {
+  co_return co_await CallNoReply(Build(OpId::kClearAllApb).Path("/control/apb/clearall").Done());
+}
+
+Client::Async<OperationRequest> Client::GetOperation() {
+  co_return co_await CallAndParse<OperationRequest>(
+      Build(OpId::kGetOperation).Path("/control/operation").Done());
+}
+
+Client::Async<void> Client::SetOperation(bool active, const OperationRequest& request) {
+  co_return co_await CallNoReply(Build(OpId::kSetOperation)
+                                     .Path("/control/operation")
+                                     .Segment("state", active ? "active" : "in-active")
+                                     .Json(Encode(request))
+                                     .Done());
+}
+
+Client::Async<ImageCaptureList> Client::GetImageCaptures() {
+  co_return co_await CallAndParse<ImageCaptureList>(
+      Build(OpId::kGetImageCaptures).Path("/imagecapture").Done());
+}
+
+}  // namespace gw::ef45
