@@ -78,14 +78,32 @@ bool Read(od::value v, std::string& out, Ctx& c) {
   return true;
 }
 
+/// simdjson reports an integer beyond 64 bits as INCORRECT_TYPE; tell it apart from a
+/// fraction or a string by its token.
+bool FailInteger(od::value v, simdjson::error_code error, Ctx& c) {
+  std::string_view token;
+  if (error == simdjson::INCORRECT_TYPE) {
+    token = v.raw_json_token();
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' ||
+                              token.back() == '\t')) {
+      token.remove_suffix(1);
+    }
+    if (!token.empty() && token.front() == '-') token.remove_prefix(1);
+    if (!token.empty() && token.find_first_not_of("0123456789") == std::string_view::npos) {
+      return c.Fail("number out of range");
+    }
+  }
+  return c.Fail(error, "expected integer");
+}
+
 bool Read(od::value v, std::int64_t& out, Ctx& c) {
-  if (auto e = v.get_int64().get(out)) return c.Fail(e, "expected integer");
+  if (auto e = v.get_int64().get(out)) return FailInteger(v, e, c);
   return true;
 }
 
 bool Read(od::value v, std::int32_t& out, Ctx& c) {
   std::int64_t wide = 0;
-  if (auto e = v.get_int64().get(wide)) return c.Fail(e, "expected integer");
+  if (auto e = v.get_int64().get(wide)) return FailInteger(v, e, c);
   if (wide < std::numeric_limits<std::int32_t>::min() ||
       wide > std::numeric_limits<std::int32_t>::max()) {
     return c.Fail("integer out of range");
