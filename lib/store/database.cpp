@@ -1,0 +1,209 @@
+#include "store/database.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "common/log.hpp"
+#include "common/run_blocking.hpp"
+#include "store/pg.hpp"
+
+namespace gw::store {
+
+namespace detail {
+
+std::string DecorateDsn(const std::string& dsn, int connect_timeout_s) {
+  // Keepalives make a silently dead server (host gone, no RST) a broken connection within ~30 s
+  // instead of a hang; connect_timeout bounds reconnect attempts while PostgreSQL is down.
+  const std::pair<const char*, std::string> extras[] = {
+      {"connect_timeout", std::to_string(connect_timeout_s)},
+      {"keepalives", "1"},
+      {"keepalives_idle", "10"},
+      {"keepalives_interval", "5"},
+      {"keepalives_count", "3"},
+      {"application_name", "ef45-gatewayd"},
+  };
+  bool uri = dsn.rfind("postgres://", 0) == 0 || dsn.rfind("postgresql://", 0) == 0;
+  std::string out = dsn;
+  for (const auto& [key, value] : extras) {
+    if (dsn.find(std::string(key) + "=") != std::string::npos) continue;
+    if (uri) {
+      out += out.find('?') == std::string::npos ? '?' : '&';
+      out += std::string(key) + "=" + value;
+    } else {
+      out += " " + std::string(key) + "=" + value;
+    }
+  }
+  return out;
+}
+
+ConnectionPool::ConnectionPool(std::string dsn, int size, int statement_timeout_ms)
+    : dsn_(std::move(dsn)), size_(std::max(1, size)), statement_timeout_ms_(statement_timeout_ms) {}
+
+ConnectionPool::Lease::~Lease() {
+  if (conn_) pool_->Release(std::move(conn_));
+}
+
+void ConnectionPool::Lease::Discard() {
+  if (!conn_) return;
+  conn_.reset();
+  pool_->Forget();
+}
+
+ConnectionPool::Lease ConnectionPool::AcquireBlocking() {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return !idle_.empty() || open_ < size_; });
+  if (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn), false);
+  }
+  ++open_;
+  lock.unlock();
+  try {
+    auto conn = std::make_unique<pqxx::connection>(dsn_);
+    pqxx::nontransaction tx(*conn);
+    tx.exec("SET TimeZone = 'UTC'; SET statement_timeout = " +
+            std::to_string(statement_timeout_ms_));
+    return Lease(this, std::move(conn), true);
+  } catch (...) {
+    Forget();
+    throw;
+  }
+}
+
+void ConnectionPool::Release(std::unique_ptr<pqxx::connection> conn) {
+  {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+void ConnectionPool::Forget() {
+  {
+    std::lock_guard lock(mutex_);
+    --open_;
+  }
+  cv_.notify_one();
+}
+
+Failure ClassifyException(std::exception_ptr e) {
+  Failure f;
+  try {
+    std::rethrow_exception(e);
+  } catch (const pqxx::broken_connection& ex) {
+    f = {Errc::kDbUnavailable, true, std::string("connection: ") + ex.what()};
+  } catch (const pqxx::in_doubt_error& ex) {
+    // The commit may or may not have happened. Every write is idempotent, so retrying is safe.
+    f = {Errc::kDbUnavailable, true, std::string("commit in doubt: ") + ex.what()};
+  } catch (const pqxx::sql_error& ex) {
+    const std::string& state = ex.sqlstate();
+    std::string cls = state.substr(0, 2);
+    bool broken = cls == "08" || state == "57P01" || state == "57P02" || state == "57P03";
+    bool transient = broken || cls == "40" || cls == "53" || state == "55P03" || state == "57014" ||
+                     cls == "58" || state.empty();
+    // Only the SQLSTATE and the server's first line: never the query or its parameters.
+    std::string what = ex.what();
+    what = what.substr(0, what.find('\n'));
+    f = {transient ? Errc::kDbUnavailable : Errc::kBadRequest, broken || state.empty(),
+         "sqlstate " + state + ": " + what};
+  } catch (const pqxx::failure& ex) {
+    f = {Errc::kDbUnavailable, true, std::string("failure: ") + ex.what()};
+  } catch (const std::exception& ex) {
+    f = {Errc::kDbUnavailable, true, std::string("error: ") + ex.what()};
+  }
+  return f;
+}
+
+void ArrayLiteral::Separator() {
+  if (!first_) out_ += ',';
+  first_ = false;
+}
+
+void ArrayLiteral::Add(std::string_view text) {
+  Separator();
+  out_ += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') out_ += '\\';
+    out_ += c;
+  }
+  out_ += '"';
+}
+
+void ArrayLiteral::AddOpt(const std::optional<std::string>& text) {
+  if (text) {
+    Add(std::string_view(*text));
+  } else {
+    AddNull();
+  }
+}
+
+void ArrayLiteral::AddNull() {
+  Separator();
+  out_ += "NULL";
+}
+
+void ArrayLiteral::AddInt(std::int64_t value) {
+  Separator();
+  out_ += std::to_string(value);
+}
+
+void ArrayLiteral::AddOptInt(const std::optional<std::int64_t>& value) {
+  if (value) {
+    AddInt(*value);
+  } else {
+    AddNull();
+  }
+}
+
+std::string ArrayLiteral::Finish() {
+  out_ += '}';
+  return std::move(out_);
+}
+
+std::string FormatTime(TimePoint t) {
+  auto us = t.time_since_epoch().count();
+  std::int64_t secs = us / 1000000;
+  std::int64_t frac = us % 1000000;
+  if (frac < 0) {
+    frac += 1000000;
+    --secs;
+  }
+  std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(frac));
+  return buf;
+}
+
+std::string MicrosOf(std::string_view column) {
+  return "(extract(epoch from " + std::string(column) + ") * 1000000)::int8";
+}
+
+}  // namespace detail
+
+Database::Database(DatabaseOptions options)
+    : options_(std::move(options)),
+      pool_(static_cast<std::size_t>(std::max(1, options_.pool_size))),
+      connections_(std::make_unique<detail::ConnectionPool>(
+          detail::DecorateDsn(options_.dsn, static_cast<int>(options_.connect_timeout.count())),
+          options_.pool_size, static_cast<int>(options_.statement_timeout.count()))) {}
+
+Database::~Database() { pool_.join(); }
+
+boost::asio::awaitable<boost::system::error_code> Database::Ping() {
+  detail::ConnectionPool* conns = connections_.get();
+  auto r = co_await RunBlocking(pool_, [conns] {
+    return detail::WithConnectionBlocking<void>(*conns, [](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      tx.exec("SELECT 1");
+    });
+  });
+  co_return r ? boost::system::error_code() : r.error();
+}
+
+}  // namespace gw::store

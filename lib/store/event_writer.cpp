@@ -1,0 +1,516 @@
+#include "store/event_writer.hpp"
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <map>
+#include <unordered_map>
+
+#include "common/log.hpp"
+#include "common/run_blocking.hpp"
+#include "store/pg.hpp"
+
+namespace gw::store {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+bool ValidText(std::string_view s) {
+  // UTF-8 without NUL: what a PostgreSQL UTF8 database accepts in text.
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    int extra;
+    if (c == 0) return false;
+    if (c < 0x80) {
+      extra = 0;
+    } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
+      extra = 1;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
+      extra = 3;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+    }
+    if (extra == 2 && c == 0xE0 && p[1] < 0xA0) return false;   // overlong
+    if (extra == 2 && c == 0xED && p[1] >= 0xA0) return false;  // surrogates
+    if (extra == 3 && c == 0xF0 && p[1] < 0x90) return false;   // overlong
+    if (extra == 3 && c == 0xF4 && p[1] >= 0x90) return false;  // > U+10FFFF
+    p += extra + 1;
+  }
+  return true;
+}
+
+bool ValidOpt(const std::optional<std::string>& s) { return !s || ValidText(std::string_view(*s)); }
+
+bool ValidPayload(const std::string& payload) {
+  if (payload.find('\0') != std::string::npos) return false;
+  // jsonb refuses \u0000 inside strings.
+  if (payload.find("\\u0000") != std::string::npos) return false;
+  error_code ec;
+  auto v = boost::json::parse(payload, ec);
+  return !ec && v.is_object();
+}
+
+// Two reports of the same natural key in one transaction become one row before it reaches SQL
+// (ON CONFLICT cannot touch a row twice in one statement).
+void MergeInto(Event& into, int& into_sources, const Event& from) {
+  auto fill = [](auto& a, const auto& b) {
+    if (!a && b) a = b;
+  };
+  if (into.kind == EventKind::kLog) into.kind = from.kind;
+  fill(into.device_log_id, from.device_log_id);
+  fill(into.encounter_id, from.encounter_id);
+  fill(into.event_type, from.event_type);
+  fill(into.info, from.info);
+  fill(into.additional_data, from.additional_data);
+  fill(into.user_uuid, from.user_uuid);
+  fill(into.device_time, from.device_time);
+  fill(into.received_at, from.received_at);
+  into_sources |= static_cast<int>(from.source);
+  if (from.payload != "{}" && from.payload != into.payload) {
+    auto a = boost::json::parse(into.payload).as_object();
+    const auto b = boost::json::parse(from.payload).as_object();
+    for (const auto& kv : b) {
+      if (!a.contains(kv.key())) a[kv.key()] = kv.value();
+    }
+    into.payload = boost::json::serialize(a);
+  }
+}
+
+struct Row {
+  const std::string* device_id;
+  std::string key;
+  Event event;
+  int sources;
+};
+
+constexpr const char* kInsertEvents = R"sql(
+INSERT INTO events AS e (device_id, event_key, kind, sources, device_log_id, log_epoch,
+                         encounter_id, event_type, info, additional_data, user_uuid,
+                         device_time, received_at, payload)
+SELECT t.dev, t.k, t.kd, t.src, t.lid, t.ep, t.enc, t.et, t.inf, t.ad, t.uu,
+       t.dt::timestamptz, coalesce(t.ra::timestamptz, now()), t.p::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::int8[], $6::int8[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+            $14::text[])
+     WITH ORDINALITY AS t(dev, k, kd, src, lid, ep, enc, et, inf, ad, uu, dt, ra, p, ord)
+ORDER BY t.ord
+ON CONFLICT ON CONSTRAINT events_natural_key DO UPDATE SET
+  seq = gw_next_event_seq(),
+  revision = e.revision + 1,
+  sources = e.sources | EXCLUDED.sources,
+  kind = CASE WHEN e.kind = 'log' THEN EXCLUDED.kind ELSE e.kind END,
+  device_log_id = coalesce(e.device_log_id, EXCLUDED.device_log_id),
+  encounter_id = coalesce(e.encounter_id, EXCLUDED.encounter_id),
+  event_type = coalesce(e.event_type, EXCLUDED.event_type),
+  info = coalesce(e.info, EXCLUDED.info),
+  additional_data = coalesce(e.additional_data, EXCLUDED.additional_data),
+  user_uuid = coalesce(e.user_uuid, EXCLUDED.user_uuid),
+  device_time = coalesce(e.device_time, EXCLUDED.device_time),
+  payload = EXCLUDED.payload || e.payload,
+  stored_at = now()
+WHERE (e.sources | EXCLUDED.sources) <> e.sources
+RETURNING (xmax = 0) AS inserted
+)sql";
+
+constexpr const char* kUpsertDevices = R"sql(
+INSERT INTO devices (device_id, last_seen_at)
+SELECT d, now() FROM unnest($1::text[]) AS d
+ON CONFLICT (device_id) DO NOTHING
+)sql";
+
+constexpr const char* kAdvanceCursors = R"sql(
+INSERT INTO device_cursors AS c (device_id, log_epoch, last_log_id, updated_at)
+SELECT t.dev, t.ep, t.lid, now() FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(dev, ep, lid)
+ON CONFLICT (device_id) DO UPDATE SET
+  log_epoch = EXCLUDED.log_epoch, last_log_id = EXCLUDED.last_log_id, updated_at = now()
+WHERE (EXCLUDED.log_epoch, EXCLUDED.last_log_id) > (c.log_epoch, c.last_log_id)
+)sql";
+
+constexpr const char* kUpsertDoors = R"sql(
+INSERT INTO door_state AS d (device_id, door_sensor, relay, tamper, rte, observed_at, changed_at)
+SELECT t.dev, t.ds, t.re, t.ta, t.rt, t.obs::timestamptz, t.obs::timestamptz
+FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::text[])
+     AS t(dev, ds, re, ta, rt, obs)
+ON CONFLICT (device_id) DO UPDATE SET
+  door_sensor = EXCLUDED.door_sensor, relay = EXCLUDED.relay, tamper = EXCLUDED.tamper,
+  rte = EXCLUDED.rte, observed_at = EXCLUDED.observed_at,
+  changed_at = CASE WHEN (d.door_sensor, d.relay, d.tamper, d.rte) IS DISTINCT FROM
+                         (EXCLUDED.door_sensor, EXCLUDED.relay, EXCLUDED.tamper, EXCLUDED.rte)
+                    THEN EXCLUDED.observed_at ELSE d.changed_at END
+WHERE EXCLUDED.observed_at >= d.observed_at
+)sql";
+
+WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const DeviceBatch*>& batches) {
+  std::vector<Row> rows;
+  std::unordered_map<std::string, std::size_t> index;  // device \x1f key -> row
+  std::map<std::string, Cursor> cursors;
+  std::map<std::string, DoorState> doors;
+  std::vector<std::string> devices;
+  for (const DeviceBatch* b : batches) {
+    devices.push_back(b->device_id);
+    for (const Event& e : b->events) {
+      std::string key = EventKey(e);
+      std::string id = b->device_id + '\x1f' + key;
+      auto [it, fresh] = index.emplace(std::move(id), rows.size());
+      if (fresh) {
+        rows.push_back({&b->device_id, std::move(key), e, static_cast<int>(e.source)});
+      } else {
+        Row& r = rows[it->second];
+        MergeInto(r.event, r.sources, e);
+      }
+    }
+    if (b->cursor) {
+      auto [it, fresh] = cursors.emplace(b->device_id, *b->cursor);
+      const Cursor& c = *b->cursor;
+      if (!fresh && std::pair(c.log_epoch, c.last_log_id) >
+                        std::pair(it->second.log_epoch, it->second.last_log_id)) {
+        it->second = c;
+      }
+    }
+    if (b->door_state) {
+      auto [it, fresh] = doors.emplace(b->device_id, *b->door_state);
+      if (!fresh && b->door_state->observed_at >= it->second.observed_at) {
+        it->second = *b->door_state;
+      }
+    }
+  }
+  std::sort(devices.begin(), devices.end());
+  devices.erase(std::unique(devices.begin(), devices.end()), devices.end());
+
+  WriteCounts counts;
+  pqxx::work tx(conn);
+  if (!rows.empty()) {
+    detail::ArrayLiteral dev, key, kind, src, lid, ep, enc, et, inf, ad, uu, dt, ra, payload;
+    for (const Row& r : rows) {
+      const Event& e = r.event;
+      dev.Add(*r.device_id);
+      key.Add(r.key);
+      kind.Add(KindName(e.kind));
+      src.AddInt(static_cast<std::int64_t>(r.sources));
+      lid.AddOptInt(e.device_log_id);
+      ep.AddInt(e.log_epoch);
+      enc.AddOpt(e.encounter_id);
+      et.AddOpt(e.event_type);
+      inf.AddOpt(e.info);
+      ad.AddOpt(e.additional_data);
+      uu.AddOpt(e.user_uuid);
+      if (e.device_time) {
+        dt.Add(detail::FormatTime(*e.device_time));
+      } else {
+        dt.AddNull();
+      }
+      if (e.received_at) {
+        ra.Add(detail::FormatTime(*e.received_at));
+      } else {
+        ra.AddNull();
+      }
+      payload.Add(e.payload);
+    }
+    conn.prepare("gw_insert_events", kInsertEvents);
+    // The first row's seq default takes the commit-order lock (gw_next_event_seq); it is held
+    // until commit. Everything below runs under it, so row locks are always taken in one order.
+    auto result = tx.exec_prepared("gw_insert_events", dev.Finish(), key.Finish(), kind.Finish(),
+                                   src.Finish(), lid.Finish(), ep.Finish(), enc.Finish(),
+                                   et.Finish(), inf.Finish(), ad.Finish(), uu.Finish(), dt.Finish(),
+                                   ra.Finish(), payload.Finish());
+    for (const auto& r : result) {
+      if (r[0].as<bool>()) {
+        ++counts.inserted;
+      } else {
+        ++counts.enriched;
+      }
+    }
+    counts.ignored = static_cast<std::int64_t>(rows.size()) - counts.inserted - counts.enriched;
+  }
+  if (!devices.empty()) {
+    detail::ArrayLiteral ids;
+    for (const auto& d : devices) ids.Add(d);
+    conn.prepare("gw_upsert_devices", kUpsertDevices);
+    tx.exec_prepared("gw_upsert_devices", ids.Finish());
+  }
+  if (!cursors.empty()) {
+    detail::ArrayLiteral dev, ep, lid;
+    for (const auto& [d, c] : cursors) {
+      dev.Add(d);
+      ep.AddInt(c.log_epoch);
+      lid.AddInt(c.last_log_id);
+    }
+    conn.prepare("gw_advance_cursors", kAdvanceCursors);
+    tx.exec_prepared("gw_advance_cursors", dev.Finish(), ep.Finish(), lid.Finish());
+  }
+  if (!doors.empty()) {
+    detail::ArrayLiteral dev, ds, re, ta, rt, obs;
+    for (const auto& [d, s] : doors) {
+      dev.Add(d);
+      ds.AddInt(std::int64_t{s.door_sensor});
+      re.AddInt(std::int64_t{s.relay});
+      ta.AddInt(std::int64_t{s.tamper});
+      rt.AddInt(std::int64_t{s.rte});
+      obs.Add(detail::FormatTime(s.observed_at));
+    }
+    conn.prepare("gw_upsert_doors", kUpsertDoors);
+    tx.exec_prepared("gw_upsert_doors", dev.Finish(), ds.Finish(), re.Finish(), ta.Finish(),
+                     rt.Finish(), obs.Finish());
+  }
+  tx.commit();
+  return counts;
+}
+
+log::RateLimit& OutageLogLimit() {
+  static log::RateLimit limit(3, std::chrono::seconds(60));
+  return limit;
+}
+
+}  // namespace
+
+std::string ValidateBatch(const DeviceBatch& batch) {
+  if (batch.device_id.empty() || batch.device_id.size() > 64 ||
+      !ValidText(std::string_view(batch.device_id))) {
+    return "device_id must be 1-64 characters of UTF-8";
+  }
+  for (std::size_t i = 0; i < batch.events.size(); ++i) {
+    const Event& e = batch.events[i];
+    std::string where = "event " + std::to_string(i) + ": ";
+    if (EventKey(e).empty()) return where + "no natural key (log id, encounter id or key)";
+    if (!ValidOpt(e.encounter_id) || !ValidOpt(e.event_type) || !ValidOpt(e.info) ||
+        !ValidOpt(e.additional_data) || !ValidOpt(e.user_uuid) ||
+        !ValidText(std::string_view(e.natural_key))) {
+      return where + "text field is not UTF-8 or contains NUL";
+    }
+    if (!ValidPayload(e.payload)) return where + "payload is not a JSON object";
+    if (e.log_epoch < 0) return where + "negative log_epoch";
+  }
+  if (batch.cursor && batch.cursor->log_epoch < 0) return "negative cursor log_epoch";
+  return {};
+}
+
+Result<WriteCounts> WriteBatchesBlocking(Database& db,
+                                         const std::vector<const DeviceBatch*>& batches) {
+  return detail::WithConnectionBlocking<WriteCounts>(
+      db.Connections(), [&](pqxx::connection& conn) { return WriteBlocking(conn, batches); });
+}
+
+EventWriter::EventWriter(asio::any_io_executor executor, Database& db, WriterOptions options)
+    : db_(db),
+      options_(options),
+      strand_(asio::make_strand(executor)),
+      wake_(strand_),
+      stopped_(strand_) {
+  options_.max_batch_events = std::max(1, options_.max_batch_events);
+  options_.queue_capacity = std::max(options_.max_batch_events, options_.queue_capacity);
+}
+
+EventWriter::~EventWriter() = default;
+
+void EventWriter::Start() {
+  asio::post(strand_, [this] {
+    started_ = true;
+    asio::co_spawn(strand_, Run(), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        GW_LOG(kError, "store") << "event writer stopped by an error: " << ex.what();
+      }
+    });
+  });
+}
+
+asio::awaitable<error_code> EventWriter::Write(DeviceBatch batch) {
+  auto [ec] = co_await AsyncWrite(std::move(batch), asio::as_tuple(asio::use_awaitable));
+  co_return ec;
+}
+
+void EventWriter::Enqueue(PendingPtr item) {
+  std::string problem = ValidateBatch(item->batch);
+  if (!problem.empty()) {
+    ++rejected_;
+    GW_LOG(kWarn, "store") << "refused a batch from reader " << item->batch.device_id << ": "
+                           << problem;
+    item->done->Complete(Errc::kBadRequest);
+    return;
+  }
+  item->events = item->batch.events.size();
+  asio::post(strand_, [this, item = std::move(item)]() mutable {
+    if (stopping_ || finished_) {
+      item->done->Complete(Errc::kCancelled);
+      return;
+    }
+    item->enqueued = Clock::now();
+    waiting_.push_back(std::move(item));
+    Admit();
+    Wake();
+  });
+}
+
+void EventWriter::Admit() {
+  while (!waiting_.empty() &&
+         (accepted_events_ == 0 || accepted_events_ + waiting_.front()->events <=
+                                       static_cast<std::size_t>(options_.queue_capacity))) {
+    accepted_events_ += waiting_.front()->events;
+    queue_.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  queued_events_ = accepted_events_;
+  waiting_batches_ = waiting_.size();
+}
+
+void EventWriter::Wake() { wake_.cancel(); }
+
+asio::awaitable<void> EventWriter::Run() {
+  auto queued = [this] {
+    std::size_t n = 0;
+    for (const auto& p : queue_) n += p->events;
+    return n;
+  };
+  for (;;) {
+    if (stopping_ && Clock::now() >= stop_deadline_) {
+      for (auto* q : {&queue_, &waiting_}) {
+        for (auto& p : *q) p->done->Complete(Errc::kCancelled);
+        q->clear();
+      }
+      break;
+    }
+    if (queue_.empty()) {
+      if (stopping_ && waiting_.empty()) break;
+      wake_.expires_at(Clock::time_point::max());
+      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    // Wait a little for more batches: one transaction per many readers is what makes
+    // 1,000 readers affordable. A full batch or Stop() goes at once.
+    auto deadline = queue_.front()->enqueued + options_.max_delay;
+    while (!stopping_ && Clock::now() < deadline &&
+           queued() < static_cast<std::size_t>(options_.max_batch_events)) {
+      wake_.expires_at(deadline);
+      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    std::vector<PendingPtr> batch;
+    std::size_t n = 0;
+    while (!queue_.empty() &&
+           (batch.empty() ||
+            n + queue_.front()->events <= static_cast<std::size_t>(options_.max_batch_events))) {
+      n += queue_.front()->events;
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    co_await Commit(std::move(batch));
+  }
+  finished_ = true;
+  stopped_.cancel();
+}
+
+asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
+  std::vector<const DeviceBatch*> all;
+  std::size_t events = 0;
+  for (const auto& p : batch) {
+    all.push_back(&p->batch);
+    events += p->events;
+  }
+  error_code ec = co_await CommitWithRetry(all);
+  if (ec == Errc::kBadRequest && batch.size() > 1) {
+    // Something in the transaction was refused: find it by committing each batch on its own,
+    // so one bad reader does not hold up the others.
+    for (auto& p : batch) {
+      std::vector<const DeviceBatch*> one{&p->batch};
+      error_code one_ec = co_await CommitWithRetry(one);
+      if (one_ec == Errc::kBadRequest) ++rejected_;
+      p->done->Complete(one_ec);
+      p->done.reset();
+    }
+  } else {
+    if (ec == Errc::kBadRequest) ++rejected_;
+    for (auto& p : batch) p->done->Complete(ec);
+  }
+  accepted_events_ -= events;
+  Admit();
+}
+
+asio::awaitable<error_code> EventWriter::CommitWithRetry(
+    const std::vector<const DeviceBatch*>& batches) {
+  auto backoff = options_.retry_initial;
+  asio::steady_timer timer(strand_);
+  Database* db = &db_;
+  for (;;) {
+    auto start = Clock::now();
+    Result<WriteCounts> r = co_await RunBlocking(
+        db->BlockingPool(), [db, &batches] { return WriteBatchesBlocking(*db, batches); });
+    if (r) {
+      last_commit_seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
+      ++transactions_;
+      inserted_ += static_cast<std::uint64_t>(r->inserted);
+      enriched_ += static_cast<std::uint64_t>(r->enriched);
+      ignored_ += static_cast<std::uint64_t>(r->ignored);
+      co_return error_code();
+    }
+    if (r.error() == Errc::kBadRequest) {
+      GW_LOG(kWarn, "store") << "PostgreSQL refused a batch of " << batches.size()
+                             << " reader batch(es)";
+      co_return r.error();
+    }
+    ++failed_attempts_;
+    long suppressed = 0;
+    if (OutageLogLimit().Allow(suppressed)) {
+      GW_LOG(kWarn, "store") << "event commit failed (" << ReasonName(r.error())
+                             << "), retrying in " << backoff.count() << " ms"
+                             << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
+                                            : std::string());
+    }
+    if (stopping_ && Clock::now() >= stop_deadline_) co_return Errc::kCancelled;
+    auto until = Clock::now() + backoff;
+    if (stopping_) until = std::min(until, stop_deadline_);
+    timer.expires_at(until);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    backoff = std::min(options_.retry_max, backoff * 2);
+  }
+}
+
+asio::awaitable<void> EventWriter::Stop(std::chrono::milliseconds deadline) {
+  auto on_strand = [](EventWriter* self, std::chrono::milliseconds limit) -> asio::awaitable<void> {
+    if (!self->stopping_) {
+      self->stopping_ = true;
+      self->stop_deadline_ = Clock::now() + limit;
+    }
+    if (!self->started_) {
+      for (auto* q : {&self->queue_, &self->waiting_}) {
+        for (auto& p : *q) p->done->Complete(Errc::kCancelled);
+        q->clear();
+      }
+      self->finished_ = true;
+    }
+    self->Wake();
+    while (!self->finished_) {
+      self->stopped_.expires_at(Clock::time_point::max());
+      co_await self->stopped_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  };
+  co_await asio::co_spawn(strand_, on_strand(this, deadline), asio::use_awaitable);
+}
+
+WriterStats EventWriter::Stats() const {
+  WriterStats s;
+  s.transactions = transactions_;
+  s.failed_attempts = failed_attempts_;
+  s.rejected_batches = rejected_;
+  s.events_inserted = inserted_;
+  s.events_enriched = enriched_;
+  s.events_ignored = ignored_;
+  s.queued_events = queued_events_;
+  s.waiting_batches = waiting_batches_;
+  s.last_commit_seconds = last_commit_seconds_;
+  return s;
+}
+
+}  // namespace gw::store

@@ -1,0 +1,161 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "store/database.hpp"
+#include "store/event.hpp"
+
+namespace gw::store {
+
+/// Limits of the EventWriter (config `store:`).
+struct WriterOptions {
+  int max_batch_events = 1000;              ///< events per transaction at most
+  std::chrono::milliseconds max_delay{20};  ///< how long a transaction waits to fill
+  int queue_capacity = 20000;  ///< events accepted and not yet committed; then Write waits
+  std::chrono::milliseconds retry_initial{100};  ///< first back-off after a failed commit
+  std::chrono::milliseconds retry_max{5000};     ///< back-off cap while PostgreSQL is down
+};
+
+/// What one write did to the `events` table.
+struct WriteCounts {
+  std::int64_t inserted = 0;  ///< new rows
+  std::int64_t enriched = 0;  ///< existing rows merged with a new source (they get a new seq)
+  std::int64_t ignored = 0;   ///< replays: nothing new
+};
+
+/// Counters for /metrics. Monotonic except the gauges.
+struct WriterStats {
+  std::uint64_t transactions = 0;      ///< committed
+  std::uint64_t failed_attempts = 0;   ///< transactions that failed and were retried
+  std::uint64_t rejected_batches = 0;  ///< DeviceBatches refused as invalid (kBadRequest)
+  std::uint64_t events_inserted = 0;
+  std::uint64_t events_enriched = 0;
+  std::uint64_t events_ignored = 0;
+  std::uint64_t queued_events = 0;    ///< gauge: accepted, not yet committed
+  std::uint64_t waiting_batches = 0;  ///< gauge: Write calls waiting for queue space
+  double last_commit_seconds = 0;     ///< gauge: duration of the last transaction
+};
+
+/// Checks a batch before it is queued: device id, a natural key per event, JSON object payloads,
+/// UTF-8 text without NUL. Returns an empty string if fine, else what is wrong. Pure.
+std::string ValidateBatch(const DeviceBatch& batch);
+
+/// Commits `batches` in one transaction: events (merged by natural key, see event.hpp), cursor
+/// advances and door states. Blocking (libpqxx): only on `db.BlockingPool()`.
+/// Errc::kDbUnavailable: nothing committed (or, for an in-doubt commit, maybe committed: a
+/// retry is a no-op then). Errc::kBadRequest: the data was refused; nothing committed.
+Result<WriteCounts> WriteBatchesBlocking(Database& db,
+                                         const std::vector<const DeviceBatch*>& batches);
+
+/// Takes typed events from many pollers, batches them into one PostgreSQL transaction (events and
+/// cursor advance together), and acknowledges each DeviceBatch only after its commit.
+///
+/// - Backpressure: at most `queue_capacity` events are accepted and uncommitted; further Write
+///   calls wait (the readers keep the data meanwhile).
+/// - Outage: a failed transaction is retried with exponential back-off, forever (until Stop's
+///   deadline); queued batches are never dropped. Writes are idempotent, so a retry after an
+///   in-doubt commit inserts nothing twice.
+/// - Invalid data (rejected by ValidateBatch or by PostgreSQL) fails only its own DeviceBatch
+///   with Errc::kBadRequest.
+///
+/// Thread-safe: Write may be called from any executor; the writer runs on its own strand.
+class EventWriter {
+ public:
+  EventWriter(boost::asio::any_io_executor executor, Database& db, WriterOptions options = {});
+  ~EventWriter();
+  EventWriter(const EventWriter&) = delete;
+  EventWriter& operator=(const EventWriter&) = delete;
+
+  /// Starts the writer coroutine. Call once.
+  void Start();
+
+  /// Hands over a batch and completes once it is committed (empty error_code): only then may the
+  /// producer delete the reader-side buffers. Suspends while the queue is full. Errors:
+  /// kBadRequest (invalid batch, nothing stored), kCancelled (the writer stopped before it could
+  /// commit the batch: nothing of it is acknowledged, the producer keeps it). Any executor.
+  boost::asio::awaitable<boost::system::error_code> Write(DeviceBatch batch);
+
+  /// Write with any completion token, signature void(error_code).
+  template <class Token>
+  auto AsyncWrite(DeviceBatch batch, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler, DeviceBatch b) {
+          auto item = std::make_unique<Pending>();
+          item->batch = std::move(b);
+          item->done = std::make_unique<Completion<decltype(handler)>>(std::move(handler));
+          Enqueue(std::move(item));
+        },
+        token, std::move(batch));
+  }
+
+  /// Stops accepting batches, commits what is queued, and completes when done. Whatever is still
+  /// uncommitted at `deadline` (PostgreSQL down) fails with kCancelled: its producers keep it.
+  boost::asio::awaitable<void> Stop(std::chrono::milliseconds deadline);
+
+  WriterStats Stats() const;
+
+ private:
+  struct CompletionBase {
+    virtual ~CompletionBase() = default;
+    virtual void Complete(boost::system::error_code ec) = 0;
+  };
+  template <class Handler>
+  struct Completion final : CompletionBase {
+    explicit Completion(Handler h) : handler(std::move(h)) {}
+    void Complete(boost::system::error_code ec) override {
+      auto ex = boost::asio::get_associated_executor(handler);
+      boost::asio::post(ex, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+    }
+    Handler handler;
+  };
+  struct Pending {
+    DeviceBatch batch;
+    std::unique_ptr<CompletionBase> done;
+    std::chrono::steady_clock::time_point enqueued;
+    std::size_t events = 0;
+  };
+  using PendingPtr = std::unique_ptr<Pending>;
+
+  void Enqueue(PendingPtr item);
+  void Admit();
+  boost::asio::awaitable<void> Run();
+  boost::asio::awaitable<void> Commit(std::vector<PendingPtr> batch);
+  boost::asio::awaitable<boost::system::error_code> CommitWithRetry(
+      const std::vector<const DeviceBatch*>& batches);
+  void Wake();
+
+  Database& db_;
+  WriterOptions options_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  boost::asio::steady_timer wake_;
+  boost::asio::steady_timer stopped_;
+  // Strand-only state.
+  std::deque<PendingPtr> queue_;     // accepted, waiting for a transaction
+  std::deque<PendingPtr> waiting_;   // not yet accepted (queue full)
+  std::size_t accepted_events_ = 0;  // in queue_ or in the transaction in flight
+  bool started_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
+  // Stats, readable from any thread.
+  std::atomic<std::uint64_t> transactions_{0}, failed_attempts_{0}, rejected_{0}, inserted_{0},
+      enriched_{0}, ignored_{0}, queued_events_{0}, waiting_batches_{0};
+  std::atomic<double> last_commit_seconds_{0};
+};
+
+}  // namespace gw::store

@@ -1,0 +1,126 @@
+#pragma once
+// Internal to lib/store: libpqxx plumbing. Not included by any public header.
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "store/event.hpp"
+
+namespace gw::store::detail {
+
+/// Adds libpq timeouts and keepalives to a DSN (keyword or URI form) unless already present.
+std::string DecorateDsn(const std::string& dsn, int connect_timeout_s);
+
+/// Idle libpqxx connections, at most `size` open at once. Blocking; thread-safe.
+class ConnectionPool {
+ public:
+  ConnectionPool(std::string dsn, int size, int statement_timeout_ms);
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  /// A connection borrowed from the pool; returned on destruction unless Discard()ed.
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, std::unique_ptr<pqxx::connection> conn, bool fresh)
+        : pool_(pool), conn_(std::move(conn)), fresh_(fresh) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    pqxx::connection& operator*() { return *conn_; }
+    pqxx::connection* operator->() { return conn_.get(); }
+    /// Drop the connection (it is broken or in an unknown state).
+    void Discard();
+    /// True if the connection was opened for this lease (not reused).
+    bool Fresh() const noexcept { return fresh_; }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+    bool fresh_;
+  };
+
+  /// Borrows an idle connection or opens one; waits while `size` are borrowed. Throws
+  /// pqxx::broken_connection when PostgreSQL cannot be reached.
+  Lease AcquireBlocking();
+
+ private:
+  void Release(std::unique_ptr<pqxx::connection> conn);
+  void Forget();
+
+  std::string dsn_;
+  int size_;
+  int statement_timeout_ms_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;
+};
+
+/// What a database exception means for us.
+struct Failure {
+  Errc code = Errc::kDbUnavailable;  ///< kDbUnavailable (retry later) or kBadRequest (data)
+  bool connection_broken = false;    ///< drop the connection
+  std::string message;               ///< for logs: SQLSTATE and message, never query data
+};
+Failure ClassifyException(std::exception_ptr e);
+
+/// Runs `fn(pqxx::connection&)` on a pooled connection and maps exceptions to error codes. A
+/// broken connection that was reused from the pool (stale after a server restart) is retried
+/// once on a fresh connection. Blocking.
+template <class T, class F>
+Result<T> WithConnectionBlocking(ConnectionPool& pool, F&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    std::optional<ConnectionPool::Lease> lease;
+    try {
+      lease.emplace(pool.AcquireBlocking());
+      if constexpr (std::is_void_v<T>) {
+        fn(**lease);
+        return {};
+      } else {
+        return fn(**lease);
+      }
+    } catch (...) {
+      Failure f = ClassifyException(std::current_exception());
+      bool reused = lease && !lease->Fresh();
+      if (lease && f.connection_broken) lease->Discard();
+      if (f.connection_broken && reused && attempt == 0) continue;
+      return boost::system::error_code(f.code);
+    }
+  }
+}
+
+/// PostgreSQL array literal builder: {"a","b",NULL}.
+class ArrayLiteral {
+ public:
+  void Add(std::string_view text);
+  void AddOpt(const std::optional<std::string>& text);
+  void AddNull();
+  void AddInt(std::int64_t value);
+  void AddOptInt(const std::optional<std::int64_t>& value);
+  std::string Finish();
+
+ private:
+  void Separator();
+  std::string out_ = "{";
+  bool first_ = true;
+};
+
+/// "2026-11-25T17:45:48.123456Z"
+std::string FormatTime(TimePoint t);
+/// SQL expression giving a timestamptz column as microseconds since the epoch (int8).
+std::string MicrosOf(std::string_view column);
+inline TimePoint FromMicros(std::int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
+
+/// The advisory lock key that orders event commits (see migrations/0001 gw_next_event_seq).
+inline constexpr std::int64_t kSeqLockKey = 73352672;
+
+}  // namespace gw::store::detail

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "store/database.hpp"
+#include "store/event.hpp"
+
+// Reads for the façade and the pollers, door state, retention. Each operation has a blocking
+// form (`...Blocking`, libpqxx, only on `db.BlockingPool()`) and an awaitable form that runs the
+// blocking one there and resumes on the caller's executor. Errors: Errc::kDbUnavailable when
+// PostgreSQL cannot be reached, Errc::kBadRequest for arguments PostgreSQL refuses.
+
+namespace gw::store {
+
+/// One stored event as the façade serves it.
+struct EventRow {
+  std::int64_t seq = 0;  ///< resume cursor: events are served in seq order
+  std::string device_id;
+  std::string event_key;  ///< stable natural key; an enriched event keeps it and gets a new seq
+  EventKind kind = EventKind::kLog;
+  int sources = 0;   ///< bit set of EventSource
+  int revision = 1;  ///< 1 + number of enrichments
+  std::optional<std::int64_t> device_log_id;
+  std::int64_t log_epoch = 0;
+  std::optional<std::string> encounter_id;
+  std::optional<std::string> event_type;
+  std::optional<std::string> info;
+  std::optional<std::string> additional_data;
+  std::optional<std::string> user_uuid;
+  std::optional<TimePoint> device_time;
+  TimePoint received_at{};
+  TimePoint stored_at{};
+  std::string payload;  ///< JSON object text
+};
+
+/// GET /api/v1/events filters. Keyset pagination on seq.
+struct EventQuery {
+  std::int64_t after = 0;  ///< only seq > after
+  int limit = 100;         ///< clamped to 1..kMaxEventPage
+  std::optional<std::string> device_id;
+  std::optional<EventKind> kind;
+  std::optional<std::string> user_uuid;
+  std::optional<TimePoint> since;  ///< occurred_at >= since (reader time, else receive time)
+  std::optional<TimePoint> until;  ///< occurred_at < until
+};
+inline constexpr int kMaxEventPage = 1000;
+
+struct EventPage {
+  std::vector<EventRow> events;
+  /// Pass as `after` to continue: the last seq returned, or the query's `after` if none. A page
+  /// shorter than the limit means "caught up for now" (new events may still come).
+  std::int64_t next = 0;
+};
+
+Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& query);
+boost::asio::awaitable<Result<EventPage>> ListEvents(Database& db, EventQuery query);
+
+/// The log cursor of one reader (nullopt: nothing stored yet, start from the beginning).
+Result<std::optional<Cursor>> ReadCursorBlocking(Database& db, const std::string& device_id);
+boost::asio::awaitable<Result<std::optional<Cursor>>> ReadCursor(Database& db,
+                                                                 std::string device_id);
+
+/// What the store knows about one reader.
+struct DeviceState {
+  std::string device_id;
+  std::optional<Cursor> cursor;
+  std::optional<TimePoint> cursor_updated_at;
+  std::optional<DoorState> door;
+  std::optional<TimePoint> door_changed_at;
+  std::optional<std::int64_t> last_seq;  ///< newest event of this reader
+};
+
+/// Every known reader (or one, if `device_id` is set), ordered by id.
+Result<std::vector<DeviceState>> DeviceStatesBlocking(Database& db,
+                                                      const std::optional<std::string>& device_id);
+boost::asio::awaitable<Result<std::vector<DeviceState>>> DeviceStates(
+    Database& db, std::optional<std::string> device_id);
+
+/// Stores a door status outside an event batch (the EventWriter takes it inside DeviceBatch too).
+/// An older observation than the stored one is ignored.
+Result<void> UpsertDoorStateBlocking(Database& db, const std::string& device_id,
+                                     const DoorState& state);
+boost::asio::awaitable<Result<void>> UpsertDoorState(Database& db, std::string device_id,
+                                                     DoorState state);
+
+struct UserRow {
+  std::string user_uuid;
+  std::int64_t version = 0;
+  bool deleted = false;
+  TimePoint updated_at{};
+  std::string record;  ///< JSON
+};
+
+/// Users ordered by uuid, after `after_uuid`; tombstones only if asked.
+Result<std::vector<UserRow>> ListUsersBlocking(Database& db, const std::string& after_uuid,
+                                               int limit, bool include_deleted);
+boost::asio::awaitable<Result<std::vector<UserRow>>> ListUsers(Database& db, std::string after_uuid,
+                                                               int limit, bool include_deleted);
+
+/// Deletes events received before `cutoff` in transactions of at most `batch_size` rows (each
+/// one short: no long locks), until none is left or `max_batches` ran. Returns the count.
+Result<std::int64_t> DeleteEventsBeforeBlocking(Database& db, TimePoint cutoff, int batch_size,
+                                                int max_batches);
+boost::asio::awaitable<Result<std::int64_t>> DeleteEventsBefore(Database& db, TimePoint cutoff,
+                                                                int batch_size, int max_batches);
+
+}  // namespace gw::store

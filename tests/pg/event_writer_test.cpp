@@ -1,0 +1,238 @@
+#include "store/event_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include "pg_fixture.hpp"
+#include "store/database.hpp"
+#include "store/queries.hpp"
+#include "support/wait.hpp"
+
+namespace gw::test {
+namespace {
+
+using boost::system::error_code;
+
+class EventWriterTest : public PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    db_ = std::make_unique<store::Database>(store::DatabaseOptions{Dsn(), 2});
+    writer_ = std::make_unique<store::EventWriter>(io_.Io().get_executor(), *db_, options_);
+    writer_->Start();
+  }
+  void TearDown() override {
+    if (writer_) StopWriter(io_.Io(), *writer_);
+    writer_.reset();
+    db_.reset();
+    PgTest::TearDown();
+  }
+  error_code Write(store::DeviceBatch b) {
+    return WriteAsync(io_.Io(), *writer_, std::move(b)).get();
+  }
+  std::string Count(const std::string& where = "true") {
+    return Scalar(Dsn(), "SELECT count(*) FROM events WHERE " + where);
+  }
+
+  store::WriterOptions options_{};
+  IoThread io_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::EventWriter> writer_;
+};
+
+store::DeviceBatch Logs(const std::string& device, std::int64_t from, std::int64_t to,
+                        std::int64_t epoch = 0) {
+  store::DeviceBatch b;
+  b.device_id = device;
+  for (auto id = from; id <= to; ++id) b.events.push_back(LogEvent(id, epoch));
+  b.cursor = store::Cursor{to, epoch};
+  return b;
+}
+
+TEST_F(EventWriterTest, CommitsEventsAndCursorTogether) {
+  ASSERT_FALSE(Write(Logs("r1", 1, 50)));
+  EXPECT_EQ(Count(), "50");
+  EXPECT_EQ(Scalar(Dsn(),
+                   "SELECT last_log_id || '/' || log_epoch FROM device_cursors "
+                   "WHERE device_id = 'r1'"),
+            "50/0");
+  auto cursor = store::ReadCursorBlocking(*db_, "r1");
+  ASSERT_TRUE(cursor);
+  ASSERT_TRUE(cursor->has_value());
+  EXPECT_EQ(**cursor, (store::Cursor{50, 0}));
+  // seq is strictly increasing in batch order.
+  EXPECT_EQ(Scalar(Dsn(),
+                   "SELECT bool_and(ok) FROM (SELECT device_log_id > lag(device_log_id, 1, "
+                   "0::bigint) OVER (ORDER BY seq) AS ok FROM events) s"),
+            "t");
+}
+
+TEST_F(EventWriterTest, ReplaysInsertNothing) {
+  ASSERT_FALSE(Write(Logs("r1", 1, 20)));
+  auto before = Query(Dsn(), "SELECT seq, event_key, revision FROM events ORDER BY seq");
+  ASSERT_FALSE(Write(Logs("r1", 1, 20)));  // a retried page
+  ASSERT_FALSE(Write(Logs("r1", 5, 25)));  // an overlapping one
+  EXPECT_EQ(Count(), "25");
+  auto after = Query(Dsn(),
+                     "SELECT seq, event_key, revision FROM events WHERE device_log_id <= 20 "
+                     "ORDER BY seq");
+  EXPECT_EQ(after, before);
+  auto stats = writer_->Stats();
+  EXPECT_EQ(stats.events_inserted, 25u);
+  EXPECT_EQ(stats.events_ignored, 20u + 16u);
+  EXPECT_EQ(stats.events_enriched, 0u);
+}
+
+TEST_F(EventWriterTest, CursorNeverMovesBackwards) {
+  ASSERT_FALSE(Write(Logs("r1", 1, 30)));
+  ASSERT_FALSE(Write(Logs("r1", 1, 10)));  // a stale replay
+  EXPECT_EQ(**store::ReadCursorBlocking(*db_, "r1"), (store::Cursor{30, 0}));
+  ASSERT_FALSE(Write(Logs("r1", 1, 5, 1)));  // log ids restarted: new epoch
+  EXPECT_EQ(**store::ReadCursorBlocking(*db_, "r1"), (store::Cursor{5, 1}));
+  EXPECT_EQ(Count(), "35");
+}
+
+void ExpectMerged(const std::string& dsn) {
+  auto rows = Query(dsn,
+                    "SELECT count(*), min(sources), min(encounter_id), min(info), "
+                    "min(additional_data), min(payload->>'left_eye_quality_score'), "
+                    "min(payload->>'timestamp'), min(kind) FROM events");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "1");
+  EXPECT_EQ(rows[0][1], "3");  // log | match-data
+  EXPECT_EQ(rows[0][2], "enc-7");
+  EXPECT_EQ(rows[0][3], "Recog/BioOnly/IrisOk");
+  EXPECT_EQ(rows[0][4], "Allowed");
+  EXPECT_EQ(rows[0][5], "92");
+  EXPECT_EQ(rows[0][6], "2025-11-24T16:00:00Z");
+  EXPECT_EQ(rows[0][7], "recognition");
+}
+
+TEST_F(EventWriterTest, MergesMatchDataThenLogIntoOneEvent) {
+  store::DeviceBatch match{"r1", {MatchEvent(7, "enc-7")}, {}, {}};
+  ASSERT_FALSE(Write(match));
+  auto first_seq = Scalar(Dsn(), "SELECT seq FROM events");
+  ASSERT_FALSE(Write(Logs("r1", 7, 7)));
+  ExpectMerged(Dsn());
+  // The enriched event moved to a new seq so that resuming consumers see its final form.
+  EXPECT_GT(std::stoll(Scalar(Dsn(), "SELECT seq FROM events")), std::stoll(first_seq));
+  EXPECT_EQ(Scalar(Dsn(), "SELECT revision FROM events"), "2");
+  // Replays of either source change nothing.
+  auto snapshot = Query(Dsn(), "SELECT * FROM events");
+  ASSERT_FALSE(Write(match));
+  ASSERT_FALSE(Write(Logs("r1", 7, 7)));
+  EXPECT_EQ(Query(Dsn(), "SELECT * FROM events"), snapshot);
+  EXPECT_EQ(writer_->Stats().events_enriched, 1u);
+}
+
+TEST_F(EventWriterTest, MergesLogThenMatchDataIntoOneEvent) {
+  ASSERT_FALSE(Write(Logs("r1", 7, 7)));
+  ASSERT_FALSE(Write(store::DeviceBatch{"r1", {MatchEvent(7, "enc-7")}, {}, {}}));
+  ExpectMerged(Dsn());
+}
+
+TEST_F(EventWriterTest, MergesBothSourcesArrivingInOneTransaction) {
+  store::DeviceBatch b{"r1", {MatchEvent(7, "enc-7"), LogEvent(7)}, store::Cursor{7, 0}, {}};
+  ASSERT_FALSE(Write(b));
+  ExpectMerged(Dsn());
+  EXPECT_EQ(Scalar(Dsn(), "SELECT revision FROM events"), "1");
+}
+
+TEST_F(EventWriterTest, DoorAndDeviceEventsAreKeyedByThePoller) {
+  store::Event door;
+  door.kind = store::EventKind::kDoor;
+  door.source = store::EventSource::kPoller;
+  door.natural_key = "2025-11-24T16:00:01.000Z";
+  door.payload = R"({"door_sensor":1,"relay":0})";
+  store::DoorState state{1, 0, 0, 0, store::TimePoint(std::chrono::seconds(1764000001))};
+  store::DeviceBatch b{"r1", {door}, {}, state};
+  ASSERT_FALSE(Write(b));
+  ASSERT_FALSE(Write(b));  // retried batch
+  EXPECT_EQ(Count("kind = 'door'"), "1");
+  auto states = store::DeviceStatesBlocking(*db_, std::string("r1"));
+  ASSERT_TRUE(states);
+  ASSERT_EQ(states->size(), 1u);
+  ASSERT_TRUE((*states)[0].door);
+  EXPECT_EQ((*states)[0].door->door_sensor, 1);
+}
+
+TEST_F(EventWriterTest, RefusesAnInvalidBatchWithoutHoldingUpOthers) {
+  auto good = WriteAsync(io_.Io(), *writer_, Logs("r2", 1, 3));
+  store::DeviceBatch bad = Logs("r1", 1, 1);
+  bad.events[0].payload = "not json";
+  EXPECT_EQ(Write(bad), Errc::kBadRequest);
+  store::DeviceBatch no_key{"r1", {store::Event{}}, {}, {}};
+  EXPECT_EQ(Write(no_key), Errc::kBadRequest);
+  EXPECT_FALSE(good.get());
+  EXPECT_EQ(Count(), "3");
+  EXPECT_EQ(Count("device_id = 'r1'"), "0");
+}
+
+TEST_F(EventWriterTest, ConcurrentWritersForManyReadersStoreEachEventOnce) {
+  constexpr int kReaders = 40;
+  constexpr int kPages = 10;
+  constexpr int kPerPage = 25;
+  std::vector<std::thread> producers;
+  std::atomic<int> failures{0};
+  for (int r = 0; r < kReaders; ++r) {
+    producers.emplace_back([&, r] {
+      std::string id = "reader-" + std::to_string(r);
+      for (int p = 0; p < kPages; ++p) {
+        auto b = Logs(id, p * kPerPage + 1, (p + 1) * kPerPage);
+        // Every other page is delivered twice, as a poller retrying after a lost ack would.
+        if (WriteAsync(io_.Io(), *writer_, b).get()) ++failures;
+        if (p % 2 == 0 && WriteAsync(io_.Io(), *writer_, b).get()) ++failures;
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(Count(), std::to_string(kReaders * kPages * kPerPage));
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(DISTINCT (device_id, device_log_id)) FROM events"),
+            std::to_string(kReaders * kPages * kPerPage));
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM device_cursors WHERE last_log_id = " +
+                              std::to_string(kPages * kPerPage)),
+            std::to_string(kReaders));
+  // Coalescing: far fewer transactions than batches.
+  EXPECT_LT(writer_->Stats().transactions, static_cast<std::uint64_t>(kReaders * kPages));
+}
+
+TEST_F(EventWriterTest, StopFlushesQueuedBatches) {
+  std::vector<std::future<error_code>> acks;
+  for (int r = 0; r < 20; ++r)
+    acks.push_back(WriteAsync(io_.Io(), *writer_, Logs("r" + std::to_string(r), 1, 10)));
+  StopWriter(io_.Io(), *writer_);
+  for (auto& a : acks) EXPECT_FALSE(a.get());
+  EXPECT_EQ(Count(), "200");
+  EXPECT_EQ(Write(Logs("late", 1, 1)), Errc::kCancelled);
+}
+
+class SmallQueueWriter : public EventWriterTest {
+ protected:
+  void SetUp() override {
+    options_.max_batch_events = 10;
+    options_.queue_capacity = 10;
+    EventWriterTest::SetUp();
+  }
+};
+
+TEST_F(SmallQueueWriter, BoundsAcceptedEventsAndStillCommitsEverything) {
+  std::vector<std::future<error_code>> acks;
+  for (int r = 0; r < 30; ++r)
+    acks.push_back(WriteAsync(io_.Io(), *writer_, Logs("r" + std::to_string(r), 1, 10)));
+  std::uint64_t max_queued = 0;
+  bool saw_waiting = false;
+  WaitFor([&] {
+    auto s = writer_->Stats();
+    max_queued = std::max(max_queued, s.queued_events);
+    saw_waiting = saw_waiting || s.waiting_batches > 0;
+    return s.transactions >= 30;
+  });
+  for (auto& a : acks) EXPECT_FALSE(a.get());
+  EXPECT_LE(max_queued, 10u);
+  EXPECT_TRUE(saw_waiting);
+  EXPECT_EQ(Count(), "300");
+}
+
+}  // namespace
+}  // namespace gw::test
