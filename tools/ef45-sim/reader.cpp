@@ -1,35 +1,600 @@
-// Skeleton: answers every request with Poco's "no handler" 501 until the state machine lands.
+// ef45sim::Reader: routing, the session lock, the log store, generation and faults. The
+// resource families live in reader_users.cpp, reader_logs.cpp, reader_camera.cpp and
+// reader_device.cpp.
 #include "reader.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <set>
+
+#include "reader_state.hpp"
+#include "sim_util.hpp"
 
 namespace ef45sim {
 
-struct Reader::State {
-  Identity identity;
-  std::vector<GeneratedEvent> generated;
-  Stats stats;
-};
+using detail::Call;
+using util::Empty;
+using util::Json;
+using util::NoHandler;
 
-Reader::Reader(Identity identity, std::uint64_t /*seed*/) : state_(std::make_unique<State>()) {
-  state_->identity = std::move(identity);
+namespace {
+
+constexpr std::string_view kFirmwareVersion = "1.2.34";
+
+// Recognition `info` strings are built from the firmware's vocabulary (API.md section 11):
+// "<direction>/<auth mode>/<result>", e.g. "Recog/BioOnly/IrisOk". Interned so that log
+// entries can hold views.
+std::string_view Intern(std::string text) {
+  static std::mutex mutex;
+  static std::set<std::string, std::less<>> interned;
+  std::lock_guard lock(mutex);
+  return *interned.insert(std::move(text)).first;
 }
+
+constexpr std::string_view kDirections[] = {"Recog", "In", "Out", "Leave", "Return"};
+constexpr unsigned kDirectionWeights[] = {50, 20, 20, 5, 5};  // percent
+constexpr std::string_view kModes[] = {"BioOnly", "Bio-Card", "Bio-Id",
+                                       "Bio-Pin", "CardOnly", "Card-Bio"};
+constexpr std::string_view kFirstNames[] = {"Ada",   "Boris", "Chen", "Dana", "Emeka",
+                                            "Farah", "Goran", "Hana", "Ivo",  "Jun"};
+constexpr std::string_view kLastNames[] = {"Abara",   "Berg",   "Costa", "Dvorak",  "Endo",
+                                           "Fischer", "Garcia", "Huang", "Ivanova", "Jensen"};
+constexpr std::string_view kFaceImages[] = {"iris_off_face", "far_off_face", "far_on_face",
+                                            "near_off_face", "near_on_face"};
+
+std::string HexCard(util::Prng& rng) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string card;
+  for (int i = 0; i < 4; ++i) {
+    auto byte = static_cast<unsigned>(rng.Below(256));
+    if (i) card += ' ';
+    card += kHex[byte >> 4];
+    card += kHex[byte & 0xf];
+  }
+  return card;
+}
+
+// Number of lock uid's 100 ns ticks between 1582-10-15 (UUID epoch) and 1970-01-01.
+constexpr std::uint64_t kUuidEpochOffset = 0x01B21DD213814000ULL;
+
+}  // namespace
+
+// --- State ---
+
+Reader::State::State(Identity id, std::uint64_t seed, ReaderOptions opts)
+    : identity(std::move(id)), options(std::move(opts)) {
+  // One fleet seed must still give distinct readers: mix the index in.
+  std::uint64_t mix =
+      seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(identity.index + 1));
+  rng = util::Prng(util::SplitMix64(mix));
+  if (identity.serial_number.empty()) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "OA1405A%06d", identity.index + 1);
+    identity.serial_number = buffer;
+  }
+  serial_text = identity.serial_number;
+  char mac[32];
+  std::snprintf(mac, sizeof mac, "%02X:%02X:%02X:%02X:%02X:%02X", identity.mac[0], identity.mac[1],
+                identity.mac[2], identity.mac[3], identity.mac[4], identity.mac[5]);
+  mac_text = mac;
+  clock_seq = static_cast<std::uint16_t>(rng.Below(0x4000));
+  InitSettings();
+  for (int i = 0; i < options.preenrolled_users; ++i) EnrollRandomUser();
+  RefreshStats();
+}
+
+std::chrono::system_clock::time_point Reader::State::Now() const {
+  auto base = options.clock ? options.clock() : std::chrono::system_clock::now();
+  return base + offset;
+}
+
+std::int64_t Reader::State::NowSeconds() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(Now().time_since_epoch()).count();
+}
+
+std::string Reader::State::NewLockUid() {
+  // Poco UUIDGenerator::createOne(): a time-based v1 UUID whose node is the MAC.
+  auto since_epoch = std::chrono::duration_cast<std::chrono::nanoseconds>(Now().time_since_epoch());
+  std::uint64_t ticks = static_cast<std::uint64_t>(since_epoch.count() / 100) + kUuidEpochOffset;
+  if (ticks <= last_uuid_ticks) ticks = last_uuid_ticks + 1;
+  last_uuid_ticks = ticks;
+  char buffer[40];
+  std::snprintf(
+      buffer, sizeof buffer, "%08x-%04x-%04x-%04x-%02x%02x%02x%02x%02x%02x",
+      static_cast<unsigned>(ticks & 0xffffffffULL), static_cast<unsigned>((ticks >> 32) & 0xffff),
+      static_cast<unsigned>(((ticks >> 48) & 0x0fff) | 0x1000),
+      static_cast<unsigned>((clock_seq & 0x3fff) | 0x8000), identity.mac[0], identity.mac[1],
+      identity.mac[2], identity.mac[3], identity.mac[4], identity.mac[5]);
+  return buffer;
+}
+
+int Reader::State::Relay() const { return Now() < relay_until ? 1 : 0; }
+
+detail::LogEntry& Reader::State::AppendLog(std::string_view event_type, std::string_view info,
+                                           std::string_view additional_data, std::string user_uuid,
+                                           std::string encounter_id) {
+  detail::LogEntry entry;
+  entry.id = next_log_id++;
+  entry.unix_seconds = NowSeconds();
+  entry.event_type = event_type;
+  entry.info = info;
+  entry.additional_data = additional_data;
+  entry.user_uuid = std::move(user_uuid);
+
+  GeneratedEvent event;
+  event.log_id = entry.id;
+  event.log_epoch = log_epoch;
+  event.event_type = std::string(event_type);
+  event.info = std::string(info);
+  event.additional_data = std::string(additional_data);
+  event.user_uuid = entry.user_uuid;
+  event.timestamp = util::IsoUtc(entry.unix_seconds);
+  event.encounter_id = std::move(encounter_id);
+  generated.push_back(std::move(event));
+  // Bounded like the log store; trimmed in batches so appends stay amortized O(1).
+  std::size_t cap = std::max<std::size_t>(options.log_capacity, 1);
+  if (generated.size() > cap + cap / 4 + 16) {
+    generated.erase(generated.begin(),
+                    generated.begin() + static_cast<std::ptrdiff_t>(generated.size() - cap));
+  }
+
+  logs.push_back(std::move(entry));
+  while (logs.size() > cap) logs.pop_front();
+  return logs.back();
+}
+
+void Reader::State::AppendUserDataLog(std::string_view info, std::string user_uuid) {
+  AppendLog("UserData", info, "Success", std::move(user_uuid));
+  ++stats.user_data_logs_generated;
+}
+
+void Reader::State::SerializeLog(const detail::LogEntry& entry, std::string& out) const {
+  out += "{\"id\":";
+  util::AppendInt(out, entry.id);
+  out += ",\"event_type\":";
+  util::AppendJsonString(out, entry.event_type);
+  out += ",\"timestamp\":";
+  util::AppendJsonString(out, util::IsoUtc(entry.unix_seconds));
+  out += ",\"user_uuid\":";
+  util::AppendJsonString(out, entry.user_uuid);
+  out += ",\"info\":";
+  util::AppendJsonString(out, entry.info);
+  out += ",\"additional_data\":";
+  util::AppendJsonString(out, entry.additional_data);
+  out += ",\"matched_faceimage_data\":\"\"}";
+}
+
+void Reader::State::WipeLogs() {
+  logs.clear();
+  next_log_id = 1;
+  ++log_epoch;
+}
+
+void Reader::State::Reboot() {
+  lock_uid.clear();
+  match.clear();
+  capturing = false;
+  biometric.clear();
+  preview_frames.clear();
+  selected_face.reset();
+  card_input = false;
+  fw_receiving = false;
+  fw_failed = false;
+  fw_bytes = 0;
+  relay_until = {};
+}
+
+void Reader::State::Recognize(const std::string& user_uuid, std::string_view direction,
+                              std::string_view mode) {
+  bool known = !user_uuid.empty();
+  bool allowed = false;
+  const boost::json::object* subject = nullptr;
+  if (known) {
+    auto it = subjects.find(user_uuid);
+    if (it != subjects.end()) {
+      subject = &it->second;
+      const auto* access = subject->if_contains("access_allowed");
+      allowed = access && access->is_bool() && access->as_bool();
+    }
+  }
+  std::string_view result = !known ? "IrisFail" : (rng.Chance(700) ? "IrisOk" : "FaceOk");
+  std::string info;
+  info.append(direction).append("/").append(mode).append("/").append(result);
+  bool has_room = match.size() < options.match_capacity;
+  std::string encounter_id = has_room ? rng.Uuid4() : std::string();
+  auto& entry = AppendLog("Recognition", Intern(std::move(info)), allowed ? "Allowed" : "Denied",
+                          user_uuid, encounter_id);
+  ++stats.recognitions_generated;
+  if (!has_room) {
+    // Buffer full: the recognition keeps its log entry (the gateway still sees it through
+    // /logs) but gets no match-data item, like a device whose RAM buffer is exhausted.
+    ++stats.match_overflowed;
+    return;
+  }
+
+  auto image = [&] { return util::Base64Encode(rng.Bytes(options.match_image_bytes)); };
+  auto template_of = [&](const char* key) {
+    if (subject) {
+      const auto* value = subject->if_contains(key);
+      if (value && value->is_string() && !value->as_string().empty()) {
+        return std::string(value->as_string());
+      }
+    }
+    return util::Base64Encode(rng.Bytes(32));
+  };
+  boost::json::object item;
+  item["encounter_id"] = encounter_id;
+  item["timestamp"] = util::IsoUtc(entry.unix_seconds);
+  item["serial_number"] = serial_text;
+  item["uuid"] = user_uuid;
+  item["log_id"] = entry.id;
+  item["left_eye"] = image();
+  item["left_eye__iris_template"] = template_of("left_eye_template");  // sic, double underscore
+  item["left_eye_usable_iris_area"] = std::round(rng.Between(60, 95) * 10) / 10;
+  item["left_eye_quality_score"] = std::round(rng.Between(50, 100) * 10) / 10;
+  item["left_eye_quality_ok"] = true;
+  item["right_eye"] = image();
+  item["right_eye_iris_template"] = template_of("right_eye_template");
+  item["right_eye_usable_iris_area"] = std::round(rng.Between(60, 95) * 10) / 10;
+  item["right_eye_quality_score"] = std::round(rng.Between(50, 100) * 10) / 10;
+  item["right_eye_quality_ok"] = true;
+  for (std::string_view face : kFaceImages) {
+    std::string p(face);
+    item[p] = image();
+    item[p + "_eye_width"] = static_cast<std::int64_t>(60 + rng.Below(40));
+    item[p + "_feature"] = util::Base64Encode(rng.Bytes(32));
+    item[p + "_feature_size"] = 32;
+    item[p + "_frontal_score"] = std::round(rng.Between(0.5, 1.0) * 100) / 100;
+    item[p + "_LED_state"] = static_cast<std::int64_t>(rng.Below(2));
+    item[p + "_left_eye_x"] = static_cast<std::int64_t>(200 + rng.Below(40));
+    item[p + "_right_eye_x"] = static_cast<std::int64_t>(280 + rng.Below(40));
+    item[p + "_roll"] = std::round(rng.Between(-5, 5) * 100) / 100;
+    item[p + "_score"] = std::round(rng.Between(0.5, 1.0) * 100) / 100;
+  }
+  match.push_back(detail::MatchItem{std::move(encounter_id), boost::json::serialize(item)});
+}
+
+std::string Reader::State::EnrollRandomUser() {
+  std::string uuid = rng.Uuid4();
+  boost::json::object in;
+  in["user_uuid"] = uuid;
+  in["record_version"] = 8976;
+  in["first_name"] = std::string(kFirstNames[rng.Below(std::size(kFirstNames))]);
+  in["last_name"] = std::string(kLastNames[rng.Below(std::size(kLastNames))]);
+  in["access_allowed"] = rng.Chance(900);
+  in["wiegand_facility"] = -1;
+  in["wiegand_site"] = -1;
+  in["wiegand_code"] = -1;
+  in["left_eye_template"] = util::Base64Encode(rng.Bytes(48));
+  in["right_eye_template"] = util::Base64Encode(rng.Bytes(48));
+  auto subject = detail::Normalize(in, detail::SubjectSpec());
+  detail::CompleteSubject(*subject);
+  subjects[uuid] = std::move(*subject);
+
+  boost::json::object info_in;
+  info_in["user_uuid"] = uuid;
+  info_in["card"] = HexCard(rng);
+  info_in["pin"] = std::to_string(1000 + rng.Below(9000));
+  info_in["apb_status"] = 1;
+  user_info[uuid] = *detail::Normalize(info_in, detail::UserInfoSpec());
+
+  boost::json::object face_in;
+  face_in["user_uuid"] = uuid;
+  face_in["sub_id"] = 0;
+  face_in["face_eye_width"] = static_cast<std::int64_t>(60 + rng.Below(40));
+  face_in["face_feature"] = util::Base64Encode(rng.Bytes(32));
+  face_in["face_feature_size"] = 32;
+  face_in["face_score"] = 0.9;
+  faces[uuid][0] = *detail::Normalize(face_in, detail::FaceSpec());
+  return uuid;
+}
+
+std::string Reader::State::FindDuplicate(const boost::json::object& subject,
+                                         std::string_view exclude) const {
+  std::vector<std::string_view> mine;
+  for (const char* key : {"left_eye_template", "right_eye_template"}) {
+    const auto* value = subject.if_contains(key);
+    if (value && value->is_string() && !value->as_string().empty()) {
+      mine.push_back(value->as_string());
+    }
+  }
+  if (mine.empty()) return {};
+  for (const auto& [uuid, other] : subjects) {
+    if (uuid == exclude) continue;
+    for (const char* key : {"left_eye_template", "right_eye_template"}) {
+      const auto* value = other.if_contains(key);
+      if (!value || !value->is_string() || value->as_string().empty()) continue;
+      for (auto template_text : mine) {
+        if (value->as_string() == template_text) return uuid;
+      }
+    }
+  }
+  return {};
+}
+
+void Reader::State::RefreshStats() {
+  stats.last_log_id = logs.empty() ? 0 : logs.back().id;
+  stats.log_count = static_cast<std::int64_t>(logs.size());
+  stats.match_pending = match.size();
+  stats.users = subjects.size();
+  stats.locked = !lock_uid.empty();
+  stats.clock_skew_s = offset.count();
+}
+
+// --- record specs ---
+
+namespace detail {
+
+const std::vector<FieldSpec>& SubjectSpec() {
+  static const std::vector<FieldSpec> spec = {
+      {"user_uuid", FieldType::kString},         {"record_version", FieldType::kInt},
+      {"first_name", FieldType::kString},        {"last_name", FieldType::kString},
+      {"access_allowed", FieldType::kBool},      {"match_until", FieldType::kString},
+      {"wiegand_facility", FieldType::kInt},     {"wiegand_site", FieldType::kInt},
+      {"wiegand_code", FieldType::kInt},         {"wiegand_custom", FieldType::kString},
+      {"left_eye_template", FieldType::kString}, {"right_eye_template", FieldType::kString},
+      {"left_image_path", FieldType::kString},   {"right_image_path", FieldType::kString}};
+  return spec;
+}
+
+const std::vector<FieldSpec>& UserInfoSpec() {
+  static const std::vector<FieldSpec> spec = {
+      {"user_uuid", FieldType::kString},     {"card", FieldType::kString},
+      {"pin", FieldType::kString},           {"admin", FieldType::kInt},
+      {"group_index", FieldType::kInt},      {"by_pass_card", FieldType::kInt},
+      {"indivisual", FieldType::kInt},  // sic
+      {"three_out_status", FieldType::kInt}, {"three_out_access_allowed", FieldType::kInt},
+      {"job_code", FieldType::kInt},         {"time_schedule_code", FieldType::kInt},
+      {"apb_status", FieldType::kInt},       {"message", FieldType::kString}};
+  return spec;
+}
+
+const std::vector<FieldSpec>& FaceSpec() {
+  static const std::vector<FieldSpec> spec = {
+      {"user_uuid", FieldType::kString},          {"sub_id", FieldType::kInt},
+      {"face_eye_width", FieldType::kInt},        {"face_feature_size", FieldType::kInt},
+      {"face_frontal_score", FieldType::kNumber}, {"face_left_eye_x", FieldType::kInt},
+      {"face_right_eye_x", FieldType::kInt},      {"face_roll", FieldType::kNumber},
+      {"face_score", FieldType::kNumber},         {"face_LED_state", FieldType::kInt},
+      {"face_feature", FieldType::kString}};
+  return spec;
+}
+
+const std::vector<FieldSpec>& CardSpec() {
+  static const std::vector<FieldSpec> spec = {
+      {"sub_id", FieldType::kInt}, {"card", FieldType::kString}, {"remarks", FieldType::kString}};
+  return spec;
+}
+
+std::optional<boost::json::object> Normalize(const boost::json::object& input,
+                                             const std::vector<FieldSpec>& spec,
+                                             const boost::json::object& defaults) {
+  boost::json::object out;
+  out.reserve(spec.size());
+  for (const auto& field : spec) {
+    const boost::json::value* value = input.if_contains(field.name);
+    if (!value) value = defaults.if_contains(field.name);
+    if (!value) {
+      switch (field.type) {
+        case FieldType::kString: out[field.name] = ""; break;
+        case FieldType::kInt: out[field.name] = 0; break;
+        case FieldType::kBool: out[field.name] = false; break;
+        case FieldType::kNumber: out[field.name] = 0.0; break;
+      }
+      continue;
+    }
+    switch (field.type) {
+      case FieldType::kString:
+        if (!value->is_string()) return std::nullopt;
+        out[field.name] = value->as_string();
+        break;
+      case FieldType::kInt:
+        if (value->is_int64()) {
+          out[field.name] = value->as_int64();
+        } else if (value->is_uint64() &&
+                   value->as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+          out[field.name] = static_cast<std::int64_t>(value->as_uint64());
+        } else {
+          return std::nullopt;
+        }
+        break;
+      case FieldType::kBool:
+        if (!value->is_bool()) return std::nullopt;
+        out[field.name] = value->as_bool();
+        break;
+      case FieldType::kNumber:
+        if (!value->is_number()) return std::nullopt;
+        out[field.name] = value->to_number<double>();
+        break;
+    }
+  }
+  return out;
+}
+
+void CompleteSubject(boost::json::object& subject) {
+  // The device stores the eye images under Images/{user_uuid}_lefteye.jpg (API.md 1.5) and
+  // reports those paths when the client sent none.
+  std::string uuid(subject["user_uuid"].as_string());
+  if (subject["left_image_path"].as_string().empty()) {
+    subject["left_image_path"] = "/usr/local/share/CMITECH/Images/" + uuid + "_lefteye.jpg";
+  }
+  if (subject["right_image_path"].as_string().empty()) {
+    subject["right_image_path"] = "/usr/local/share/CMITECH/Images/" + uuid + "_righteye.jpg";
+  }
+}
+
+Paging ReadPaging(std::string_view query, int default_size) {
+  Paging paging;
+  paging.page_size = default_size;
+  if (auto page = util::QueryInt(query, "page"); page && *page >= 1) paging.page = *page;
+  if (auto size = util::QueryInt(query, "page_size"); size && *size >= 1) {
+    paging.page_size = std::min(*size, 1000);
+  }
+  return paging;
+}
+
+}  // namespace detail
+
+// --- Reader ---
+
+Reader::Reader(Identity identity, std::uint64_t seed, ReaderOptions options)
+    : state_(std::make_unique<State>(std::move(identity), seed, std::move(options))) {}
 Reader::~Reader() = default;
 Reader::Reader(Reader&&) noexcept = default;
 Reader& Reader::operator=(Reader&&) noexcept = default;
 
-Response Reader::Handle(const Request& /*request*/) {
-  ++state_->stats.requests;
-  return Response{501, "", "text/html", "<html><body>Not Implemented</body></html>"};
+namespace {
+
+bool LockMatches(const Reader::State& st, std::string_view query) {
+  auto value = util::QueryValue(query, "lock_uid");
+  return value && !st.lock_uid.empty() && *value == st.lock_uid;
 }
 
-void Reader::GenerateRecognition() {}
-void Reader::GenerateDoorChange() {}
-std::string Reader::Enroll() { return {}; }
-void Reader::Reboot() {}
-void Reader::StealLock() {}
-void Reader::WipeLogs() {}
-void Reader::SetClockSkew(std::chrono::seconds skew) { state_->stats.clock_skew_s = skew.count(); }
+Response HandleLock(Reader::State& st, std::string_view method,
+                    const std::vector<std::string>& seg) {
+  auto granted = [&] {
+    st.lock_uid = st.NewLockUid();
+    std::string body = "{\"lock_uid\":";
+    util::AppendJsonString(body, st.lock_uid);
+    body += '}';
+    return Json(200, std::move(body));
+  };
+  if (method == "POST") {
+    if (!st.lock_uid.empty()) return Empty(409);
+    return granted();
+  }
+  if (method == "PUT") return granted();  // steal: the old uid stops working
+  if (method == "DELETE") {
+    if (seg.size() < 3) return Empty(500);
+    // Released only when it matches; the reply is the untouched default 200 either way.
+    if (seg[2] == st.lock_uid) st.lock_uid.clear();
+    return Empty(200);
+  }
+  return Empty(405);
+}
+
+using Handler = Response (*)(Reader::State&, const Call&);
+
+Handler FindHandler(std::string_view resource) {
+  struct Route {
+    std::string_view name;
+    Handler handler;
+  };
+  static constexpr Route kRoutes[] = {
+      {"camera", detail::HandleCamera},
+      {"biometric-data", detail::HandleBiometricData},
+      {"subjects", detail::HandleSubjects},
+      {"user-info", detail::HandleUserInfo},
+      {"user", detail::HandleUser},
+      {"faces", detail::HandleFaces},
+      {"config", detail::HandleConfig},
+      {"match-data", detail::HandleMatchData},
+      {"logs", detail::HandleLogs},
+      {"preview", detail::HandlePreview},
+      {"update", detail::HandleUpdate},
+      {"control", detail::HandleControl},
+      {"imagecapture", detail::HandleImageCapture},
+  };
+  for (const auto& route : kRoutes) {
+    if (route.name == resource) return route.handler;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Response Reader::Handle(const Request& request) {
+  State& st = *state_;
+  ++st.stats.requests;
+  try {
+    std::string_view target = request.target;
+    std::size_t question = target.find('?');
+    std::string_view path = target.substr(0, question);
+    std::string_view query =
+        question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+
+    // Hot path: the pollers ask for the door status every second on every reader.
+    if (path == "/1.0/config/door-status" && request.method == "GET") {
+      if (!LockMatches(st, query)) return NoHandler();
+      return detail::DoorStatus(st);
+    }
+
+    std::vector<std::string> seg = util::SplitPath(path);
+    if (seg.size() < 2 || seg[0] != "1.0") return NoHandler();
+    const std::string& resource = seg[1];
+    if (resource == "lock") return HandleLock(st, request.method, seg);
+    if (resource == "version") {
+      if (request.method != "GET") return Empty(405);
+      std::string body = "{\"version\":";
+      util::AppendJsonString(body, kFirmwareVersion);
+      body += '}';
+      return Json(200, std::move(body));
+    }
+    if (resource == "heartbeat") {
+      return request.method == "POST" ? Empty(200) : Empty(405);
+    }
+    Handler handler = FindHandler(resource);
+    if (!handler || !LockMatches(st, query)) return NoHandler();
+    seg.erase(seg.begin());
+    Call call{request.method, std::move(seg), query, request.body};
+    return handler(st, call);
+  } catch (const std::exception&) {
+    // A bug must not take the fleet down: the firmware would answer 500 too.
+    return Empty(500);
+  }
+}
+
+void Reader::GenerateRecognition() {
+  State& st = *state_;
+  std::string uuid;
+  if (!st.subjects.empty() && st.rng.Chance(800)) {
+    auto it = st.subjects.begin();
+    std::advance(it, static_cast<std::ptrdiff_t>(st.rng.Below(st.subjects.size())));
+    uuid = it->first;
+  }
+  unsigned roll = static_cast<unsigned>(st.rng.Below(100));
+  std::size_t direction = 0;
+  for (unsigned acc = 0; direction < std::size(kDirections); ++direction) {
+    acc += kDirectionWeights[direction];
+    if (roll < acc) break;
+  }
+  std::string_view mode = kModes[st.rng.Below(std::size(kModes))];
+  st.Recognize(uuid, kDirections[direction], mode);
+}
+
+void Reader::GenerateDoorChange() {
+  State& st = *state_;
+  st.door_sensor = st.door_sensor ? 0 : 1;
+  if (st.rng.Chance(50)) st.tamper = st.tamper ? 0 : 1;
+  if (st.rng.Chance(50)) st.rte = st.rte ? 0 : 1;
+  ++st.stats.door_changes_generated;
+}
+
+std::string Reader::Enroll() {
+  State& st = *state_;
+  std::string uuid = st.EnrollRandomUser();
+  st.AppendUserDataLog("AddUsers", uuid);
+  return uuid;
+}
+
+void Reader::Reboot() { state_->Reboot(); }
+
+void Reader::StealLock() { state_->lock_uid = state_->NewLockUid(); }
+
+void Reader::WipeLogs() { state_->WipeLogs(); }
+
+void Reader::SetClockSkew(std::chrono::seconds skew) { state_->offset = skew; }
+
 const Identity& Reader::identity() const { return state_->identity; }
+
 const std::vector<GeneratedEvent>& Reader::Generated() const { return state_->generated; }
-Stats Reader::GetStats() const { return state_->stats; }
+
+Stats Reader::GetStats() const {
+  state_->RefreshStats();
+  return state_->stats;
+}
 
 }  // namespace ef45sim

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,13 +61,28 @@ struct GeneratedEvent {
   std::string encounter_id;  ///< of the match-data item; empty when none was buffered
 };
 
+/// Tunables of one emulated reader. The defaults suit tests and a 1,000-reader fleet.
+struct ReaderOptions {
+  std::size_t log_capacity = 100000;  ///< logs kept; the oldest are dropped beyond it
+  std::size_t match_capacity = 1000;  ///< match-data buffer; full = the newest gets no item
+  /// Base64 bytes of one biometric-data capture (a real device sends about 5 MB).
+  std::size_t biometric_bytes = 64 * 1024;
+  std::size_t match_image_bytes = 48;  ///< raw bytes per image in a match-data item
+  int preenrolled_users = 5;           ///< users present at construction (no log entries)
+  /// The reader's time source before skew; empty = std::chrono::system_clock::now. Tests
+  /// inject a fake clock to drive the relay timer and timestamps deterministically.
+  std::function<std::chrono::system_clock::time_point()> clock;
+};
+
 /// One emulated EF-45: every operation of shared/ef45/openapi.yaml with the behaviour of
 /// shared/ef45/API.md (lock, envelope, status codes, quirks). Pure state machine, no I/O:
 /// the fleet server feeds it requests. Not thread-safe: the owner serializes all calls
 /// (the simulator runs every reader on one strand).
 class Reader {
  public:
-  Reader(Identity identity, std::uint64_t seed);
+  /// `seed` drives every random choice (mixed with identity.index, so one fleet seed gives
+  /// distinct readers). Same identity + seed + calls (+ clock) = same output.
+  Reader(Identity identity, std::uint64_t seed, ReaderOptions options = {});
   ~Reader();
   Reader(Reader&&) noexcept;
   Reader& operator=(Reader&&) noexcept;
@@ -95,8 +111,11 @@ class Reader {
   const std::vector<GeneratedEvent>& Generated() const;
   Stats GetStats() const;
 
- private:
+  /// The reader's internals (reader_state.hpp); public only so that the resource handlers in
+  /// the other translation units can name it.
   struct State;
+
+ private:
   std::unique_ptr<State> state_;
 };
 
