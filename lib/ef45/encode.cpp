@@ -66,6 +66,47 @@ void PutFaceFields(json::object& out, const Face& f) {
   Put(out, "face_feature", f.face_feature);
 }
 
+/// A template or image: the base64 text, or only its length when redacted.
+void PutBio(json::object& out, std::string_view key, const std::optional<std::string>& value,
+            Biometrics biometrics) {
+  if (!value) return;
+  if (biometrics == Biometrics::kInclude) {
+    out[key] = *value;
+  } else {
+    out[key] = "[redacted: " + std::to_string(value->size()) + " base64 chars]";
+  }
+}
+
+void PutEye(json::object& out, std::string_view eye, std::string_view template_key,
+            const EyeCapture& e, Biometrics biometrics) {
+  std::string k(eye);
+  PutBio(out, k, e.image, biometrics);
+  Put(out, k + "_duplicate_uuid", e.duplicate_uuid);
+  PutBio(out, k + std::string(template_key), e.iris_template, biometrics);
+  Put(out, k + "_usable_iris_area", e.usable_iris_area);
+  Put(out, k + "_quality_score", e.quality_score);
+  Put(out, k + "_quality_ok", e.quality_ok);
+}
+
+void PutFaces(json::object& out, const std::array<FaceCapture, 5>& faces, bool with_duplicate,
+              Biometrics biometrics) {
+  for (std::size_t i = 0; i < faces.size(); ++i) {
+    const FaceCapture& f = faces[i];
+    std::string p = kFaceSlotKeys[i];
+    PutBio(out, p, f.image, biometrics);
+    if (with_duplicate) Put(out, p + "_duplicate_uuid", f.duplicate_uuid);
+    Put(out, p + "_eye_width", f.eye_width);
+    PutBio(out, p + "_feature", f.feature, biometrics);
+    Put(out, p + "_feature_size", f.feature_size);
+    Put(out, p + "_frontal_score", f.frontal_score);
+    Put(out, p + "_LED_state", f.led_state);
+    Put(out, p + "_left_eye_x", f.left_eye_x);
+    Put(out, p + "_right_eye_x", f.right_eye_x);
+    Put(out, p + "_roll", f.roll);
+    Put(out, p + "_score", f.score);
+  }
+}
+
 bool IsUnreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
@@ -216,6 +257,189 @@ std::string Encode(const SettingValue& value) {
   json::object out;
   std::visit([&out, &value](const auto& v) { out[SettingTypeName(TypeOf(value))] = v; }, value);
   return json::serialize(out);
+}
+
+json::value ToJson(const VersionInfo& value) { return json::object{{"version", value.version}}; }
+
+json::value ToJson(const CameraConfiguration& value) {
+  return json::object{{"serial_number", value.serial_number},
+                      {"camera_mode", value.camera_mode},
+                      {"audio_enabled", value.audio_enabled}};
+}
+
+json::value ToJson(const CameraControlResponse& value) {
+  return json::object{{"success", value.success}, {"status", value.status}};
+}
+
+json::value ToJson(const BiometricData& value, Biometrics biometrics) {
+  json::object out;
+  out["encounter_id"] = value.encounter_id;
+  Put(out, "timestamp", value.timestamp);
+  Put(out, "serial_number", value.serial_number);
+  PutEye(out, "left_eye", "_enrol_template", value.left_eye, biometrics);
+  PutEye(out, "right_eye", "_enrol_template", value.right_eye, biometrics);
+  PutFaces(out, value.faces, true, biometrics);
+  Put(out, "error_message", value.error_message);
+  Put(out, "record_version", value.record_version);
+  Put(out, "server_matching_key", value.server_matching_key);
+  return out;
+}
+
+json::value ToJson(const MatchData& value, Biometrics biometrics) {
+  json::object out;
+  out["encounter_id"] = value.encounter_id;
+  Put(out, "timestamp", value.timestamp);
+  Put(out, "serial_number", value.serial_number);
+  Put(out, "uuid", value.uuid);
+  Put(out, "log_id", value.log_id);
+  PutEye(out, "left_eye", "__iris_template", value.left_eye, biometrics);
+  PutEye(out, "right_eye", "_iris_template", value.right_eye, biometrics);
+  PutFaces(out, value.faces, false, biometrics);
+  return out;
+}
+
+json::value ToJson(const FileData& value, Biometrics biometrics) {
+  json::object out;
+  PutBio(out, "file", value.file, biometrics);
+  Put(out, "size", value.size);
+  return out;
+}
+
+json::value ToJson(const Subject& value, Biometrics biometrics) {
+  Subject copy = value;
+  copy.left_eye_template.reset();
+  copy.right_eye_template.reset();
+  json::object out;
+  PutSubject(out, copy);
+  PutBio(out, "left_eye_template", value.left_eye_template, biometrics);
+  PutBio(out, "right_eye_template", value.right_eye_template, biometrics);
+  return out;
+}
+
+json::value ToJson(const DuplicateResult& value) {
+  return json::object{{"duplicate_uuid", value.duplicate_uuid}};
+}
+
+json::value ToJson(const RecordVersion& value) {
+  return json::object{{"record_version", value.record_version}};
+}
+
+json::value ToJson(const UserInfo& value) {
+  json::object out;
+  out["user_uuid"] = value.user_uuid;
+  PutUserInfoFields(out, value);
+  return out;
+}
+
+json::value ToJson(const Face& value, Biometrics biometrics) {
+  json::object out;
+  out["user_uuid"] = value.user_uuid;
+  Face copy = value;
+  copy.face_feature.reset();
+  PutFaceFields(out, copy);
+  PutBio(out, "face_feature", value.face_feature, biometrics);
+  return out;
+}
+
+json::value ToJson(const Setting& value) {
+  json::object out;
+  out["title"] = value.title;
+  std::visit([&out, &value](const auto& v) { out[SettingTypeName(TypeOf(value.value))] = v; },
+             value.value);
+  return out;
+}
+
+json::value ToJson(const DoorStatus& value) {
+  return json::object{{"door_sensor", value.door_sensor},
+                      {"relay", value.relay},
+                      {"tamper", value.tamper},
+                      {"rte", value.rte}};
+}
+
+json::value ToJson(const LegacyConfig& value) {
+  json::object out;
+  Put(out, "faceoriris", value.faceoriris);
+  Put(out, "mode", value.mode);
+  Put(out, "delayInterval", value.delay_interval);
+  Put(out, "threshold", value.threshold);
+  Put(out, "relay", value.relay);
+  return out;
+}
+
+json::value ToJson(const LogEntry& value, Biometrics biometrics) {
+  json::object out;
+  out["id"] = value.id;
+  out["event_type"] = value.event_type;
+  out["timestamp"] = value.timestamp;
+  Put(out, "user_uuid", value.user_uuid);
+  Put(out, "info", value.info);
+  Put(out, "additional_data", value.additional_data);
+  PutBio(out, "matched_faceimage_data", value.matched_faceimage_data, biometrics);
+  return out;
+}
+
+json::value ToJson(const PreviewData& value, Biometrics biometrics) {
+  json::object out;
+  PutBio(out, "left_eye", value.left_eye, biometrics);
+  PutBio(out, "right_eye", value.right_eye, biometrics);
+  PutBio(out, "face_image", value.face_image, biometrics);
+  Put(out, "avg_distance", value.avg_distance);
+  Put(out, "left_boundary", value.left_boundary);
+  Put(out, "right_boundary", value.right_boundary);
+  Put(out, "left_iris_center_x", value.left_iris_center_x);
+  Put(out, "right_iris_center_x", value.right_iris_center_x);
+  Put(out, "left_iris_center_y", value.left_iris_center_y);
+  Put(out, "right_iris_center_y", value.right_iris_center_y);
+  Put(out, "left_eye_center_x", value.left_eye_center_x);
+  Put(out, "right_eye_center_x", value.right_eye_center_x);
+  Put(out, "left_eye_center_y", value.left_eye_center_y);
+  Put(out, "right_eye_center_y", value.right_eye_center_y);
+  Put(out, "left_iris_radius", value.left_iris_radius);
+  Put(out, "right_iris_radius", value.right_iris_radius);
+  Put(out, "left_distance", value.left_distance);
+  Put(out, "right_distance", value.right_distance);
+  Put(out, "message", value.message);
+  Put(out, "switch_flag", value.switch_flag);
+  return out;
+}
+
+json::value ToJson(const SelectedFacePreview& value, Biometrics biometrics) {
+  json::object out;
+  PutBio(out, "face_off", value.face_off, biometrics);
+  PutBio(out, "face_on", value.face_on, biometrics);
+  Put(out, "width", value.width);
+  Put(out, "height", value.height);
+  return out;
+}
+
+json::value ToJson(const UploadResult& value) { return json::object{{"file", value.file}}; }
+
+json::value ToJson(const CardData& value) {
+  json::object out;
+  Put(out, "card", value.card);
+  return out;
+}
+
+json::value ToJson(const OperationRequest& value) {
+  json::object out;
+  Put(out, "op_mode", value.op_mode);
+  Put(out, "host", value.host);
+  Put(out, "port", value.port);
+  Put(out, "request_uri", value.request_uri);
+  return out;
+}
+
+json::value ToJson(const ImageCaptureList& value) {
+  json::array items;
+  for (const ImageCapture& c : value.image_captures) {
+    json::object o;
+    Put(o, "id", c.id);
+    Put(o, "image_capture_uuid", c.image_capture_uuid);
+    Put(o, "timestamp", c.timestamp);
+    Put(o, "serial_number", c.serial_number);
+    items.push_back(std::move(o));
+  }
+  return json::object{{"image_captures", std::move(items)}};
 }
 
 std::string EncodePathSegment(std::string_view segment) {
