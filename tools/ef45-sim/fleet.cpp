@@ -349,6 +349,11 @@ struct Fleet::Impl final : ControlTarget {
     while (!conn.closed && !stopping) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options.body_limit_bytes);
+      if (options.idle_timeout.count() > 0) {
+        stream.expires_after(options.idle_timeout);
+      } else {
+        stream.expires_never();
+      }
       auto [ec, bytes] =
           co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       if (ec == http::error::body_limit) {

@@ -21,6 +21,9 @@ struct FleetOptions {
   int biometric_kb = 0;  ///< size of emulated biometric payloads in KiB (0 = the reader's default)
   /// Period of the one fleet-wide generation tick (events are drawn per reader per tick).
   std::chrono::milliseconds tick{50};
+  /// Close a keep-alive connection that stays idle this long (Poco's HTTPServer, which the
+  /// firmware runs, defaults to 10 s). 0 = never.
+  std::chrono::milliseconds idle_timeout{0};
   /// Largest request body a reader or the control API accepts (firmware chunks, biometrics).
   std::size_t body_limit_bytes = 8 * 1024 * 1024;
   /// Called on the io_context thread once Stop() has run (e.g. to cancel a signal_set so that

@@ -32,6 +32,8 @@ Emulates a fleet of Iris ID EF-45 readers (REST API 1.0) plus a control API for 
   --door-rate D       door changes per reader per second (default 0)
   --seed S            seed of every generator (default 1; same seed = same event content)
   --biometric-kb K    size of emulated biometric payloads in KiB (default: the reader's)
+  --keep-alive-timeout S  close connections idle for S seconds (default 0 = never; the
+                      firmware's Poco server uses 10)
   --ready-file PATH   once every listener is bound, write
                       {"control_port":C,"readers":[{"index":0,"port":P},...]} there atomically
   --log-level L       debug|info|warn|error (default info)
@@ -107,6 +109,8 @@ Args ParseArgs(int argc, char** argv) {
       args.fleet.seed = ParseNumber<std::uint64_t>(flag, next(), 0, UINT64_MAX);
     } else if (flag == "--biometric-kb") {
       args.fleet.biometric_kb = ParseNumber<int>(flag, next(), 1, 64 * 1024);
+    } else if (flag == "--keep-alive-timeout") {
+      args.fleet.idle_timeout = std::chrono::seconds(ParseNumber<int>(flag, next(), 0, 86400));
     } else if (flag == "--ready-file") {
       args.ready_file = std::string(next());
       if (args.ready_file.empty()) throw UsageError{"--ready-file: empty path"};

@@ -140,6 +140,40 @@ TEST(Fleet, ServesManyConnectionsPerReader) {
   EXPECT_TRUE(gw::test::WaitFor([&] { return Int(sim.ReaderState(0), "connections") == 0; }));
 }
 
+TEST(Fleet, SendsTheReadersStatusLineAndContentTypeAsIs) {
+  RunningFleet sim;
+  HttpClient client("127.0.0.1", sim.reader(0));
+  // No lock: the firmware's server has no handler and Poco answers 501 with its HTML page.
+  std::string raw = client.RequestRaw("GET", "/1.0/config/door-status", 1 << 16);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 501 Not Implemented\r\n", 0), 0u) << raw;
+  EXPECT_NE(raw.find("Content-Type: text/html\r\n"), std::string::npos) << raw;
+}
+
+TEST(Fleet, ClosesIdleConnectionsAfterTheKeepAliveTimeout) {
+  RunningFleet sim(ef45sim::FleetOptions{.idle_timeout = std::chrono::milliseconds(300)});
+  HttpClient client("127.0.0.1", sim.reader(0));
+  auto start = Clock::now();
+  ASSERT_NE(client.Get("/1.0/version").status, 0);
+  ASSERT_EQ(Int(sim.ReaderState(0), "connections"), 1);
+  ASSERT_TRUE(gw::test::WaitFor([&] { return Int(sim.ReaderState(0), "connections") == 0; }));
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(300));
+}
+
+TEST(Fleet, SameSeedGivesTheSameEventContent) {
+  auto ledger = [](std::uint64_t seed) {
+    RunningFleet sim(ef45sim::FleetOptions{.readers = 2, .seed = seed});
+    sim.Control("POST", "/sim/readers/1/generate", R"({"recognitions":30,"door_changes":5})");
+    sim.Control("POST", "/sim/readers/1/enroll");
+    json::array items = sim.Control("GET", "/sim/readers/1/generated").at("items").as_array();
+    for (auto& item : items) item.as_object().erase("timestamp");  // the clock is not seeded
+    return json::serialize(items);
+  };
+  std::string first = ledger(42);
+  EXPECT_NE(first, "[]");
+  EXPECT_EQ(first, ledger(42));
+  EXPECT_NE(first, ledger(43));
+}
+
 TEST(Fleet, RejectsBodiesOverTheLimitWith413) {
   RunningFleet sim(ef45sim::FleetOptions{.body_limit_bytes = 1024});
   HttpResult small =
@@ -178,6 +212,8 @@ TEST(Faults, ErrorRateAnswers500WithoutCallingTheReader) {
     HttpResult r = client.Get("/1.0/version");
     EXPECT_EQ(r.status, 500);
     EXPECT_TRUE(r.body.empty());
+    EXPECT_EQ(r.headers.count("content-type"), 0u);
+    EXPECT_EQ(r.headers["content-length"], "0");
   }
   EXPECT_EQ(Int(sim.ReaderState(0), "requests"), 0) << "Reader::Handle was called";
 
