@@ -251,17 +251,19 @@ Response HandleBiometricData(State& st, const Call& call) {
     }
     // B1 original, B2 ver1 (+record_version), ver2 (+server_matching_key).
     int version = sub == "ver1" ? 1 : sub == "ver2" ? 2 : 0;
-    return Json(200, Collection(st.biometric.size(), ReadPaging(call.query),
-                                [&](std::size_t i, std::string& out) {
-                                  const BioItem& item = st.biometric[i];
-                                  out += item.json_core;
-                                  if (version >= 1) out += ",\"record_version\":8976";
-                                  if (version >= 2) {
-                                    out += ",\"server_matching_key\":";
-                                    util::AppendJsonString(out, item.encounter_id);
-                                  }
-                                  out += '}';
-                                }));
+    return Json(200, Collection(
+                         st.biometric.size(), ReadPaging(call.query),
+                         [&](std::size_t i, std::string& out) {
+                           const BioItem& item = st.biometric[i];
+                           out += item.json_core;
+                           if (version >= 1) out += ",\"record_version\":8976";
+                           if (version >= 2) {
+                             out += ",\"server_matching_key\":";
+                             util::AppendJsonString(out, item.encounter_id);
+                           }
+                           out += '}';
+                         },
+                         [&](std::size_t i) { return st.biometric[i].json_core.size() + 96; }));
   }
   if (call.method == "PUT") {
     if (sub == "save-8bmp" || sub == "save-24bmp") {

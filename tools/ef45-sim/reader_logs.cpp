@@ -21,14 +21,22 @@ std::size_t LowerIndex(const State& st, std::int64_t id) {
   return static_cast<std::size_t>(it - st.logs.begin());
 }
 
+/// Upper bound of an entry's serialized size (keys, timestamp, id, the variable strings).
+std::size_t LogBytes(const LogEntry& entry) {
+  return 160 + entry.user_uuid.size() + entry.info.size() + entry.event_type.size() +
+         entry.additional_data.size();
+}
+
 /// Logs with min <= id <= max, ascending, paged (G3).
 Response RangePage(const State& st, std::int64_t min, std::int64_t max, Paging paging) {
   std::size_t begin = LowerIndex(st, min);
   std::size_t end = max == INT64_MAX ? st.logs.size() : LowerIndex(st, max + 1);
   if (end < begin) end = begin;
-  return Json(200, Collection(end - begin, paging, [&](std::size_t i, std::string& out) {
-                st.SerializeLog(st.logs[begin + i], out);
-              }));
+  return Json(
+      200, Collection(
+               end - begin, paging,
+               [&](std::size_t i, std::string& out) { st.SerializeLog(st.logs[begin + i], out); },
+               [&](std::size_t i) { return LogBytes(st.logs[begin + i]); }));
 }
 
 bool IsDescending(std::string_view query) {
@@ -48,9 +56,12 @@ Response HandleLogs(State& st, const Call& call) {
       // G1: every log, `order` asc (default) or desc; paged.
       bool desc = IsDescending(call.query);
       std::size_t n = st.logs.size();
-      return Json(200, Collection(n, ReadPaging(call.query), [&](std::size_t i, std::string& out) {
-                    st.SerializeLog(st.logs[desc ? n - 1 - i : i], out);
-                  }));
+      return Json(200, Collection(
+                           n, ReadPaging(call.query),
+                           [&](std::size_t i, std::string& out) {
+                             st.SerializeLog(st.logs[desc ? n - 1 - i : i], out);
+                           },
+                           [&](std::size_t i) { return LogBytes(st.logs[desc ? n - 1 - i : i]); }));
     }
     if (call.method == "DELETE") {
       // G2: ?min=&max= both required; 404 when nothing lies in the range.
@@ -110,8 +121,10 @@ Response HandleLogs(State& st, const Call& call) {
 Response HandleMatchData(State& st, const Call& call) {
   if (call.method == "GET") {
     // M1: extra path segments are ignored by the firmware ([C1] calls /match-data/{uuid}).
-    return Json(200, Collection(st.match.size(), ReadPaging(call.query),
-                                [&](std::size_t i, std::string& out) { out += st.match[i].json; }));
+    return Json(200, Collection(
+                         st.match.size(), ReadPaging(call.query),
+                         [&](std::size_t i, std::string& out) { out += st.match[i].json; },
+                         [&](std::size_t i) { return st.match[i].json.size(); }));
   }
   if (call.method == "DELETE") {
     // M2: the handler pre-sets 400 and overrides it only when the item was found.

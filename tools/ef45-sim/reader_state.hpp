@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "reader.hpp"
@@ -85,13 +86,23 @@ Paging ReadPaging(std::string_view query, int default_size = 50);
 /// Builds the collection envelope. `total` counts every row that matched the query (not only
 /// the returned page), and `has_more` = rows remain after this page. `append(i, out)` writes
 /// item i (0-based within all matching rows) for each i on the page.
-template <typename AppendItem>
-std::string Collection(std::size_t total, Paging paging, AppendItem&& append) {
+/// `item_bytes(i)`, when given, sizes item i so that the body is allocated once.
+template <typename AppendItem, typename ItemBytes = std::nullptr_t>
+std::string Collection(std::size_t total, Paging paging, AppendItem&& append,
+                       ItemBytes item_bytes = nullptr) {
   std::size_t size = static_cast<std::size_t>(paging.page_size);
   std::size_t begin = static_cast<std::size_t>(paging.page - 1) * size;
   std::size_t end = begin >= total ? begin : std::min(total, begin + size);
   std::string out;
-  out.reserve(128 + (end - begin) * 160);
+  std::size_t reserve = 128;
+  for (std::size_t i = begin; i < end; ++i) {
+    if constexpr (std::is_same_v<ItemBytes, std::nullptr_t>) {
+      reserve += 192;
+    } else {
+      reserve += item_bytes(i) + 1;
+    }
+  }
+  out.reserve(reserve);
   out += "{\"status_code\":200,\"reason_phrase\":\"OK\",\"items\":[";
   for (std::size_t i = begin; i < end; ++i) {
     if (i != begin) out += ',';

@@ -162,24 +162,27 @@ Response ControlResult(int status, bool success, std::string_view text) {
 
 void AppendJsonString(std::string& out, std::string_view text) {
   out += '"';
-  for (char c : text) {
+  std::size_t run = 0;  // start of the pending run of characters that need no escaping
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[(c >> 4) & 0xf];
+        out += kHex[c & 0xf];
+      }
     }
   }
+  out.append(text.data() + run, text.size() - run);
   out += '"';
 }
 
@@ -323,17 +326,27 @@ std::string Prng::Uuid4() {
 }
 
 std::string IsoUtc(std::int64_t unix_seconds) {
+  // Hand-rolled (no snprintf): the log pages format one timestamp per entry.
   using namespace std::chrono;
   sys_seconds tp{seconds{unix_seconds}};
   sys_days day = floor<days>(tp);
   year_month_day ymd{day};
   hh_mm_ss<seconds> hms{tp - day};
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
-  return buffer;
+  int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) year = 0;
+  char text[] = "0000-00-00T00:00:00Z";
+  auto put2 = [&](int pos, unsigned value) {
+    text[pos] = static_cast<char>('0' + value / 10 % 10);
+    text[pos + 1] = static_cast<char>('0' + value % 10);
+  };
+  put2(0, static_cast<unsigned>(year / 100));
+  put2(2, static_cast<unsigned>(year % 100));
+  put2(5, static_cast<unsigned>(ymd.month()));
+  put2(8, static_cast<unsigned>(ymd.day()));
+  put2(11, static_cast<unsigned>(hms.hours().count()));
+  put2(14, static_cast<unsigned>(hms.minutes().count()));
+  put2(17, static_cast<unsigned>(hms.seconds().count()));
+  return std::string(text, 20);
 }
 
 std::optional<std::int64_t> ParseDeviceTime(std::string_view text) {
