@@ -54,6 +54,28 @@ class ControlTarget {
 
 /// Answers one control request: JSON in and out, `application/problem+json` on errors (400 bad
 /// input, 404 unknown route or reader index, 405 wrong method). Never throws for bad input.
+///
+/// Routes (`{i}` is a reader index 0..N-1):
+/// - `GET /sim` → `{"readers":N,"generation_paused":bool}`
+/// - `GET /sim/readers` → array of reader objects; `GET /sim/readers/{i}` → one: `index`,
+///   `port`, `serial_number`, `mac`, every `Stats` field, `connections` (open now), `faults`
+///   (the standing faults + `clock_skew_s`), `injected` (what the faults did: `delayed`,
+///   `errors`, `hung`, `closed_mid_response`, `malformed_json`, `reboots`).
+/// - `GET /sim/readers/{i}/generated?after=N&limit=M` → `{"index","total","after","next",
+///   "has_more","items":[{"seq","log_id","log_epoch","event_type","info","additional_data",
+///   "user_uuid","timestamp","encounter_id"}]}`. `after` is an offset into the ledger (entries
+///   to skip; `next` is the value for the following page), not a log id: log ids restart after a
+///   wipe. `limit` 1..10000, default 1000.
+/// - `POST /sim/readers/{i}/faults`, `POST /sim/readers/all/faults`: any of `latency_ms`
+///   (0..600000), `error_rate`, `close_mid_response`, `malformed_json` (0..1), `hang` (bool),
+///   `clock_skew_s` (int), and the one-shots `reboot`, `steal_lock`, `wipe_logs` (true = do it
+///   now). Standing faults not named keep their value; `{}` clears them all (and the skew). The
+///   whole body is validated before anything changes; unknown keys are a 400.
+/// - `POST /sim/readers/{i}/enroll` → `{"user_uuid":..}`.
+/// - `POST /sim/readers/{i}/generate` with `{"recognitions":n,"door_changes":m}` (each
+///   0..1000000, default 0) → the reader object after generating exactly that many events.
+/// - `POST /sim/generation/pause`, `POST /sim/generation/resume` (the rate-driven tick only).
+/// - `POST /sim/shutdown` → `{"stopping":true}`, then the fleet stops.
 Response HandleControl(ControlTarget& target, const Request& request);
 
 }  // namespace ef45sim
