@@ -95,8 +95,8 @@ struct LogFailure {
 }  // namespace
 
 struct ReaderSlot {
-  ReaderSlot(asio::io_context& io, int index, std::uint64_t seed)
-      : reader(MakeIdentity(index), seed),
+  ReaderSlot(asio::io_context& io, int index, std::uint64_t seed, const ReaderOptions& options)
+      : reader(MakeIdentity(index), seed, options),
         acceptor(io),
         fault_rng(SplitMix64(seed + 0xfa017ULL * (index + 1))),
         gen_rng(SplitMix64(seed + 0x6e4ULL * (index + 1))) {}
@@ -184,8 +184,12 @@ struct Fleet::Impl final : ControlTarget {
       throw std::invalid_argument("base_port + readers - 1 exceeds 65535");
     }
     readers.reserve(static_cast<std::size_t>(options.readers));
+    ReaderOptions reader_options;
+    if (options.biometric_kb > 0) {
+      reader_options.biometric_bytes = static_cast<std::size_t>(options.biometric_kb) * 1024;
+    }
     for (int i = 0; i < options.readers; ++i) {
-      auto slot = std::make_unique<ReaderSlot>(io, i, options.seed);
+      auto slot = std::make_unique<ReaderSlot>(io, i, options.seed, reader_options);
       auto port = options.base_port == 0 ? 0 : static_cast<std::uint16_t>(options.base_port + i);
       Bind(slot->acceptor, port, "reader " + std::to_string(i));
       slot->port = slot->acceptor.local_endpoint().port();

@@ -174,6 +174,35 @@ TEST(Fleet, SameSeedGivesTheSameEventContent) {
   EXPECT_NE(first, ledger(43));
 }
 
+TEST(Fleet, BiometricKbSetsTheCaptureSize) {
+  auto capture_bytes = [](int kb) {
+    RunningFleet sim(ef45sim::FleetOptions{.biometric_kb = kb});
+    std::string lock = TakeLock(sim.reader(0));
+    EXPECT_FALSE(lock.empty());
+    HttpClient client("127.0.0.1", sim.reader(0));
+    std::string q = "?lock_uid=" + lock;
+    EXPECT_EQ(client
+                  .Request("POST", "/1.0/camera" + q,
+                           R"({"serial_number":"x","camera_mode":"Slave","audio_enabled":true})")
+                  .status,
+              200);
+    EXPECT_EQ(client.Request("POST", "/1.0/camera/control/start" + q + "&face_mode=true").status,
+              200);
+    std::size_t size = 0;
+    EXPECT_TRUE(gw::test::WaitFor([&] {
+      HttpResult r = client.Get("/1.0/biometric-data" + q);
+      if (r.status != 200 || r.body.find("encounter_id") == std::string::npos) return false;
+      size = r.body.size();
+      return true;
+    }));
+    return size;
+  };
+  std::size_t small = capture_bytes(16);
+  std::size_t large = capture_bytes(1024);
+  EXPECT_GT(small, 0u);
+  EXPECT_GT(large, small + 900 * 1024) << small << " vs " << large;
+}
+
 TEST(Fleet, RejectsBodiesOverTheLimitWith413) {
   RunningFleet sim(ef45sim::FleetOptions{.body_limit_bytes = 1024});
   HttpResult small =
