@@ -310,6 +310,7 @@ EventWriter::EventWriter(asio::any_io_executor executor, Database& db, WriterOpt
       stopped_(strand_) {
   options_.max_batch_events = std::max(1, options_.max_batch_events);
   options_.queue_capacity = std::max(options_.max_batch_events, options_.queue_capacity);
+  options_.max_in_flight = std::max(1, options_.max_in_flight);
 }
 
 EventWriter::~EventWriter() = default;
@@ -369,6 +370,11 @@ void EventWriter::Admit() {
 
 void EventWriter::Wake() { wake_.cancel(); }
 
+asio::awaitable<void> EventWriter::WaitWake(Clock::time_point until) {
+  wake_.expires_at(until);
+  co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
 asio::awaitable<void> EventWriter::Run() {
   auto queued = [this] {
     std::size_t n = 0;
@@ -377,16 +383,22 @@ asio::awaitable<void> EventWriter::Run() {
   };
   for (;;) {
     if (stopping_ && Clock::now() >= stop_deadline_) {
+      // Out of time: what never reached a transaction fails now; the transactions in flight
+      // give up at their next retry.
       for (auto* q : {&queue_, &waiting_}) {
-        for (auto& p : *q) p->done->Complete(Errc::kCancelled);
+        for (auto& p : *q) {
+          accepted_events_ -= q == &queue_ ? p->events : 0;
+          p->done->Complete(Errc::kCancelled);
+        }
         q->clear();
       }
-      break;
+      if (in_flight_ == 0) break;
+      co_await WaitWake(Clock::time_point::max());
+      continue;
     }
-    if (queue_.empty()) {
-      if (stopping_ && waiting_.empty()) break;
-      wake_.expires_at(Clock::time_point::max());
-      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (queue_.empty() || in_flight_ >= options_.max_in_flight) {
+      if (stopping_ && queue_.empty() && waiting_.empty() && in_flight_ == 0) break;
+      co_await WaitWake(stopping_ ? stop_deadline_ : Clock::time_point::max());
       continue;
     }
     // Wait a little for more batches: one transaction per many readers is what makes
@@ -394,8 +406,7 @@ asio::awaitable<void> EventWriter::Run() {
     auto deadline = queue_.front()->enqueued + options_.max_delay;
     while (!stopping_ && Clock::now() < deadline &&
            queued() < static_cast<std::size_t>(options_.max_batch_events)) {
-      wake_.expires_at(deadline);
-      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_await WaitWake(deadline);
     }
     std::vector<PendingPtr> batch;
     std::size_t n = 0;
@@ -406,7 +417,15 @@ asio::awaitable<void> EventWriter::Run() {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    co_await Commit(std::move(batch));
+    ++in_flight_;
+    asio::co_spawn(strand_, Commit(std::move(batch)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        GW_LOG(kError, "store") << "event commit coroutine failed: " << ex.what();
+      }
+    });
   }
   finished_ = true;
   stopped_.cancel();
@@ -435,7 +454,9 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
     for (auto& p : batch) p->done->Complete(ec);
   }
   accepted_events_ -= events;
+  --in_flight_;
   Admit();
+  Wake();
 }
 
 asio::awaitable<error_code> EventWriter::CommitWithRetry(

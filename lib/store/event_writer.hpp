@@ -29,6 +29,9 @@ struct WriterOptions {
   int queue_capacity = 20000;  ///< events accepted and not yet committed; then Write waits
   std::chrono::milliseconds retry_initial{100};  ///< first back-off after a failed commit
   std::chrono::milliseconds retry_max{5000};     ///< back-off cap while PostgreSQL is down
+  /// Transactions in flight at once. Two lets the next batch travel and be parsed while the
+  /// previous one inserts; they still commit one after the other (the commit-order lock).
+  int max_in_flight = 2;
 };
 
 /// What one write did to the `events` table.
@@ -138,6 +141,7 @@ class EventWriter {
   boost::asio::awaitable<boost::system::error_code> CommitWithRetry(
       const std::vector<const DeviceBatch*>& batches);
   void Wake();
+  boost::asio::awaitable<void> WaitWake(std::chrono::steady_clock::time_point until);
 
   Database& db_;
   WriterOptions options_;
@@ -148,6 +152,7 @@ class EventWriter {
   std::deque<PendingPtr> queue_;     // accepted, waiting for a transaction
   std::deque<PendingPtr> waiting_;   // not yet accepted (queue full)
   std::size_t accepted_events_ = 0;  // in queue_ or in the transaction in flight
+  int in_flight_ = 0;
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;
