@@ -77,7 +77,37 @@ struct ReaderOptions {
 /// One emulated EF-45: every operation of shared/ef45/openapi.yaml with the behaviour of
 /// shared/ef45/API.md (lock, envelope, status codes, quirks). Pure state machine, no I/O:
 /// the fleet server feeds it requests. Not thread-safe: the owner serializes all calls
-/// (the simulator runs every reader on one strand).
+/// (the simulator runs every reader on one strand). Never throws out of Handle().
+///
+/// Where API.md leaves a question open, the emulator answers like this (clients must not
+/// rely on more than API.md says; these are the emulator's picks):
+/// - Paging: omitting `page` gives page 1 (fw80 default, not the DOC's "whole list");
+///   `page_size` defaults to 50 (1000 for the light list S9), is capped at 1000, and values
+///   < 1 or unparseable fall back to the defaults. `total` counts every row that matched,
+///   not only the page; `has_more` = rows remain after this page. A page past the end is
+///   empty with has_more false.
+/// - GET /logs/{id} and GET /faces/{uuid}?subId= answer a bare object (404 when absent).
+/// - GET /user answers a collection of EnrollUser-shaped bundles (subject + user info +
+///   faces + cards) for every uuid with a subject or user-info row.
+/// - Log ids never come back after a delete (AUTOINCREMENT); DELETE /logs/db and WipeLogs()
+///   restart them at 1 and start a new log epoch. /logs/from/to without min or max is open
+///   on that side. Beyond log_capacity the oldest logs are dropped.
+/// - Match-data buffer full: the recognition still gets its log entry, but no item
+///   (Stats::match_overflowed, GeneratedEvent::encounter_id empty).
+/// - PUT /subjects/{unknown} is 400 (default-status pattern; openapi lists no 404);
+///   POST /subjects with a template enrolled under another uuid is 409 {"duplicate_uuid"};
+///   POST /user with one is 200 {"duplicate_uuid"} and stores nothing.
+/// - Camera start: no mode flag parsed at all = 400 "Invalid Operation Requested"; flags
+///   all false = 200 "Unknown start mode"; not in Slave mode = the firmware's misspelt
+///   "Please first chagne mode to Slave(Enrollment)". The capture is instantaneous.
+/// - Settings: unknown title 404, wrong type 400, out of range or read-only 417, stored 204.
+/// - PUT /config/relay: forced=false releases; otherwise the relay reads 1 for `duration` s
+///   (default launcher.device.door.duration); relay setting 0 = 417; negative duration 500.
+/// - setDeviceTime and SetClockSkew both set the one offset of the reader clock.
+/// - Firmware: chunks or done without a start, or any invalid Base64 = "Upload fail";
+///   success reboots the reader (lock dropped, buffers cleared, logs kept).
+/// - /camera/control/reboot and /poweroff reboot the reader after answering.
+/// - APB clear of an unknown user is 404; launcher.network.apb.enable is not enforced.
 class Reader {
  public:
   /// `seed` drives every random choice (mixed with identity.index, so one fleet seed gives
