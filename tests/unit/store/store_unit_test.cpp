@@ -1,0 +1,127 @@
+// Pure parts of lib/store (no database): keys, validation, SQL literal encoding, time format.
+#include <gtest/gtest.h>
+
+#include "store/event.hpp"
+#include "store/event_writer.hpp"
+#include "store/migrate.hpp"
+#include "store/pg.hpp"
+
+namespace gw::store {
+namespace {
+
+Event Log(std::int64_t id, std::int64_t epoch = 0) {
+  Event e;
+  e.device_log_id = id;
+  e.log_epoch = epoch;
+  return e;
+}
+
+// Built out of line: g++ 12 -O2 warns falsely (maybe-uninitialized) about an optional<string>
+// member assigned inside a test body.
+[[gnu::noinline]] Event Match(std::optional<std::int64_t> log_id, std::int64_t epoch) {
+  Event e;
+  e.kind = EventKind::kRecognition;
+  e.source = EventSource::kMatchData;
+  e.encounter_id = std::string("enc-1");
+  e.device_log_id = log_id;
+  e.log_epoch = epoch;
+  return e;
+}
+
+TEST(EventKey, MatchDataWithLogIdSharesTheLogEntrysKey) {
+  const Event match = Match(42, 3);
+  EXPECT_EQ(EventKey(match), EventKey(Log(42, 3)));
+  EXPECT_EQ(EventKey(match), "log:3:42");
+  EXPECT_NE(EventKey(Log(42, 3)), EventKey(Log(42, 4)));  // log ids restart in a new epoch
+}
+
+TEST(EventKey, FallsBackToEncounterThenPollerKey) {
+  EXPECT_EQ(EventKey(Match(std::nullopt, 0)), "enc:enc-1");
+  Event door;
+  door.kind = EventKind::kDoor;
+  door.natural_key = "2025-11-24T16:00:00Z";
+  EXPECT_EQ(EventKey(door), "door:2025-11-24T16:00:00Z");
+  EXPECT_EQ(EventKey(Event{}), "");
+}
+
+TEST(EventKind, NamesRoundTrip) {
+  for (auto k : {EventKind::kRecognition, EventKind::kUserData, EventKind::kLog, EventKind::kDoor,
+                 EventKind::kDevice, EventKind::kGap}) {
+    EXPECT_EQ(ParseKind(KindName(k)), k);
+  }
+  EXPECT_FALSE(ParseKind("nonsense"));
+}
+
+TEST(ValidateBatch, AcceptsAWellFormedBatch) {
+  DeviceBatch b{"lobby-1", {Log(1), Log(2)}, Cursor{2, 0}, {}};
+  b.events[0].payload = R"({"score":0.9,"name":"Zoë"})";
+  EXPECT_EQ(ValidateBatch(b), "");
+}
+
+TEST(ValidateBatch, NamesWhatIsWrong) {
+  DeviceBatch no_device{"", {Log(1)}, {}, {}};
+  EXPECT_NE(ValidateBatch(no_device).find("device_id"), std::string::npos);
+  DeviceBatch no_key{"r", {Event{}}, {}, {}};
+  EXPECT_NE(ValidateBatch(no_key).find("natural key"), std::string::npos);
+  DeviceBatch bad_json{"r", {Log(1)}, {}, {}};
+  bad_json.events[0].payload = "[1,2]";
+  EXPECT_NE(ValidateBatch(bad_json).find("payload"), std::string::npos);
+  bad_json.events[0].payload = R"({"a":"\u0000"})";
+  EXPECT_NE(ValidateBatch(bad_json).find("payload"), std::string::npos);
+  DeviceBatch bad_text{"r", {Log(1)}, {}, {}};
+  bad_text.events[0].info = std::string("a\0b", 3);
+  EXPECT_NE(ValidateBatch(bad_text).find("UTF-8"), std::string::npos);
+  bad_text.events[0].info = "\xC3\x28";  // broken UTF-8
+  EXPECT_NE(ValidateBatch(bad_text).find("UTF-8"), std::string::npos);
+  bad_text.events[0].info = "\xED\xA0\x80";  // a surrogate
+  EXPECT_NE(ValidateBatch(bad_text).find("UTF-8"), std::string::npos);
+}
+
+TEST(ArrayLiteral, QuotesAndEscapesElements) {
+  detail::ArrayLiteral a;
+  a.Add("plain");
+  a.Add(R"(quo"te\back)");
+  a.AddOpt(std::nullopt);
+  a.Add("NULL");
+  a.Add("{,}");
+  EXPECT_EQ(a.Finish(), R"({"plain","quo\"te\\back",NULL,"NULL","{,}"})");
+  detail::ArrayLiteral n;
+  n.AddInt(-5);
+  n.AddOptInt(std::nullopt);
+  n.AddOptInt(7);
+  EXPECT_EQ(n.Finish(), "{-5,NULL,7}");
+  EXPECT_EQ(detail::ArrayLiteral().Finish(), "{}");
+}
+
+TEST(FormatTime, WritesUtcWithMicroseconds) {
+  EXPECT_EQ(detail::FormatTime(TimePoint(std::chrono::microseconds(1764000000123456))),
+            "2025-11-24T16:00:00.123456Z");
+  EXPECT_EQ(detail::FormatTime(TimePoint(std::chrono::microseconds(-1))),
+            "1969-12-31T23:59:59.999999Z");
+}
+
+TEST(DecorateDsn, AddsTimeoutsWithoutOverridingTheOperator) {
+  auto kw = detail::DecorateDsn("host=db connect_timeout=9", 5);
+  EXPECT_NE(kw.find("connect_timeout=9"), std::string::npos);
+  EXPECT_EQ(kw.find("connect_timeout=5"), std::string::npos);
+  EXPECT_NE(kw.find(" keepalives=1"), std::string::npos);
+  auto uri = detail::DecorateDsn("postgresql://u@db/gw", 5);
+  EXPECT_EQ(uri.rfind("postgresql://u@db/gw?connect_timeout=5&keepalives=1", 0), 0u) << uri;
+}
+
+TEST(EmbeddedMigrations, AreOrderedAndNonEmpty) {
+  const auto& all = EmbeddedMigrations();
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.front().name, "0001_initial");
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_FALSE(all[i].sql.empty());
+    if (i) {
+      EXPECT_LT(all[i - 1].version, all[i].version);
+    }
+  }
+  EXPECT_EQ(MigrationChecksum("abc"), MigrationChecksum("abc"));
+  EXPECT_NE(MigrationChecksum("abc"), MigrationChecksum("abd"));
+}
+
+}  // namespace
+}  // namespace gw::store
