@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/system/system_error.hpp>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <unordered_set>
@@ -77,6 +78,10 @@ Identity MakeIdentity(int index) {
   return id;
 }
 
+/// The open connections of one listener. Shared with the sessions so that a session frame
+/// destroyed after the fleet (io_context torn down without Stop()) still unregisters safely.
+using ConnectionSet = std::shared_ptr<std::unordered_set<Connection*>>;
+
 /// Logs (and counts) a failed long-lived coroutine instead of dropping the exception.
 struct LogFailure {
   const char* what;
@@ -108,7 +113,7 @@ struct ReaderSlot {
   FaultCounters counters;
   std::mt19937_64 fault_rng;
   std::mt19937_64 gen_rng;
-  std::unordered_set<Connection*> connections;
+  ConnectionSet connections = std::make_shared<std::unordered_set<Connection*>>();
 };
 
 struct Fleet::Impl final : ControlTarget {
@@ -123,7 +128,7 @@ struct Fleet::Impl final : ControlTarget {
   std::vector<std::unique_ptr<ReaderSlot>> readers;
   tcp::acceptor control_acceptor;
   std::uint16_t control_port = 0;
-  std::unordered_set<Connection*> control_connections;
+  ConnectionSet control_connections = std::make_shared<std::unordered_set<Connection*>>();
   asio::steady_timer tick_timer;
   bool started = false;
   bool stopping = false;
@@ -135,14 +140,16 @@ struct Fleet::Impl final : ControlTarget {
   int ReaderCount() const override { return static_cast<int>(readers.size()); }
   Reader& ReaderAt(int index) override { return readers[index]->reader; }
   std::uint16_t PortOf(int index) const override { return readers[index]->port; }
-  std::size_t ConnectionsOf(int index) const override { return readers[index]->connections.size(); }
+  std::size_t ConnectionsOf(int index) const override {
+    return readers[index]->connections->size();
+  }
   const StandingFaults& FaultsOf(int index) const override { return readers[index]->faults; }
   const FaultCounters& CountersOf(int index) const override { return readers[index]->counters; }
   void SetFaults(int index, const StandingFaults& faults) override {
     ReaderSlot& slot = *readers[index];
     slot.faults = faults;
     if (!faults.hang) {
-      for (Connection* c : slot.connections) {
+      for (Connection* c : *slot.connections) {
         if (c->hanging) c->wait->cancel();
       }
     }
@@ -152,7 +159,7 @@ struct Fleet::Impl final : ControlTarget {
     slot.reader.Reboot();
     ++slot.counters.reboots;
     // Close() only cancels; the sessions unregister themselves later, so iterating is safe.
-    for (Connection* c : slot.connections) c->Close();
+    for (Connection* c : *slot.connections) c->Close();
   }
   void SetGenerationPaused(bool value) override { paused = value; }
   bool GenerationPaused() const override { return paused; }
@@ -211,9 +218,9 @@ struct Fleet::Impl final : ControlTarget {
     tick_timer.cancel();
     for (auto& slot : readers) {
       slot->acceptor.close(ignored);
-      for (Connection* c : slot->connections) c->Close();
+      for (Connection* c : *slot->connections) c->Close();
     }
-    for (Connection* c : control_connections) c->Close();
+    for (Connection* c : *control_connections) c->Close();
     if (options.on_stopped) options.on_stopped();
   }
 
@@ -341,12 +348,12 @@ struct Fleet::Impl final : ControlTarget {
     beast::tcp_stream stream(std::move(socket));
     asio::steady_timer wait(io);
     Connection conn{&stream, &wait};
-    auto& registry = index == kControl ? control_connections : readers[index]->connections;
-    registry.insert(&conn);
+    ConnectionSet registry = index == kControl ? control_connections : readers[index]->connections;
+    registry->insert(&conn);
     struct Unregister {
-      std::unordered_set<Connection*>& set;
+      ConnectionSet set;
       Connection* c;
-      ~Unregister() { set.erase(c); }
+      ~Unregister() { set->erase(c); }
     } unregister{registry, &conn};
 
     beast::flat_buffer buffer;

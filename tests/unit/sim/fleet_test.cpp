@@ -203,6 +203,23 @@ TEST(Fleet, BiometricKbSetsTheCaptureSize) {
   EXPECT_GT(large, small + 900 * 1024) << small << " vs " << large;
 }
 
+TEST(Fleet, SurvivesBeingDestroyedBeforeItsIoContextWithoutStop) {
+  // A careless owner: stops the io_context instead of the fleet, destroys the fleet, then the
+  // io_context (which destroys the suspended session frames). Must not touch freed memory
+  // (the sanitizer build turns a mistake here into a failure).
+  auto io = std::make_unique<boost::asio::io_context>();
+  auto fleet = std::make_unique<ef45sim::Fleet>(*io, ef45sim::FleetOptions{});
+  fleet->Start();
+  std::thread runner([&] { io->run(); });
+  HttpClient client("127.0.0.1", fleet->ReaderPort(0));
+  ASSERT_NE(client.Get("/1.0/version").status, 0);
+  io->stop();
+  runner.join();
+  fleet.reset();
+  io.reset();
+  EXPECT_TRUE(client.connected());  // nothing closed it on our side; the point is no crash
+}
+
 TEST(Fleet, RejectsBodiesOverTheLimitWith413) {
   RunningFleet sim(ef45sim::FleetOptions{.body_limit_bytes = 1024});
   HttpResult small =
