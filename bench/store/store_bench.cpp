@@ -119,6 +119,26 @@ double CopyRate(const std::string& dsn, const std::vector<DeviceBatch>& batches)
   return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// WriteBatchesBlocking called directly, one thread, transactions of `per_tx` events: the SQL
+// path without the writer's queueing.
+double DirectRate(const std::string& dsn, const std::vector<DeviceBatch>& batches, int per_tx) {
+  gw::store::Database db(gw::store::DatabaseOptions{dsn, 1});
+  std::vector<const DeviceBatch*> group;
+  std::size_t n = 0, in_group = 0;
+  auto start = Clock::now();
+  for (const auto& b : batches) {
+    group.push_back(&b);
+    in_group += b.events.size();
+    if (in_group >= static_cast<std::size_t>(per_tx) || &b == &batches.back()) {
+      if (!gw::store::WriteBatchesBlocking(db, group)) throw std::runtime_error("direct failed");
+      n += in_group;
+      group.clear();
+      in_group = 0;
+    }
+  }
+  return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 void Truncate(const std::string& dsn) {
   pqxx::connection c(dsn);
   pqxx::work tx(c);
@@ -270,6 +290,8 @@ int main(int argc, char** argv) {
     }
     double copy_rate = CopyRate(dsn, batches);
     Truncate(dsn);
+    double direct_rate = DirectRate(dsn, batches, a.max_batch);
+    Truncate(dsn);
     auto full = RunWriter(a, dsn, batches, std::chrono::microseconds(0));
     double ratio = full.events_per_s / copy_rate;
 
@@ -302,6 +324,8 @@ int main(int argc, char** argv) {
       std::printf("| %-34s | %12.0f | %10.2f | %10.2f | %10.2f | %8llu |\n", name, r.events_per_s,
                   r.p50_ms, r.p99_ms, r.max_ms, static_cast<unsigned long long>(r.transactions));
     };
+    std::printf("| %-34s | %12.0f | %10s | %10s | %10s | %8s |\n",
+                "WriteBatchesBlocking, 1 thread", direct_rate, "-", "-", "-", "-");
     row("EventWriter, unpaced (sustained)", full);
     char name10[64], name80[64];
     std::snprintf(name10, sizeof name10, "EventWriter at 10%% (%.0f ev/s)", r10);

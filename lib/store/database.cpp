@@ -63,8 +63,12 @@ ConnectionPool::Lease ConnectionPool::AcquireBlocking() {
   try {
     auto conn = std::make_unique<pqxx::connection>(dsn_);
     pqxx::nontransaction tx(*conn);
-    tx.exec("SET TimeZone = 'UTC'; SET statement_timeout = " +
-            std::to_string(statement_timeout_ms_));
+    tx.exec(
+        "SET TimeZone = 'UTC'; SET statement_timeout = " + std::to_string(statement_timeout_ms_) +
+        // The EventWriter's staging table: COPY target, emptied at every commit.
+        "; CREATE TEMP TABLE gw_stage (ord int, dev text, k text, kd text, src int2, "
+        "lid int8, ep int8, enc text, et text, inf text, ad text, uu text, dt timestamptz, "
+        "ra timestamptz, p jsonb) ON COMMIT DELETE ROWS");
     return Lease(this, std::move(conn), true);
   } catch (...) {
     Forget();

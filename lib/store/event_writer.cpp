@@ -95,16 +95,15 @@ struct Row {
   int sources;
 };
 
-constexpr const char* kInsertEvents = R"sql(
+// Merges the rows COPY put in the connection's staging table (see ConnectionPool) into events:
+// new keys insert, a new source enriches (new seq), a replayed source changes nothing.
+constexpr const char* kMergeStaged = R"sql(
 INSERT INTO events AS e (device_id, event_key, kind, sources, device_log_id, log_epoch,
                          encounter_id, event_type, info, additional_data, user_uuid,
                          device_time, received_at, payload)
 SELECT t.dev, t.k, t.kd, t.src, t.lid, t.ep, t.enc, t.et, t.inf, t.ad, t.uu,
-       t.dt::timestamptz, coalesce(t.ra::timestamptz, now()), t.p::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int2[], $5::int8[], $6::int8[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-            $14::text[])
-     WITH ORDINALITY AS t(dev, k, kd, src, lid, ep, enc, et, inf, ad, uu, dt, ra, p, ord)
+       t.dt, coalesce(t.ra, now()), t.p
+FROM gw_stage t
 ORDER BY t.ord
 ON CONFLICT ON CONSTRAINT events_natural_key DO UPDATE SET
   seq = gw_next_event_seq(),
@@ -192,39 +191,62 @@ WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const Device
   WriteCounts counts;
   pqxx::work tx(conn);
   if (!rows.empty()) {
-    detail::ArrayLiteral dev, key, kind, src, lid, ep, enc, et, inf, ad, uu, dt, ra, payload;
-    for (const Row& r : rows) {
-      const Event& e = r.event;
-      dev.Add(*r.device_id);
-      key.Add(r.key);
-      kind.Add(KindName(e.kind));
-      src.AddInt(static_cast<std::int64_t>(r.sources));
-      lid.AddOptInt(e.device_log_id);
-      ep.AddInt(e.log_epoch);
-      enc.AddOpt(e.encounter_id);
-      et.AddOpt(e.event_type);
-      inf.AddOpt(e.info);
-      ad.AddOpt(e.additional_data);
-      uu.AddOpt(e.user_uuid);
-      if (e.device_time) {
-        dt.Add(detail::FormatTime(*e.device_time));
-      } else {
-        dt.AddNull();
+    {
+      // COPY into the temp staging table (no WAL, no indexes), then one INSERT ... SELECT that
+      // can merge on conflict (COPY alone cannot).
+      pqxx::stream_to copy(tx, "gw_stage");
+      std::vector<std::string> text(15);
+      std::vector<const char*> row(15);
+      int ord = 0;
+      for (const Row& r : rows) {
+        const Event& e = r.event;
+        auto set = [&](int i, const std::string& v) {
+          text[i] = v;
+          row[i] = text[i].c_str();
+        };
+        auto opt = [&](int i, const std::optional<std::string>& v) {
+          if (v) {
+            set(i, *v);
+          } else {
+            row[i] = nullptr;
+          }
+        };
+        set(0, std::to_string(++ord));
+        set(1, *r.device_id);
+        set(2, r.key);
+        set(3, std::string(KindName(e.kind)));
+        set(4, std::to_string(r.sources));
+        if (e.device_log_id) {
+          set(5, std::to_string(*e.device_log_id));
+        } else {
+          row[5] = nullptr;
+        }
+        set(6, std::to_string(e.log_epoch));
+        opt(7, e.encounter_id);
+        opt(8, e.event_type);
+        opt(9, e.info);
+        opt(10, e.additional_data);
+        opt(11, e.user_uuid);
+        if (e.device_time) {
+          set(12, detail::FormatTime(*e.device_time));
+        } else {
+          row[12] = nullptr;
+        }
+        if (e.received_at) {
+          set(13, detail::FormatTime(*e.received_at));
+        } else {
+          row[13] = nullptr;
+        }
+        set(14, e.payload);
+        copy << std::make_tuple(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                                row[8], row[9], row[10], row[11], row[12], row[13], row[14]);
       }
-      if (e.received_at) {
-        ra.Add(detail::FormatTime(*e.received_at));
-      } else {
-        ra.AddNull();
-      }
-      payload.Add(e.payload);
+      copy.complete();
     }
-    conn.prepare("gw_insert_events", kInsertEvents);
+    conn.prepare("gw_merge_staged", kMergeStaged);
     // The first row's seq default takes the commit-order lock (gw_next_event_seq); it is held
     // until commit. Everything below runs under it, so row locks are always taken in one order.
-    auto result = tx.exec_prepared("gw_insert_events", dev.Finish(), key.Finish(), kind.Finish(),
-                                   src.Finish(), lid.Finish(), ep.Finish(), enc.Finish(),
-                                   et.Finish(), inf.Finish(), ad.Finish(), uu.Finish(), dt.Finish(),
-                                   ra.Finish(), payload.Finish());
+    pqxx::result result = tx.exec_prepared("gw_merge_staged");
     for (const auto& r : result) {
       if (r[0].as<bool>()) {
         ++counts.inserted;

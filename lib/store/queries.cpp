@@ -76,8 +76,8 @@ Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& q) {
 
 boost::asio::awaitable<Result<EventPage>> ListEvents(Database& db, EventQuery query) {
   Database* d = &db;
-  co_return co_await RunBlocking(db.BlockingPool(),
-                                 [d, q = std::move(query)] { return ListEventsBlocking(*d, q); });
+  auto fn = [d, q = std::move(query)] { return ListEventsBlocking(*d, q); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
 Result<std::optional<Cursor>> ReadCursorBlocking(Database& db, const std::string& device_id) {
@@ -94,8 +94,8 @@ Result<std::optional<Cursor>> ReadCursorBlocking(Database& db, const std::string
 boost::asio::awaitable<Result<std::optional<Cursor>>> ReadCursor(Database& db,
                                                                  std::string device_id) {
   Database* d = &db;
-  co_return co_await RunBlocking(
-      db.BlockingPool(), [d, id = std::move(device_id)] { return ReadCursorBlocking(*d, id); });
+  auto fn = [d, id = std::move(device_id)] { return ReadCursorBlocking(*d, id); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
 Result<std::vector<DeviceState>> DeviceStatesBlocking(Database& db,
@@ -139,8 +139,8 @@ Result<std::vector<DeviceState>> DeviceStatesBlocking(Database& db,
 boost::asio::awaitable<Result<std::vector<DeviceState>>> DeviceStates(
     Database& db, std::optional<std::string> device_id) {
   Database* d = &db;
-  co_return co_await RunBlocking(
-      db.BlockingPool(), [d, id = std::move(device_id)] { return DeviceStatesBlocking(*d, id); });
+  auto fn = [d, id = std::move(device_id)] { return DeviceStatesBlocking(*d, id); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
 Result<void> UpsertDoorStateBlocking(Database& db, const std::string& device_id,
@@ -157,9 +157,10 @@ Result<void> UpsertDoorStateBlocking(Database& db, const std::string& device_id,
 boost::asio::awaitable<Result<void>> UpsertDoorState(Database& db, std::string device_id,
                                                      DoorState state) {
   Database* d = &db;
-  co_return co_await RunBlocking(db.BlockingPool(), [d, id = std::move(device_id), state] {
+  auto fn = [d, id = std::move(device_id), state] {
     return UpsertDoorStateBlocking(*d, id, state);
-  });
+  };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
 Result<std::vector<UserRow>> ListUsersBlocking(Database& db, const std::string& after_uuid,
@@ -184,10 +185,10 @@ Result<std::vector<UserRow>> ListUsersBlocking(Database& db, const std::string& 
 boost::asio::awaitable<Result<std::vector<UserRow>>> ListUsers(Database& db, std::string after_uuid,
                                                                int limit, bool include_deleted) {
   Database* d = &db;
-  co_return co_await RunBlocking(db.BlockingPool(),
-                                 [d, a = std::move(after_uuid), limit, include_deleted] {
-                                   return ListUsersBlocking(*d, a, limit, include_deleted);
-                                 });
+  auto fn = [d, a = std::move(after_uuid), limit, include_deleted] {
+    return ListUsersBlocking(*d, a, limit, include_deleted);
+  };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
 Result<std::int64_t> DeleteEventsBeforeBlocking(Database& db, TimePoint cutoff, int batch_size,
