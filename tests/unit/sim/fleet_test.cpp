@@ -7,7 +7,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <future>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -309,10 +308,11 @@ TEST(Faults, CloseMidResponseSendsPartOfTheBodyThenCloses) {
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(4)) << "ended by deadline, not by EOF";
   auto header_end = raw.find("\r\n\r\n");
   ASSERT_NE(header_end, std::string::npos) << raw;
-  std::smatch m;
   std::string header = raw.substr(0, header_end);
-  ASSERT_TRUE(std::regex_search(header, m, std::regex("Content-Length: (\\d+)"))) << header;
-  std::size_t declared = std::stoul(m[1]);
+  // (No std::regex: GCC 12's -Wmaybe-uninitialized misfires on it in the sanitizer build.)
+  auto length_at = header.find("Content-Length: ");
+  ASSERT_NE(length_at, std::string::npos) << header;
+  std::size_t declared = std::stoul(header.substr(length_at + 16));
   std::size_t received = raw.size() - header_end - 4;
   EXPECT_EQ(declared, full.body.size());
   EXPECT_GT(received, 0u);
