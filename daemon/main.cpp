@@ -1,11 +1,33 @@
 // ef45-gatewayd: argv and the order things start and stop in. No behaviour lives here.
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
 #include <cstring>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "api/gateway_routes.hpp"
+#include "api/server.hpp"
+#include "common/log.hpp"
+#include "common/run_blocking.hpp"
+#include "common/systemd.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "metrics/poll_metrics.hpp"
+#include "poll/worker_set.hpp"
+#include "store/database.hpp"
+#include "store/event_writer.hpp"
+#include "store/migrate.hpp"
+#include "store/queries.hpp"
 
 namespace {
 
@@ -29,6 +51,259 @@ environment:
 )";
 
 constexpr const char* kDefaultConfig = "/etc/ef45-gateway/gateway.yaml";
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+/// Every long-lived coroutine ends here: a failure is logged, never silent.
+void LogFailure(const char* what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    GW_LOG(kError, "gatewayd") << what << " failed: " << ex.what();
+  }
+}
+
+std::optional<gw::config::Config> Load(const std::string& path) {
+  try {
+    return gw::config::LoadFile(path);
+  } catch (const gw::config::ConfigError& e) {
+    std::cerr << path << ": " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+int Migrate(const std::string& path) {
+  auto config = Load(path);
+  if (!config) return 1;
+  std::string problem;
+  auto report =
+      gw::store::MigrateBlocking(config->database.dsn, gw::store::EmbeddedMigrations(), &problem);
+  if (!report) {
+    std::cerr << "ef45-gatewayd: migrate failed: " << report.error().message()
+              << (problem.empty() ? "" : ": " + problem) << "\n";
+    return 1;
+  }
+  if (report->applied.empty()) {
+    std::cout << "schema is current (version " << report->to << ")\n";
+  } else {
+    for (const auto& name : report->applied) std::cout << "applied " << name << "\n";
+    std::cout << "schema version " << report->from << " -> " << report->to << "\n";
+  }
+  return 0;
+}
+
+/// The running gateway: what starts in which order, and how it stops.
+class Gateway {
+ public:
+  Gateway(std::string config_path, gw::config::Config config)
+      : config_path_(std::move(config_path)),
+        config_(std::move(config)),
+        io_(1),
+        build_metrics_(registry_.get()),
+        poll_metrics_(registry_.get()),
+        db_(gw::store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
+        writer_(
+            io_.get_executor(), db_,
+            gw::store::WriterOptions{config_.store.batch_max_events, config_.store.batch_max_delay,
+                                     config_.store.queue_capacity}),
+        workers_(io_.get_executor(), gw::poll::WorkerDeps{db_, writer_, &poll_metrics_}),
+        router_(nullptr),  // no tokens yet: the API is open; keep it on loopback
+        context_{db_, workers_, registry_, [this] { return started_.load(); }},
+        signals_(io_, SIGTERM, SIGINT, SIGHUP) {
+    gw::api::AddGatewayRoutes(router_, context_);
+    gw::api::ServerOptions options;
+    options.host = config_.api.listen_host;
+    options.port = config_.api.listen_port;
+    options.max_connections = config_.api.max_connections;
+    server_ = std::make_unique<gw::api::Server>(io_.get_executor(), options, router_);
+  }
+
+  int Run() {
+    try {
+      server_->Start();  // /healthz answers at once; /readyz says 503 until start-up is done
+    } catch (const std::exception& e) {
+      GW_LOG(kError, "gatewayd") << "cannot listen on " << config_.api.listen_host << ":"
+                                 << config_.api.listen_port << ": " << e.what();
+      return 1;
+    }
+    writer_.Start();
+    asio::co_spawn(io_, Startup(), [this](std::exception_ptr e) {
+      LogFailure("start-up", e);
+      if (e) {
+        exit_code_ = 1;
+        asio::co_spawn(io_, Shutdown(), [](std::exception_ptr) {});
+      }
+    });
+    asio::co_spawn(io_, Signals(), [](std::exception_ptr e) { LogFailure("signals", e); });
+    if (auto interval = gw::systemd::WatchdogInterval()) {
+      asio::co_spawn(io_, Watchdog(*interval),
+                     [](std::exception_ptr e) { LogFailure("watchdog", e); });
+    }
+    io_.run();
+    return exit_code_;
+  }
+
+ private:
+  asio::awaitable<void> Startup() {
+    if (!co_await PrepareSchema()) co_return;
+    auto report = co_await workers_.Apply(config_.readers, config_.shutdown_deadline);
+    started_ = true;
+    GW_LOG(kInfo, "gatewayd") << "ef45-gatewayd " << gw::Version() << " polling "
+                              << report.added.size() << " readers; API on "
+                              << config_.api.listen_host << ":" << server_->port();
+    gw::systemd::NotifyReady();
+    gw::systemd::NotifyStatus("polling " + std::to_string(workers_.size()) + " readers");
+    if (config_.store.retention_days > 0) {
+      asio::co_spawn(io_, Retention(), [](std::exception_ptr e) { LogFailure("retention", e); });
+    }
+  }
+
+  /// Migrations (or a schema check) before anything is polled; waits for PostgreSQL.
+  asio::awaitable<bool> PrepareSchema() {
+    auto delay = milliseconds(500);
+    asio::steady_timer timer(io_);
+    while (!stopping_) {
+      std::string problem;
+      boost::system::error_code ec;
+      if (config_.database.migrate_on_start) {
+        auto report = co_await gw::RunBlocking(db_.BlockingPool(), [this, &problem] {
+          return gw::store::MigrateBlocking(config_.database.dsn, gw::store::EmbeddedMigrations(),
+                                            &problem);
+        });
+        if (report) {
+          for (const auto& name : report->applied) {
+            GW_LOG(kInfo, "gatewayd") << "applied migration " << name;
+          }
+          co_return true;
+        }
+        ec = report.error();
+      } else {
+        auto status = co_await gw::RunBlocking(db_.BlockingPool(), [this] {
+          return gw::store::CheckSchemaBlocking(config_.database.dsn,
+                                                gw::store::EmbeddedMigrations());
+        });
+        if (status && status->Current()) co_return true;
+        if (status) {
+          problem = "the schema is not current (run `ef45-gatewayd migrate`)";
+          ec = gw::Errc::kConflict;
+        } else {
+          ec = status.error();
+        }
+      }
+      if (ec != gw::Errc::kDbUnavailable) {
+        GW_LOG(kError, "gatewayd")
+            << "database schema: " << ec.message() << (problem.empty() ? "" : ": " + problem);
+        exit_code_ = 1;
+        asio::co_spawn(io_, Shutdown(), [](std::exception_ptr e) { LogFailure("shutdown", e); });
+        co_return false;
+      }
+      GW_LOG(kWarn, "gatewayd") << "waiting for PostgreSQL: " << problem;
+      timer.expires_after(delay);
+      co_await timer.async_wait(kTuple);
+      delay = std::min(delay * 2, milliseconds(10000));
+    }
+    co_return false;
+  }
+
+  asio::awaitable<void> Signals() {
+    while (true) {
+      auto [ec, signal] = co_await signals_.async_wait(kTuple);
+      if (ec) co_return;
+      if (signal == SIGHUP) {
+        co_await Reload();
+        continue;
+      }
+      GW_LOG(kInfo, "gatewayd") << "signal " << signal << ": shutting down";
+      co_await Shutdown();
+      co_return;
+    }
+  }
+
+  asio::awaitable<void> Reload() {
+    gw::systemd::NotifyReloading();
+    try {
+      auto next = gw::config::LoadFile(config_path_);
+      auto report = co_await workers_.Apply(next.readers, config_.shutdown_deadline);
+      config_.readers = next.readers;
+      GW_LOG(kInfo, "gatewayd") << "reloaded readers: " << report.added.size() << " added, "
+                                << report.removed.size() << " removed, " << report.restarted.size()
+                                << " restarted, " << report.unchanged.size() << " unchanged"
+                                << " (other settings take effect on restart)";
+    } catch (const gw::config::ConfigError& e) {
+      GW_LOG(kError, "gatewayd") << "reload refused, keeping the running configuration: "
+                                 << e.what();
+    }
+    gw::systemd::NotifyReady();
+  }
+
+  asio::awaitable<void> Shutdown() {
+    if (stopping_) co_return;
+    stopping_ = true;
+    gw::systemd::NotifyStopping();
+    boost::system::error_code ignored;
+    signals_.cancel(ignored);
+    server_->Stop();
+    // Pollers first (their last batches go to the writer), then the writer flushes.
+    co_await workers_.StopAll(config_.shutdown_deadline);
+    co_await writer_.Stop(config_.shutdown_deadline);
+    GW_LOG(kInfo, "gatewayd") << "stopped";
+    io_.stop();
+  }
+
+  asio::awaitable<void> Watchdog(std::chrono::microseconds interval) {
+    // Pinged from the event loop: a loop stuck for longer than WatchdogSec gets us restarted.
+    asio::steady_timer timer(io_);
+    while (!stopping_) {
+      gw::systemd::NotifyWatchdog();
+      timer.expires_after(interval / 2);
+      co_await timer.async_wait(kTuple);
+    }
+  }
+
+  asio::awaitable<void> Retention() {
+    asio::steady_timer timer(io_);
+    while (!stopping_) {
+      auto cutoff = std::chrono::time_point_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now() - std::chrono::days(config_.store.retention_days));
+      auto removed = co_await gw::store::DeleteEventsBefore(db_, cutoff, 5000, 200);
+      if (removed && *removed > 0) {
+        GW_LOG(kInfo, "gatewayd") << "retention: removed " << *removed << " events older than "
+                                  << config_.store.retention_days << " days";
+      }
+      timer.expires_after(std::chrono::minutes(10));
+      co_await timer.async_wait(kTuple);
+    }
+  }
+
+  std::string config_path_;
+  gw::config::Config config_;
+  asio::io_context io_;
+  gw::metrics::Registry registry_;
+  gw::metrics::BuildMetrics build_metrics_;
+  gw::metrics::PollMetrics poll_metrics_;
+  gw::store::Database db_;
+  gw::store::EventWriter writer_;
+  gw::poll::WorkerSet workers_;
+  gw::api::Router router_;
+  gw::api::GatewayContext context_;
+  std::unique_ptr<gw::api::Server> server_;
+  asio::signal_set signals_;
+  std::atomic<bool> started_{false};
+  bool stopping_ = false;
+  int exit_code_ = 0;
+};
+
+int Run(const std::string& path) {
+  auto config = Load(path);
+  if (!config) return 1;
+  gw::log::Level level{};
+  if (gw::log::ParseLevel(config->log_level, level)) gw::log::SetLevel(level);
+  Gateway gateway(path, std::move(*config));
+  return gateway.Run();
+}
 
 int CheckConfig(const std::string& path) {
   try {
@@ -76,6 +351,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (command == "check-config") return CheckConfig(config_path);
+  if (command == "migrate") return Migrate(config_path);
+  if (command == "run") return Run(config_path);
   std::cerr << "ef45-gatewayd: unknown command '" << command << "' (see --help)\n";
   return 2;
 }

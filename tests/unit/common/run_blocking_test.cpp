@@ -5,7 +5,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace gw {
@@ -54,6 +56,27 @@ TEST(RunBlocking, PropagatesExceptions) {
   asio::co_spawn(io, Throwing(pool, caught), asio::detached);
   io.run();
   EXPECT_TRUE(caught);
+}
+
+asio::awaitable<void> NamedCaptures(asio::thread_pool& pool, std::size_t& total) {
+  for (int i = 0; i < 200; ++i) {
+    std::optional<std::string> id = std::string(100, 'x');  // heap-allocated capture
+    auto fn = [id = std::move(id)] { return id->size(); };
+    total += co_await RunBlocking(pool, std::move(fn));
+  }
+}
+
+// The pattern run_blocking.hpp prescribes (named function, non-trivial captures) stays clean
+// under ASan; the temporary form double-frees with GCC 12.
+TEST(RunBlocking, NamedFunctionWithOwningCapturesIsSafe) {
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  std::size_t total = 0;
+  asio::co_spawn(io, NamedCaptures(pool, total), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  io.run();
+  EXPECT_EQ(total, 200u * 100u);
 }
 
 }  // namespace

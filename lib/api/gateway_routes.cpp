@@ -1,0 +1,226 @@
+#include "api/gateway_routes.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "api/problem.hpp"
+#include "common/time.hpp"
+#include "metrics/metrics.hpp"
+#include "poll/worker_set.hpp"
+#include "store/database.hpp"
+#include "store/queries.hpp"
+
+namespace gw::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+Response Json(const json::value& v, int status = 200) {
+  Response r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+Response DbProblem(const boost::system::error_code& ec) {
+  if (ec == Errc::kBadRequest) return BadRequest("", "the database refused the query");
+  return Problem(503, "database-unavailable", "Database unavailable",
+                 "PostgreSQL cannot be reached; retry later");
+}
+
+json::value Time(const std::optional<Micros>& t) {
+  if (!t) return nullptr;
+  return json::string(FormatIso8601(*t));
+}
+
+json::object DeviceJson(const poll::ReaderSnapshot& s, const store::DeviceState* stored) {
+  json::object o;
+  o["id"] = s.id;
+  o["host"] = s.host;
+  o["port"] = s.port;
+  o["state"] = poll::ReaderStateName(s.state);
+  o["reason"] = s.reason.empty() ? json::value(nullptr) : json::value(s.reason);
+  o["last_seen"] = Time(s.last_success);
+  o["last_failure"] = Time(s.last_failure);
+  o["lock_held"] = s.lock_held;
+  if (s.door) {
+    o["door"] = json::object{{"door_sensor", s.door->door_sensor},
+                             {"relay", s.door->relay},
+                             {"tamper", s.door->tamper},
+                             {"rte", s.door->rte},
+                             {"observed_at", Time(s.door_observed_at)}};
+  } else if (stored && stored->door) {
+    o["door"] = json::object{{"door_sensor", stored->door->door_sensor},
+                             {"relay", stored->door->relay},
+                             {"tamper", stored->door->tamper},
+                             {"rte", stored->door->rte},
+                             {"observed_at", FormatIso8601(stored->door->observed_at)}};
+  } else {
+    o["door"] = nullptr;
+  }
+  json::object cursor{{"log_epoch", s.cursor.log_epoch}, {"last_log_id", s.cursor.last_log_id}};
+  if (!s.cursor_loaded && stored && stored->cursor) {
+    cursor = {{"log_epoch", stored->cursor->log_epoch},
+              {"last_log_id", stored->cursor->last_log_id}};
+  }
+  o["cursor"] = std::move(cursor);
+  o["reader_newest_log_id"] = s.newest_log_id ? json::value(*s.newest_log_id) : nullptr;
+  o["backlog"] = s.backlog ? json::value(*s.backlog) : nullptr;
+  o["app_version"] = s.app_version ? json::value(*s.app_version) : nullptr;
+  o["record_version"] = s.record_version ? json::value(*s.record_version) : nullptr;
+  o["clock_skew_s"] = s.clock_skew_s ? json::value(*s.clock_skew_s) : nullptr;
+  o["events_committed"] = s.events_committed;
+  o["last_seq"] = stored && stored->last_seq ? json::value(*stored->last_seq) : nullptr;
+  return o;
+}
+
+json::object EventJson(const store::EventRow& e) {
+  json::object o;
+  o["seq"] = e.seq;
+  o["device_id"] = e.device_id;
+  o["kind"] = store::KindName(e.kind);
+  o["key"] = e.event_key;
+  o["revision"] = e.revision;
+  o["sources"] = json::array{};
+  auto& sources = o["sources"].as_array();
+  if (e.sources & static_cast<int>(store::EventSource::kLog)) sources.emplace_back("log");
+  if (e.sources & static_cast<int>(store::EventSource::kMatchData)) sources.emplace_back("match");
+  if (e.sources & static_cast<int>(store::EventSource::kPoller)) sources.emplace_back("poller");
+  o["device_log_id"] = e.device_log_id ? json::value(*e.device_log_id) : nullptr;
+  o["log_epoch"] = e.log_epoch;
+  auto opt = [](const std::optional<std::string>& s) {
+    return s ? json::value(*s) : json::value(nullptr);
+  };
+  o["encounter_id"] = opt(e.encounter_id);
+  o["event_type"] = opt(e.event_type);
+  o["info"] = opt(e.info);
+  o["additional_data"] = opt(e.additional_data);
+  o["user_uuid"] = opt(e.user_uuid);
+  o["device_time"] = e.device_time ? json::value(FormatIso8601(*e.device_time)) : nullptr;
+  o["received_at"] = FormatIso8601(e.received_at);
+  o["stored_at"] = FormatIso8601(e.stored_at);
+  boost::system::error_code ec;
+  auto payload = json::parse(e.payload, ec);
+  o["payload"] = ec ? json::value(json::object{}) : payload;
+  return o;
+}
+
+bool ParseInt64(std::string_view text, std::int64_t& out) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && p == text.data() + text.size();
+}
+
+/// Reads the listing filters; a Response when the input is bad.
+std::optional<Response> ParseEventQuery(const Request& request, store::EventQuery& q) {
+  if (auto after = request.Query("after")) {
+    if (!ParseInt64(*after, q.after) || q.after < 0) {
+      return BadRequest("after", "must be a non-negative integer (an event seq)");
+    }
+  }
+  if (auto limit = request.Query("limit")) {
+    std::int64_t n = 0;
+    if (!ParseInt64(*limit, n) || n < 1 || n > store::kMaxEventPage) {
+      return BadRequest("limit",
+                        "must be an integer from 1 to " + std::to_string(store::kMaxEventPage));
+    }
+    q.limit = static_cast<int>(n);
+  }
+  if (auto device = request.Query("device")) {
+    if (device->empty()) return BadRequest("device", "must not be empty");
+    q.device_id = *device;
+  }
+  if (auto kind = request.Query("kind")) {
+    q.kind = store::ParseKind(*kind);
+    if (!q.kind) {
+      return BadRequest("kind", "must be one of recognition, user_data, log, door, device, gap");
+    }
+  }
+  if (auto user = request.Query("user")) {
+    if (user->empty()) return BadRequest("user", "must not be empty");
+    q.user_uuid = *user;
+  }
+  for (const char* name : {"since", "until"}) {
+    if (auto text = request.Query(name)) {
+      auto t = ParseIso8601(*text);
+      if (!t) return BadRequest(name, "must be an RFC 3339 time, e.g. 2026-01-31T08:00:00Z");
+      (std::string_view(name) == "since" ? q.since : q.until) = store::TimePoint(*t);
+    }
+  }
+  return std::nullopt;
+}
+
+asio::awaitable<Response> Healthz(Request&) { co_return Json(json::object{{"status", "ok"}}); }
+
+asio::awaitable<Response> Readyz(GatewayContext& ctx, Request&) {
+  bool started = ctx.started && ctx.started();
+  auto ping = co_await ctx.db.Ping();
+  json::object o{{"database", ping ? "unreachable" : "ok"},
+                 {"started", started},
+                 {"readers", ctx.workers.size()}};
+  co_return Json(o, started && !ping ? 200 : 503);
+}
+
+asio::awaitable<Response> Metrics(GatewayContext& ctx, Request&) {
+  Response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = ctx.metrics.Serialize();
+  co_return r;
+}
+
+asio::awaitable<Response> ListDevices(GatewayContext& ctx, Request&) {
+  auto stored = co_await store::DeviceStates(ctx.db, std::nullopt);
+  std::map<std::string, store::DeviceState> by_id;
+  if (stored) {
+    for (auto& s : *stored) by_id.emplace(s.device_id, std::move(s));
+  }
+  json::array items;
+  for (const auto& s : ctx.workers.Snapshots()) {
+    auto it = by_id.find(s.id);
+    items.push_back(DeviceJson(s, it == by_id.end() ? nullptr : &it->second));
+  }
+  // Without the database the live state is still worth serving: say what is missing.
+  co_return Json(
+      json::object{{"items", std::move(items)}, {"database", stored ? "ok" : "unreachable"}});
+}
+
+asio::awaitable<Response> GetDevice(GatewayContext& ctx, Request& request) {
+  const auto& id = request.path_params.at("id");
+  auto worker = ctx.workers.Find(id);
+  if (!worker) co_return NotFound("no configured reader with id '" + id + "'");
+  auto stored = co_await store::DeviceStates(ctx.db, id);
+  const store::DeviceState* state = stored && !stored->empty() ? &stored->front() : nullptr;
+  co_return Json(DeviceJson(worker->Snapshot(), state));
+}
+
+asio::awaitable<Response> ListEvents(GatewayContext& ctx, Request& request) {
+  store::EventQuery query;
+  if (auto bad = ParseEventQuery(request, query)) co_return *bad;
+  auto page = co_await store::ListEvents(ctx.db, query);
+  if (!page) co_return DbProblem(page.error());
+  json::array items;
+  items.reserve(page->events.size());
+  for (const auto& e : page->events) items.push_back(EventJson(e));
+  co_return Json(json::object{{"items", std::move(items)}, {"next", page->next}});
+}
+
+}  // namespace
+
+void AddGatewayRoutes(Router& router, GatewayContext& ctx) {
+  // The lambdas only bind the context; the coroutines are plain functions (STYLE: async).
+  auto bind = [&ctx](asio::awaitable<Response> (*fn)(GatewayContext&, Request&)) -> Handler {
+    return [&ctx, fn](Request& request) { return fn(ctx, request); };
+  };
+  router.Add("GET", "/healthz", Role::kNone, Healthz);
+  router.Add("GET", "/readyz", Role::kNone, bind(Readyz));
+  router.Add("GET", "/metrics", Role::kNone, bind(Metrics));
+  router.Add("GET", "/api/v1/devices", Role::kRead, bind(ListDevices));
+  router.Add("GET", "/api/v1/devices/{id}", Role::kRead, bind(GetDevice));
+  router.Add("GET", "/api/v1/events", Role::kRead, bind(ListEvents));
+}
+
+}  // namespace gw::api

@@ -1,0 +1,157 @@
+#include "metrics/poll_metrics.hpp"
+
+#include "metrics/metrics.hpp"
+
+namespace gw::metrics {
+namespace {
+
+constexpr std::array<const char*, 5> kKinds = {"session", "door", "match", "logs", "health"};
+constexpr std::array<const char*, 4> kDoorFields = {"door_sensor", "relay", "tamper", "rte"};
+
+const prometheus::Histogram::BucketBoundaries& PollBuckets() {
+  // Few buckets: this family has one series per reader and kind.
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.005, 0.02, 0.05, 0.1,
+                                                                   0.25,  0.5,  1,    3};
+  return kBuckets;
+}
+
+}  // namespace
+
+PollMetrics::PollMetrics(prometheus::Registry& r)
+    : reader_up(prometheus::BuildGauge()
+                    .Name("ef45gw_reader_up")
+                    .Help("1 when the reader is polled successfully (state up or degraded).")
+                    .Register(r)),
+      reader_state(prometheus::BuildGauge()
+                       .Name("ef45gw_reader_state")
+                       .Help("1 for the reader's current state (up, degraded, down) and reason.")
+                       .Register(r)),
+      last_success(prometheus::BuildGauge()
+                       .Name("ef45gw_reader_last_success_timestamp_seconds")
+                       .Help("Unix time of the reader's last successful poll.")
+                       .Register(r)),
+      clock_skew(prometheus::BuildGauge()
+                     .Name("ef45gw_reader_clock_skew_seconds")
+                     .Help("Reader clock minus gateway clock, from the reader's Date header.")
+                     .Register(r)),
+      poll_duration(prometheus::BuildHistogram()
+                        .Name("ef45gw_poll_duration_seconds")
+                        .Help("Duration of one poll of a reader, by kind.")
+                        .Register(r)),
+      poll_errors(prometheus::BuildCounter()
+                      .Name("ef45gw_poll_errors_total")
+                      .Help("Failed polls by reader, kind and error class.")
+                      .Register(r)),
+      events_ingested(prometheus::BuildCounter()
+                          .Name("ef45gw_events_ingested_total")
+                          .Help("Events committed to PostgreSQL, by reader and kind.")
+                          .Register(r)),
+      event_lag(prometheus::BuildHistogram()
+                    .Name("ef45gw_event_lag_seconds")
+                    .Help("Reader event time to commit in PostgreSQL (includes clock skew).")
+                    .Register(r)),
+      log_backlog(prometheus::BuildGauge()
+                      .Name("ef45gw_log_backlog")
+                      .Help("Reader log entries not yet stored (reader's newest id - cursor).")
+                      .Register(r)),
+      log_cursor(prometheus::BuildGauge()
+                     .Name("ef45gw_log_cursor")
+                     .Help("Newest reader log id stored (within the current log epoch).")
+                     .Register(r)),
+      door(prometheus::BuildGauge()
+               .Name("ef45gw_door_status")
+               .Help("Raw door status fields of the reader (door_sensor, relay, tamper, rte).")
+               .Register(r)),
+      log_resets(prometheus::BuildCounter()
+                     .Name("ef45gw_log_resets_total")
+                     .Help("Times a reader's log ids restarted (wipe, factory reset).")
+                     .Register(r)),
+      lag(event_lag.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5,
+                                                                    10, 30, 60, 300})) {}
+
+ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
+    : f_(f),
+      reader_(std::move(reader)),
+      up_(&f.reader_up.Add({{"reader", reader_}})),
+      last_success_(&f.last_success.Add({{"reader", reader_}})),
+      clock_skew_(&f.clock_skew.Add({{"reader", reader_}})),
+      backlog_(&f.log_backlog.Add({{"reader", reader_}})),
+      cursor_(&f.log_cursor.Add({{"reader", reader_}})),
+      log_resets_(&f.log_resets.Add({{"reader", reader_}})) {
+  for (std::size_t i = 0; i < kKinds.size(); ++i) {
+    durations_[i] = &f.poll_duration.Add({{"reader", reader_}, {"kind", kKinds[i]}}, PollBuckets());
+  }
+  for (std::size_t i = 0; i < kDoorFields.size(); ++i) {
+    door_[i] = &f.door.Add({{"reader", reader_}, {"field", kDoorFields[i]}});
+  }
+}
+
+ReaderMetrics::~ReaderMetrics() {
+  f_.reader_up.Remove(up_);
+  f_.last_success.Remove(last_success_);
+  f_.clock_skew.Remove(clock_skew_);
+  f_.log_backlog.Remove(backlog_);
+  f_.log_cursor.Remove(cursor_);
+  f_.log_resets.Remove(log_resets_);
+  for (auto* h : durations_) f_.poll_duration.Remove(h);
+  for (auto* g : door_) f_.door.Remove(g);
+  for (auto& [k, c] : errors_) f_.poll_errors.Remove(c);
+  for (auto& [k, c] : ingested_) f_.events_ingested.Remove(c);
+  if (state_) f_.reader_state.Remove(state_);
+}
+
+void ReaderMetrics::ObservePoll(std::size_t kind, double seconds) {
+  if (kind < durations_.size()) durations_[kind]->Observe(seconds);
+}
+
+void ReaderMetrics::CountError(std::size_t kind, const std::string& reason) {
+  if (kind >= kKinds.size()) return;
+  std::lock_guard lock(mutex_);
+  auto key = std::string(kKinds[kind]) + "/" + reason;
+  auto it = errors_.find(key);
+  if (it == errors_.end()) {
+    auto* c =
+        &f_.poll_errors.Add({{"reader", reader_}, {"kind", kKinds[kind]}, {"reason", reason}});
+    it = errors_.emplace(key, c).first;
+  }
+  it->second->Increment();
+}
+
+void ReaderMetrics::SetState(const std::string& state, const std::string& reason, bool up) {
+  up_->Set(up ? 1 : 0);
+  std::lock_guard lock(mutex_);
+  auto key = state + "/" + reason;
+  if (key == state_key_) return;
+  if (state_) f_.reader_state.Remove(state_);
+  state_ = &f_.reader_state.Add({{"reader", reader_}, {"state", state}, {"reason", reason}});
+  state_->Set(1);
+  state_key_ = key;
+}
+
+void ReaderMetrics::SetLastSuccess(double unix_seconds) { last_success_->Set(unix_seconds); }
+void ReaderMetrics::SetClockSkew(double seconds) { clock_skew_->Set(seconds); }
+
+void ReaderMetrics::CountEvents(const std::string& kind, double n) {
+  std::lock_guard lock(mutex_);
+  auto it = ingested_.find(kind);
+  if (it == ingested_.end()) {
+    it = ingested_.emplace(kind, &f_.events_ingested.Add({{"reader", reader_}, {"kind", kind}}))
+             .first;
+  }
+  it->second->Increment(n);
+}
+
+void ReaderMetrics::ObserveLag(double seconds) { f_.lag.Observe(seconds); }
+void ReaderMetrics::SetBacklog(double logs) { backlog_->Set(logs); }
+void ReaderMetrics::SetCursor(double last_log_id) { cursor_->Set(last_log_id); }
+
+void ReaderMetrics::SetDoor(int door_sensor, int relay, int tamper, int rte) {
+  door_[0]->Set(door_sensor);
+  door_[1]->Set(relay);
+  door_[2]->Set(tamper);
+  door_[3]->Set(rte);
+}
+
+void ReaderMetrics::CountLogReset() { log_resets_->Increment(); }
+
+}  // namespace gw::metrics

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace gw::metrics {
+
+/// Families of the pollers (one set per process). Per-reader series are made by ReaderMetrics.
+struct PollMetrics {
+  explicit PollMetrics(prometheus::Registry& registry);
+
+  prometheus::Family<prometheus::Gauge>& reader_up;
+  prometheus::Family<prometheus::Gauge>& reader_state;
+  prometheus::Family<prometheus::Gauge>& last_success;
+  prometheus::Family<prometheus::Gauge>& clock_skew;
+  prometheus::Family<prometheus::Histogram>& poll_duration;
+  prometheus::Family<prometheus::Counter>& poll_errors;
+  prometheus::Family<prometheus::Counter>& events_ingested;
+  prometheus::Family<prometheus::Histogram>& event_lag;
+  prometheus::Family<prometheus::Gauge>& log_backlog;
+  prometheus::Family<prometheus::Gauge>& log_cursor;
+  prometheus::Family<prometheus::Gauge>& door;
+  prometheus::Family<prometheus::Counter>& log_resets;
+  prometheus::Histogram& lag;  ///< all readers together (bounded cardinality)
+};
+
+/// The series of one reader, created when its worker starts and removed when it stops (SIGHUP
+/// removing a reader must not leave stale series). Cached pointers: updates take no lock in the
+/// family. Thread-safe as prometheus-cpp metrics are.
+class ReaderMetrics {
+ public:
+  ReaderMetrics(PollMetrics& families, std::string reader);
+  ~ReaderMetrics();
+  ReaderMetrics(const ReaderMetrics&) = delete;
+  ReaderMetrics& operator=(const ReaderMetrics&) = delete;
+
+  /// kind index: session, door, match, logs, health (gw::poll::PollKind order).
+  void ObservePoll(std::size_t kind, double seconds);
+  void CountError(std::size_t kind, const std::string& reason);
+  void SetState(const std::string& state, const std::string& reason, bool up);
+  void SetLastSuccess(double unix_seconds);
+  void SetClockSkew(double seconds);
+  void CountEvents(const std::string& kind, double n);
+  void ObserveLag(double seconds);
+  void SetBacklog(double logs);
+  void SetCursor(double last_log_id);
+  void SetDoor(int door_sensor, int relay, int tamper, int rte);
+  void CountLogReset();
+
+ private:
+  PollMetrics& f_;
+  std::string reader_;
+  std::mutex mutex_;  // guards the lazily created labelled series below
+  prometheus::Gauge* up_;
+  prometheus::Gauge* last_success_;
+  prometheus::Gauge* clock_skew_;
+  prometheus::Gauge* backlog_;
+  prometheus::Gauge* cursor_;
+  prometheus::Counter* log_resets_;
+  std::array<prometheus::Histogram*, 5> durations_{};
+  std::array<prometheus::Gauge*, 4> door_{};
+  std::map<std::string, prometheus::Counter*> errors_;
+  std::map<std::string, prometheus::Counter*> ingested_;
+  prometheus::Gauge* state_ = nullptr;
+  std::string state_key_;
+};
+
+}  // namespace gw::metrics

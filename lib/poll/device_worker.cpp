@@ -1,0 +1,517 @@
+#include "poll/device_worker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <functional>
+
+#include "common/log.hpp"
+#include "metrics/poll_metrics.hpp"
+#include "poll/convert.hpp"
+#include "store/database.hpp"
+#include "store/event_writer.hpp"
+#include "store/queries.hpp"
+
+namespace gw::poll {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+Micros Now() {
+  return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+}
+
+double UnixSeconds(Micros t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+
+bool IsTransport(Errc reason) {
+  switch (reason) {
+    case Errc::kTimeout:
+    case Errc::kRefused:
+    case Errc::kClosed:
+    case Errc::kLockConflict:
+    case Errc::kLockLost:
+    case Errc::kDbUnavailable:
+    case Errc::kCancelled: return true;
+    default: return false;
+  }
+}
+
+ef45::ClientOptions ClientOptionsFor(const config::ReaderConfig& reader) {
+  ef45::ClientOptions o;
+  o.host = reader.host;
+  o.port = reader.port;
+  o.request_timeout = reader.polling.timeout;
+  o.lock_policy = reader.lock.on_conflict == config::OnConflict::kSteal ? ef45::LockPolicy::kSteal
+                                                                        : ef45::LockPolicy::kWait;
+  o.lock_wait = milliseconds(0);  // the worker retries on its own schedule (lock.retry_ms)
+  return o;
+}
+
+std::uint64_t SeedFor(const std::string& id) { return std::hash<std::string>{}(id) | 1; }
+
+}  // namespace
+
+DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
+                           config::ReaderConfig reader)
+    : strand_(asio::make_strand(std::move(executor))),
+      deps_(deps),
+      reader_(std::move(reader)),
+      client_(std::make_unique<ef45::Client>(strand_, ClientOptionsFor(reader_))),
+      timer_(strand_),
+      done_(strand_),
+      backoff_(milliseconds(std::min<std::int64_t>(reader_.polling.door.count(), 1000)),
+               reader_.polling.backoff_max, SeedFor(reader_.id)) {
+  if (deps_.metrics) {
+    metrics_ = std::make_unique<metrics::ReaderMetrics>(*deps_.metrics, reader_.id);
+    metrics_->SetState("down", "starting", false);
+  }
+  snapshot_.id = reader_.id;
+  snapshot_.host = reader_.host;
+  snapshot_.port = reader_.port;
+  snapshot_.reason = health_.reason();
+  done_.expires_at(SteadyClock::time_point::max());
+}
+
+DeviceWorker::~DeviceWorker() = default;
+
+void DeviceWorker::Start() {
+  asio::dispatch(strand_, [this] {
+    if (started_) return;
+    started_ = true;
+    asio::co_spawn(strand_, Loop(), [this](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          GW_LOG(kError, "poll") << reader_.id << ": poller failed: " << ex.what();
+        }
+      }
+      finished_ = true;
+      done_.cancel();
+    });
+  });
+}
+
+asio::awaitable<void> DeviceWorker::Stop(milliseconds deadline) {
+  co_await asio::dispatch(strand_, asio::use_awaitable);
+  stopping_ = true;
+  timer_.cancel();
+  if (!started_ || finished_) co_return;
+  // The loop ends after the request or commit in flight; past the deadline, cut the connection.
+  asio::steady_timer limit(strand_);
+  limit.expires_after(deadline);
+  limit.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !finished_) client_->Close();
+  });
+  co_await done_.async_wait(kTuple);
+  limit.cancel();
+}
+
+ReaderSnapshot DeviceWorker::Snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+milliseconds DeviceWorker::Interval(PollKind kind) const {
+  switch (kind) {
+    case PollKind::kDoor: return reader_.polling.door;
+    case PollKind::kMatch: return reader_.polling.match;
+    case PollKind::kLogs: return reader_.polling.logs;
+    case PollKind::kHealth: return reader_.polling.health;
+    case PollKind::kSession: return reader_.lock.retry;
+  }
+  return reader_.polling.door;
+}
+
+DeviceWorker::Failure DeviceWorker::FromReply(PollKind kind, const ef45::Error& error) const {
+  auto reason = error.reason();
+  // A lock conflict is a session problem whatever call met it.
+  PollKind k =
+      (reason == Errc::kLockConflict || reason == Errc::kLockLost) ? PollKind::kSession : kind;
+  return Failure{k, std::string(ReasonName(error.code)), IsTransport(reason), error.detail};
+}
+
+void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::duration took) {
+  auto now = Now();
+  bool changed = false;
+  if (metrics_) {
+    metrics_->ObservePoll(static_cast<std::size_t>(kind),
+                          std::chrono::duration<double>(took).count());
+  }
+  if (!outcome) {
+    changed = health_.RecordSuccess(kind, now);
+    if (metrics_) metrics_->SetLastSuccess(UnixSeconds(now));
+  } else {
+    changed = health_.RecordFailure(outcome->kind, outcome->reason, now);
+    if (metrics_) metrics_->CountError(static_cast<std::size_t>(outcome->kind), outcome->reason);
+  }
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.state = health_.state();
+    snapshot_.reason = health_.reason();
+    if (!outcome)
+      snapshot_.last_success = now;
+    else
+      snapshot_.last_failure = now;
+    snapshot_.lock_held = !client_->lock_uid().empty();
+  }
+  if (changed) {
+    auto state = std::string(ReaderStateName(health_.state()));
+    if (metrics_)
+      metrics_->SetState(state, health_.reason(), health_.state() != ReaderState::kDown);
+    static thread_local log::RateLimit limiter(20, std::chrono::seconds(60));
+    long suppressed = 0;
+    if (limiter.Allow(suppressed)) {
+      auto line = GW_LOG_ENABLED(kInfo);
+      if (line) {
+        log::Line(health_.state() == ReaderState::kUp ? log::Level::kInfo : log::Level::kWarn,
+                  "poll")
+            << reader_.id << " (" << reader_.host << ":" << reader_.port << ") is " << state
+            << (health_.reason().empty() ? "" : ": " + health_.reason())
+            << (outcome && !outcome->detail.empty() ? " (" + outcome->detail + ")" : "")
+            << (suppressed ? " [" + std::to_string(suppressed) + " similar lines suppressed]" : "");
+      }
+    }
+  }
+}
+
+asio::awaitable<bool> DeviceWorker::LoadState() {
+  // The cursor decides what "new" means: without it nothing can be polled safely.
+  while (!stopping_) {
+    auto states = co_await store::DeviceStates(deps_.db, reader_.id);
+    if (states) {
+      if (!states->empty()) {
+        const auto& s = states->front();
+        if (s.cursor) cursor_ = *s.cursor;
+        if (s.door) {
+          door_ = ef45::DoorStatus{s.door->door_sensor, s.door->relay, s.door->tamper, s.door->rte};
+        }
+      }
+      std::lock_guard lock(snapshot_mutex_);
+      snapshot_.cursor = cursor_;
+      snapshot_.cursor_loaded = true;
+      snapshot_.door = door_;
+      co_return true;
+    }
+    Record(PollKind::kSession, Failure{PollKind::kSession, "db_unavailable", true, ""},
+           SteadyClock::duration::zero());
+    timer_.expires_after(backoff_.Next());
+    co_await timer_.async_wait(kTuple);
+  }
+  co_return false;
+}
+
+asio::awaitable<void> DeviceWorker::Loop() {
+  if (!co_await LoadState()) co_return;
+  backoff_.Reset();
+  if (metrics_) metrics_->SetCursor(static_cast<double>(cursor_.last_log_id));
+  auto now = SteadyClock::now();
+  for (auto kind : {PollKind::kDoor, PollKind::kMatch, PollKind::kLogs}) {
+    due_[static_cast<std::size_t>(kind)] = now + backoff_.Spread(Interval(kind));
+  }
+  // Health first: it learns the reader's version and newest log id (backlog) right away.
+  due_[static_cast<std::size_t>(PollKind::kHealth)] = now;
+  due_[static_cast<std::size_t>(PollKind::kSession)] = SteadyClock::time_point::max();
+
+  while (!stopping_) {
+    // The earliest due poll runs next; ties go to the cheaper, more frequent kinds.
+    std::size_t next = 1;
+    for (std::size_t k = 1; k < kPollKinds; ++k) {
+      if (due_[k] < due_[next]) next = k;
+    }
+    if (due_[next] > SteadyClock::now()) {
+      timer_.expires_at(due_[next]);
+      co_await timer_.async_wait(kTuple);
+      continue;
+    }
+    auto kind = static_cast<PollKind>(next);
+    auto start = SteadyClock::now();
+    bool more = false;
+    Outcome outcome;
+    switch (kind) {
+      case PollKind::kDoor: outcome = co_await PollDoor(); break;
+      case PollKind::kMatch: outcome = co_await PollMatch(); break;
+      case PollKind::kLogs:
+        // Match-data first: recognitions whose items are buffered then commit as one event with
+        // their log entries instead of being enriched afterwards (a second seq for upstream).
+        outcome = co_await PollMatch();
+        if (!outcome) {
+          due_[static_cast<std::size_t>(PollKind::kMatch)] =
+              SteadyClock::now() + Interval(PollKind::kMatch);
+          outcome = co_await PollLogs(more);
+        }
+        break;
+      case PollKind::kHealth: outcome = co_await PollHealth(); break;
+      case PollKind::kSession: break;
+    }
+    auto end = SteadyClock::now();
+    if (stopping_ && outcome && outcome->reason == "cancelled") break;
+    Record(kind, outcome, end - start);
+    if (!outcome) {
+      backoff_.Reset();
+      // Keep the cadence (start-to-start), but never schedule into the past after a slow poll.
+      auto next_due = more ? end : std::max(due_[next] + Interval(kind), end);
+      due_[next] = next_due;
+      continue;
+    }
+    auto delay = outcome->kind == PollKind::kSession ? std::max(reader_.lock.retry, backoff_.Next())
+                                                     : backoff_.Next();
+    if (outcome->transport) {
+      for (std::size_t k = 1; k < kPollKinds; ++k) due_[k] = std::max(due_[k], end + delay);
+    } else {
+      due_[next] = end + std::max(Interval(kind), delay);
+    }
+  }
+  // Release the reader for whoever comes next (another gateway, a technician's tool).
+  if (!client_->lock_uid().empty()) {
+    auto released = co_await client_->Unlock();
+    if (!released) {
+      GW_LOG(kWarn, "poll") << reader_.id
+                            << ": could not release the lock: " << released.error().detail;
+    }
+  }
+  health_.MarkStopped("stopped");
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.state = health_.state();
+  snapshot_.reason = health_.reason();
+  snapshot_.lock_held = !client_->lock_uid().empty();
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch batch,
+                                                            PollKind kind) {
+  std::size_t events = batch.events.size();
+  std::map<std::string, double> per_kind;
+  std::vector<Micros> times;
+  for (const auto& e : batch.events) {
+    per_kind[std::string(store::KindName(e.kind))] += 1;
+    if (e.device_time) times.push_back(*e.device_time);
+  }
+  auto ec = co_await deps_.writer.Write(std::move(batch));
+  if (ec) {
+    auto reason = Classify(ec);
+    co_return Failure{kind, std::string(ReasonName(ec)),
+                      IsTransport(reason) || reason == Errc::kQueueFull, "store: " + ec.message()};
+  }
+  auto now = Now();
+  if (metrics_) {
+    for (const auto& [k, n] : per_kind) metrics_->CountEvents(k, n);
+    for (auto t : times) metrics_->ObserveLag(std::chrono::duration<double>(now - t).count());
+  }
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.events_committed += events;
+  co_return std::nullopt;
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollDoor() {
+  auto status = co_await client_->GetDoorStatus();
+  if (!status) co_return FromReply(PollKind::kDoor, status.error());
+  auto now = Now();
+  auto event = FromDoorChange(door_, *status, now);
+  if (event) {
+    store::DeviceBatch batch;
+    batch.device_id = reader_.id;
+    batch.events.push_back(std::move(*event));
+    batch.door_state =
+        store::DoorState{status->door_sensor, status->relay, status->tamper, status->rte, now};
+    if (auto failure = co_await Commit(std::move(batch), PollKind::kDoor)) co_return failure;
+    door_ = *status;
+  }
+  if (metrics_) metrics_->SetDoor(status->door_sensor, status->relay, status->tamper, status->rte);
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.door = *status;
+  snapshot_.door_observed_at = now;
+  co_return std::nullopt;
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::FetchLogs(std::int64_t up_to, PollKind kind,
+                                                               store::DeviceBatch& batch,
+                                                               bool& full_page) {
+  full_page = false;
+  const std::int64_t page = reader_.polling.logs_page;
+  store::Cursor cursor = batch.cursor.value_or(cursor_);
+  auto received = Now();
+  while (cursor.last_log_id < up_to) {
+    std::int64_t min = cursor.last_log_id + 1;
+    std::int64_t max = std::min(up_to, cursor.last_log_id + page);
+    ef45::PageRequest request;
+    request.page = 1;
+    request.page_size = static_cast<std::int32_t>(page);
+    auto logs = co_await client_->GetLogsRange(min, max, request);
+    if (!logs) co_return FromReply(kind, logs.error());
+    std::int64_t last = cursor.last_log_id;
+    for (const auto& entry : logs->items) {
+      if (entry.id < min || entry.id > max) continue;  // not what we asked for: ignore
+      batch.events.push_back(FromLog(entry, cursor.log_epoch, received));
+      last = std::max(last, entry.id);
+    }
+    // The cursor moves to the newest id received, never to the end of the range asked for:
+    // ids above it may not exist *yet*. (Holes deleted on the reader are skipped by PollLogs.)
+    if (last == cursor.last_log_id) break;
+    cursor.last_log_id = last;
+    full_page = last >= max;
+    if (kind == PollKind::kLogs) break;  // one page per logs poll: fairness
+  }
+  if (cursor != cursor_) batch.cursor = cursor;
+  co_return std::nullopt;
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollMatch() {
+  auto items = co_await client_->GetMatchData();
+  if (!items) co_return FromReply(PollKind::kMatch, items.error());
+  if (items->items.empty()) co_return std::nullopt;
+  auto received = Now();
+  store::DeviceBatch batch;
+  batch.device_id = reader_.id;
+  std::int64_t max_log_id = 0;
+  for (const auto& item : items->items) {
+    if (item.log_id) max_log_id = std::max(max_log_id, *item.log_id);
+  }
+  // Fetch their log entries now so each recognition commits as one event with both sources.
+  // Ids far beyond the cursor (a backlog) are left to the logs poll, which pages fairly.
+  if (max_log_id > cursor_.last_log_id &&
+      max_log_id - cursor_.last_log_id <= reader_.polling.logs_page) {
+    bool full = false;
+    if (auto failure = co_await FetchLogs(max_log_id, PollKind::kMatch, batch, full)) {
+      co_return failure;
+    }
+  }
+  for (const auto& item : items->items) {
+    batch.events.push_back(FromMatch(item, cursor_.log_epoch, received));
+  }
+  auto cursor = batch.cursor;
+  if (auto failure = co_await Commit(std::move(batch), PollKind::kMatch)) co_return failure;
+  if (cursor) cursor_ = *cursor;
+  // Committed: only now may the reader forget them.
+  std::uint64_t deleted = 0;
+  Outcome outcome;
+  for (const auto& item : items->items) {
+    auto r = co_await client_->DeleteMatchData(item.encounter_id);
+    if (r) {
+      ++deleted;
+      continue;
+    }
+    // 400 = already gone (deleted by us before a restart): fine. Anything else: retry later;
+    // the item is committed, so seeing it again only adds nothing.
+    if (r.error().http_status == 400) continue;
+    outcome = FromReply(PollKind::kMatch, r.error());
+    break;
+  }
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.match_deleted += deleted;
+  snapshot_.cursor = cursor_;
+  if (metrics_) metrics_->SetCursor(static_cast<double>(cursor_.last_log_id));
+  co_return outcome;
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CheckLogReset(PollKind kind,
+                                                                   std::int64_t* newest_out) {
+  ef45::PageRequest newest_page;
+  newest_page.page = 1;
+  newest_page.page_size = 1;
+  auto newest = co_await client_->ListLogs(newest_page, ef45::LogOrder::kDesc);
+  if (!newest) co_return FromReply(kind, newest.error());
+  std::int64_t newest_id = newest->items.empty() ? 0 : newest->items.front().id;
+  if (newest_out) *newest_out = newest_id;
+  if (newest_id < cursor_.last_log_id) {
+    // The reader's ids restarted: a new log epoch begins at 0. Ids we had seen on the reader but
+    // not stored yet are gone with the wipe: say so instead of hiding it.
+    auto now = Now();
+    store::DeviceBatch batch;
+    batch.device_id = reader_.id;
+    store::Cursor next{0, cursor_.log_epoch + 1};
+    batch.events.push_back(DeviceEvent(
+        "log_reset", "log_reset:" + std::to_string(next.log_epoch),
+        boost::json::serialize(boost::json::object{{"previous_epoch", cursor_.log_epoch},
+                                                   {"previous_last_log_id", cursor_.last_log_id},
+                                                   {"reader_newest_log_id", newest_id},
+                                                   {"log_epoch", next.log_epoch}}),
+        now));
+    if (newest_seen_ && *newest_seen_ > cursor_.last_log_id) {
+      batch.events.push_back(GapEvent(cursor_.log_epoch, cursor_.last_log_id + 1, *newest_seen_,
+                                      "log ids restarted on the reader before they were read",
+                                      now));
+    }
+    batch.cursor = next;
+    if (auto failure = co_await Commit(std::move(batch), kind)) co_return failure;
+    GW_LOG(kWarn, "poll") << reader_.id << ": log ids restarted (newest " << newest_id
+                          << " < cursor " << cursor_.last_log_id << "): log epoch "
+                          << next.log_epoch;
+    cursor_ = next;
+    if (metrics_) metrics_->CountLogReset();
+    std::lock_guard lock(snapshot_mutex_);
+    ++snapshot_.log_resets;
+  }
+  newest_seen_ = newest_id;
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.newest_log_id = newest_id;
+  snapshot_.backlog = std::max<std::int64_t>(0, newest_id - cursor_.last_log_id);
+  snapshot_.cursor = cursor_;
+  if (metrics_) {
+    metrics_->SetBacklog(static_cast<double>(*snapshot_.backlog));
+    metrics_->SetCursor(static_cast<double>(cursor_.last_log_id));
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollLogs(bool& more) {
+  more = false;
+  store::DeviceBatch batch;
+  batch.device_id = reader_.id;
+  bool full = false;
+  auto up_to = cursor_.last_log_id + reader_.polling.logs_page;
+  if (auto failure = co_await FetchLogs(up_to, PollKind::kLogs, batch, full)) co_return failure;
+  if (batch.events.empty()) {
+    // Nothing new: make sure it is not because the reader's ids restarted below our cursor.
+    std::int64_t newest = 0;
+    if (auto failure = co_await CheckLogReset(PollKind::kLogs, &newest)) co_return failure;
+    if (newest <= up_to || cursor_.last_log_id > newest) co_return std::nullopt;
+    // The whole range is empty but newer ids exist: these ids were deleted on the reader before
+    // we read them. Record the gap and move past it.
+    store::DeviceBatch skip;
+    skip.device_id = reader_.id;
+    skip.events.push_back(GapEvent(cursor_.log_epoch, cursor_.last_log_id + 1, up_to,
+                                   "log ids missing on the reader (deleted before they were read)",
+                                   Now()));
+    store::Cursor next{up_to, cursor_.log_epoch};
+    skip.cursor = next;
+    if (auto failure = co_await Commit(std::move(skip), PollKind::kLogs)) co_return failure;
+    cursor_ = next;
+    more = true;
+    co_return std::nullopt;
+  }
+  auto cursor = batch.cursor;
+  if (auto failure = co_await Commit(std::move(batch), PollKind::kLogs)) co_return failure;
+  if (cursor) cursor_ = *cursor;
+  more = full;
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.cursor = cursor_;
+  if (snapshot_.newest_log_id) {
+    snapshot_.backlog = std::max<std::int64_t>(0, *snapshot_.newest_log_id - cursor_.last_log_id);
+    if (metrics_) metrics_->SetBacklog(static_cast<double>(*snapshot_.backlog));
+  }
+  if (metrics_) metrics_->SetCursor(static_cast<double>(cursor_.last_log_id));
+  co_return std::nullopt;
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollHealth() {
+  auto version = co_await client_->GetVersion();
+  if (!version) co_return FromReply(PollKind::kHealth, version.error());
+  // A lock check that also tells the algorithm version (needed by user sync).
+  auto record = co_await client_->GetRecordVersion();
+  if (!record) co_return FromReply(PollKind::kHealth, record.error());
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.app_version = version->version;
+    snapshot_.record_version = record->record_version;
+  }
+  co_return co_await CheckLogReset(PollKind::kHealth, nullptr);
+}
+
+}  // namespace gw::poll
