@@ -633,6 +633,13 @@ struct ResponseParser::Impl {
   }
 };
 
+std::string_view JsonKernelName() {
+  // builtin_implementation() would answer for the shared library, not for this file.
+  static const std::string name = std::string(SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION)) +
+                                  "/" + simdjson::get_active_implementation()->name();
+  return name;
+}
+
 ResponseParser::ResponseParser() : impl_(std::make_unique<Impl>()) {}
 ResponseParser::~ResponseParser() = default;
 ResponseParser::ResponseParser(ResponseParser&&) noexcept = default;

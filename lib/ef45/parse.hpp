@@ -53,6 +53,10 @@ class ResponseParser {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The simdjson On-Demand kernel compiled into the parsers ("fallback" without -m flags) and the
+/// one simdjson picked at run time, as "builtin/active". For start-up logs and benchmarks.
+std::string_view JsonKernelName();
+
 /// RawJson: any well-formed JSON object or array, kept as text.
 template <>
 Reply<RawJson> ResponseParser::Parse<RawJson>(std::string_view op, std::string& body);
