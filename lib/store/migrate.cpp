@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/log.hpp"
+#include "common/run_blocking.hpp"
 #include "store/pg.hpp"
 
 namespace gw::store {
@@ -141,6 +142,18 @@ Result<SchemaStatus> CheckSchemaBlocking(const std::string& dsn,
   }
 }
 
+boost::asio::awaitable<Result<SchemaStatus>> CheckSchema(Database& db,
+                                                         const std::vector<Migration>& known) {
+  Database* d = &db;
+  const std::vector<Migration>* k = &known;
+  co_return co_await RunBlocking(db.BlockingPool(), [d, k] {
+    return detail::WithConnectionBlocking<SchemaStatus>(d->Connections(), [k](pqxx::connection& c) {
+      pqxx::read_transaction tx(c);
+      return Compare(ReadApplied(tx), *k);
+    });
+  });
+}
+
 Result<MigrateReport> MigrateBlocking(const std::string& dsn, const std::vector<Migration>& known,
                                       std::string* problem) {
   std::unique_ptr<pqxx::connection> conn;
@@ -152,13 +165,11 @@ Result<MigrateReport> MigrateBlocking(const std::string& dsn, const std::vector<
     return boost::system::error_code(f.code);
   }
   MigrateReport report;
-  bool locked = false;
   const Migration* current = nullptr;
   try {
     {
       pqxx::nontransaction tx(*conn);
       tx.exec("SELECT pg_advisory_lock(" + std::to_string(kMigrateLockKey) + ")");
-      locked = true;
     }
     {
       pqxx::work tx(*conn);
@@ -201,8 +212,7 @@ Result<MigrateReport> MigrateBlocking(const std::string& dsn, const std::vector<
       *problem = current ? "migration " + current->name + " failed: " + f.message
                          : "migration failed: " + f.message;
     }
-    // Closing the connection releases the session lock if it is still held.
-    (void)locked;
+    // Closing the connection (at return) releases the session lock if it is still held.
     return boost::system::error_code(current && f.code == Errc::kBadRequest ? Errc::kBadRequest
                                                                             : f.code);
   }

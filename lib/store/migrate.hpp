@@ -1,9 +1,11 @@
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <string>
 #include <vector>
 
 #include "common/error.hpp"
+#include "store/database.hpp"
 
 namespace gw::store {
 
@@ -37,6 +39,11 @@ struct SchemaStatus {
 /// at start-up or through gw::RunBlocking.
 Result<SchemaStatus> CheckSchemaBlocking(const std::string& dsn,
                                          const std::vector<Migration>& known);
+
+/// CheckSchemaBlocking on a pooled connection of `db`, run on its blocking pool (for /readyz).
+/// `known` must outlive the call (EmbeddedMigrations() does).
+boost::asio::awaitable<Result<SchemaStatus>> CheckSchema(Database& db,
+                                                         const std::vector<Migration>& known);
 
 /// What Migrate did.
 struct MigrateReport {

@@ -156,6 +156,23 @@ TEST_F(EventWriterTest, DoorAndDeviceEventsAreKeyedByThePoller) {
   EXPECT_EQ((*states)[0].door->door_sensor, 1);
 }
 
+TEST_F(EventWriterTest, StoresTextWithCopySpecialCharactersUnchanged) {
+  auto e = LogEvent(1);
+  e.info = "tab\there\nnew line \\N back\\slash \xC3\xA9";
+  e.user_uuid = "\\N";
+  e.payload = R"({"quote":"a\"b","bs":"c\\d","nl":"e\nf","uni":"\u00e9"})";
+  ASSERT_FALSE(Write(store::DeviceBatch{"r1", {e}, {}, {}}));
+  auto page = store::ListEventsBlocking(*db_, store::EventQuery{});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].info, e.info);
+  EXPECT_EQ(page->events[0].user_uuid, "\\N");
+  EXPECT_EQ(Scalar(Dsn(),
+                   "SELECT payload->>'quote' || '|' || (payload->>'bs') || '|' || "
+                   "(payload->>'nl') || '|' || (payload->>'uni') FROM events"),
+            "a\"b|c\\d|e\nf|\xC3\xA9");
+}
+
 TEST_F(EventWriterTest, RefusesAnInvalidBatchWithoutHoldingUpOthers) {
   auto good = WriteAsync(io_.Io(), *writer_, Logs("r2", 1, 3));
   store::DeviceBatch bad = Logs("r1", 1, 1);

@@ -69,6 +69,19 @@ TEST_F(Migrations, EmbeddedCopyMatchesTheFiles) {
   }
 }
 
+TEST_F(Migrations, CheckSchemaRunsOnThePool) {
+  std::string problem;
+  ASSERT_TRUE(store::MigrateBlocking(Dsn(), store::EmbeddedMigrations(), &problem)) << problem;
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 1});
+  auto check = [](store::Database* d) -> boost::asio::awaitable<Result<store::SchemaStatus>> {
+    co_return co_await store::CheckSchema(*d, store::EmbeddedMigrations());
+  };
+  auto status = boost::asio::co_spawn(io.Io(), check(&db), boost::asio::use_future).get();
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->Current());
+}
+
 TEST_F(Migrations, ReportsPendingBeforeMigrating) {
   auto files = SourceMigrations();
   auto status = store::CheckSchemaBlocking(Dsn(), files);
