@@ -515,7 +515,9 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
     auto until = Clock::now() + backoff;
     if (stopping_) until = std::min(until, stop_deadline_);
     timer.expires_at(until);
+    backoffs_.push_back(&timer);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(backoffs_, &timer);
     backoff = std::min(options_.retry_max, backoff * 2);
   }
 }
@@ -534,6 +536,7 @@ asio::awaitable<void> EventWriter::Stop(std::chrono::milliseconds deadline) {
       self->finished_ = true;
     }
     self->Wake();
+    for (auto* t : self->backoffs_) t->cancel();  // flush now rather than after the back-off
     while (!self->finished_) {
       self->stopped_.expires_at(Clock::time_point::max());
       co_await self->stopped_.async_wait(asio::as_tuple(asio::use_awaitable));

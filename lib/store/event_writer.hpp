@@ -153,6 +153,7 @@ class EventWriter {
   std::deque<PendingPtr> waiting_;   // not yet accepted (queue full)
   std::size_t accepted_events_ = 0;  // in queue_ or in the transaction in flight
   int in_flight_ = 0;
+  std::vector<boost::asio::steady_timer*> backoffs_;  // retry waits that Stop() cuts short
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;
