@@ -84,6 +84,10 @@ TEST_F(ReaderDevice, DoorStatusAndRelayTimer) {
   ASSERT_EQ(Do("PUT", "/config/launcher.device.door.relay/int", "", R"({"int":0})").status, 204);
   EXPECT_EQ(Do("PUT", "/config/relay", "forced=true&duration=5").status, 417);
 
+  // The hot path and the general router give the same answer.
+  EXPECT_EQ(simtest::Call(*reader_, "GET", "/1.0//config/door-status?lock_uid=" + lock_).body,
+            Do("GET", "/config/door-status").body);
+
   reader_->GenerateDoorChange();
   EXPECT_EQ(Json(Do("GET", "/config/door-status")).at("door_sensor").as_int64(), 1);
   EXPECT_EQ(Json(Do("GET", "/config/other")).at("cur_door_status").as_int64(), 1);

@@ -88,6 +88,9 @@ TEST_F(ReaderLogs, PagingAscDescAndEdgeCases) {
   EXPECT_EQ(fallback.at("page").as_int64(), 1);
   EXPECT_EQ(fallback.at("page_size").as_int64(), 50);
   EXPECT_EQ(Ids(fallback).size(), 7u);
+  // Parameters are found by raw substring search: "xpage=" is read as "page=".
+  EXPECT_EQ(Ids(Json(Do("GET", "/logs", "xpage=2&page_size=3"))),
+            (std::vector<std::int64_t>{4, 5, 6}));
   // Values are not URL-decoded: "%32" is not 2.
   EXPECT_EQ(Json(Do("GET", "/logs", "page=%32&page_size=3")).at("page").as_int64(), 1);
 }
