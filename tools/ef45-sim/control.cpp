@@ -139,6 +139,7 @@ json::object ReaderJson(ControlTarget& target, int index) {
   const FaultCounters& c = target.CountersOf(index);
   json::object o;
   o["index"] = index;
+  o["address"] = target.AddressOf(index);
   o["port"] = target.PortOf(index);
   o["serial_number"] = id.serial_number;
   o["mac"] = MacText(id.mac);
@@ -423,6 +424,7 @@ std::string EndpointsJson(const FleetEndpoints& endpoints) {
   for (std::size_t i = 0; i < endpoints.reader_ports.size(); ++i) {
     json::object r;
     r["index"] = i;
+    if (i < endpoints.reader_addresses.size()) r["address"] = endpoints.reader_addresses[i];
     r["port"] = endpoints.reader_ports[i];
     readers.push_back(std::move(r));
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "reader.hpp"
 
@@ -39,6 +40,7 @@ class ControlTarget {
   virtual int ReaderCount() const = 0;
   virtual Reader& ReaderAt(int index) = 0;
   virtual std::uint16_t PortOf(int index) const = 0;
+  virtual const std::string& AddressOf(int index) const = 0;
   virtual std::size_t ConnectionsOf(int index) const = 0;
   virtual const StandingFaults& FaultsOf(int index) const = 0;
   virtual const FaultCounters& CountersOf(int index) const = 0;
@@ -58,8 +60,8 @@ class ControlTarget {
 /// Routes (`{i}` is a reader index 0..N-1):
 /// - `GET /sim` → `{"readers":N,"generation_paused":bool}`
 /// - `GET /sim/readers` → array of reader objects; `GET /sim/readers/{i}` → one: `index`,
-///   `port`, `serial_number`, `mac`, every `Stats` field, `connections` (open now), `faults`
-///   (the standing faults + `clock_skew_s`), `injected` (what the faults did: `delayed`,
+///   `address`, `port`, `serial_number`, `mac`, every `Stats` field, `connections` (open now),
+///   `faults` (the standing faults + `clock_skew_s`), `injected` (what the faults did: `delayed`,
 ///   `errors`, `hung`, `closed_mid_response`, `malformed_json`, `reboots`).
 /// - `GET /sim/readers/{i}/generated?after=N&limit=M` → `{"index","total","after","next",
 ///   "has_more","items":[{"seq","log_id","log_epoch","event_type","info","additional_data",

@@ -108,6 +108,7 @@ struct ReaderSlot {
 
   Reader reader;
   tcp::acceptor acceptor;
+  std::string address;
   std::uint16_t port = 0;
   StandingFaults faults;
   FaultCounters counters;
@@ -140,6 +141,7 @@ struct Fleet::Impl final : ControlTarget {
   int ReaderCount() const override { return static_cast<int>(readers.size()); }
   Reader& ReaderAt(int index) override { return readers[index]->reader; }
   std::uint16_t PortOf(int index) const override { return readers[index]->port; }
+  const std::string& AddressOf(int index) const override { return readers[index]->address; }
   std::size_t ConnectionsOf(int index) const override {
     return readers[index]->connections->size();
   }
@@ -166,14 +168,13 @@ struct Fleet::Impl final : ControlTarget {
   void RequestShutdown() override { shutdown_requested = true; }
 
   // --- lifecycle ---
-  void Bind(tcp::acceptor& acceptor, std::uint16_t port, const std::string& what) {
+  void Bind(tcp::acceptor& acceptor, const asio::ip::address& address, std::uint16_t port,
+            const std::string& what) {
     beast::error_code ec;
-    auto address = asio::ip::make_address(options.bind_address, ec);
-    if (ec) throw boost::system::system_error(ec, "bad bind address " + options.bind_address);
     tcp::endpoint endpoint(address, port);
     auto fail = [&](const char* step) {
       throw boost::system::system_error(
-          ec, what + " " + options.bind_address + ":" + std::to_string(port) + " (" + step + ")");
+          ec, what + " " + address.to_string() + ":" + std::to_string(port) + " (" + step + ")");
     };
     if (acceptor.open(endpoint.protocol(), ec); ec) fail("open");
     if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) fail("reuse_address");
@@ -187,7 +188,16 @@ struct Fleet::Impl final : ControlTarget {
     if (options.readers < 1 || options.readers > 65535) {
       throw std::invalid_argument("readers must be in [1, 65535]");
     }
-    if (options.base_port != 0 && options.base_port + options.readers - 1 > 65535) {
+    beast::error_code ec;
+    const auto base_address = asio::ip::make_address(options.bind_address, ec);
+    if (ec) throw std::invalid_argument("bad bind address \"" + options.bind_address + "\"");
+    if (options.address_per_reader) {
+      if (!base_address.is_v4()) throw std::invalid_argument("address_per_reader needs IPv4");
+      if (base_address.to_v4().to_uint() + static_cast<std::uint64_t>(options.readers) - 1 >
+          0xFFFFFFFFULL) {
+        throw std::invalid_argument("bind address + readers - 1 is not an IPv4 address");
+      }
+    } else if (options.base_port != 0 && options.base_port + options.readers - 1 > 65535) {
       throw std::invalid_argument("base_port + readers - 1 exceeds 65535");
     }
     readers.reserve(static_cast<std::size_t>(options.readers));
@@ -197,12 +207,19 @@ struct Fleet::Impl final : ControlTarget {
     }
     for (int i = 0; i < options.readers; ++i) {
       auto slot = std::make_unique<ReaderSlot>(io, i, options.seed, reader_options);
-      auto port = options.base_port == 0 ? 0 : static_cast<std::uint16_t>(options.base_port + i);
-      Bind(slot->acceptor, port, "reader " + std::to_string(i));
+      auto address = base_address;
+      auto port = options.base_port;
+      if (options.address_per_reader) {
+        address = asio::ip::address_v4(base_address.to_v4().to_uint() + static_cast<unsigned>(i));
+      } else if (port != 0) {
+        port = static_cast<std::uint16_t>(port + i);
+      }
+      Bind(slot->acceptor, address, port, "reader " + std::to_string(i));
+      slot->address = address.to_string();
       slot->port = slot->acceptor.local_endpoint().port();
       readers.push_back(std::move(slot));
     }
-    Bind(control_acceptor, options.control_port, "control API");
+    Bind(control_acceptor, base_address, options.control_port, "control API");
     control_port = control_acceptor.local_endpoint().port();
 
     for (int i = 0; i < options.readers; ++i) Spawn(Accept(i), "reader accept loop");
@@ -440,7 +457,10 @@ int Fleet::size() const { return impl_->options.readers; }
 FleetEndpoints Fleet::Endpoints() const {
   FleetEndpoints e;
   e.control_port = impl_->control_port;
-  for (auto& slot : impl_->readers) e.reader_ports.push_back(slot->port);
+  for (auto& slot : impl_->readers) {
+    e.reader_ports.push_back(slot->port);
+    e.reader_addresses.push_back(slot->address);
+  }
   return e;
 }
 

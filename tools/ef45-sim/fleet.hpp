@@ -15,6 +15,10 @@ struct FleetOptions {
   std::uint16_t base_port = 0;     ///< reader i listens on base_port + i; 0 = ephemeral ports
   std::uint16_t control_port = 0;  ///< 0 = ephemeral
   std::string bind_address = "127.0.0.1";
+  /// Reader i listens on (bind_address + i):base_port instead of bind_address:(base_port + i),
+  /// like a site whose readers all use :9980 on their own IPs (127.0.0.2, .3, ... on loopback).
+  /// IPv4 only; the control API stays on bind_address.
+  bool address_per_reader = false;
   double rate = 0.0;       ///< recognitions per reader per second (0 = none)
   double door_rate = 0.0;  ///< door changes per reader per second
   std::uint64_t seed = 1;
@@ -35,6 +39,7 @@ struct FleetOptions {
 struct FleetEndpoints {
   std::uint16_t control_port = 0;
   std::vector<std::uint16_t> reader_ports;  ///< index i = reader i
+  std::vector<std::string> reader_addresses;
 };
 
 /// A fleet of emulated readers served from one io_context: one HTTP/1.1 listener per reader
@@ -71,7 +76,8 @@ class Fleet {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The ready-file document: {"control_port":C,"readers":[{"index":0,"port":P},...]}.
+/// The ready-file document:
+/// {"control_port":C,"readers":[{"index":0,"address":"127.0.0.1","port":P},...]}.
 std::string EndpointsJson(const FleetEndpoints& endpoints);
 
 }  // namespace ef45sim

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <charconv>
 #include <cmath>
@@ -28,6 +29,8 @@ Emulates a fleet of Iris ID EF-45 readers (REST API 1.0) plus a control API for 
   --base-port P       reader i listens on P+i (default 9980; 0 = an ephemeral port each)
   --control-port C    control API port (default 9979; 0 = ephemeral)
   --bind ADDR         listen address (default 127.0.0.1)
+  --address-per-reader  reader i listens on (ADDR + i):P instead of ADDR:(P + i), e.g.
+                      --bind 127.0.0.2 --base-port 9980 (IPv4; control API on ADDR)
   --rate R            recognitions per reader per second (default 0)
   --door-rate D       door changes per reader per second (default 0)
   --seed S            seed of every generator (default 1; same seed = same event content)
@@ -101,6 +104,12 @@ Args ParseArgs(int argc, char** argv) {
       args.fleet.control_port = ParseNumber<std::uint16_t>(flag, next(), 0, 65535);
     } else if (flag == "--bind") {
       args.fleet.bind_address = std::string(next());
+      boost::system::error_code ec;
+      boost::asio::ip::make_address(args.fleet.bind_address, ec);
+      if (ec) throw UsageError{"--bind: not an IP address: \"" + args.fleet.bind_address + "\""};
+    } else if (flag == "--address-per-reader") {
+      if (value) throw UsageError{"--address-per-reader takes no value"};
+      args.fleet.address_per_reader = true;
     } else if (flag == "--rate") {
       args.fleet.rate = ParseNumber<double>(flag, next(), 0.0, 1000.0);
     } else if (flag == "--door-rate") {
@@ -122,7 +131,14 @@ Args ParseArgs(int argc, char** argv) {
       throw UsageError{"unknown option \"" + std::string(flag) + "\" (see --help)"};
     }
   }
-  if (args.fleet.base_port != 0 && args.fleet.base_port + args.fleet.readers - 1 > 65535) {
+  if (args.fleet.address_per_reader) {
+    auto address = boost::asio::ip::make_address(args.fleet.bind_address);
+    if (!address.is_v4() ||
+        address.to_v4().to_uint() + static_cast<std::uint64_t>(args.fleet.readers) - 1 >
+            0xFFFFFFFFULL) {
+      throw UsageError{"--address-per-reader needs an IPv4 --bind with room for every reader"};
+    }
+  } else if (args.fleet.base_port != 0 && args.fleet.base_port + args.fleet.readers - 1 > 65535) {
     throw UsageError{"--base-port + --readers - 1 exceeds 65535"};
   }
   return args;

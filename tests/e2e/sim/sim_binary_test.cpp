@@ -197,6 +197,9 @@ TEST(SimBinary, RejectsBadFlagsWithOneLineAndExit2) {
       {"--readers", "10", "--base-port", "65530"},
       {"--seed", "1x"},
       {"stray"},
+      {"--bind", "localhost"},
+      {"--bind", "::1", "--address-per-reader"},
+      {"--address-per-reader=yes"},
   };
   for (const auto& args : bad) {
     std::string shown;
@@ -214,8 +217,9 @@ TEST(SimBinary, HelpDescribesTheFlagsAndExitsZero) {
   SimProcess sim({"--help"}, dir.path / "out");
   EXPECT_EQ(sim.WaitExit(), 0);
   std::string out = ReadFile(dir.path / "out");
-  for (const char* flag : {"--readers", "--base-port", "--control-port", "--rate", "--door-rate",
-                           "--seed", "--bind", "--ready-file", "--biometric-kb"}) {
+  for (const char* flag :
+       {"--readers", "--base-port", "--control-port", "--rate", "--door-rate", "--seed", "--bind",
+        "--ready-file", "--biometric-kb", "--address-per-reader", "--keep-alive-timeout"}) {
     EXPECT_NE(out.find(flag), std::string::npos) << flag;
   }
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
 #include <future>
 #include <string>
@@ -24,7 +25,8 @@ using Clock = std::chrono::steady_clock;
 /// A watchdog turns a fleet that does not stop into a failure instead of a hang.
 class RunningFleet {
  public:
-  explicit RunningFleet(ef45sim::FleetOptions options = {}) : fleet_(io_, std::move(options)) {
+  explicit RunningFleet(ef45sim::FleetOptions options = {})
+      : host_(options.bind_address), fleet_(io_, std::move(options)) {
     fleet_.Start();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -43,7 +45,7 @@ class RunningFleet {
   /// POST /sim/... with a JSON body; fails the test on a non-200.
   json::value Control(const std::string& method, const std::string& target,
                       const std::string& body = {}) {
-    HttpResult r = gw::test::HttpRequest(control(), method, target, body);
+    HttpResult r = HttpClient(host_, control()).Request(method, target, body);
     EXPECT_EQ(r.status, 200) << method << " " << target << ": " << r.error << " " << r.body;
     boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);
@@ -58,6 +60,7 @@ class RunningFleet {
   }
 
  private:
+  std::string host_;
   boost::asio::io_context io_;
   ef45sim::Fleet fleet_;
   std::thread thread_;
@@ -217,6 +220,55 @@ TEST(Fleet, SurvivesBeingDestroyedBeforeItsIoContextWithoutStop) {
   fleet.reset();
   io.reset();
   EXPECT_TRUE(client.connected());  // nothing closed it on our side; the point is no crash
+}
+
+/// A port that is free right now on every address given (a fleet binding it a moment later may
+/// still lose a race, so callers retry).
+std::uint16_t FreePortOn(const std::vector<std::string>& addresses) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io);
+  auto first = boost::asio::ip::make_address(addresses.front());
+  probe.open(boost::asio::ip::tcp::v4());
+  probe.bind({first, 0});
+  auto port = probe.local_endpoint().port();
+  probe.close();
+  for (const auto& a : addresses) {
+    boost::asio::ip::tcp::acceptor check(io);
+    boost::system::error_code ec;
+    check.open(boost::asio::ip::tcp::v4(), ec);
+    check.bind({boost::asio::ip::make_address(a), port}, ec);
+    if (ec) return 0;
+  }
+  return port;
+}
+
+TEST(Fleet, AddressPerReaderPutsEveryReaderOnTheSamePortOfItsOwnAddress) {
+  const std::vector<std::string> addresses = {"127.0.0.2", "127.0.0.3", "127.0.0.4"};
+  std::unique_ptr<RunningFleet> sim;
+  for (int attempt = 0; attempt < 5 && !sim; ++attempt) {
+    std::uint16_t port = FreePortOn(addresses);
+    if (port == 0) continue;
+    try {
+      sim = std::make_unique<RunningFleet>(ef45sim::FleetOptions{.readers = 3,
+                                                                 .base_port = port,
+                                                                 .bind_address = "127.0.0.2",
+                                                                 .address_per_reader = true});
+    } catch (const boost::system::system_error&) {
+      // lost the race for the port: try another one
+    }
+  }
+  ASSERT_TRUE(sim) << "no common free port on 127.0.0.2-4";
+  const std::uint16_t port = sim->reader(0);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(sim->reader(i), port);
+    json::object r = sim->ReaderState(i);
+    EXPECT_EQ(std::string(r.at("address").as_string()), addresses[i]);
+    HttpClient client(addresses[i], port);
+    ASSERT_NE(client.Get("/1.0/version").status, 0) << addresses[i];
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Int(sim->ReaderState(i), "requests"), 1) << i;
+  HttpResult control = HttpClient("127.0.0.2", sim->control()).Get("/sim");
+  EXPECT_EQ(control.status, 200);
 }
 
 TEST(Fleet, RejectsBodiesOverTheLimitWith413) {
