@@ -121,10 +121,11 @@ Response HandleLogs(State& st, const Call& call) {
 Response HandleMatchData(State& st, const Call& call) {
   if (call.method == "GET") {
     // M1: extra path segments are ignored by the firmware ([C1] calls /match-data/{uuid}).
-    return Json(200, Collection(
-                         st.match.size(), ReadPaging(call.query),
-                         [&](std::size_t i, std::string& out) { out += st.match[i].json; },
-                         [&](std::size_t i) { return st.match[i].json.size(); }));
+    return Json(200,
+                Collection(
+                    st.match.size(), ReadPaging(call.query),
+                    [&](std::size_t i, std::string& out) { st.AppendMatchItem(st.match[i], out); },
+                    [&](std::size_t i) { return st.MatchItemBytes(st.match[i]); }));
   }
   if (call.method == "DELETE") {
     // M2: the handler pre-sets 400 and overrides it only when the item was found.

@@ -31,10 +31,16 @@ struct LogEntry {
   std::string user_uuid;
 };
 
-/// A buffered match-data item, serialized once when generated.
+/// A buffered match-data item. Images, features and scores are not stored: they are
+/// regenerated from `seed` on every read (identical each time).
 struct MatchItem {
   std::string encounter_id;
-  std::string json;
+  std::string user_uuid;
+  std::string left_template;  ///< enrolled template of a known user; "" = random from seed
+  std::string right_template;
+  std::int64_t log_id = 0;
+  std::int64_t unix_seconds = 0;
+  std::uint64_t seed = 0;
 };
 
 /// A buffered biometric-data capture: `json_core` is the object without its closing brace so
@@ -199,6 +205,10 @@ struct Reader::State {
                               std::string encounter_id = {});
   void AppendUserDataLog(std::string_view info, std::string user_uuid);
   void SerializeLog(const detail::LogEntry& entry, std::string& out) const;
+  /// Writes a MatchData object (API.md section 10 keys, typos included).
+  void AppendMatchItem(const detail::MatchItem& item, std::string& out) const;
+  /// Upper bound of AppendMatchItem's output size.
+  std::size_t MatchItemBytes(const detail::MatchItem& item) const;
   void WipeLogs();
   void Reboot();
   /// Recognition of `user_uuid` ("" = unknown person): log entry + match item.

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 
 namespace ef45sim::util {
@@ -193,6 +194,14 @@ void AppendInt(std::string& out, std::int64_t value) {
   out.append(buffer, end);
 }
 
+void AppendDouble(std::string& out, double value) {
+  if (!std::isfinite(value)) value = 0.0;
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  (void)ec;
+  out.append(buffer, end);
+}
+
 std::optional<boost::json::object> ParseObject(std::string_view body) {
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(body, ec);
@@ -200,32 +209,39 @@ std::optional<boost::json::object> ParseObject(std::string_view body) {
   return std::move(value.as_object());
 }
 
-std::string Base64Encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+void AppendBase64(std::string& out, std::string_view bytes) {
+  std::size_t at = out.size();
+  out.resize(at + (bytes.size() + 2) / 3 * 4);
+  char* p = out.data() + at;
   std::size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
     auto b0 = static_cast<unsigned char>(bytes[i]);
     auto b1 = static_cast<unsigned char>(bytes[i + 1]);
     auto b2 = static_cast<unsigned char>(bytes[i + 2]);
-    out += kBase64Alphabet[b0 >> 2];
-    out += kBase64Alphabet[((b0 & 0x3) << 4) | (b1 >> 4)];
-    out += kBase64Alphabet[((b1 & 0xf) << 2) | (b2 >> 6)];
-    out += kBase64Alphabet[b2 & 0x3f];
+    *p++ = kBase64Alphabet[b0 >> 2];
+    *p++ = kBase64Alphabet[((b0 & 0x3) << 4) | (b1 >> 4)];
+    *p++ = kBase64Alphabet[((b1 & 0xf) << 2) | (b2 >> 6)];
+    *p++ = kBase64Alphabet[b2 & 0x3f];
   }
   if (i + 1 == bytes.size()) {
     auto b0 = static_cast<unsigned char>(bytes[i]);
-    out += kBase64Alphabet[b0 >> 2];
-    out += kBase64Alphabet[(b0 & 0x3) << 4];
-    out += "==";
+    *p++ = kBase64Alphabet[b0 >> 2];
+    *p++ = kBase64Alphabet[(b0 & 0x3) << 4];
+    *p++ = '=';
+    *p++ = '=';
   } else if (i + 2 == bytes.size()) {
     auto b0 = static_cast<unsigned char>(bytes[i]);
     auto b1 = static_cast<unsigned char>(bytes[i + 1]);
-    out += kBase64Alphabet[b0 >> 2];
-    out += kBase64Alphabet[((b0 & 0x3) << 4) | (b1 >> 4)];
-    out += kBase64Alphabet[(b1 & 0xf) << 2];
-    out += '=';
+    *p++ = kBase64Alphabet[b0 >> 2];
+    *p++ = kBase64Alphabet[((b0 & 0x3) << 4) | (b1 >> 4)];
+    *p++ = kBase64Alphabet[(b1 & 0xf) << 2];
+    *p++ = '=';
   }
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  AppendBase64(out, bytes);
   return out;
 }
 
@@ -293,7 +309,13 @@ double Prng::Between(double lo, double hi) {
 }
 
 std::string Prng::Bytes(std::size_t n) {
-  std::string out(n, '\0');
+  std::string out;
+  Fill(out, n);
+  return out;
+}
+
+void Prng::Fill(std::string& out, std::size_t n) {
+  out.resize(n);
   std::size_t i = 0;
   while (i < n) {
     std::uint64_t word = Next();
@@ -302,7 +324,6 @@ std::string Prng::Bytes(std::size_t n) {
       word >>= 8;
     }
   }
-  return out;
 }
 
 std::string Prng::Uuid4() {

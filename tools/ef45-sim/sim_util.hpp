@@ -54,6 +54,8 @@ Response ControlResult(int status, bool success, std::string_view text);
 /// Appends `"text"` with JSON escaping.
 void AppendJsonString(std::string& out, std::string_view text);
 void AppendInt(std::string& out, std::int64_t value);
+/// Shortest round-trip decimal form (std::to_chars); non-finite values as 0.
+void AppendDouble(std::string& out, double value);
 
 /// Parses a request body as a JSON object. nullopt on bad JSON or a non-object.
 std::optional<boost::json::object> ParseObject(std::string_view body);
@@ -61,6 +63,7 @@ std::optional<boost::json::object> ParseObject(std::string_view body);
 // --- Base64 ---
 
 std::string Base64Encode(std::string_view bytes);
+void AppendBase64(std::string& out, std::string_view bytes);
 /// Strict decoding (length multiple of 4, valid alphabet, '=' only at the end). nullopt on error.
 std::optional<std::string> Base64Decode(std::string_view text);
 
@@ -76,6 +79,8 @@ class Prng {
   bool Chance(unsigned per_mille);
   double Between(double lo, double hi);
   std::string Bytes(std::size_t n);
+  /// Like Bytes() into `out` (reusing its capacity).
+  void Fill(std::string& out, std::size_t n);
   /// A random (v4) UUID, 8-4-4-4-12 lower-case hex.
   std::string Uuid4();
 

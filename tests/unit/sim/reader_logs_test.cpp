@@ -182,6 +182,25 @@ TEST_F(ReaderLogs, MatchDataCarriesTheLogIdOfItsEntry) {
             list.at("items").as_array()[0].at("encounter_id").as_string());
 }
 
+TEST_F(ReaderLogs, MatchItemsReadTheSameEveryTimeAndCarryTheEnrolledTemplate) {
+  Generate(5);
+  auto first = Do("GET", "/match-data");
+  EXPECT_EQ(first.body, Do("GET", "/match-data").body);
+  int known = 0;
+  auto list = Json(first);
+  for (const auto& item : list.at("items").as_array()) {
+    std::string uuid(item.at("uuid").as_string());
+    if (uuid.empty()) continue;
+    ++known;
+    auto subject = Json(Do("GET", "/subjects/" + uuid));
+    EXPECT_EQ(item.at("left_eye__iris_template").as_string(),
+              subject.at("left_eye_template").as_string());
+    EXPECT_EQ(item.at("right_eye_iris_template").as_string(),
+              subject.at("right_eye_template").as_string());
+  }
+  EXPECT_GT(known, 0);
+}
+
 TEST_F(ReaderLogs, DeleteMatchDataByEncounterId) {
   Generate(2);
   auto list = Json(Do("GET", "/match-data"));
