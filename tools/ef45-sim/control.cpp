@@ -128,6 +128,7 @@ json::object FaultsJson(const StandingFaults& f, std::int64_t clock_skew_s) {
   o["hang"] = f.hang;
   o["close_mid_response"] = f.close_mid_response;
   o["malformed_json"] = f.malformed_json;
+  o["down"] = f.down;
   o["clock_skew_s"] = clock_skew_s;
   return o;
 }
@@ -174,6 +175,7 @@ struct FaultRequest {
   std::optional<std::chrono::milliseconds> latency;
   std::optional<double> error_rate;
   std::optional<bool> hang;
+  std::optional<bool> down;
   std::optional<double> close_mid_response;
   std::optional<double> malformed_json;
   std::optional<std::int64_t> clock_skew_s;
@@ -216,6 +218,8 @@ std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& e
       if (!(r.malformed_json = rate(value, key))) return std::nullopt;
     } else if (key == "hang") {
       if (!(r.hang = flag(value, key))) return std::nullopt;
+    } else if (key == "down") {
+      if (!(r.down = flag(value, key))) return std::nullopt;
     } else if (key == "clock_skew_s") {
       auto s = AsInt(value);
       if (!s || *s < -kMaxClockSkewS || *s > kMaxClockSkewS) {
@@ -229,7 +233,7 @@ std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& e
       (key == "reboot" ? r.reboot : key == "steal_lock" ? r.steal_lock : r.wipe_logs) = *b;
     } else {
       error = "unknown fault \"" + std::string(key) +
-              "\" (known: latency_ms, error_rate, hang, close_mid_response, malformed_json, "
+              "\" (known: latency_ms, error_rate, hang, down, close_mid_response, malformed_json, "
               "reboot, steal_lock, wipe_logs, clock_skew_s)";
       return std::nullopt;
     }
@@ -237,20 +241,23 @@ std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& e
   return r;
 }
 
-void ApplyFaults(ControlTarget& target, int index, const FaultRequest& r) {
+/// Returns an error text when the reader's listener could not be re-opened.
+std::string ApplyFaults(ControlTarget& target, int index, const FaultRequest& r) {
   StandingFaults f = r.clear_all ? StandingFaults{} : target.FaultsOf(index);
   if (r.latency) f.latency = *r.latency;
   if (r.error_rate) f.error_rate = *r.error_rate;
   if (r.hang) f.hang = *r.hang;
   if (r.close_mid_response) f.close_mid_response = *r.close_mid_response;
   if (r.malformed_json) f.malformed_json = *r.malformed_json;
-  target.SetFaults(index, f);
+  if (r.down) f.down = *r.down;
+  std::string error = target.SetFaults(index, f);
   Reader& reader = target.ReaderAt(index);
   if (r.clear_all) reader.SetClockSkew(std::chrono::seconds(0));
   if (r.clock_skew_s) reader.SetClockSkew(std::chrono::seconds(*r.clock_skew_s));
   if (r.wipe_logs) reader.WipeLogs();
   if (r.steal_lock) reader.StealLock();
   if (r.reboot) target.RebootReader(index);
+  return error;
 }
 
 json::object GeneratedJson(const GeneratedEvent& e, std::size_t seq) {
@@ -361,10 +368,16 @@ Response ReaderRoute(ControlTarget& target, const Request& request,
     auto faults = ParseFaults(*body, error);
     if (!faults) return BadRequest(error);
     if (!all) {
-      ApplyFaults(target, index, *faults);
+      if (auto failed = ApplyFaults(target, index, *faults); !failed.empty()) {
+        return Problem(500, "Internal Server Error", failed);
+      }
       return Json(200, ReaderJson(target, index));
     }
-    for (int i = 0; i < target.ReaderCount(); ++i) ApplyFaults(target, i, *faults);
+    std::string failed;
+    for (int i = 0; i < target.ReaderCount(); ++i) {
+      if (auto e = ApplyFaults(target, i, *faults); !e.empty() && failed.empty()) failed = e;
+    }
+    if (!failed.empty()) return Problem(500, "Internal Server Error", failed);
     json::object o;
     o["readers"] = target.ReaderCount();
     return Json(200, o);

@@ -20,6 +20,7 @@ struct StandingFaults {
   bool hang = false;                     ///< read requests but never answer, until cleared
   double close_mid_response = 0.0;       ///< send the headers and part of the body, then close
   double malformed_json = 0.0;           ///< corrupt a JSON body (Content-Length stays consistent)
+  bool down = false;  ///< powered off: listener closed (connection refused), connections closed
 };
 
 /// What the server did because of faults, per reader (reported by GET /sim/readers).
@@ -44,8 +45,10 @@ class ControlTarget {
   virtual std::size_t ConnectionsOf(int index) const = 0;
   virtual const StandingFaults& FaultsOf(int index) const = 0;
   virtual const FaultCounters& CountersOf(int index) const = 0;
-  /// Replaces the standing faults (wakes connections that hang when `hang` is cleared).
-  virtual void SetFaults(int index, const StandingFaults& faults) = 0;
+  /// Replaces the standing faults (wakes connections that hang when `hang` is cleared; closes
+  /// or re-opens the listener when `down` changes). Returns an error text when the listener
+  /// cannot be bound again (its port was taken meanwhile); empty on success.
+  virtual std::string SetFaults(int index, const StandingFaults& faults) = 0;
   /// Reader::Reboot() and closes the reader's open connections.
   virtual void RebootReader(int index) = 0;
   virtual void SetGenerationPaused(bool paused) = 0;
@@ -69,10 +72,11 @@ class ControlTarget {
 ///   to skip; `next` is the value for the following page), not a log id: log ids restart after a
 ///   wipe. `limit` 1..10000, default 1000.
 /// - `POST /sim/readers/{i}/faults`, `POST /sim/readers/all/faults`: any of `latency_ms`
-///   (0..600000), `error_rate`, `close_mid_response`, `malformed_json` (0..1), `hang` (bool),
-///   `clock_skew_s` (int), and the one-shots `reboot`, `steal_lock`, `wipe_logs` (true = do it
-///   now). Standing faults not named keep their value; `{}` clears them all (and the skew). The
-///   whole body is validated before anything changes; unknown keys are a 400.
+///   (0..600000), `error_rate`, `close_mid_response`, `malformed_json` (0..1), `hang`, `down`
+///   (bool; down = connection refused, like a reader without power), `clock_skew_s` (int), and the
+///   one-shots `reboot`, `steal_lock`, `wipe_logs` (true = do it now). Standing faults not named
+///   keep their value; `{}` clears them all (and the skew). The whole body is validated before
+///   anything changes; unknown keys are a 400.
 /// - `POST /sim/readers/{i}/enroll` → `{"user_uuid":..}`.
 /// - `POST /sim/readers/{i}/generate` with `{"recognitions":n,"door_changes":m}` (each
 ///   0..1000000, default 0) → the reader object after generating exactly that many events.

@@ -110,6 +110,7 @@ struct ReaderSlot {
   tcp::acceptor acceptor;
   std::string address;
   std::uint16_t port = 0;
+  std::uint64_t listen_epoch = 0;  ///< bumped when `down` closes the listener
   StandingFaults faults;
   FaultCounters counters;
   std::mt19937_64 fault_rng;
@@ -147,14 +148,32 @@ struct Fleet::Impl final : ControlTarget {
   }
   const StandingFaults& FaultsOf(int index) const override { return readers[index]->faults; }
   const FaultCounters& CountersOf(int index) const override { return readers[index]->counters; }
-  void SetFaults(int index, const StandingFaults& faults) override {
+  std::string SetFaults(int index, const StandingFaults& faults) override {
     ReaderSlot& slot = *readers[index];
+    const bool was_down = slot.faults.down;
     slot.faults = faults;
+    std::string error;
+    if (faults.down && !was_down) {
+      beast::error_code ignored;
+      slot.acceptor.close(ignored);
+      for (Connection* c : *slot.connections) c->Close();
+      ++slot.listen_epoch;
+    } else if (!faults.down && was_down && !stopping) {
+      try {
+        Bind(slot.acceptor, asio::ip::make_address(slot.address), slot.port,
+             "reader " + std::to_string(index));
+        Spawn(Accept(index), "reader accept loop");
+      } catch (const boost::system::system_error& e) {
+        slot.faults.down = true;  // still refusing: say so, and let the caller retry
+        error = std::string("cannot re-open the listener: ") + e.what();
+      }
+    }
     if (!faults.hang) {
       for (Connection* c : *slot.connections) {
         if (c->hanging) c->wait->cancel();
       }
     }
+    return error;
   }
   void RebootReader(int index) override {
     ReaderSlot& slot = *readers[index];
@@ -249,10 +268,13 @@ struct Fleet::Impl final : ControlTarget {
   // --- serving ---
   asio::awaitable<void> Accept(int index) {
     tcp::acceptor& acceptor = index == kControl ? control_acceptor : readers[index]->acceptor;
+    const std::uint64_t epoch = index == kControl ? 0 : readers[index]->listen_epoch;
+    // A loop whose listener was closed by `down` ends even if a new one is open by now.
+    auto superseded = [&] { return index != kControl && readers[index]->listen_epoch != epoch; };
     asio::steady_timer retry(io);
     while (!stopping) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (stopping) break;
+      if (stopping || superseded() || !acceptor.is_open()) break;
       if (ec) {
         // Out of descriptors and the like: back off instead of spinning.
         GW_LOG(kWarn, "ef45-sim") << "accept failed: " << ec.message();

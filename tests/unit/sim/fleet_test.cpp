@@ -392,6 +392,30 @@ TEST(Faults, MalformedJsonKeepsContentLengthButDoesNotParse) {
   EXPECT_TRUE(ParsesAsJson(gw::test::HttpRequest(sim.reader(0), "GET", "/1.0/version").body));
 }
 
+TEST(Faults, DownRefusesConnectionsUntilCleared) {
+  RunningFleet sim(ef45sim::FleetOptions{.readers = 2});
+  const std::uint16_t port = sim.reader(0);
+  HttpClient held("127.0.0.1", port);
+  ASSERT_NE(held.Get("/1.0/version").status, 0);
+  sim.Faults(0, R"({"down":true})");
+  EXPECT_TRUE(sim.ReaderState(0).at("faults").as_object().at("down").as_bool());
+  HttpResult refused = gw::test::HttpRequest(port, "GET", "/1.0/version");
+  EXPECT_EQ(refused.status, 0);
+  EXPECT_NE(refused.error.find("refused"), std::string::npos) << refused.error;
+  EXPECT_EQ(held.Get("/1.0/version").status, 0) << "an open connection survived power-off";
+  EXPECT_NE(gw::test::HttpRequest(sim.reader(1), "GET", "/1.0/version").status, 0);
+  // Down twice, then up twice: idempotent, and the reader is back on the same port.
+  sim.Faults(0, R"({"down":true})");
+  sim.Faults(0, R"({"down":false})");
+  sim.Faults(0, "{}");
+  EXPECT_EQ(sim.reader(0), port);
+  for (int i = 0; i < 3; ++i) {
+    HttpResult back = gw::test::HttpRequest(port, "GET", "/1.0/version");
+    EXPECT_EQ(back.status, 200) << back.error;
+  }
+  EXPECT_FALSE(sim.ReaderState(0).at("faults").as_object().at("down").as_bool());
+}
+
 TEST(Faults, RebootClosesTheReadersConnections) {
   RunningFleet sim(ef45sim::FleetOptions{.readers = 2});
   HttpClient victim("127.0.0.1", sim.reader(0));
@@ -560,7 +584,7 @@ TEST(Control, RejectsBadInputWith400) {
   };
   for (const char* body :
        {R"({"latency":5})", R"({"error_rate":2})", R"({"error_rate":-0.1})",
-        R"({"error_rate":"half"})", R"({"hang":1})", R"({"latency_ms":-1})",
+        R"({"error_rate":"half"})", R"({"hang":1})", R"({"down":"yes"})", R"({"latency_ms":-1})",
         R"({"latency_ms":1.5})", R"({"reboot":"yes"})", R"({"clock_skew_s":"1h"})", "[1]",
         "{not json", R"({"malformed_json":1.01})"}) {
     HttpResult r = post("/sim/readers/0/faults", body);
