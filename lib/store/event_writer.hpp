@@ -77,6 +77,8 @@ Result<WriteCounts> WriteBatchesBlocking(Database& db,
 ///   with Errc::kBadRequest.
 ///
 /// Thread-safe: Write may be called from any executor; the writer runs on its own strand.
+/// Lifetime: Start() once; co_await Stop() before destroying the writer, and destroy the writer
+/// before its Database.
 class EventWriter {
  public:
   EventWriter(boost::asio::any_io_executor executor, Database& db, WriterOptions options = {});
