@@ -31,6 +31,10 @@ start() {
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres: "$dir"
     chmod 700 "$dir"
+    if ! runuser -u postgres -- test -x "$dir"; then
+      echo "pg.sh: the postgres user cannot reach $dir (a parent directory is not searchable)" >&2
+      exit 1
+    fi
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 \

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/json/value.hpp>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+
+namespace gw::test {
+
+/// (log epoch, log id): what identifies a reader log entry across wipes.
+using LogKey = std::pair<std::int64_t, std::int64_t>;
+
+/// Runs ef45-sim, PostgreSQL (shared test cluster, or a private one for tests that restart it)
+/// and ef45-gatewayd for one test, and offers the checks the e2e tests share.
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  /// A private PostgreSQL cluster for this test (call before StartGateway) so that restarting
+  /// it does not disturb tests running in parallel.
+  void UsePrivateCluster();
+  void RestartDatabase();
+
+  void StartSim(int readers, double rate, double door_rate = 0.2);
+  /// Writes the config for readers [0, count) (or `indices`) and starts the gateway.
+  void WriteConfig(const std::vector<int>& indices, const std::string& extra_yaml = "");
+  void StartGateway();
+  void KillGateway();  ///< SIGKILL: no flush, no lock release
+  bool WaitReady(std::chrono::milliseconds deadline = std::chrono::seconds(60));
+  /// Lets the fleet run for `duration`, failing the test if the gateway dies meanwhile.
+  void LetRun(std::chrono::seconds duration);
+
+  boost::json::value SimGet(const std::string& target);
+  int SimPost(const std::string& target, const std::string& body = "{}");
+  void Fault(int reader, const std::string& json) {
+    ASSERT_EQ(SimPost("/sim/readers/" + std::to_string(reader) + "/faults", json), 200) << json;
+  }
+  void PauseGeneration() { ASSERT_EQ(SimPost("/sim/generation/pause"), 200); }
+  void ResumeGeneration() { ASSERT_EQ(SimPost("/sim/generation/resume"), 200); }
+  boost::json::value GatewayGet(const std::string& target);
+
+  /// Every log entry the simulator generated for reader i.
+  std::vector<LogKey> Generated(int reader);
+  /// Every reader log entry stored for reader i, with duplicates (there must be none).
+  std::vector<LogKey> Stored(int reader);
+  /// Waits until every listed reader's generated logs are all stored and its match buffer is
+  /// empty (generation should be paused).
+  bool WaitDrained(const std::vector<int>& readers, std::chrono::milliseconds deadline);
+  /// Asserts that reader i's generated logs are stored exactly once each.
+  void ExpectExactlyOnce(int reader);
+
+  std::string DeviceId(int reader) const { return "sim-" + std::to_string(reader); }
+  bool LockIsFree(int reader);
+
+  std::unique_ptr<TempDir> dir_;
+  std::string admin_dsn_;
+  std::string dsn_;
+  std::string db_name_;
+  std::string private_pg_;
+  Process sim_;
+  Process gateway_;
+  std::uint16_t control_port_ = 0;
+  std::vector<std::uint16_t> reader_ports_;
+  std::uint16_t api_port_ = 0;
+  int gateway_starts_ = 0;
+};
+
+}  // namespace gw::test

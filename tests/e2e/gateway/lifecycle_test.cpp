@@ -1,0 +1,106 @@
+// Start-up, SIGTERM, SIGHUP and check-config of the real binary.
+#include <csignal>
+#include <thread>
+
+#include "e2e/gateway/gateway_fixture.hpp"
+#include "pg/pg_fixture.hpp"
+#include "support/wait.hpp"
+
+namespace gw::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST_F(GatewayTest, SigtermReleasesEveryLockAndExitsZero) {
+  StartSim(5, 1.0);
+  WriteConfig({0, 1, 2, 3, 4});
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LockIsFree(0) && !LockIsFree(4); }, 20s));
+  gateway_.Signal(SIGTERM);
+  auto status = gateway_.Wait(15s);
+  ASSERT_TRUE(status.has_value()) << "did not exit within the deadline";
+  EXPECT_EQ(*status, 0) << gateway_.Log();
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(LockIsFree(i)) << "reader " << i << " still locked";
+}
+
+TEST_F(GatewayTest, SighupAddsAndRemovesReadersWithoutDisturbingOthers) {
+  StartSim(4, 2.0);
+  WriteConfig({0, 1, 2});
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LockIsFree(0) && !LockIsFree(2); }, 20s));
+  auto before = GatewayGet("/api/v1/devices/sim-1");
+  ASSERT_FALSE(before.is_null());
+  auto committed_before = before.at("events_committed").to_number<std::int64_t>();
+
+  WriteConfig({0, 1, 3});  // 2 removed, 3 added, 0 and 1 unchanged
+  gateway_.Signal(SIGHUP);
+  ASSERT_TRUE(WaitFor([&] { return !GatewayGet("/api/v1/devices/sim-3").is_null(); }, 20s));
+  EXPECT_TRUE(WaitFor([&] { return LockIsFree(2); }, 20s)) << "removed reader still locked";
+  EXPECT_TRUE(GatewayGet("/api/v1/devices/sim-2").is_null());
+  EXPECT_TRUE(WaitFor([&] { return !LockIsFree(3); }, 20s)) << "added reader not polled";
+  // Unchanged readers kept their worker: its counter did not restart from zero.
+  auto after = GatewayGet("/api/v1/devices/sim-1");
+  ASSERT_FALSE(after.is_null());
+  EXPECT_GE(after.at("events_committed").to_number<std::int64_t>(), committed_before);
+  EXPECT_TRUE(gateway_.Running());
+}
+
+TEST_F(GatewayTest, ReaderDownShowsStateAndReasonThenRecovers) {
+  StartSim(2, 1.0);
+  WriteConfig({0, 1}, "polling: { timeout_ms: 500, door_ms: 200 }\n");
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  auto state = [&](const char* id) {
+    auto v = GatewayGet(std::string("/api/v1/devices/") + id);
+    return v.is_null() ? std::string() : std::string(v.at("state").as_string());
+  };
+  ASSERT_TRUE(WaitFor([&] { return state("sim-1") == "up"; }, 20s));
+  Fault(1, R"({"hang": true})");
+  ASSERT_TRUE(WaitFor([&] { return state("sim-1") == "down"; }, 30s));
+  auto v = GatewayGet("/api/v1/devices/sim-1");
+  EXPECT_EQ(v.at("reason").as_string(), "timeout");
+  EXPECT_EQ(state("sim-0"), "up");  // one hung reader does not stall the others
+  Fault(1, "{}");
+  EXPECT_TRUE(WaitFor([&] { return state("sim-1") == "up"; }, 90s));
+}
+
+TEST(GatewayCheckConfig, RejectsBrokenConfigsWithPathAndLine) {
+  TempDir dir;
+  struct Case {
+    std::string yaml;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {"readers: []\n", "database.dsn"},
+      {"database: { dsn: x }\npolling: { door_ms: 0 }\n", "polling.door_ms (line 2)"},
+      {"database: { dsn: x }\nreaders:\n  - { id: a, host: h, port: 1 }\n  - { id: a, host: h, "
+       "port: 2 }\n",
+       "duplicate reader id"},
+      {"database: { dsn: x }\nreaders:\n  - { id: a, host: h, port: 1 }\n  - { id: b, host: h, "
+       "port: 1 }\n",
+       "duplicate reader address h:1"},
+      {"database: { dsn: x }\nlock: { on_conflict: maybe }\n", "lock.on_conflict (line 2)"},
+      {"database: { dsn: x }\nspeling: 1\n", "speling (line 2): unknown key"},
+      {"database: [\n", "line"},
+  };
+  for (const auto& c : cases) {
+    WriteFile(dir.File("bad.yaml"), c.yaml);
+    Process p(
+        {BinaryDir() + "/daemon/ef45-gatewayd", "check-config", "--config", dir.File("bad.yaml")},
+        dir.File("out.log"));
+    auto status = p.Wait(10s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(*status, 1) << c.yaml;
+    EXPECT_NE(p.Log().find(c.expected), std::string::npos) << c.yaml << "\n" << p.Log();
+    std::remove(dir.File("out.log").c_str());
+  }
+  Process ok({BinaryDir() + "/daemon/ef45-gatewayd", "check-config", "--config",
+              SourceDir() + "/config/gateway.example.yaml"},
+             dir.File("ok.log"));
+  EXPECT_EQ(ok.Wait(10s), 0) << ok.Log();
+}
+
+}  // namespace
+}  // namespace gw::test
