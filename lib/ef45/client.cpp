@@ -4,6 +4,7 @@
 #include "ef45/client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -87,6 +88,20 @@ struct Client::Impl {
     connected = false;
   }
 
+  /// True if the reader already closed our idle connection (or sent something unasked), so
+  /// that a request is not written into a dead socket. One non-blocking recv.
+  bool PeerClosed() {
+    auto& socket = stream.socket();
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    if (ec) return true;
+    char byte = 0;
+    socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+    beast::error_code ignored;
+    socket.non_blocking(false, ignored);
+    return ec != asio::error::would_block;
+  }
+
   Error TransportError(const Operation& op, const beast::error_code& ec) {
     Error error = MakeError(Classify(ec), std::string(op.name) + ": " + ec.message());
     error.cause = ec;
@@ -131,6 +146,7 @@ struct Client::Impl {
     request.prepare_payload();
 
     for (int attempt = 0;; ++attempt) {
+      if (connected && PeerClosed()) Disconnect();  // e.g. the reader's idle timeout
       const bool reused = connected;
       if (!connected) {
         if (auto ec = co_await Connect(deadline)) {
@@ -155,9 +171,13 @@ struct Client::Impl {
           co_await http::async_read_header(stream, buffer, parser, kNoThrow);
       if (header_ec) {
         Disconnect();
-        // The reader closed an idle keep-alive connection before we wrote: nothing of the
-        // request was handled, so one resend on a fresh connection is safe.
-        if (reused && attempt == 0 && header_ec == http::error::end_of_stream) continue;
+        // A reused connection that ends before any reply byte was most likely closed by the
+        // reader while idle. Resend once on a fresh connection, but only idempotent methods
+        // (RFC 9110 9.2.2): a POST might have been handled and is reported as kClosed.
+        if (reused && attempt == 0 && header_ec == http::error::end_of_stream &&
+            op.method != "POST") {
+          continue;
+        }
         report(0, header_ec);
         co_return TransportError(op, header_ec);
       }

@@ -47,9 +47,10 @@ struct ClientOptions {
 /// A typed async client for one EF-45 reader: every operation of shared/ef45/openapi.yaml.
 ///
 /// One keep-alive HTTP/1.1 connection, opened on first use and re-opened after the reader or a
-/// deadline closed it (a request that finds a stale keep-alive connection closed before any
-/// reply byte is resent once on a fresh one). One request in flight: calls made while another
-/// is running wait their turn, so several coroutines may share the client.
+/// deadline closed it. A request that finds its reused connection closed before any reply byte
+/// is resent once on a fresh one if it could not have been handled (the write failed) or is
+/// idempotent (GET, PUT, DELETE); otherwise it fails kClosed. One request in flight: calls made
+/// while another is running wait their turn, so several coroutines may share the client.
 ///
 /// Session: the first operation that needs the lock takes it (`Lock()`, per LockPolicy). When
 /// the reader answers 501 (no handler: our lock_uid no longer works, e.g. it was stolen or the

@@ -214,6 +214,23 @@ TEST_F(ClientFaults, QueryValuesThatNeedEncodingAreRefusedBeforeSending) {
   EXPECT_EQ(exchanges, 0);
 }
 
+TEST(ClientIdle, AConnectionTheReaderClosedWhileIdleIsReplacedEvenForAPost) {
+  ef45sim::FleetOptions options;
+  options.idle_timeout = std::chrono::milliseconds(100);
+  Sim sim(options);
+  boost::asio::io_context io;
+  Client client(io.get_executor(), test::OptionsFor(sim));
+  ASSERT_TRUE(RunOn(io, client.GetDoorStatus()));
+  ASSERT_TRUE(gw::test::WaitFor(
+      [&] { return sim.State().at("connections").to_number<std::uint64_t>() == 0; }));
+  auto heartbeat = RunOn(io, client.Heartbeat());  // POST: never resent blindly
+  EXPECT_TRUE(heartbeat) << Why(heartbeat.error());
+  ASSERT_TRUE(gw::test::WaitFor(
+      [&] { return sim.State().at("connections").to_number<std::uint64_t>() == 0; }));
+  auto door = RunOn(io, client.GetDoorStatus());
+  EXPECT_TRUE(door) << Why(door.error());
+}
+
 /// Several coroutines share one client: their calls queue on the one connection.
 boost::asio::awaitable<Reply<void>> DoorStatusTimes(Client& client, int times, int& done) {
   for (int i = 0; i < times; ++i) {
