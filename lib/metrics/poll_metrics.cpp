@@ -66,6 +66,10 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
                      .Name("ef45gw_log_resets_total")
                      .Help("Times a reader's log ids restarted (wipe, factory reset).")
                      .Register(r)),
+      poll_lateness(prometheus::BuildHistogram()
+                        .Name("ef45gw_poll_lateness_seconds")
+                        .Help("How late polls start against their schedule, by kind (all readers).")
+                        .Register(r)),
       lag(event_lag.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5,
                                                                     10, 30, 60, 300})) {}
 
@@ -153,5 +157,13 @@ void ReaderMetrics::SetDoor(int door_sensor, int relay, int tamper, int rte) {
 }
 
 void ReaderMetrics::CountLogReset() { log_resets_->Increment(); }
+
+void ReaderMetrics::ObserveLateness(std::size_t kind, double seconds) {
+  if (kind >= kKinds.size()) return;
+  // Shared by all readers: one series per kind, created once.
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                   0.2,   0.5,  1,     2,    5};
+  f_.poll_lateness.Add({{"kind", kKinds[kind]}}, kBuckets).Observe(seconds);
+}
 
 }  // namespace gw::metrics

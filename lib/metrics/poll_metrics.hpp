@@ -29,6 +29,7 @@ struct PollMetrics {
   prometheus::Family<prometheus::Gauge>& log_cursor;
   prometheus::Family<prometheus::Gauge>& door;
   prometheus::Family<prometheus::Counter>& log_resets;
+  prometheus::Family<prometheus::Histogram>& poll_lateness;
   prometheus::Histogram& lag;  ///< all readers together (bounded cardinality)
 };
 
@@ -54,6 +55,8 @@ class ReaderMetrics {
   void SetCursor(double last_log_id);
   void SetDoor(int door_sensor, int relay, int tamper, int rte);
   void CountLogReset();
+  /// How late a poll started against its schedule (all readers together, by kind).
+  void ObserveLateness(std::size_t kind, double seconds);
 
  private:
   PollMetrics& f_;

@@ -233,6 +233,9 @@ asio::awaitable<void> DeviceWorker::Loop() {
     }
     auto kind = static_cast<PollKind>(next);
     auto start = SteadyClock::now();
+    if (metrics_) {
+      metrics_->ObserveLateness(next, std::chrono::duration<double>(start - due_[next]).count());
+    }
     bool more = false;
     Outcome outcome;
     switch (kind) {
