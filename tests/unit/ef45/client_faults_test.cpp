@@ -190,6 +190,18 @@ TEST_F(ClientFaults, NothingListeningIsRefused) {
   EXPECT_EQ(reply.error().reason(), Errc::kRefused) << Why(reply.error());
 }
 
+TEST_F(ClientFaults, AReaderWithoutPowerIsRefusedUntilItComesBack) {
+  auto client = MakeClient(Options(std::chrono::seconds(5)));
+  ASSERT_TRUE(RunOn(io_, client->GetDoorStatus()));
+  sim_.Faults(R"({"down":true})");  // listener and our connection closed
+  auto reply = RunOn(io_, client->GetDoorStatus());
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().reason(), Errc::kRefused) << Why(reply.error());
+  sim_.Faults(R"({"down":false})");
+  auto back = RunOn(io_, client->GetDoorStatus());
+  EXPECT_TRUE(back) << Why(back.error());
+}
+
 TEST_F(ClientFaults, ABodyOverItsLimitIsTooLarge) {
   ClientOptions options = Options(std::chrono::seconds(5));
   options.small_body_limit = 16;
