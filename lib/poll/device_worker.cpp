@@ -7,6 +7,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <functional>
+#include <set>
 
 #include "common/log.hpp"
 #include "metrics/poll_metrics.hpp"
@@ -289,13 +290,16 @@ asio::awaitable<void> DeviceWorker::Loop() {
 
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch batch,
                                                             PollKind kind) {
-  std::size_t events = batch.events.size();
+  // A log entry and its match-data item are one event: count distinct natural keys.
+  std::set<std::string> keys;
   std::map<std::string, double> per_kind;
   std::vector<Micros> times;
   for (const auto& e : batch.events) {
+    if (!keys.insert(store::EventKey(e)).second) continue;
     per_kind[std::string(store::KindName(e.kind))] += 1;
     if (e.device_time) times.push_back(*e.device_time);
   }
+  std::size_t events = keys.size();
   auto ec = co_await deps_.writer.Write(std::move(batch));
   if (ec) {
     auto reason = Classify(ec);

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Fleet benchmarks of ef45-gatewayd against ef45-sim on this machine (issue 5).
+
+  fleet   N readers at the default poll rates and R recognitions/s each: polls on time
+          (share of polls that started within 10% of their interval), gateway CPU and RSS,
+          end-to-end lag (reader log time -> committed), errors.
+  catchup one reader with a B-log backlog while N others keep polling: time to ingest it,
+          and whether the others kept their cadence meanwhile.
+
+Each run starts a private PostgreSQL (tests/support/pg.sh), ef45-sim and ef45-gatewayd, prints a
+table, and stops everything. Example:
+  bench/poll/fleet_bench.py fleet --readers 1000 --rate 1 --seconds 60
+  bench/poll/fleet_bench.py catchup --readers 100 --backlog 100000
+"""
+import argparse, json, os, platform, re, shutil, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+INTERVALS = {"door": 1.0, "match": 0.5, "logs": 2.0}
+
+
+def machine():
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}, {platform.node()}"
+
+
+def http(url, data=None, timeout=10):
+    req = urllib.request.Request(url, data=data.encode() if data else None,
+                                 method="POST" if data is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid, key="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def scrape(port):
+    """Histogram buckets and counters we need from /metrics."""
+    text = http(f"http://127.0.0.1:{port}/metrics")
+    buckets, counts, errors, ingested = {}, {}, 0.0, 0.0
+    for line in text.splitlines():
+        m = re.match(r'ef45gw_poll_lateness_seconds_bucket\{kind="(\w+)",le="([^"]+)"\} (\S+)', line)
+        if m:
+            buckets[(m.group(1), m.group(2))] = float(m.group(3))
+        m = re.match(r'ef45gw_poll_lateness_seconds_count\{kind="(\w+)"\} (\S+)', line)
+        if m:
+            counts[m.group(1)] = float(m.group(2))
+        if line.startswith("ef45gw_poll_errors_total{"):
+            errors += float(line.rsplit(" ", 1)[1])
+        if line.startswith("ef45gw_events_ingested_total{"):
+            ingested += float(line.rsplit(" ", 1)[1])
+    return buckets, counts, errors, ingested
+
+
+class Stack:
+    def __init__(self, args):
+        self.args = args
+        self.dir = tempfile.mkdtemp(prefix="ef45gw-bench.")
+        os.chmod(self.dir, 0o755)
+        self.procs = []
+        self.build = os.path.abspath(args.build)
+
+    def psql(self, sql, db="ef45gw"):
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pgport), "-U", "postgres",
+                               "-d", db, "-tAc", sql], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def start(self, readers, rate):
+        pg = os.path.join(self.dir, "pg")
+        subprocess.run([os.path.join(ROOT, "tests/support/pg.sh"), "start", pg], check=True,
+                       stdout=subprocess.DEVNULL)
+        env = open(os.path.join(pg, "env")).read()
+        self.pgport = int(re.search(r"PGPORT=(\d+)", env).group(1))
+        self.psql("CREATE DATABASE ef45gw", db="postgres")
+        ready = os.path.join(self.dir, "sim.json")
+        self.sim = subprocess.Popen(
+            [os.path.join(self.build, "tools/ef45-sim/ef45-sim"), "--readers", str(readers),
+             "--base-port", "0", "--control-port", "0", "--rate", str(rate), "--door-rate",
+             "0.02", "--seed", "7", "--ready-file", ready, "--log-level", "warn"],
+            stdout=open(os.path.join(self.dir, "sim.log"), "w"), stderr=subprocess.STDOUT)
+        self.procs.append(self.sim)
+        for _ in range(600):
+            if os.path.exists(ready):
+                break
+            time.sleep(0.05)
+        info = json.load(open(ready))
+        self.control = info["control_port"]
+        self.api = free_port()
+        lines = [f'database: {{ dsn: "host=127.0.0.1 port={self.pgport} user=postgres dbname=ef45gw" }}',
+                 f'api: {{ listen: "127.0.0.1:{self.api}" }}', "log: { level: warn }", "readers:"]
+        for r in info["readers"]:
+            lines.append(f'  - {{ id: "sim-{r["index"]:04d}", host: 127.0.0.1, port: {r["port"]} }}')
+        with open(os.path.join(self.dir, "gw.yaml"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start_gateway(self):
+        self.gw = subprocess.Popen(
+            [os.path.join(self.build, "daemon/ef45-gatewayd"), "run", "--config",
+             os.path.join(self.dir, "gw.yaml")],
+            stdout=open(os.path.join(self.dir, "gw.log"), "w"), stderr=subprocess.STDOUT)
+        self.procs.append(self.gw)
+        for _ in range(1200):
+            try:
+                if json.loads(http(f"http://127.0.0.1:{self.api}/readyz")).get("started"):
+                    return
+            except Exception:
+                pass
+            if self.gw.poll() is not None:
+                sys.exit("gateway exited: " + open(os.path.join(self.dir, "gw.log")).read()[-2000:])
+            time.sleep(0.1)
+        sys.exit("gateway not ready")
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        subprocess.run([os.path.join(ROOT, "tests/support/pg.sh"), "stop",
+                        os.path.join(self.dir, "pg")], stdout=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def on_time(b0, b1, c0, c1, kind):
+    le = {"door": "0.1", "match": "0.05", "logs": "0.2"}[kind]
+    total = c1.get(kind, 0) - c0.get(kind, 0)
+    ok = b1.get((kind, le), 0) - b0.get((kind, le), 0)
+    return (ok / total if total else float("nan")), total
+
+
+def fleet(args):
+    s = Stack(args)
+    try:
+        s.start(args.readers, args.rate)
+        s.start_gateway()
+        time.sleep(args.warmup)
+        b0, c0, e0, i0 = scrape(s.api)
+        cpu0, t0 = cpu_seconds(s.gw.pid), time.time()
+        sim_cpu0 = cpu_seconds(s.sim.pid)
+        window_start = s.psql("SELECT now()")
+        time.sleep(args.seconds)
+        cpu1, t1 = cpu_seconds(s.gw.pid), time.time()
+        sim_cpu1 = cpu_seconds(s.sim.pid)
+        b1, c1, e1, i1 = scrape(s.api)
+        window_end = s.psql("SELECT now()")
+        rss, hwm = rss_mb(s.gw.pid), rss_mb(s.gw.pid, "VmHWM")
+        # Reader timestamps have 1 s resolution: an event stamped S happened in [S, S+1), so the
+        # lag is estimated from the middle of that second.
+        lag = s.psql(
+            "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY l)::numeric, 3), "
+            "round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l)::numeric, 3), count(*) FROM "
+            "(SELECT extract(epoch FROM stored_at - device_time) - 0.5 AS l FROM events "
+            f"WHERE kind = 'recognition' AND stored_at BETWEEN '{window_start}' AND '{window_end}' "
+            "AND device_time IS NOT NULL) x").split("|")
+        wall = t1 - t0
+        print(f"\nef45-gatewayd fleet benchmark — {machine()}")
+        print(f"readers={args.readers} rate={args.rate}/s/reader window={args.seconds}s "
+              f"(after {args.warmup}s warm-up); gateway and ef45-sim on the same machine\n")
+        print(f"{'metric':42} {'value':>14}")
+        for kind in ("door", "match", "logs"):
+            share, total = on_time(b0, b1, c0, c1, kind)
+            print(f"{kind + ' polls within 10% of interval':42} {share * 100:13.2f}%  ({int(total)} polls)")
+        print(f"{'gateway CPU (cores)':42} {(cpu1 - cpu0) / wall:14.3f}")
+        print(f"{'gateway RSS now / peak (MB)':42} {rss:7.1f} / {hwm:5.1f}")
+        print(f"{'ef45-sim CPU (cores)':42} {(sim_cpu1 - sim_cpu0) / wall:14.3f}")
+        print(f"{'events committed/s':42} {(i1 - i0) / wall:14.1f}")
+        print(f"{'poll errors in window':42} {e1 - e0:14.0f}")
+        print(f"{'lag reader time -> committed p50 (s)':42} {lag[0]:>14}")
+        print(f"{'lag reader time -> committed p99 (s)':42} {lag[1]:>14}")
+        print(f"{'events in lag sample':42} {lag[2]:>14}")
+    finally:
+        s.stop()
+
+
+def catchup(args):
+    s = Stack(args)
+    try:
+        s.start(args.readers + 1, 0)
+        http(f"http://127.0.0.1:{s.control}/sim/readers/0/generate",
+             json.dumps({"recognitions": args.backlog}), timeout=300)
+        s.start_gateway()
+        b0, c0, _, _ = scrape(s.api)
+        t0 = time.time()
+        done = None
+        while time.time() - t0 < args.timeout:
+            d = json.loads(http(f"http://127.0.0.1:{s.api}/api/v1/devices/sim-0000"))
+            if d["cursor"]["last_log_id"] >= args.backlog:
+                done = time.time() - t0
+                break
+            time.sleep(0.2)
+        b1, c1, _, _ = scrape(s.api)
+        stored = s.psql("SELECT count(*) FROM events WHERE device_id = 'sim-0000' AND device_log_id IS NOT NULL")
+        print(f"\nef45-gatewayd catch-up benchmark — {machine()}")
+        print(f"one reader with {args.backlog} logs waiting, {args.readers} other readers polling "
+              "at the default rates\n")
+        print(f"{'metric':42} {'value':>14}")
+        print(f"{'time to ingest the backlog (s)':42} {done if done is None else round(done, 2):>14}")
+        if done:
+            print(f"{'backlog ingest rate (logs/s)':42} {args.backlog / done:14.0f}")
+        print(f"{'log events stored for that reader':42} {stored:>14}")
+        for kind in ("door", "match", "logs"):
+            share, total = on_time(b0, b1, c0, c1, kind)
+            print(f"{'fleet ' + kind + ' polls within 10%':42} {share * 100:13.2f}%  ({int(total)} polls)")
+    finally:
+        s.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["fleet", "catchup"])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--readers", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=1.0)
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--backlog", type=int, default=100000)
+    ap.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    fleet(args) if args.mode == "fleet" else catchup(args)
+
+
+if __name__ == "__main__":
+    main()
