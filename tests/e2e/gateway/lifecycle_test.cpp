@@ -1,5 +1,10 @@
 // Start-up, SIGTERM, SIGHUP and check-config of the real binary.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdio>
 #include <thread>
 
 #include "e2e/gateway/gateway_fixture.hpp"
@@ -64,6 +69,63 @@ TEST_F(GatewayTest, ReaderDownShowsStateAndReasonThenRecovers) {
   EXPECT_EQ(state("sim-0"), "up");  // one hung reader does not stall the others
   Fault(1, "{}");
   EXPECT_TRUE(WaitFor([&] { return state("sim-1") == "up"; }, 90s));
+}
+
+/// Collects sd_notify datagrams sent to a socket of ours (what systemd would receive).
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  }
+  ~NotifySocket() { ::close(fd_); }
+  /// Everything received so far, one message per line.
+  std::string Drain() {
+    char buf[4096];
+    while (true) {
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      received_.append(buf, static_cast<std::size_t>(n)).push_back('\n');
+    }
+    return received_;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::string received_;
+};
+
+TEST_F(GatewayTest, NotifiesSystemdWhenReadyPingsTheWatchdogAndSaysStopping) {
+  StartSim(2, 0.0);
+  WriteConfig({0, 1});
+  NotifySocket notify(dir_->File("notify.sock"));
+  gateway_ = Process(
+      {BinaryDir() + "/daemon/ef45-gatewayd", "run", "--config", dir_->File("gateway.yaml")},
+      dir_->File("gateway.log"),
+      {"NOTIFY_SOCKET=" + dir_->File("notify.sock"), "WATCHDOG_USEC=400000"});
+  ASSERT_TRUE(WaitFor([&] { return notify.Drain().find("READY=1") != std::string::npos; }, 60s))
+      << gateway_.Log();
+  // Ready means migrated: the schema is there when systemd is told so.
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) > 0 FROM schema_migrations"), "t");
+  // Pinged every WatchdogSec/2 from the event loop.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto all = notify.Drain();
+        std::size_t n = 0;
+        for (auto pos = all.find("WATCHDOG=1"); pos != std::string::npos;
+             pos = all.find("WATCHDOG=1", pos + 1)) {
+          ++n;
+        }
+        return n >= 3;
+      },
+      10s));
+  gateway_.Signal(SIGTERM);
+  EXPECT_EQ(gateway_.Wait(15s), 0);
+  EXPECT_NE(notify.Drain().find("STOPPING=1"), std::string::npos);
 }
 
 TEST(GatewayCheckConfig, RejectsBrokenConfigsWithPathAndLine) {
