@@ -452,6 +452,8 @@ int main(int argc, char** argv) {
   row("latency p99 (ms)", num(pct(0.99), "%.3f"));
   row("latency max (ms)", num(lat.empty() ? 0 : lat.back(), "%.3f"));
   row("ef45-sim CPU (cores)", num((sim_cpu1 - sim_cpu0) / wall, "%.3f"));
+  row("ef45-sim CPU us/request",
+      num((sim_cpu1 - sim_cpu0) / static_cast<double>(total) * 1e6, "%.1f"));
   row("ef45-sim RSS at end", rss);
   row("bench client CPU (cores)",
       num(self_cpu / std::chrono::duration<double>(Clock::now() - start).count(), "%.3f"));

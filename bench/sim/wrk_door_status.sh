@@ -41,7 +41,7 @@ for _ in $(seq 1 300); do
   sleep 0.02
 done
 [ -f "$dir/ready.json" ] || { echo "ef45-sim did not become ready" >&2; exit 1; }
-port=$(sed -E 's/.*"readers":\[\{"index":0,"port":([0-9]+).*/\1/' "$dir/ready.json")
+port=$(sed -E 's/.*"readers":\[\{[^}]*"port":([0-9]+).*/\1/' "$dir/ready.json")
 
 lock_uid=$(curl -fsS -X POST "http://127.0.0.1:$port/1.0/lock" |
   sed -E 's/.*"lock_uid":"([^"]+)".*/\1/')
@@ -58,6 +58,8 @@ end=$(date +%s.%N)
 t1=$(ticks)
 hz=$(getconf CLK_TCK)
 
+us_per_request=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v n="$(awk '/requests in/ {print $1}' <<<"$out")" \
+  'BEGIN {printf "%.1f", (b - a) / hz / n * 1e6}')
 rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
 total=$(awk '/requests in/ {print $1}' <<<"$out")
 avg=$(awk '$1 == "Latency" {print $2; exit}' <<<"$out")
@@ -74,13 +76,14 @@ echo "machine: $cpus CPUs (nproc), $(awk -F': ' '/model name/ {print $2; exit}' 
 echo "load average before the run: $load0 (other work on the host skews these figures)"
 echo "command: wrk -t$threads -c$connections -d${duration}s --latency <url>"
 echo
-printf '| %-22s | %12s |\n' figure value
-printf '|%s|%s|\n' "------------------------" "--------------"
-printf '| %-22s | %12s |\n' "requests" "$total"
-printf '| %-22s | %12s |\n' "requests/s" "$rps"
-printf '| %-22s | %12s |\n' "latency avg" "$avg"
-printf '| %-22s | %12s |\n' "latency p50" "$p50"
-printf '| %-22s | %12s |\n' "latency p90" "$p90"
-printf '| %-22s | %12s |\n' "latency p99" "$p99"
-printf '| %-22s | %12s |\n' "ef45-sim CPU (cores)" "$cores"
-printf '| %-22s | %12s |\n' "errors" "${errors:-none}"
+printf '| %-24s | %12s |\n' figure value
+printf '|%s|%s|\n' "--------------------------" "--------------"
+printf '| %-24s | %12s |\n' "requests" "$total"
+printf '| %-24s | %12s |\n' "requests/s" "$rps"
+printf '| %-24s | %12s |\n' "latency avg" "$avg"
+printf '| %-24s | %12s |\n' "latency p50" "$p50"
+printf '| %-24s | %12s |\n' "latency p90" "$p90"
+printf '| %-24s | %12s |\n' "latency p99" "$p99"
+printf '| %-24s | %12s |\n' "ef45-sim CPU (cores)" "$cores"
+printf '| %-24s | %12s |\n' "ef45-sim CPU us/request" "$us_per_request"
+printf '| %-24s | %12s |\n' "errors" "${errors:-none}"
