@@ -167,9 +167,8 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
     auto state = std::string(ReaderStateName(health_.state()));
     if (metrics_)
       metrics_->SetState(state, health_.reason(), health_.state() != ReaderState::kDown);
-    static thread_local log::RateLimit limiter(20, std::chrono::seconds(60));
     long suppressed = 0;
-    if (limiter.Allow(suppressed)) {
+    if (log_limit_.Allow(suppressed)) {
       auto line = GW_LOG_ENABLED(kInfo);
       if (line) {
         log::Line(health_.state() == ReaderState::kUp ? log::Level::kInfo : log::Level::kWarn,

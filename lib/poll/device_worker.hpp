@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/log.hpp"
 #include "common/time.hpp"
 #include "config/config.hpp"
 #include "ef45/client.hpp"
@@ -138,6 +139,7 @@ class DeviceWorker {
   boost::asio::steady_timer done_;
   Backoff backoff_;
   ReaderHealth health_;
+  log::RateLimit log_limit_{5, std::chrono::seconds(60)};  // state-change lines of this reader
   // Strand state.
   bool started_ = false;
   bool stopping_ = false;
