@@ -3,6 +3,8 @@
 // Beast (it is the expensive one to compile).
 #include "fleet.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -14,6 +16,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/system/system_error.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -36,6 +39,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kControl = -1;  // the index Serve() uses for control connections
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+constexpr auto kHangPeerCheck = std::chrono::seconds(1);
 constexpr char kServerHeader[] = "POCO/1.7 (ef45-sim)";
 
 /// One open connection, registered with its reader so faults can wake or close it.
@@ -53,6 +57,14 @@ struct Connection {
     wait->cancel();
   }
 };
+
+/// True when the peer has closed (or reset) the connection; never blocks, consumes nothing.
+bool PeerClosed(tcp::socket& socket) {
+  char byte = 0;
+  ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return true;
+  return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
 
 std::uint64_t SplitMix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -301,8 +313,11 @@ struct Fleet::Impl final : ControlTarget {
       ++slot.counters.hung;
       conn.hanging = true;
       while (slot.faults.hang && !conn.closed && !stopping) {
-        conn.wait->expires_at(Clock::time_point::max());
+        // Clearing `hang` cancels this wait. Meanwhile look for clients that gave up, so a
+        // long hang with reconnecting clients does not pile up descriptors.
+        conn.wait->expires_after(kHangPeerCheck);
         co_await conn.wait->async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!conn.closed && PeerClosed(stream.socket())) conn.Close();
       }
       conn.hanging = false;
       if (conn.closed || stopping) co_return false;

@@ -347,6 +347,18 @@ TEST(Faults, HangAnswersNothingUntilCleared) {
   EXPECT_NE(pending.get().status, 0);
 }
 
+TEST(Faults, HangLetsGoOfConnectionsTheClientAbandoned) {
+  RunningFleet sim;
+  sim.Faults(0, R"({"hang":true})");
+  for (int i = 0; i < 3; ++i) {
+    HttpClient client("127.0.0.1", sim.reader(0), std::chrono::milliseconds(100));
+    EXPECT_EQ(client.Get("/1.0/version").status, 0);
+  }  // each client closes its socket here, as a gateway does after its deadline
+  EXPECT_TRUE(gw::test::WaitFor([&] { return Int(sim.ReaderState(0), "connections") == 0; },
+                                std::chrono::seconds(5)));
+  EXPECT_TRUE(sim.ReaderState(0).at("faults").as_object().at("hang").as_bool());
+}
+
 TEST(Faults, CloseMidResponseSendsPartOfTheBodyThenCloses) {
   RunningFleet sim;
   // Reference answer: what the reader really sends for this request.
