@@ -58,7 +58,8 @@ class Fleet {
 
   /// Binds every listener and starts serving and generating. Call once, before or while the
   /// io_context runs (not concurrently with it from another thread). Throws
-  /// boost::system::system_error when a listener cannot be bound (port in use, bad address).
+  /// boost::system::system_error when a listener cannot be bound (port in use), and
+  /// std::invalid_argument for bad options (reader count, port or address range).
   void Start();
   /// Closes listeners and connections, stops timers; io_context::run() then returns (once the
   /// caller's own work is done). Thread-safe: from another thread it is posted to the
