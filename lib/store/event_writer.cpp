@@ -151,6 +151,71 @@ ON CONFLICT (device_id) DO UPDATE SET
 WHERE EXCLUDED.observed_at >= d.observed_at
 )sql";
 
+constexpr const char* kExistingKeys = R"sql(
+SELECT e.device_id, e.event_key FROM events e
+JOIN unnest($1::text[], $2::text[]) AS t(dev, k) ON e.device_id = t.dev AND e.event_key = t.k
+)sql";
+
+// One COPY line per row: [ord,] device_id, event_key, kind, sources, device_log_id, log_epoch,
+// encounter_id, event_type, info, additional_data, user_uuid, device_time, received_at, payload.
+// `default_received_at` fills a missing received_at when the target column has no default.
+void CopyRows(pqxx::stream_to& copy, const std::vector<const Row*>& rows, bool with_ord,
+              const std::string& default_received_at) {
+  std::vector<std::string> text(15);
+  std::vector<const char*> v(15);
+  int ord = 0;
+  for (const Row* r : rows) {
+    const Event& e = r->event;
+    auto set = [&](int i, std::string value) {
+      text[i] = std::move(value);
+      v[i] = text[i].c_str();
+    };
+    auto opt = [&](int i, const std::optional<std::string>& value) {
+      if (value) {
+        set(i, *value);
+      } else {
+        v[i] = nullptr;
+      }
+    };
+    set(0, std::to_string(++ord));
+    set(1, *r->device_id);
+    set(2, r->key);
+    set(3, std::string(KindName(e.kind)));
+    set(4, std::to_string(r->sources));
+    if (e.device_log_id) {
+      set(5, std::to_string(*e.device_log_id));
+    } else {
+      v[5] = nullptr;
+    }
+    set(6, std::to_string(e.log_epoch));
+    opt(7, e.encounter_id);
+    opt(8, e.event_type);
+    opt(9, e.info);
+    opt(10, e.additional_data);
+    opt(11, e.user_uuid);
+    if (e.device_time) {
+      set(12, detail::FormatTime(*e.device_time));
+    } else {
+      v[12] = nullptr;
+    }
+    if (e.received_at) {
+      set(13, detail::FormatTime(*e.received_at));
+    } else if (!default_received_at.empty()) {
+      set(13, default_received_at);
+    } else {
+      v[13] = nullptr;
+    }
+    set(14, e.payload);
+    if (with_ord) {
+      copy << std::make_tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                              v[11], v[12], v[13], v[14]);
+    } else {
+      copy << std::make_tuple(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11],
+                              v[12], v[13], v[14]);
+    }
+  }
+}
+
 WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const DeviceBatch*>& batches) {
   std::vector<Row> rows;
   std::unordered_map<std::string, std::size_t> index;  // device \x1f key -> row
@@ -191,67 +256,54 @@ WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const Device
   WriteCounts counts;
   pqxx::work tx(conn);
   if (!rows.empty()) {
+    // Take the commit-order lock first (gw_next_event_seq would take it at the first row anyway):
+    // while we hold it no other writer can add or re-sequence events, so the keys found below
+    // stay exactly the existing ones until we commit, and every row lock is taken under it.
+    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(detail::kSeqLockKey) + ")");
+    std::unordered_map<std::string, bool> existing;  // device \x1f key
     {
-      // COPY into the temp staging table (no WAL, no indexes), then one INSERT ... SELECT that
-      // can merge on conflict (COPY alone cannot).
-      pqxx::stream_to copy(tx, "gw_stage");
-      std::vector<std::string> text(15);
-      std::vector<const char*> row(15);
-      int ord = 0;
+      detail::ArrayLiteral devs, keys;
       for (const Row& r : rows) {
-        const Event& e = r.event;
-        auto set = [&](int i, const std::string& v) {
-          text[i] = v;
-          row[i] = text[i].c_str();
-        };
-        auto opt = [&](int i, const std::optional<std::string>& v) {
-          if (v) {
-            set(i, *v);
-          } else {
-            row[i] = nullptr;
-          }
-        };
-        set(0, std::to_string(++ord));
-        set(1, *r.device_id);
-        set(2, r.key);
-        set(3, std::string(KindName(e.kind)));
-        set(4, std::to_string(r.sources));
-        if (e.device_log_id) {
-          set(5, std::to_string(*e.device_log_id));
-        } else {
-          row[5] = nullptr;
-        }
-        set(6, std::to_string(e.log_epoch));
-        opt(7, e.encounter_id);
-        opt(8, e.event_type);
-        opt(9, e.info);
-        opt(10, e.additional_data);
-        opt(11, e.user_uuid);
-        if (e.device_time) {
-          set(12, detail::FormatTime(*e.device_time));
-        } else {
-          row[12] = nullptr;
-        }
-        if (e.received_at) {
-          set(13, detail::FormatTime(*e.received_at));
-        } else {
-          row[13] = nullptr;
-        }
-        set(14, e.payload);
-        copy << std::make_tuple(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                                row[8], row[9], row[10], row[11], row[12], row[13], row[14]);
+        devs.Add(*r.device_id);
+        keys.Add(r.key);
       }
-      copy.complete();
+      conn.prepare("gw_existing_keys", kExistingKeys);
+      for (const auto& row : tx.exec_prepared("gw_existing_keys", devs.Finish(), keys.Finish())) {
+        existing[row[0].as<std::string>() + '\x1f' + row[1].as<std::string>()] = true;
+      }
     }
-    conn.prepare("gw_merge_staged", kMergeStaged);
-    // The first row's seq default takes the commit-order lock (gw_next_event_seq); it is held
-    // until commit. Everything below runs under it, so row locks are always taken in one order.
-    pqxx::result result = tx.exec_prepared("gw_merge_staged");
-    for (const auto& r : result) {
-      if (r[0].as<bool>()) {
-        ++counts.inserted;
-      } else {
-        ++counts.enriched;
+    std::vector<const Row*> fresh, merge;
+    for (const Row& r : rows) {
+      (existing.count(*r.device_id + '\x1f' + r.key) ? merge : fresh).push_back(&r);
+    }
+    // New keys (the common case) go straight into events with COPY; seq comes from the column
+    // default in row order.
+    if (!fresh.empty()) {
+      std::string now = detail::FormatTime(std::chrono::time_point_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now()));
+      pqxx::stream_to copy(tx, "events",
+                           std::vector<std::string>{
+                               "device_id", "event_key", "kind", "sources", "device_log_id",
+                               "log_epoch", "encounter_id", "event_type", "info", "additional_data",
+                               "user_uuid", "device_time", "received_at", "payload"});
+      CopyRows(copy, fresh, false, now);
+      copy.complete();
+      counts.inserted += static_cast<std::int64_t>(fresh.size());
+    }
+    if (!merge.empty()) {
+      // Existing keys: enrichment or replay. Stage them, then one INSERT ... ON CONFLICT merges.
+      {
+        pqxx::stream_to copy(tx, "gw_stage");
+        CopyRows(copy, merge, true, {});
+        copy.complete();
+      }
+      conn.prepare("gw_merge_staged", kMergeStaged);
+      for (const auto& r : tx.exec_prepared("gw_merge_staged")) {
+        if (r[0].as<bool>()) {
+          ++counts.inserted;
+        } else {
+          ++counts.enriched;
+        }
       }
     }
     counts.ignored = static_cast<std::int64_t>(rows.size()) - counts.inserted - counts.enriched;
