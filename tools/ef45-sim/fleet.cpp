@@ -18,6 +18,7 @@
 #include <boost/system/system_error.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -29,6 +30,16 @@
 
 namespace ef45sim {
 namespace {
+
+/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), as Poco writes the Date header.
+std::string HttpDate(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -353,6 +364,7 @@ struct Fleet::Impl final : ControlTarget {
     res.result(static_cast<unsigned>(response.status));
     if (!response.reason.empty()) res.reason(response.reason);
     res.set(http::field::server, kServerHeader);
+    res.set(http::field::date, HttpDate(slot.reader.Now()));
     if (!response.content_type.empty()) {
       res.set(http::field::content_type, response.content_type);
       res.body() = std::move(response.body);

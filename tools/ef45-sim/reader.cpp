@@ -647,6 +647,8 @@ const Identity& Reader::identity() const { return state_->identity; }
 
 const std::vector<GeneratedEvent>& Reader::Generated() const { return state_->generated; }
 
+std::chrono::system_clock::time_point Reader::Now() const { return state_->Now(); }
+
 Stats Reader::GetStats() const {
   state_->RefreshStats();
   return state_->stats;

@@ -140,6 +140,9 @@ class Reader {
   /// Every log entry generated since start, in order (bounded by the log store's capacity).
   const std::vector<GeneratedEvent>& Generated() const;
   Stats GetStats() const;
+  /// The reader's clock (system time + skew / setDeviceTime offset): what its HTTP `Date`
+  /// header says, as Poco's server sets it on every response.
+  std::chrono::system_clock::time_point Now() const;
 
   /// The reader's internals (reader_state.hpp); public only so that the resource handlers in
   /// the other translation units can name it.

@@ -7,10 +7,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <future>
 #include <string>
 #include <thread>
 
+#include "common/time.hpp"
 #include "support/http_client.hpp"
 #include "support/wait.hpp"
 
@@ -114,6 +116,24 @@ TEST(Fleet, ServesEveryReaderOnItsOwnPortWithItsOwnIdentity) {
   EXPECT_EQ(ports.size(), 3u);
   EXPECT_EQ(serials.size(), 3u);
   EXPECT_EQ(*serials.begin(), "OA1405A000000");
+}
+
+TEST(Fleet, DateHeaderIsTheReadersClockWithItsSkew) {
+  RunningFleet sim;
+  auto date_of = [&] {
+    HttpResult r = gw::test::HttpRequest(sim.reader(0), "GET", "/1.0/version");
+    auto t = gw::ParseHttpDate(r.headers["date"]);
+    EXPECT_TRUE(t.has_value()) << "Date: " << r.headers["date"];
+    return t.value_or(std::chrono::system_clock::time_point{});
+  };
+  auto skew = [&] {
+    return std::chrono::duration_cast<std::chrono::seconds>(date_of() -
+                                                            std::chrono::system_clock::now())
+        .count();
+  };
+  EXPECT_LE(std::abs(skew()), 2);
+  sim.Faults(0, R"({"clock_skew_s":3600})");
+  EXPECT_NEAR(skew(), 3600, 2);
 }
 
 TEST(Fleet, KeepsOneConnectionAliveAcrossRequests) {
