@@ -54,7 +54,7 @@ struct Event {
   std::optional<std::string> additional_data;  ///< log `additional_data` ("Allowed")
   std::optional<std::string> user_uuid;
   std::optional<TimePoint> device_time;  ///< the reader's clock, as reported
-  std::optional<TimePoint> received_at;  ///< when the gateway fetched it; default: commit time
+  std::optional<TimePoint> received_at;  ///< when the gateway fetched it; default: write time
   std::string natural_key;               ///< see above; only for events without log/encounter id
   /// Everything else, as a JSON object text (match scores, door fields, ...). Never biometric
   /// data (templates, images): the poller strips them.
