@@ -207,7 +207,8 @@ class Client {
   Async<void> SetOperation(bool active, const OperationRequest& request);
   Async<ImageCaptureList> GetImageCaptures();
 
-  /// One HTTP request as the operations build it (exposed for the operation table's tests).
+  /// One HTTP request as the typed operations build it (public only so that client_ops.cpp can
+  /// build it outside the class; not part of the API).
   struct Request {
     OpId op;
     std::string path;   ///< under /1.0, segments already percent-encoded
