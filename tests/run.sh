@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (deploy/install-deps.sh), checks formatting, builds
 # with warnings as errors, starts a private PostgreSQL, runs every CTest label (unit, pg, e2e),
-# then runs the unit tests again under ASan+UBSan. Extra arguments go to ctest (e.g. -L unit).
+# runs each libFuzzer target for a bounded time, then the unit tests again under ASan+UBSan.
+# Extra arguments go to ctest (e.g. -L unit).
 #   EF45GW_SKIP_ASAN=1   skip the sanitizer pass (quick local runs)
+#   EF45GW_SKIP_FUZZ=1   skip the bounded libFuzzer runs (EF45GW_FUZZ_SECONDS per target, 20)
 #   BUILD_DIR=...        build directory (default build/)
 set -euo pipefail
 
@@ -14,8 +16,9 @@ jobs=$(nproc)
 
 echo "== format check"
 cd "$root"
-unformatted=$(git ls-files '*.cpp' '*.hpp' '*.cpp.in' | grep -v '\.in$' |
-  xargs -r clang-format --dry-run --Werror 2>&1 | grep -oE '^[^:]+\.(cpp|hpp)' | sort -u || true)
+unformatted=$(git ls-files '*.cpp' '*.hpp' | while read -r f; do
+  clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || echo "$f"
+done)
 if [ -n "$unformatted" ]; then
   echo "not clang-format clean:"; echo "$unformatted"; exit 1
 fi
@@ -36,6 +39,11 @@ source "$pgdir/env"
 
 echo "== tests"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@"
+
+if [ "${EF45GW_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzz targets (clang, ${EF45GW_FUZZ_SECONDS:-20} s each)"
+  "$root/tests/fuzz/run.sh" "$build-fuzz" "${EF45GW_FUZZ_SECONDS:-20}"
+fi
 
 if [ "${EF45GW_SKIP_ASAN:-0}" != 1 ]; then
   echo "== unit tests under ASan+UBSan"

@@ -16,6 +16,7 @@
 #include <boost/beast/http/write.hpp>
 #include <deque>
 
+#include "common/time.hpp"
 #include "ef45/encode.hpp"
 
 namespace gw::ef45 {
@@ -50,6 +51,7 @@ struct Client::Impl {
   beast::flat_buffer buffer;
   bool connected = false;
   std::string lock_uid;
+  std::optional<ReplyClock> last_clock;
 
   // One request in flight: a FIFO of parked callers, each woken by cancelling its timer.
   bool busy = false;
@@ -193,6 +195,11 @@ struct Client::Impl {
       }
       auto response = parser.release();
       if (!response.keep_alive()) Disconnect();
+      if (auto date = response.find(http::field::date); date != response.end()) {
+        if (auto t = ParseHttpDate(date->value())) {
+          last_clock = ReplyClock{*t, std::chrono::system_clock::now()};
+        }
+      }
       const int status = static_cast<int>(response.result_int());
       report(status, {});
       co_return HttpReply{status, std::move(response.body())};
@@ -242,6 +249,7 @@ Client::~Client() = default;
 
 const ClientOptions& Client::options() const { return impl_->options; }
 const std::string& Client::lock_uid() const { return impl_->lock_uid; }
+const std::optional<ReplyClock>& Client::last_reply_clock() const { return impl_->last_clock; }
 void Client::Close() { impl_->Disconnect(); }
 
 asio::awaitable<Reply<void>> Client::Impl::TakeLock(ResponseParser& parser, OpId id) {

@@ -44,6 +44,13 @@ struct ClientOptions {
       on_exchange;
 };
 
+/// The reader's clock as its last reply's HTTP `Date` header told it (1 s resolution), and our
+/// clock when that reply arrived: skew ≈ `reader_time + 0.5 s - received_at`.
+struct ReplyClock {
+  std::chrono::system_clock::time_point reader_time;
+  std::chrono::system_clock::time_point received_at;
+};
+
 /// A typed async client for one EF-45 reader: every operation of shared/ef45/openapi.yaml.
 ///
 /// One keep-alive HTTP/1.1 connection, opened on first use and re-opened after the reader or a
@@ -77,6 +84,8 @@ class Client {
   const ClientOptions& options() const;
   /// The lock_uid we hold, empty if none.
   const std::string& lock_uid() const;
+  /// The `Date` header of the newest reply that had one (nullopt until then).
+  const std::optional<ReplyClock>& last_reply_clock() const;
   /// Closes the connection; a call in flight completes with kCancelled. The lock is kept.
   void Close();
 

@@ -512,10 +512,17 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollHealth() {
   // A lock check that also tells the algorithm version (needed by user sync).
   auto record = co_await client_->GetRecordVersion();
   if (!record) co_return FromReply(PollKind::kHealth, record.error());
+  // Clock skew from the reader's Date header (whole seconds: +0.5 s centres the estimate).
+  std::optional<double> skew;
+  if (const auto& clock = client_->last_reply_clock()) {
+    skew = std::chrono::duration<double>(clock->reader_time - clock->received_at).count() + 0.5;
+    if (metrics_) metrics_->SetClockSkew(*skew);
+  }
   {
     std::lock_guard lock(snapshot_mutex_);
     snapshot_.app_version = version->version;
     snapshot_.record_version = record->record_version;
+    if (skew) snapshot_.clock_skew_s = *skew;
   }
   co_return co_await CheckLogReset(PollKind::kHealth, nullptr);
 }

@@ -5,8 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <csignal>
 #include <cstdlib>
-#include <pqxx/pqxx>
 #include <filesystem>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
 

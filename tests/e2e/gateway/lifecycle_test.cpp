@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "e2e/gateway/gateway_fixture.hpp"
@@ -69,6 +70,25 @@ TEST_F(GatewayTest, ReaderDownShowsStateAndReasonThenRecovers) {
   EXPECT_EQ(state("sim-0"), "up");  // one hung reader does not stall the others
   Fault(1, "{}");
   EXPECT_TRUE(WaitFor([&] { return state("sim-1") == "up"; }, 90s));
+}
+
+TEST_F(GatewayTest, MeasuresReaderClockSkewOnHealthChecks) {
+  StartSim(2, 0.0);
+  Fault(1, R"({"clock_skew_s": -120})");
+  WriteConfig({0, 1}, "polling: { health_ms: 1000 }\n");
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  auto skew = [&](const char* id) -> std::optional<double> {
+    auto v = GatewayGet(std::string("/api/v1/devices/") + id);
+    if (v.is_null() || v.at("clock_skew_s").is_null()) return std::nullopt;
+    return v.at("clock_skew_s").to_number<double>();
+  };
+  ASSERT_TRUE(WaitFor([&] { return skew("sim-0") && skew("sim-1"); }, 20s));
+  EXPECT_NEAR(*skew("sim-0"), 0.0, 1.5);
+  EXPECT_NEAR(*skew("sim-1"), -120.0, 1.5);
+  auto metrics = HttpRequest(api_port_, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("ef45gw_reader_clock_skew_seconds{reader=\"sim-1\"} -1"),
+            std::string::npos);
 }
 
 /// Collects sd_notify datagrams sent to a socket of ours (what systemd would receive).
