@@ -18,27 +18,7 @@ long RssKib() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
 
-  // Memory: readers whose gateway is away (full match buffers, logs kept, events recorded).
-  constexpr int kReaders = 200;
-  constexpr int kRecognitions = 1000;
-  long before = RssKib();
-  std::vector<ef45sim::Reader> fleet;
-  for (int i = 0; i < kReaders; ++i) {
-    ef45sim::Identity id;
-    id.index = i;
-    fleet.emplace_back(id, 1);
-  }
-  long built = RssKib();
-  for (auto& r : fleet) {
-    for (int k = 0; k < kRecognitions; ++k) r.GenerateRecognition();
-  }
-  long full = RssKib();
-  std::printf("\n%-44s %10s\n", "memory per reader", "KiB");
-  std::printf("%-44s %10.1f\n", "idle (5 users, settings)",
-              static_cast<double>(built - before) / kReaders);
-  std::printf("%-44s %10.1f\n", "after 1000 recognitions (buffer full)",
-              static_cast<double>(full - before) / kReaders);
-  return 0;
+  return -1;
 }
 
 struct Case {

@@ -45,18 +45,6 @@ constexpr std::string_view kLastNames[] = {"Abara",   "Berg",   "Costa", "Dvorak
 constexpr std::string_view kFaceImages[] = {"iris_off_face", "far_off_face", "far_on_face",
                                             "near_off_face", "near_on_face"};
 
-std::string HexCard(util::Prng& rng) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string card;
-  for (int i = 0; i < 4; ++i) {
-    auto byte = static_cast<unsigned>(rng.Below(256));
-    if (i) card += ' ';
-    card += kHex[byte >> 4];
-    card += kHex[byte & 0xf];
-  }
-  return card;
-}
-
 // Number of lock uid's 100 ns ticks between 1582-10-15 (UUID epoch) and 1970-01-01.
 constexpr std::uint64_t kUuidEpochOffset = 0x01B21DD213814000ULL;
 
@@ -331,7 +319,7 @@ std::string Reader::State::EnrollRandomUser() {
 
   boost::json::object info_in;
   info_in["user_uuid"] = uuid;
-  info_in["card"] = HexCard(rng);
+  info_in["card"] = util::RandomCard(rng);
   info_in["pin"] = std::to_string(1000 + rng.Below(9000));
   info_in["apb_status"] = 1;
   user_info[uuid] = *detail::Normalize(info_in, detail::UserInfoSpec());

@@ -389,18 +389,6 @@ const std::vector<FieldSpec>& ControlSpec() {
   return spec;
 }
 
-std::string RandomCard(util::Prng& rng) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string card;
-  for (int i = 0; i < 4; ++i) {
-    auto byte = static_cast<unsigned>(rng.Below(256));
-    if (i) card += ' ';
-    card += kHex[byte >> 4];
-    card += kHex[byte & 0xf];
-  }
-  return card;
-}
-
 }  // namespace
 
 Response HandleControl(State& st, const Call& call) {
@@ -428,7 +416,7 @@ Response HandleControl(State& st, const Call& call) {
       }
       // The emulated user taps a card at once.
       st.card_input = true;
-      st.card_data = RandomCard(st.rng);
+      st.card_data = util::RandomCard(st.rng);
       return ControlResult(200, true, "Success");
     }
     if (action == "stop") {

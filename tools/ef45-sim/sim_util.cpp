@@ -404,4 +404,16 @@ bool IsUuid(std::string_view text) {
   return true;
 }
 
+std::string RandomCard(Prng& rng) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string card;
+  for (int i = 0; i < 4; ++i) {
+    auto byte = static_cast<unsigned>(rng.Below(256));
+    if (i) card += ' ';
+    card += kHex[byte >> 4];
+    card += kHex[byte & 0xf];
+  }
+  return card;
+}
+
 }  // namespace ef45sim::util

@@ -90,6 +90,9 @@ class Prng {
 
 std::uint64_t SplitMix64(std::uint64_t& state);
 
+/// A random card number as the firmware writes them: 4 hex bytes with spaces (`65 D8 A1 BD`).
+std::string RandomCard(Prng& rng);
+
 // --- time ---
 
 /// `2018-05-28T14:26:26Z` (ISO-8601 UTC) for seconds since the Unix epoch.
