@@ -148,6 +148,36 @@ TEST_F(GatewayTest, NotifiesSystemdWhenReadyPingsTheWatchdogAndSaysStopping) {
   EXPECT_NE(notify.Drain().find("STOPPING=1"), std::string::npos);
 }
 
+TEST_F(GatewayTest, MigrateAppliesOnceAndRefusesANewerSchema) {
+  WriteFile(dir_->File("gateway.yaml"), "database: { dsn: \"" + dsn_ + "\" }\n");
+  auto migrate = [&](const std::string& log) {
+    Process p(
+        {BinaryDir() + "/daemon/ef45-gatewayd", "migrate", "--config", dir_->File("gateway.yaml")},
+        dir_->File(log));
+    auto status = p.Wait(60s);
+    return std::make_pair(status.value_or(-1), p.Log());
+  };
+  auto [first, first_log] = migrate("m1.log");
+  EXPECT_EQ(first, 0) << first_log;
+  EXPECT_NE(first_log.find("applied 0001_initial"), std::string::npos) << first_log;
+  auto [again, again_log] = migrate("m2.log");
+  EXPECT_EQ(again, 0) << again_log;
+  EXPECT_NE(again_log.find("schema is current"), std::string::npos) << again_log;
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM schema_migrations"), "1");
+  // A database migrated by a newer gateway: this binary must not touch it, nor run on it.
+  Exec(dsn_,
+       "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, "
+       "'9999_future', 'x')");
+  auto [newer, newer_log] = migrate("m3.log");
+  EXPECT_EQ(newer, 1);
+  EXPECT_NE(newer_log.find("newer"), std::string::npos) << newer_log;
+  StartSim(1, 0.0);
+  WriteConfig({0});
+  StartGateway();
+  EXPECT_EQ(gateway_.Wait(30s), 1) << gateway_.Log();
+  EXPECT_NE(gateway_.Log().find("newer"), std::string::npos) << gateway_.Log();
+}
+
 TEST(GatewayCheckConfig, RejectsBrokenConfigsWithPathAndLine) {
   TempDir dir;
   struct Case {
