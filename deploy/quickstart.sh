@@ -4,11 +4,14 @@
 # the gateway is ready, and prints where to look. Everything lives under .quickstart/ in the
 # repository; running it again reuses what is there. `./deploy/quickstart.sh stop` stops it all.
 #   READERS=8 RATE=0.5 API_PORT=8080 ./deploy/quickstart.sh
+# For tests: QUICKSTART_BUILD_DIR=DIR uses binaries already built there (no build step),
+# QUICKSTART_PG_DIR=DIR puts the PostgreSQL cluster there, QUICKSTART_SKIP_INSTALL=1 with CI=true
+# skips the package step CI already ran.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.quickstart"
-build="$root/build"
+build="${QUICKSTART_BUILD_DIR:-$root/build}"
 readers=${READERS:-8}
 rate=${RATE:-0.5}
 api_port=${API_PORT:-8080}
@@ -28,7 +31,9 @@ stop_pidfile() {
 
 # PostgreSQL runs as `postgres` when we are root; a checkout under /root is not reachable for
 # that user, so the cluster then lives under /var/lib.
-if [ "$(id -u)" -eq 0 ]; then
+if [ -n "${QUICKSTART_PG_DIR:-}" ]; then
+  pgdir=$QUICKSTART_PG_DIR
+elif [ "$(id -u)" -eq 0 ]; then
   pgdir=/var/lib/ef45gw-quickstart/pg
 else
   pgdir="$state/pg"
@@ -55,8 +60,12 @@ else
 fi
 
 echo "== build"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target ef45-gatewayd ef45-sim -j "$(nproc)"
+if [ -n "${QUICKSTART_BUILD_DIR:-}" ]; then
+  echo "(using the binaries in $build)"
+else
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" --target ef45-gatewayd ef45-sim -j "$(nproc)"
+fi
 
 echo "== postgres"
 mkdir -p "$(dirname "$pgdir")"
