@@ -25,6 +25,12 @@ CI=true QUICKSTART_SKIP_INSTALL=1 QUICKSTART_BUILD_DIR="$build" QUICKSTART_PG_DI
   READERS=3 RATE=2 API_PORT="$port" ./deploy/quickstart.sh >"$scratch/quickstart.log" 2>&1 ||
   { cat "$scratch/quickstart.log"; fail "quickstart.sh failed"; }
 grep -q "ef45-gateway is running" "$scratch/quickstart.log" || fail "no summary printed"
+# Running it again is safe: same database, fresh simulator and gateway.
+CI=true QUICKSTART_SKIP_INSTALL=1 QUICKSTART_BUILD_DIR="$build" QUICKSTART_PG_DIR="$scratch/pg" \
+  READERS=3 RATE=2 API_PORT="$port" ./deploy/quickstart.sh >"$scratch/quickstart2.log" 2>&1 ||
+  { cat "$scratch/quickstart2.log"; fail "a second quickstart.sh run failed"; }
+[ "$(pgrep -fc "ef45-gatewayd run --config $clone/.quickstart")" -eq 1 ] ||
+  fail "not exactly one gateway after the second run"
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || fail "/readyz not ready"
 arrived=0
 for _ in $(seq 1 100); do
