@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private PostgreSQL 15 cluster for tests, benchmarks and the quick start: no systemd, no
 # system cluster touched. Usage:
-#   pg.sh start DIR     initdb (once) + start on a free loopback port; writes DIR/env
+#   pg.sh start DIR     initdb (once) + start on a free loopback port (a no-op if running);
+#                       writes DIR/env
 #   pg.sh stop DIR      fast shutdown
 #   pg.sh restart DIR   stop + start on the same port (used by tests that kill the database)
 #   pg.sh kill DIR      SIGKILL the postmaster (crash test), then it can be started again
@@ -44,9 +45,12 @@ start() {
   [ -n "$port" ] || port=$(free_port)
   as_owner sh -c "echo $port > '$dir/port'"
   as_owner mkdir -p "$dir/sock"
-  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-    start >/dev/null
+  # Already running (a second `start`, e.g. the quick start run again): keep it.
+  if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+      start >/dev/null
+  fi
   as_owner sh -c "cat > '$dir/env'" <<ENV
 export PGHOST=127.0.0.1
 export PGPORT=$port
