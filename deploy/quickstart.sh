@@ -135,7 +135,7 @@ ef45-gateway is running.
 Try:
   curl -s http://127.0.0.1:$api_port/api/v1/devices
   curl -s 'http://127.0.0.1:$api_port/api/v1/events?limit=5'
-  curl -s http://127.0.0.1:$api_port/metrics | grep ef45gw_reader_up
+  curl -sN http://127.0.0.1:$api_port/api/v1/events/stream
 
 Stop everything:  ./deploy/quickstart.sh stop
 INFO

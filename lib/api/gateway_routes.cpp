@@ -1,5 +1,9 @@
 #include "api/gateway_routes.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -208,6 +212,65 @@ asio::awaitable<Response> ListEvents(GatewayContext& ctx, Request& request) {
   co_return Json(json::object{{"items", std::move(items)}, {"next", page->next}});
 }
 
+/// Server-Sent Events from `query.after` on: every committed event matching the filters, in seq
+/// order, `id:` = seq, then new ones as they are committed. Idle: a heartbeat comment every
+/// 15 s. A consumer that stops reading makes a write time out (the server's write deadline):
+/// the stream ends and the client resumes with Last-Event-ID. Memory per subscriber is one page.
+asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
+                                   StreamWriter& writer) {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kIdlePoll = std::chrono::milliseconds(250);
+  constexpr auto kHeartbeat = std::chrono::seconds(15);
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  query.limit = 500;
+  if (co_await writer.Write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
+  auto last_write = Clock::now();
+  while (true) {
+    auto page = co_await store::ListEvents(ctx.db, query);
+    if (!page) {
+      // Database unavailable: tell the client and end; it resumes from its Last-Event-ID.
+      co_await writer.Write("event: error\ndata: {\"type\":\"database-unavailable\"}\n\n");
+      co_return;
+    }
+    if (!page->events.empty()) {
+      std::string chunk;
+      for (const auto& e : page->events) {
+        chunk += "id: " + std::to_string(e.seq) +
+                 "\nevent: " + std::string(store::KindName(e.kind)) +
+                 "\ndata: " + json::serialize(EventJson(e)) + "\n\n";
+      }
+      if (co_await writer.Write(std::move(chunk))) co_return;
+      last_write = Clock::now();
+      query.after = page->next;
+      if (static_cast<int>(page->events.size()) == query.limit) continue;  // more waiting
+    }
+    if (Clock::now() - last_write >= kHeartbeat) {
+      if (co_await writer.Write(": heartbeat\n\n")) co_return;
+      last_write = Clock::now();
+    }
+    timer.expires_after(kIdlePoll);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
+}
+
+asio::awaitable<Response> OpenEventStream(GatewayContext& ctx, Request& request) {
+  store::EventQuery query;
+  if (auto bad = ParseEventQuery(request, query)) co_return *bad;
+  if (!request.last_event_id.empty()) {
+    // A reconnecting EventSource sends the last id it saw: it wins over ?after=.
+    if (!ParseInt64(request.last_event_id, query.after) || query.after < 0) {
+      co_return BadRequest("Last-Event-ID", "must be an event seq (a non-negative integer)");
+    }
+  }
+  Response r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("X-Accel-Buffering", "no");
+  r.stream = [&ctx, query](StreamWriter& writer) { return StreamEvents(ctx, query, writer); };
+  co_return r;
+}
+
 }  // namespace
 
 void AddGatewayRoutes(Router& router, GatewayContext& ctx) {
@@ -221,6 +284,7 @@ void AddGatewayRoutes(Router& router, GatewayContext& ctx) {
   router.Add("GET", "/api/v1/devices", Role::kRead, bind(ListDevices));
   router.Add("GET", "/api/v1/devices/{id}", Role::kRead, bind(GetDevice));
   router.Add("GET", "/api/v1/events", Role::kRead, bind(ListEvents));
+  router.Add("GET", "/api/v1/events/stream", Role::kRead, bind(OpenEventStream));
 }
 
 }  // namespace gw::api

@@ -241,16 +241,7 @@ asio::awaitable<void> DeviceWorker::Loop() {
     switch (kind) {
       case PollKind::kDoor: outcome = co_await PollDoor(); break;
       case PollKind::kMatch: outcome = co_await PollMatch(); break;
-      case PollKind::kLogs:
-        // Match-data first: recognitions whose items are buffered then commit as one event with
-        // their log entries instead of being enriched afterwards (a second seq for upstream).
-        outcome = co_await PollMatch();
-        if (!outcome) {
-          due_[static_cast<std::size_t>(PollKind::kMatch)] =
-              SteadyClock::now() + Interval(PollKind::kMatch);
-          outcome = co_await PollLogs(more);
-        }
-        break;
+      case PollKind::kLogs: outcome = co_await PollLogs(more); break;
       case PollKind::kHealth: outcome = co_await PollHealth(); break;
       case PollKind::kSession: break;
     }
@@ -369,30 +360,37 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::FetchLogs(std::int64_t up_t
 }
 
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollMatch() {
-  auto items = co_await client_->GetMatchData();
-  if (!items) co_return FromReply(PollKind::kMatch, items.error());
-  if (items->items.empty()) co_return std::nullopt;
-  auto received = Now();
   store::DeviceBatch batch;
   batch.device_id = reader_.id;
+  co_return co_await CommitWithMatchData(std::move(batch), PollKind::kMatch);
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::DeviceBatch batch,
+                                                                         PollKind kind) {
+  auto items = co_await client_->GetMatchData();
+  if (!items) co_return FromReply(kind, items.error());
+  if (items->items.empty() && batch.events.empty()) co_return std::nullopt;
+  auto received = Now();
   std::int64_t max_log_id = 0;
   for (const auto& item : items->items) {
     if (item.log_id) max_log_id = std::max(max_log_id, *item.log_id);
   }
-  // Fetch their log entries now so each recognition commits as one event with both sources.
-  // Ids far beyond the cursor (a backlog) are left to the logs poll, which pages fairly.
-  if (max_log_id > cursor_.last_log_id &&
-      max_log_id - cursor_.last_log_id <= reader_.polling.logs_page) {
+  // The items' log entries go in the same transaction, so each recognition commits as one
+  // event with both sources. (A log entry fetched before this GET has its item in the reply:
+  // the reader creates both at once and only we delete items.) Ids far beyond the cursor (a
+  // backlog) are left to the logs poll, which pages fairly.
+  const store::Cursor from = batch.cursor.value_or(cursor_);
+  if (max_log_id > from.last_log_id && max_log_id - from.last_log_id <= reader_.polling.logs_page) {
     bool full = false;
     if (auto failure = co_await FetchLogs(max_log_id, PollKind::kMatch, batch, full)) {
       co_return failure;
     }
   }
   for (const auto& item : items->items) {
-    batch.events.push_back(FromMatch(item, cursor_.log_epoch, received));
+    batch.events.push_back(FromMatch(item, from.log_epoch, received));
   }
   auto cursor = batch.cursor;
-  if (auto failure = co_await Commit(std::move(batch), PollKind::kMatch)) co_return failure;
+  if (auto failure = co_await Commit(std::move(batch), kind)) co_return failure;
   if (cursor) cursor_ = *cursor;
   // Committed: only now may the reader forget them.
   std::uint64_t deleted = 0;
@@ -406,7 +404,7 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollMatch() {
     // 400 = already gone (deleted by us before a restart): fine. Anything else: retry later;
     // the item is committed, so seeing it again only adds nothing.
     if (r.error().http_status == 400) continue;
-    outcome = FromReply(PollKind::kMatch, r.error());
+    outcome = FromReply(kind, r.error());
     break;
   }
   std::lock_guard lock(snapshot_mutex_);
@@ -492,9 +490,10 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollLogs(bool& more) {
     more = true;
     co_return std::nullopt;
   }
-  auto cursor = batch.cursor;
-  if (auto failure = co_await Commit(std::move(batch), PollKind::kLogs)) co_return failure;
-  if (cursor) cursor_ = *cursor;
+  // Match-data after the logs, committed together: every recognition in this page is one event.
+  if (auto failure = co_await CommitWithMatchData(std::move(batch), PollKind::kLogs)) {
+    co_return failure;
+  }
   more = full;
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.cursor = cursor_;

@@ -116,6 +116,9 @@ class DeviceWorker {
   boost::asio::awaitable<bool> LoadState();
   boost::asio::awaitable<Outcome> PollDoor();
   boost::asio::awaitable<Outcome> PollMatch();
+  /// GETs match-data, adds the items and their log entries to `batch`, commits it, then DELETEs
+  /// the items on the reader.
+  boost::asio::awaitable<Outcome> CommitWithMatchData(store::DeviceBatch batch, PollKind kind);
   boost::asio::awaitable<Outcome> PollLogs(bool& more);
   boost::asio::awaitable<Outcome> PollHealth();
   /// Fetches log entries (cursor, up_to] into `batch` (and advances its cursor) in pages.
