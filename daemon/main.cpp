@@ -21,6 +21,7 @@
 #include "common/systemd.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
+#include "metrics/gateway_metrics.hpp"
 #include "metrics/metrics.hpp"
 #include "metrics/poll_metrics.hpp"
 #include "poll/worker_set.hpp"
@@ -104,21 +105,25 @@ class Gateway {
         io_(1),
         build_metrics_(registry_.get()),
         poll_metrics_(registry_.get()),
+        api_metrics_(registry_.get()),
+        store_metrics_(registry_, [this] { return WriterCounters(); }),
         db_(gw::store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
-        writer_(
-            io_.get_executor(), db_,
-            gw::store::WriterOptions{config_.store.batch_max_events, config_.store.batch_max_delay,
-                                     config_.store.queue_capacity}),
+        writer_(io_.get_executor(), db_, WriterOptionsFor(config_.store, store_metrics_)),
         workers_(io_.get_executor(), gw::poll::WorkerDeps{db_, writer_, &poll_metrics_}),
         router_(nullptr),  // no tokens yet: the API is open; keep it on loopback
-        context_{db_, workers_, registry_, [this] { return started_.load(); }},
+        context_{db_, workers_, registry_, [this] { return started_.load(); }, &api_metrics_},
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
     gw::api::AddGatewayRoutes(router_, context_);
     gw::api::ServerOptions options;
     options.host = config_.api.listen_host;
     options.port = config_.api.listen_port;
     options.max_connections = config_.api.max_connections;
-    server_ = std::make_unique<gw::api::Server>(io_.get_executor(), options, router_);
+    server_ = std::make_unique<gw::api::Server>(
+        io_.get_executor(), options, router_,
+        [this](const std::string& route, const std::string& method, int status,
+               std::chrono::duration<double> elapsed) {
+          api_metrics_.ObserveRequest(route, method, status, elapsed.count());
+        });
   }
 
   int Run() {
@@ -138,6 +143,8 @@ class Gateway {
       }
     });
     asio::co_spawn(io_, Signals(), [](std::exception_ptr e) { LogFailure("signals", e); });
+    asio::co_spawn(io_, DatabaseHealth(),
+                   [](std::exception_ptr e) { LogFailure("database health", e); });
     if (auto interval = gw::systemd::WatchdogInterval()) {
       asio::co_spawn(io_, Watchdog(*interval),
                      [](std::exception_ptr e) { LogFailure("watchdog", e); });
@@ -147,6 +154,36 @@ class Gateway {
   }
 
  private:
+  static gw::store::WriterOptions WriterOptionsFor(const gw::config::StoreConfig& store,
+                                                   gw::metrics::StoreMetrics& metrics) {
+    gw::store::WriterOptions o;
+    o.max_batch_events = store.batch_max_events;
+    o.max_delay = store.batch_max_delay;
+    o.queue_capacity = store.queue_capacity;
+    o.on_commit = [&metrics](std::size_t events, double seconds) {
+      metrics.ObserveCommit(events, seconds);
+    };
+    return o;
+  }
+
+  gw::metrics::WriterCounters WriterCounters() const {
+    auto s = writer_.Stats();
+    return {s.transactions,    s.failed_attempts, s.rejected_batches,
+            s.events_inserted, s.events_enriched, s.events_ignored,
+            s.queued_events,   s.waiting_batches, db_.ConnectionsOpened()};
+  }
+
+  /// ef45gw_db_up: PostgreSQL answers, checked every 10 s (and by /readyz on demand).
+  asio::awaitable<void> DatabaseHealth() {
+    asio::steady_timer timer(io_);
+    while (!stopping_) {
+      auto ec = co_await db_.Ping();
+      store_metrics_.SetDatabaseUp(!ec);
+      timer.expires_after(std::chrono::seconds(10));
+      co_await timer.async_wait(kTuple);
+    }
+  }
+
   asio::awaitable<void> Startup() {
     if (!co_await PrepareSchema()) co_return;
     auto report = co_await workers_.Apply(config_.readers, config_.shutdown_deadline);
@@ -284,6 +321,8 @@ class Gateway {
   gw::metrics::Registry registry_;
   gw::metrics::BuildMetrics build_metrics_;
   gw::metrics::PollMetrics poll_metrics_;
+  gw::metrics::ApiMetrics api_metrics_;
+  gw::metrics::StoreMetrics store_metrics_;
   gw::store::Database db_;
   gw::store::EventWriter writer_;
   gw::poll::WorkerSet workers_;

@@ -12,6 +12,7 @@
 
 #include "api/problem.hpp"
 #include "common/time.hpp"
+#include "metrics/gateway_metrics.hpp"
 #include "metrics/metrics.hpp"
 #include "poll/worker_set.hpp"
 #include "store/database.hpp"
@@ -224,12 +225,24 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
   query.limit = 500;
+  // Counts the stream while it is open and says why it ended.
+  struct Subscriber {
+    metrics::ApiMetrics* m;
+    std::string reason = "client_gone";
+    explicit Subscriber(metrics::ApiMetrics* api) : m(api) {
+      if (m) m->StreamOpened();
+    }
+    ~Subscriber() {
+      if (m) m->StreamClosed(reason);
+    }
+  } subscriber(ctx.api_metrics);
   if (co_await writer.Write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
   auto last_write = Clock::now();
   while (true) {
     auto page = co_await store::ListEvents(ctx.db, query);
     if (!page) {
       // Database unavailable: tell the client and end; it resumes from its Last-Event-ID.
+      subscriber.reason = "database_unavailable";
       co_await writer.Write("event: error\ndata: {\"type\":\"database-unavailable\"}\n\n");
       co_return;
     }
@@ -251,7 +264,10 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
     }
     timer.expires_after(kIdlePoll);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
+    if (ec) {
+      subscriber.reason = "shutdown";
+      co_return;
+    }
   }
 }
 

@@ -13,7 +13,8 @@ class WorkerSet;
 }
 namespace gw::metrics {
 class Registry;
-}
+class ApiMetrics;
+}  // namespace gw::metrics
 
 namespace gw::api {
 
@@ -24,6 +25,7 @@ struct GatewayContext {
   metrics::Registry& metrics;
   /// True once migrations are current and the readers are loaded (start-up finished).
   std::function<bool()> started;
+  metrics::ApiMetrics* api_metrics = nullptr;  ///< optional: SSE subscribers and disconnects
 };
 
 /// Registers the façade's routes: /healthz, /readyz, /metrics and /api/v1 (devices, events).

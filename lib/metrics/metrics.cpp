@@ -91,14 +91,21 @@ class ProcessCollector final : public prometheus::Collectable {
 
 }  // namespace
 
-Registry::Registry()
-    : registry_(std::make_shared<prometheus::Registry>()),
-      process_(std::make_shared<ProcessCollector>()) {}
+Registry::Registry() : registry_(std::make_shared<prometheus::Registry>()) {
+  collectables_.push_back(std::make_shared<ProcessCollector>());
+}
+
+void Registry::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
+  collectables_.push_back(std::move(collectable));
+}
 
 std::string Registry::Serialize() const {
   auto families = registry_->Collect();
-  auto process = process_->Collect();
-  families.insert(families.end(), process.begin(), process.end());
+  for (const auto& c : collectables_) {
+    auto more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace gw::metrics {
 
@@ -25,9 +26,12 @@ class Registry {
   /// included. Cheap enough to call on every scrape; does not block on I/O beyond /proc/self.
   std::string Serialize() const;
 
+  /// Adds a collector read on every scrape (values computed at scrape time). Call at start-up.
+  void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<prometheus::Collectable> process_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 
 /// Buckets for durations in seconds, from 1 ms to 30 s.

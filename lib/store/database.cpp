@@ -69,6 +69,7 @@ ConnectionPool::Lease ConnectionPool::AcquireBlocking() {
         "; CREATE TEMP TABLE gw_stage (ord int, dev text, k text, kd text, src int2, "
         "lid int8, ep int8, enc text, et text, inf text, ad text, uu text, dt timestamptz, "
         "ra timestamptz, p jsonb) ON COMMIT DELETE ROWS");
+    opened_.fetch_add(1, std::memory_order_relaxed);
     return Lease(this, std::move(conn), true);
   } catch (...) {
     Forget();
@@ -198,6 +199,8 @@ Database::Database(DatabaseOptions options)
           options_.pool_size, static_cast<int>(options_.statement_timeout.count()))) {}
 
 Database::~Database() { pool_.join(); }
+
+std::uint64_t Database::ConnectionsOpened() const noexcept { return connections_->Opened(); }
 
 boost::asio::awaitable<boost::system::error_code> Database::Ping() {
   detail::ConnectionPool* conns = connections_.get();

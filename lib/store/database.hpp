@@ -41,6 +41,8 @@ class Database {
   boost::asio::awaitable<boost::system::error_code> Ping();
 
   const DatabaseOptions& Options() const noexcept { return options_; }
+  /// Connections opened since start; beyond `pool_size` they are reconnects (metrics).
+  std::uint64_t ConnectionsOpened() const noexcept;
   detail::ConnectionPool& Connections() noexcept { return *connections_; }
 
  private:

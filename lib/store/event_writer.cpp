@@ -545,6 +545,11 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
     if (r) {
       last_commit_seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
       ++transactions_;
+      if (options_.on_commit) {
+        std::size_t events = 0;
+        for (const auto* b : batches) events += b->events.size();
+        options_.on_commit(events, last_commit_seconds_);
+      }
       inserted_ += static_cast<std::uint64_t>(r->inserted);
       enriched_ += static_cast<std::uint64_t>(r->enriched);
       ignored_ += static_cast<std::uint64_t>(r->ignored);

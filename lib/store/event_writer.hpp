@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct WriterOptions {
   int max_batch_events = 1000;              ///< events per transaction at most
   std::chrono::milliseconds max_delay{20};  ///< how long a transaction waits to fill
   int queue_capacity = 20000;  ///< events accepted and not yet committed; then Write waits
+  /// Called on the writer's strand after each committed transaction with its event count and
+  /// duration (for the batch-size and commit-duration histograms). Must not block.
+  std::function<void(std::size_t events, double seconds)> on_commit;
   std::chrono::milliseconds retry_initial{100};  ///< first back-off after a failed commit
   std::chrono::milliseconds retry_max{5000};     ///< back-off cap while PostgreSQL is down
   /// Transactions in flight at once. Two lets the next batch travel and be parsed while the

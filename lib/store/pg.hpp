@@ -1,6 +1,7 @@
 #pragma once
 // Internal to lib/store: libpqxx plumbing. Not included by any public header.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -51,6 +52,8 @@ class ConnectionPool {
   /// Borrows an idle connection or opens one; waits while `size` are borrowed. Throws
   /// pqxx::broken_connection when PostgreSQL cannot be reached.
   Lease AcquireBlocking();
+  /// Connections opened since start (a reconnect after a PostgreSQL restart counts too).
+  std::uint64_t Opened() const noexcept { return opened_.load(std::memory_order_relaxed); }
 
  private:
   void Release(std::unique_ptr<pqxx::connection> conn);
@@ -63,6 +66,7 @@ class ConnectionPool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;
+  std::atomic<std::uint64_t> opened_{0};
 };
 
 /// What a database exception means for us.

@@ -53,9 +53,17 @@ TEST_F(GatewayTest, StoresEveryRecognitionExactlyOnceThroughFaults) {
   LetRun(10s);
   for (int i : {2, 3, 5, 6}) Fault(i, "{}");
 
-  // PostgreSQL restarts under load: the pollers stop draining, then resume.
+  // PostgreSQL restarts under load: the pollers stop draining, then resume on new connections.
+  auto opened = [&] {
+    auto text = HttpRequest(api_port_, "GET", "/metrics").body;
+    auto pos = text.find("\nef45gw_store_connections_opened_total ");
+    return pos == std::string::npos ? -1.0 : std::stod(text.substr(pos + 39));
+  };
+  auto opened_before = opened();
+  ASSERT_GE(opened_before, 1.0);
   RestartDatabase();
   LetRun(5s);
+  EXPECT_GT(opened(), opened_before) << "no reconnect counted after the restart";
 
   // The gateway dies without a chance to flush or release locks, and comes back.
   KillGateway();

@@ -1,0 +1,141 @@
+#include "metrics/gateway_metrics.hpp"
+
+#include <prometheus/metric_family.h>
+
+#include "metrics/metrics.hpp"
+
+namespace gw::metrics {
+namespace {
+
+class WriterCollector final : public prometheus::Collectable {
+ public:
+  explicit WriterCollector(std::function<WriterCounters()> read) : read_(std::move(read)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    WriterCounters c = read_();
+    std::vector<prometheus::MetricFamily> out;
+    out.push_back(One("ef45gw_store_transactions_total", "Event transactions committed.",
+                      prometheus::MetricType::Counter, static_cast<double>(c.transactions)));
+    out.push_back(One("ef45gw_store_commit_failures_total",
+                      "Event transactions that failed and were retried (database unavailable).",
+                      prometheus::MetricType::Counter, static_cast<double>(c.failed_attempts)));
+    out.push_back(One("ef45gw_store_rejected_batches_total",
+                      "Reader batches refused as invalid (nothing of them stored).",
+                      prometheus::MetricType::Counter, static_cast<double>(c.rejected_batches)));
+    prometheus::MetricFamily rows;
+    rows.name = "ef45gw_store_rows_total";
+    rows.help = "What commits did to event rows: inserted, enriched, or ignored replays.";
+    rows.type = prometheus::MetricType::Counter;
+    for (auto [result, value] :
+         {std::pair{"inserted", c.events_inserted}, std::pair{"enriched", c.events_enriched},
+          std::pair{"ignored", c.events_ignored}}) {
+      prometheus::ClientMetric m;
+      m.label.push_back({"result", result});
+      m.counter.value = static_cast<double>(value);
+      rows.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(rows));
+    out.push_back(One("ef45gw_store_connections_opened_total",
+                      "PostgreSQL connections opened; beyond the pool size, reconnects.",
+                      prometheus::MetricType::Counter, static_cast<double>(c.connections_opened)));
+    out.push_back(One("ef45gw_store_queue_events",
+                      "Events accepted by the writer and not yet committed.",
+                      prometheus::MetricType::Gauge, static_cast<double>(c.queued_events)));
+    out.push_back(One("ef45gw_store_waiting_batches",
+                      "Reader batches waiting for room in the writer queue (backpressure).",
+                      prometheus::MetricType::Gauge, static_cast<double>(c.waiting_batches)));
+    return out;
+  }
+
+ private:
+  static prometheus::MetricFamily One(std::string name, std::string help,
+                                      prometheus::MetricType type, double value) {
+    prometheus::MetricFamily f;
+    f.name = std::move(name);
+    f.help = std::move(help);
+    f.type = type;
+    prometheus::ClientMetric m;
+    if (type == prometheus::MetricType::Counter)
+      m.counter.value = value;
+    else
+      m.gauge.value = value;
+    f.metric.push_back(std::move(m));
+    return f;
+  }
+
+  std::function<WriterCounters()> read_;
+};
+
+}  // namespace
+
+StoreMetrics::StoreMetrics(Registry& registry, std::function<WriterCounters()> read)
+    : StoreMetrics(registry.get(), registry, std::move(read)) {}
+
+StoreMetrics::StoreMetrics(prometheus::Registry& r, Registry& registry,
+                           std::function<WriterCounters()> read)
+    : commit_duration(prometheus::BuildHistogram()
+                          .Name("ef45gw_store_commit_duration_seconds")
+                          .Help("Duration of one event transaction (write and commit).")
+                          .Register(r)
+                          .Add({}, LatencyBuckets())),
+      batch_size(prometheus::BuildHistogram()
+                     .Name("ef45gw_store_batch_events")
+                     .Help("Events per committed transaction.")
+                     .Register(r)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200,
+                                                                      500, 1000})),
+      db_up(prometheus::BuildGauge()
+                .Name("ef45gw_db_up")
+                .Help("1 when PostgreSQL answered the last health query.")
+                .Register(r)
+                .Add({})) {
+  registry.AddCollectable(std::make_shared<WriterCollector>(std::move(read)));
+}
+
+void StoreMetrics::ObserveCommit(std::size_t events, double seconds) {
+  commit_duration.Observe(seconds);
+  batch_size.Observe(static_cast<double>(events));
+}
+
+void StoreMetrics::SetDatabaseUp(bool up) { db_up.Set(up ? 1 : 0); }
+
+ApiMetrics::ApiMetrics(prometheus::Registry& r)
+    : requests_(prometheus::BuildCounter()
+                    .Name("ef45gw_api_requests_total")
+                    .Help("API requests by route template, method and status class.")
+                    .Register(r)),
+      duration_(prometheus::BuildHistogram()
+                    .Name("ef45gw_api_request_duration_seconds")
+                    .Help("API request handling time by route template (streams: until the "
+                          "headers are sent).")
+                    .Register(r)),
+      subscribers_(prometheus::BuildGauge()
+                       .Name("ef45gw_sse_subscribers")
+                       .Help("Open event streams.")
+                       .Register(r)
+                       .Add({})),
+      disconnects_(prometheus::BuildCounter()
+                       .Name("ef45gw_sse_disconnects_total")
+                       .Help("Event streams ended, by reason.")
+                       .Register(r)) {
+  // Known reasons exist from the start (at 0), so rate() and alerts see them before the first.
+  for (const char* reason : {"client_gone", "database_unavailable", "shutdown"}) {
+    disconnects_.Add({{"reason", reason}});
+  }
+}
+
+void ApiMetrics::ObserveRequest(const std::string& route, const std::string& method, int status,
+                                double seconds) {
+  std::string code = std::to_string(status / 100) + "xx";
+  requests_.Add({{"route", route}, {"method", method}, {"code", code}}).Increment();
+  duration_.Add({{"route", route}}, LatencyBuckets()).Observe(seconds);
+}
+
+void ApiMetrics::StreamOpened() { subscribers_.Increment(); }
+
+void ApiMetrics::StreamClosed(const std::string& reason) {
+  subscribers_.Decrement();
+  disconnects_.Add({{"reason", reason}}).Increment();
+}
+
+}  // namespace gw::metrics

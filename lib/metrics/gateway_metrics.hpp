@@ -1,0 +1,70 @@
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace gw::metrics {
+
+class Registry;
+
+/// The event writer's counters as plain numbers (lib/metrics does not depend on lib/store).
+struct WriterCounters {
+  std::uint64_t transactions = 0;
+  std::uint64_t failed_attempts = 0;
+  std::uint64_t rejected_batches = 0;
+  std::uint64_t events_inserted = 0;
+  std::uint64_t events_enriched = 0;
+  std::uint64_t events_ignored = 0;
+  std::uint64_t queued_events = 0;
+  std::uint64_t waiting_batches = 0;
+  std::uint64_t connections_opened = 0;
+};
+
+/// Store metrics: commit duration and batch size histograms (observed on each commit), the
+/// writer's counters and queue depth (read on each scrape), and whether PostgreSQL answers.
+struct StoreMetrics {
+  StoreMetrics(Registry& registry, std::function<WriterCounters()> read_counters);
+
+  void ObserveCommit(std::size_t events, double seconds);
+  void SetDatabaseUp(bool up);
+
+  prometheus::Histogram& commit_duration;
+  prometheus::Histogram& batch_size;
+  prometheus::Gauge& db_up;
+
+ private:
+  StoreMetrics(prometheus::Registry& families, Registry& registry,
+               std::function<WriterCounters()> read_counters);
+};
+
+/// API metrics: requests by route template, method and status class; duration by route;
+/// SSE subscribers and why streams ended. Route templates only (bounded cardinality).
+class ApiMetrics {
+ public:
+  explicit ApiMetrics(prometheus::Registry& registry);
+
+  void ObserveRequest(const std::string& route, const std::string& method, int status,
+                      double seconds);
+  void StreamOpened();
+  /// `reason`: "client_gone" (write failed or timed out: slow or disconnected consumer),
+  /// "database_unavailable", "shutdown".
+  void StreamClosed(const std::string& reason);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Gauge& subscribers_;
+  prometheus::Family<prometheus::Counter>& disconnects_;
+};
+
+}  // namespace gw::metrics
