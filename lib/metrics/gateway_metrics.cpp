@@ -14,14 +14,17 @@ class WriterCollector final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     WriterCounters c = read_();
     std::vector<prometheus::MetricFamily> out;
-    out.push_back(One("ef45gw_store_transactions_total", "Event transactions committed.",
-                      prometheus::MetricType::Counter, static_cast<double>(c.transactions)));
-    out.push_back(One("ef45gw_store_commit_failures_total",
-                      "Event transactions that failed and were retried (database unavailable).",
-                      prometheus::MetricType::Counter, static_cast<double>(c.failed_attempts)));
-    out.push_back(One("ef45gw_store_rejected_batches_total",
-                      "Reader batches refused as invalid (nothing of them stored).",
-                      prometheus::MetricType::Counter, static_cast<double>(c.rejected_batches)));
+    out.push_back(SingleSample("ef45gw_store_transactions_total", "Event transactions committed.",
+                               prometheus::MetricType::Counter,
+                               static_cast<double>(c.transactions)));
+    out.push_back(
+        SingleSample("ef45gw_store_commit_failures_total",
+                     "Event transactions that failed and were retried (database unavailable).",
+                     prometheus::MetricType::Counter, static_cast<double>(c.failed_attempts)));
+    out.push_back(SingleSample("ef45gw_store_rejected_batches_total",
+                               "Reader batches refused as invalid (nothing of them stored).",
+                               prometheus::MetricType::Counter,
+                               static_cast<double>(c.rejected_batches)));
     prometheus::MetricFamily rows;
     rows.name = "ef45gw_store_rows_total";
     rows.help = "What commits did to event rows: inserted, enriched, or ignored replays.";
@@ -35,34 +38,21 @@ class WriterCollector final : public prometheus::Collectable {
       rows.metric.push_back(std::move(m));
     }
     out.push_back(std::move(rows));
-    out.push_back(One("ef45gw_store_connections_opened_total",
-                      "PostgreSQL connections opened; beyond the pool size, reconnects.",
-                      prometheus::MetricType::Counter, static_cast<double>(c.connections_opened)));
-    out.push_back(One("ef45gw_store_queue_events",
-                      "Events accepted by the writer and not yet committed.",
-                      prometheus::MetricType::Gauge, static_cast<double>(c.queued_events)));
-    out.push_back(One("ef45gw_store_waiting_batches",
-                      "Reader batches waiting for room in the writer queue (backpressure).",
-                      prometheus::MetricType::Gauge, static_cast<double>(c.waiting_batches)));
+    out.push_back(SingleSample("ef45gw_store_connections_opened_total",
+                               "PostgreSQL connections opened; beyond the pool size, reconnects.",
+                               prometheus::MetricType::Counter,
+                               static_cast<double>(c.connections_opened)));
+    out.push_back(SingleSample(
+        "ef45gw_store_queue_events", "Events accepted by the writer and not yet committed.",
+        prometheus::MetricType::Gauge, static_cast<double>(c.queued_events)));
+    out.push_back(
+        SingleSample("ef45gw_store_waiting_batches",
+                     "Reader batches waiting for room in the writer queue (backpressure).",
+                     prometheus::MetricType::Gauge, static_cast<double>(c.waiting_batches)));
     return out;
   }
 
  private:
-  static prometheus::MetricFamily One(std::string name, std::string help,
-                                      prometheus::MetricType type, double value) {
-    prometheus::MetricFamily f;
-    f.name = std::move(name);
-    f.help = std::move(help);
-    f.type = type;
-    prometheus::ClientMetric m;
-    if (type == prometheus::MetricType::Counter)
-      m.counter.value = value;
-    else
-      m.gauge.value = value;
-    f.metric.push_back(std::move(m));
-    return f;
-  }
-
   std::function<WriterCounters()> read_;
 };
 

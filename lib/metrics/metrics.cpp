@@ -44,37 +44,22 @@ class ProcessCollector final : public prometheus::Collectable {
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
       ++fds;
     }
-    out.push_back(Gauge("process_cpu_seconds_total", "User and system CPU time spent in seconds.",
-                        prometheus::MetricType::Counter, cpu));
-    out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
-                        prometheus::MetricType::Gauge, rss));
-    out.push_back(Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                        prometheus::MetricType::Gauge, vsize));
-    out.push_back(Gauge("process_open_fds", "Number of open file descriptors.",
-                        prometheus::MetricType::Gauge, fds));
-    out.push_back(Gauge("process_start_time_seconds",
-                        "Start time of the process since unix epoch in seconds.",
-                        prometheus::MetricType::Gauge, start));
+    out.push_back(SingleSample("process_cpu_seconds_total",
+                               "User and system CPU time spent in seconds.",
+                               prometheus::MetricType::Counter, cpu));
+    out.push_back(SingleSample("process_resident_memory_bytes", "Resident memory size in bytes.",
+                               prometheus::MetricType::Gauge, rss));
+    out.push_back(SingleSample("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                               prometheus::MetricType::Gauge, vsize));
+    out.push_back(SingleSample("process_open_fds", "Number of open file descriptors.",
+                               prometheus::MetricType::Gauge, fds));
+    out.push_back(SingleSample("process_start_time_seconds",
+                               "Start time of the process since unix epoch in seconds.",
+                               prometheus::MetricType::Gauge, start));
     return out;
   }
 
  private:
-  static prometheus::MetricFamily Gauge(std::string name, std::string help,
-                                        prometheus::MetricType type, double value) {
-    prometheus::MetricFamily family;
-    family.name = std::move(name);
-    family.help = std::move(help);
-    family.type = type;
-    prometheus::ClientMetric metric;
-    if (type == prometheus::MetricType::Counter) {
-      metric.counter.value = value;
-    } else {
-      metric.gauge.value = value;
-    }
-    family.metric.push_back(std::move(metric));
-    return family;
-  }
-
   static double BootTime() {
     std::ifstream in("/proc/stat");
     std::string key;
@@ -107,6 +92,22 @@ std::string Registry::Serialize() const {
                     std::make_move_iterator(more.end()));
   }
   return prometheus::TextSerializer().Serialize(families);
+}
+
+prometheus::MetricFamily SingleSample(std::string name, std::string help,
+                                      prometheus::MetricType type, double value) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  prometheus::ClientMetric metric;
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+  return family;
 }
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {

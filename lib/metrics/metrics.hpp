@@ -4,6 +4,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -33,6 +34,11 @@ class Registry {
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
+
+/// A family with one unlabelled sample (counter or gauge), for collectors that compute their
+/// values at scrape time.
+prometheus::MetricFamily SingleSample(std::string name, std::string help,
+                                      prometheus::MetricType type, double value);
 
 /// Buckets for durations in seconds, from 1 ms to 30 s.
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
