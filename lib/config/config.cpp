@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -107,6 +108,40 @@ class Reader {
       Fail(Join(path, key), node, "must be true or false");
   }
 
+  void StringList(const YAML::Node& map, const std::string& key, const std::string& path,
+                  std::vector<std::string>& out) {
+    const YAML::Node node = map[key];
+    if (!node.IsDefined() || node.IsNull()) return;
+    if (!node.IsSequence()) {
+      Fail(Join(path, key), node, "must be a list of strings");
+      return;
+    }
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      if (!node[i].IsScalar() || node[i].Scalar().empty()) {
+        Fail(Join(path, key) + "[" + std::to_string(i) + "]", node[i], "must be a string");
+        continue;
+      }
+      out.push_back(node[i].Scalar());
+    }
+  }
+
+  /// Reads `key` as one of `names` (index into it); anything else is a problem.
+  template <typename Enum, std::size_t N>
+  void Choice(const YAML::Node& map, const std::string& key, const std::string& path, Enum& out,
+              const std::array<std::pair<std::string_view, Enum>, N>& names) {
+    const YAML::Node node = map[key];
+    if (!node.IsDefined() || node.IsNull()) return;
+    std::string listed;
+    for (const auto& [name, value] : names) {
+      if (node.IsScalar() && node.Scalar() == name) {
+        out = value;
+        return;
+      }
+      listed += (listed.empty() ? "" : " | ") + std::string(name);
+    }
+    Fail(Join(path, key), node, "must be " + listed);
+  }
+
   void String(const YAML::Node& map, const std::string& key, const std::string& path,
               std::string& out) {
     const YAML::Node node = map[key];
@@ -199,7 +234,7 @@ void ReadReaders(Reader& r, const YAML::Node& node, Config& config) {
     reader.polling = config.polling;
     reader.lock = config.lock;
     reader.line = LineOf(item);
-    if (!r.Map(item, path, {"id", "host", "port", "polling", "lock"})) {
+    if (!r.Map(item, path, {"id", "host", "port", "polling", "lock", "groups"})) {
       if (!item.IsMap()) r.Fail(path, item, "must be a mapping with id, host and port");
       continue;
     }
@@ -208,6 +243,7 @@ void ReadReaders(Reader& r, const YAML::Node& node, Config& config) {
     r.Port(item, "port", path, reader.port);
     ReadPolling(r, item["polling"], path + ".polling", reader.polling);
     ReadLock(r, item["lock"], path + ".lock", reader.lock);
+    r.StringList(item, "groups", path, reader.groups);
     if (!ValidReaderId(reader.id)) {
       r.Fail(path + ".id", item["id"].IsDefined() ? item["id"] : item,
              "required: 1-64 characters of A-Z a-z 0-9 . _ -");
@@ -223,6 +259,129 @@ void ReadReaders(Reader& r, const YAML::Node& node, Config& config) {
       }
     }
     config.readers.push_back(std::move(reader));
+  }
+}
+
+bool IsSha256Hex(const std::string& text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+constexpr std::array<std::pair<std::string_view, TokenRole>, 3> kRoles = {
+    {{"read", TokenRole::kRead}, {"operate", TokenRole::kOperate}, {"admin", TokenRole::kAdmin}}};
+
+/// EF45GW_API_TOKENS: "name:role:sha256" entries separated by commas, added to the file's.
+void TokensFromEnv(Reader& r, const std::string& text, std::vector<ApiToken>& tokens) {
+  std::istringstream in(text);
+  std::string entry;
+  for (int i = 0; std::getline(in, entry, ','); ++i) {
+    if (entry.empty()) continue;
+    const std::string where = "EF45GW_API_TOKENS[" + std::to_string(i) + "]";
+    auto first = entry.find(':');
+    auto second = first == std::string::npos ? first : entry.find(':', first + 1);
+    if (second == std::string::npos) {
+      r.Fail(where, YAML::Node(), "must be name:role:sha256");
+      continue;
+    }
+    ApiToken token{entry.substr(0, first), entry.substr(second + 1), TokenRole::kRead};
+    const std::string role = entry.substr(first + 1, second - first - 1);
+    bool known = false;
+    for (const auto& [name, value] : kRoles) {
+      if (role == name) {
+        token.role = value;
+        known = true;
+      }
+    }
+    if (!known) r.Fail(where, YAML::Node(), "role must be read | operate | admin");
+    if (!IsSha256Hex(token.sha256)) {
+      r.Fail(where, YAML::Node(), "the hash must be 64 lower-case hex digits (sha256sum)");
+    }
+    if (known && IsSha256Hex(token.sha256)) tokens.push_back(std::move(token));
+  }
+}
+
+void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& out) {
+  if (r.Map(api, "api",
+            {"listen", "max_connections", "tokens", "open_metrics", "open_health", "tls"})) {
+    std::string listen;
+    r.String(api, "listen", "api", listen);
+    if (!listen.empty() && !SplitHostPort(listen, out.listen_host, out.listen_port)) {
+      r.Fail("api.listen", api["listen"], "must be HOST:PORT, e.g. 127.0.0.1:8080");
+    }
+    r.Int(api, "max_connections", "api", out.max_connections, 1, 100000);
+    r.Bool(api, "open_metrics", "api", out.open_metrics);
+    r.Bool(api, "open_health", "api", out.open_health);
+    const YAML::Node tokens = api["tokens"];
+    if (tokens.IsDefined() && !tokens.IsNull() && !tokens.IsSequence()) {
+      r.Fail("api.tokens", tokens, "must be a list of {name, sha256, role}");
+    } else if (tokens.IsDefined() && tokens.IsSequence()) {
+      for (std::size_t i = 0; i < tokens.size(); ++i) {
+        const std::string path = "api.tokens[" + std::to_string(i) + "]";
+        const YAML::Node item = tokens[i];
+        if (!r.Map(item, path, {"name", "sha256", "role"})) {
+          if (!item.IsMap()) r.Fail(path, item, "must be a mapping with name, sha256 and role");
+          continue;
+        }
+        ApiToken token;
+        r.String(item, "name", path, token.name);
+        r.String(item, "sha256", path, token.sha256);
+        r.Choice(item, "role", path, token.role, kRoles);
+        if (token.name.empty()) r.Fail(path + ".name", item, "required");
+        if (!item["role"].IsDefined()) r.Fail(path + ".role", item, "required");
+        if (!IsSha256Hex(token.sha256)) {
+          r.Fail(path + ".sha256", item["sha256"].IsDefined() ? item["sha256"] : item,
+                 "required: 64 lower-case hex digits (printf %s TOKEN | sha256sum)");
+        }
+        out.tokens.push_back(std::move(token));
+      }
+    }
+    const YAML::Node tls = api["tls"];
+    if (r.Map(tls, "api.tls", {"cert", "key"})) {
+      r.String(tls, "cert", "api.tls", out.tls.cert_file);
+      r.String(tls, "key", "api.tls", out.tls.key_file);
+      if (out.tls.cert_file.empty() != out.tls.key_file.empty()) {
+        r.Fail("api.tls", tls, "cert and key go together");
+      }
+    }
+  }
+  if (auto from_env = env("EF45GW_API_TOKENS"); from_env && !from_env->empty()) {
+    TokensFromEnv(r, *from_env, out.tokens);
+  }
+}
+
+void ReadSync(Reader& r, const YAML::Node& node, SyncConfig& out) {
+  if (!r.Map(
+          node, "sync",
+          {"enabled", "policy", "audit_ms", "inventory_ms", "max_ops_per_second", "page_size"})) {
+    return;
+  }
+  r.Bool(node, "enabled", "sync", out.enabled);
+  constexpr std::array<std::pair<std::string_view, SyncPolicy>, 2> kPolicies = {
+      {{"mirror", SyncPolicy::kMirror}, {"additive", SyncPolicy::kAdditive}}};
+  r.Choice(node, "policy", "sync", out.policy, kPolicies);
+  r.Millis(node, "audit_ms", "sync", out.audit, 1000, 86'400'000);
+  r.Millis(node, "inventory_ms", "sync", out.inventory, 1000, 86'400'000);
+  r.Int(node, "max_ops_per_second", "sync", out.max_ops_per_second, 1, 100000);
+  r.Int(node, "page_size", "sync", out.page_size, 1, 1000);
+}
+
+void ReadCluster(Reader& r, const YAML::Node& node, const EnvLookup& env, ClusterConfig& out) {
+  if (r.Map(node, "cluster", {"node_id", "lease_ms", "renew_ms", "advertise_url"})) {
+    r.String(node, "node_id", "cluster", out.node_id);
+    r.Millis(node, "lease_ms", "cluster", out.lease, 1000, 3'600'000);
+    r.Millis(node, "renew_ms", "cluster", out.renew, 100, 3'600'000);
+    r.String(node, "advertise_url", "cluster", out.advertise_url);
+    if (out.renew * 2 >= out.lease) {
+      r.Fail("cluster.renew_ms", node["renew_ms"].IsDefined() ? node["renew_ms"] : node,
+             "must be less than half of lease_ms");
+    }
+  }
+  if (auto from_env = env("EF45GW_CLUSTER_NODE_ID"); from_env && !from_env->empty()) {
+    out.node_id = *from_env;
+  }
+  if (!out.node_id.empty() && !ValidReaderId(out.node_id)) {
+    r.Fail("cluster.node_id", node["node_id"], "1-64 characters of A-Z a-z 0-9 . _ -");
   }
 }
 
@@ -252,7 +411,8 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
   if (!root.IsDefined() || root.IsNull()) {
     problems.push_back(Problem{"", 0, source + " is empty"});
   } else if (r.Map(root, "",
-                   {"log", "database", "api", "polling", "lock", "store", "shutdown", "readers"})) {
+                   {"log", "database", "api", "polling", "lock", "store", "sync", "cluster",
+                    "shutdown", "readers"})) {
     if (r.Map(root["log"], "log", {"level"})) {
       r.String(root["log"], "level", "log", config.log_level);
       if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
@@ -273,16 +433,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
       r.Fail("database.dsn", db.IsDefined() ? db : root,
              "required (or set EF45GW_DATABASE_DSN in the environment)");
     }
-    const YAML::Node api = root["api"];
-    if (r.Map(api, "api", {"listen", "max_connections"})) {
-      std::string listen;
-      r.String(api, "listen", "api", listen);
-      if (!listen.empty() &&
-          !SplitHostPort(listen, config.api.listen_host, config.api.listen_port)) {
-        r.Fail("api.listen", api["listen"], "must be HOST:PORT, e.g. 127.0.0.1:8080");
-      }
-      r.Int(api, "max_connections", "api", config.api.max_connections, 1, 100000);
-    }
+    ReadApi(r, root["api"], env, config.api);
     ReadPolling(r, root["polling"], "polling", config.polling);
     ReadLock(r, root["lock"], "lock", config.lock);
     const YAML::Node store = root["store"];
@@ -293,6 +444,8 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
       r.Int(store, "queue_capacity", "store", config.store.queue_capacity, 1, 10'000'000);
       r.Int(store, "retention_days", "store", config.store.retention_days, 0, 36500);
     }
+    ReadSync(r, root["sync"], config.sync);
+    ReadCluster(r, root["cluster"], env, config.cluster);
     const YAML::Node shutdown = root["shutdown"];
     if (r.Map(shutdown, "shutdown", {"deadline_ms"})) {
       r.Millis(shutdown, "deadline_ms", "shutdown", config.shutdown_deadline, 100, 600'000);

@@ -53,7 +53,8 @@ struct ReaderConfig {
   std::string id;  ///< the reader's stable id in the gateway (events.device_id)
   std::string host;
   std::uint16_t port = 9980;
-  PollingConfig polling;  ///< the global polling block, with this reader's overrides
+  std::vector<std::string> groups;  ///< reader groups (user sync: a user may be limited to some)
+  PollingConfig polling;            ///< the global polling block, with this reader's overrides
   LockConfig lock;
   int line = 0;  ///< where it was declared (for messages on reload)
 };
@@ -64,10 +65,54 @@ struct DatabaseConfig {
   bool migrate_on_start = true;
 };
 
+/// Roles of API callers, each including the ones before it (see lib/api).
+enum class TokenRole { kRead, kOperate, kAdmin };
+
+/// One API bearer token. Only the SHA-256 of the token is configured, never the token.
+struct ApiToken {
+  std::string name;    ///< who holds it (logs and metrics never show the token itself)
+  std::string sha256;  ///< lower-case hex SHA-256 of the token, 64 characters
+  TokenRole role = TokenRole::kRead;
+};
+
+struct TlsConfig {
+  std::string cert_file;  ///< PEM certificate chain; empty: plain HTTP
+  std::string key_file;   ///< PEM private key
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct ApiConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   int max_connections = 256;
+  /// No tokens: the API is open (every caller is admin); the daemon warns at start-up.
+  std::vector<ApiToken> tokens;
+  bool open_metrics = true;  ///< /metrics needs no token
+  bool open_health = true;   ///< /healthz and /readyz need no token
+  TlsConfig tls;
+};
+
+enum class SyncPolicy {
+  kMirror,   ///< users on a reader unknown to the gateway are deleted from it
+  kAdditive  ///< ... are only reported
+};
+
+struct SyncConfig {
+  bool enabled = true;
+  SyncPolicy policy = SyncPolicy::kAdditive;
+  milliseconds audit{300000};     ///< full drift audit of every reader this often
+  milliseconds inventory{60000};  ///< import enrolments done at readers this often
+  int max_ops_per_second = 50;    ///< reader calls per second one reconciler may make
+  int page_size = 100;            ///< subjects / user info / faces read per request
+};
+
+/// Several gateways sharing one fleet through leases in PostgreSQL (off when node_id is empty).
+struct ClusterConfig {
+  std::string node_id;        ///< unique per instance; empty: one instance owns every reader
+  milliseconds lease{15000};  ///< a reader's lease lasts this long unless renewed
+  milliseconds renew{5000};   ///< renew (and rebalance) this often; must be < lease / 2
+  std::string advertise_url;  ///< this instance's API base URL, for redirects of reader ops
+  bool enabled() const { return !node_id.empty(); }
 };
 
 struct StoreConfig {
@@ -84,6 +129,8 @@ struct Config {
   PollingConfig polling;
   LockConfig lock;
   StoreConfig store;
+  SyncConfig sync;
+  ClusterConfig cluster;
   milliseconds shutdown_deadline{10000};
   std::vector<ReaderConfig> readers;
 };

@@ -131,5 +131,70 @@ TEST(Config, UnreadableFileIsAConfigError) {
   EXPECT_THROW(LoadFile("/nonexistent/gateway.yaml", NoEnv()), ConfigError);
 }
 
+TEST(Config, ApiTokensTlsAndOpenEndpoints) {
+  const std::string hash(64, 'a');
+  auto c = LoadString(
+      "database: { dsn: 'x' }\n"
+      "api:\n"
+      "  open_metrics: false\n"
+      "  tokens:\n"
+      "    - { name: acs, role: operate, sha256: " +
+          hash +
+          " }\n"
+          "  tls: { cert: /c.pem, key: /k.pem }\n",
+      "t", [](const std::string& name) -> std::optional<std::string> {
+        if (name == "EF45GW_API_TOKENS") return "ops:admin:" + std::string(64, 'b');
+        return std::nullopt;
+      });
+  ASSERT_EQ(c.api.tokens.size(), 2u);
+  EXPECT_EQ(c.api.tokens[0].name, "acs");
+  EXPECT_EQ(c.api.tokens[0].role, TokenRole::kOperate);
+  EXPECT_EQ(c.api.tokens[1].name, "ops");
+  EXPECT_EQ(c.api.tokens[1].role, TokenRole::kAdmin);
+  EXPECT_FALSE(c.api.open_metrics);
+  EXPECT_TRUE(c.api.open_health);
+  EXPECT_TRUE(c.api.tls.enabled());
+  EXPECT_EQ(c.api.tls.key_file, "/k.pem");
+}
+
+TEST(Config, BadTokensAreReportedWithoutEchoingThem) {
+  auto problems = ProblemsOf(
+      "database: { dsn: 'x' }\n"
+      "api:\n"
+      "  tokens:\n"
+      "    - { name: acs, role: root, sha256: ABC }\n"
+      "  tls: { cert: /c.pem }\n");
+  EXPECT_TRUE(HasProblem(problems, "api.tokens[0].role", 4));
+  EXPECT_TRUE(HasProblem(problems, "api.tokens[0].sha256", 4));
+  EXPECT_TRUE(HasProblem(problems, "api.tls", 5));
+}
+
+TEST(Config, SyncClusterAndReaderGroups) {
+  auto c = LoadString(
+      "database: { dsn: 'x' }\n"
+      "sync: { policy: mirror, audit_ms: 5000, max_ops_per_second: 7 }\n"
+      "cluster: { node_id: gw-a, lease_ms: 6000, renew_ms: 2000 }\n"
+      "readers:\n"
+      "  - { id: r1, host: 127.0.0.1, groups: [lobby, east] }\n",
+      "t", NoEnv());
+  EXPECT_EQ(c.sync.policy, SyncPolicy::kMirror);
+  EXPECT_EQ(c.sync.audit.count(), 5000);
+  EXPECT_EQ(c.sync.max_ops_per_second, 7);
+  EXPECT_TRUE(c.cluster.enabled());
+  EXPECT_EQ(c.cluster.lease.count(), 6000);
+  ASSERT_EQ(c.readers.size(), 1u);
+  EXPECT_EQ(c.readers[0].groups, (std::vector<std::string>{"lobby", "east"}));
+  EXPECT_FALSE(LoadString("database: { dsn: 'x' }\n", "t", NoEnv()).cluster.enabled());
+}
+
+TEST(Config, ClusterRenewMustBeWellInsideTheLease) {
+  auto problems = ProblemsOf(
+      "database: { dsn: 'x' }\n"
+      "cluster: { node_id: gw-a, lease_ms: 4000, renew_ms: 2000 }\n"
+      "sync: { policy: sometimes }\n");
+  EXPECT_TRUE(HasProblem(problems, "cluster.renew_ms", 2));
+  EXPECT_TRUE(HasProblem(problems, "sync.policy", 3));
+}
+
 }  // namespace
 }  // namespace gw::config
