@@ -92,6 +92,9 @@ struct DeviceBatch {
   std::vector<Event> events;
   std::optional<Cursor> cursor;         ///< advance the log cursor (never moves it backwards)
   std::optional<DoorState> door_state;  ///< replace the stored door status
+  /// Cluster mode: the epoch of this node's lease on the reader when the batch was handed over
+  /// (0: stamped by the EventWriter from WriterOptions::lease_epoch). Ignored when not fencing.
+  std::int64_t lease_epoch = 0;
 };
 
 }  // namespace gw::store

@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "common/log.hpp"
@@ -151,6 +152,18 @@ ON CONFLICT (device_id) DO UPDATE SET
 WHERE EXCLUDED.observed_at >= d.observed_at
 )sql";
 
+// The lease fence (cluster mode): the (reader, epoch) pairs this node still holds unexpired on
+// the database clock. FOR SHARE keeps the rows until commit, so no other node can claim them
+// while this transaction writes; rows are locked in device_id order, as the lease renewal does.
+constexpr const char* kLeaseFence = R"sql(
+SELECT l.device_id, l.epoch
+FROM device_leases l
+JOIN unnest($2::text[], $3::int8[]) AS f(dev, ep) ON l.device_id = f.dev AND l.epoch = f.ep
+WHERE l.owner = $1 AND l.expires_at > clock_timestamp()
+ORDER BY l.device_id
+FOR SHARE OF l
+)sql";
+
 constexpr const char* kExistingKeys = R"sql(
 SELECT e.device_id, e.event_key FROM events e
 JOIN unnest($1::text[], $2::text[]) AS t(dev, k) ON e.device_id = t.dev AND e.event_key = t.k
@@ -216,7 +229,35 @@ void CopyRows(pqxx::stream_to& copy, const std::vector<const Row*>& rows, bool w
   }
 }
 
-WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const DeviceBatch*>& batches) {
+WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const DeviceBatch*>& all,
+                          const std::string& fence_owner) {
+  WriteCounts counts;
+  pqxx::work tx(conn);
+  std::vector<const DeviceBatch*> batches;
+  if (fence_owner.empty()) {
+    batches = all;
+  } else {
+    // One statement for every reader in the transaction, before anything is written.
+    detail::ArrayLiteral dev, ep;
+    for (const DeviceBatch* b : all) {
+      dev.Add(b->device_id);
+      ep.AddInt(b->lease_epoch);
+    }
+    conn.prepare("gw_lease_fence", kLeaseFence);
+    std::set<std::pair<std::string, std::int64_t>> held;
+    for (const auto& r :
+         tx.exec_prepared("gw_lease_fence", fence_owner, dev.Finish(), ep.Finish())) {
+      held.emplace(r[0].as<std::string>(), r[1].as<std::int64_t>());
+    }
+    for (const DeviceBatch* b : all) {
+      if (held.count({b->device_id, b->lease_epoch})) {
+        batches.push_back(b);
+      } else {
+        counts.fenced.push_back(b->device_id);
+      }
+    }
+    if (batches.empty()) return counts;  // the rollback releases the row locks
+  }
   std::vector<Row> rows;
   std::unordered_map<std::string, std::size_t> index;  // device \x1f key -> row
   std::map<std::string, Cursor> cursors;
@@ -253,8 +294,6 @@ WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const Device
   std::sort(devices.begin(), devices.end());
   devices.erase(std::unique(devices.begin(), devices.end()), devices.end());
 
-  WriteCounts counts;
-  pqxx::work tx(conn);
   if (!rows.empty()) {
     // Take the commit-order lock first (gw_next_event_seq would take it at the first row anyway):
     // while we hold it no other writer can add or re-sequence events, so the keys found below
@@ -342,6 +381,11 @@ WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const Device
   return counts;
 }
 
+log::RateLimit& FenceLogLimit() {
+  static log::RateLimit limit(5, std::chrono::seconds(60));
+  return limit;
+}
+
 log::RateLimit& OutageLogLimit() {
   static log::RateLimit limit(3, std::chrono::seconds(60));
   return limit;
@@ -371,9 +415,11 @@ std::string ValidateBatch(const DeviceBatch& batch) {
 }
 
 Result<WriteCounts> WriteBatchesBlocking(Database& db,
-                                         const std::vector<const DeviceBatch*>& batches) {
-  return detail::WithConnectionBlocking<WriteCounts>(
-      db.Connections(), [&](pqxx::connection& conn) { return WriteBlocking(conn, batches); });
+                                         const std::vector<const DeviceBatch*>& batches,
+                                         const std::string& fence_owner) {
+  return detail::WithConnectionBlocking<WriteCounts>(db.Connections(), [&](pqxx::connection& conn) {
+    return WriteBlocking(conn, batches, fence_owner);
+  });
 }
 
 EventWriter::EventWriter(asio::any_io_executor executor, Database& db, WriterOptions options)
@@ -416,6 +462,17 @@ void EventWriter::Enqueue(PendingPtr item) {
                            << problem;
     item->done->Complete(Errc::kBadRequest);
     return;
+  }
+  if (!options_.fence_owner.empty() && item->batch.lease_epoch == 0) {
+    // Stamp the epoch now: a batch produced under a lease this node has since lost (and maybe
+    // re-claimed with a newer epoch) must not commit under the new one.
+    auto epoch = options_.lease_epoch ? options_.lease_epoch(item->batch.device_id) : std::nullopt;
+    if (!epoch) {
+      ++fenced_;
+      item->done->Complete(Errc::kLeaseLost);
+      return;
+    }
+    item->batch.lease_epoch = *epoch;
   }
   item->events = item->batch.events.size();
   asio::post(strand_, [this, item = std::move(item)]() mutable {
@@ -512,20 +569,36 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
     all.push_back(&p->batch);
     events += p->events;
   }
-  error_code ec = co_await CommitWithRetry(all);
+  std::vector<std::string> fenced;
+  error_code ec = co_await CommitWithRetry(all, fenced);
+  auto lost = [&fenced](const DeviceBatch& b) {
+    return std::find(fenced.begin(), fenced.end(), b.device_id) != fenced.end();
+  };
   if (ec == Errc::kBadRequest && batch.size() > 1) {
     // Something in the transaction was refused: find it by committing each batch on its own,
     // so one bad reader does not hold up the others.
     for (auto& p : batch) {
       std::vector<const DeviceBatch*> one{&p->batch};
-      error_code one_ec = co_await CommitWithRetry(one);
+      fenced.clear();
+      error_code one_ec = co_await CommitWithRetry(one, fenced);
       if (one_ec == Errc::kBadRequest) ++rejected_;
+      if (!one_ec && lost(p->batch)) {
+        one_ec = Errc::kLeaseLost;
+        ++fenced_;
+      }
       p->done->Complete(one_ec);
       p->done.reset();
     }
   } else {
     if (ec == Errc::kBadRequest) ++rejected_;
-    for (auto& p : batch) p->done->Complete(ec);
+    for (auto& p : batch) {
+      if (!ec && lost(p->batch)) {
+        ++fenced_;
+        p->done->Complete(Errc::kLeaseLost);
+      } else {
+        p->done->Complete(ec);
+      }
+    }
   }
   accepted_events_ -= events;
   --in_flight_;
@@ -534,15 +607,27 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
 }
 
 asio::awaitable<error_code> EventWriter::CommitWithRetry(
-    const std::vector<const DeviceBatch*>& batches) {
+    const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced) {
   auto backoff = options_.retry_initial;
   asio::steady_timer timer(strand_);
   Database* db = &db_;
   for (;;) {
     auto start = Clock::now();
-    Result<WriteCounts> r = co_await RunBlocking(
-        db->BlockingPool(), [db, &batches] { return WriteBatchesBlocking(*db, batches); });
+    const std::string* fence = &options_.fence_owner;
+    Result<WriteCounts> r = co_await RunBlocking(db->BlockingPool(), [db, &batches, fence] {
+      return WriteBatchesBlocking(*db, batches, *fence);
+    });
     if (r) {
+      fenced = r->fenced;
+      if (!fenced.empty()) {
+        long suppressed = 0;
+        if (FenceLogLimit().Allow(suppressed)) {
+          GW_LOG(kWarn, "store") << "lease lost: refused the batches of " << fenced.size()
+                                 << " reader(s), first " << fenced.front()
+                                 << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
+                                                : std::string());
+        }
+      }
       last_commit_seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
       ++transactions_;
       if (options_.on_commit) {
@@ -607,6 +692,7 @@ WriterStats EventWriter::Stats() const {
   s.transactions = transactions_;
   s.failed_attempts = failed_attempts_;
   s.rejected_batches = rejected_;
+  s.fenced_batches = fenced_;
   s.events_inserted = inserted_;
   s.events_enriched = enriched_;
   s.events_ignored = ignored_;

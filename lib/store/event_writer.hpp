@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,15 @@ struct WriterOptions {
   /// Transactions in flight at once. Two lets the next batch travel and be parsed while the
   /// previous one inserts; they still commit one after the other (the commit-order lock).
   int max_in_flight = 2;
+  /// Cluster mode (DESIGN.md section 9): this node's id. When set, every transaction first
+  /// checks, in one statement, that the node still holds an unexpired lease with the batch's
+  /// epoch on each of its readers (rows locked FOR SHARE until commit); batches that fail are
+  /// left out of the transaction and complete with Errc::kLeaseLost, never retried. Empty: no
+  /// check (a single instance owns every reader).
+  std::string fence_owner;
+  /// Cluster mode: the epoch of this node's lease on a reader, or nullopt if it holds none (the
+  /// batch then fails with kLeaseLost at once). Called from any thread; must not block.
+  std::function<std::optional<std::int64_t>(const std::string& device_id)> lease_epoch;
 };
 
 /// What one write did to the `events` table.
@@ -43,6 +53,8 @@ struct WriteCounts {
   std::int64_t inserted = 0;  ///< new rows
   std::int64_t enriched = 0;  ///< existing rows merged with a new source (they get a new seq)
   std::int64_t ignored = 0;   ///< replays: nothing new
+  /// Fencing: readers whose batches were left out because this node's lease is gone.
+  std::vector<std::string> fenced;
 };
 
 /// Counters for /metrics. Monotonic except the gauges.
@@ -50,6 +62,7 @@ struct WriterStats {
   std::uint64_t transactions = 0;      ///< committed
   std::uint64_t failed_attempts = 0;   ///< transactions that failed and were retried
   std::uint64_t rejected_batches = 0;  ///< DeviceBatches refused as invalid (kBadRequest)
+  std::uint64_t fenced_batches = 0;    ///< DeviceBatches refused: lease lost (kLeaseLost)
   std::uint64_t events_inserted = 0;
   std::uint64_t events_enriched = 0;
   std::uint64_t events_ignored = 0;
@@ -64,10 +77,13 @@ std::string ValidateBatch(const DeviceBatch& batch);
 
 /// Commits `batches` in one transaction: events (merged by natural key, see event.hpp), cursor
 /// advances and door states. Blocking (libpqxx): only on `db.BlockingPool()`.
+/// With a `fence_owner`, the batches of readers on which that node no longer holds a valid lease
+/// with the batch's `lease_epoch` are left out (WriteCounts::fenced); the rest commit.
 /// Errc::kDbUnavailable: nothing committed (or, for an in-doubt commit, maybe committed: a
 /// retry is a no-op then). Errc::kBadRequest: the data was refused; nothing committed.
 Result<WriteCounts> WriteBatchesBlocking(Database& db,
-                                         const std::vector<const DeviceBatch*>& batches);
+                                         const std::vector<const DeviceBatch*>& batches,
+                                         const std::string& fence_owner = {});
 
 /// Takes typed events from many pollers, batches them into one PostgreSQL transaction (events and
 /// cursor advance together), and acknowledges each DeviceBatch only after its commit.
@@ -144,8 +160,9 @@ class EventWriter {
   void Admit();
   boost::asio::awaitable<void> Run();
   boost::asio::awaitable<void> Commit(std::vector<PendingPtr> batch);
+  /// Commits with retries; the readers left out by the lease fence are added to `fenced`.
   boost::asio::awaitable<boost::system::error_code> CommitWithRetry(
-      const std::vector<const DeviceBatch*>& batches);
+      const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced);
   void Wake();
   boost::asio::awaitable<void> WaitWake(std::chrono::steady_clock::time_point until);
 
@@ -166,7 +183,7 @@ class EventWriter {
   std::chrono::steady_clock::time_point stop_deadline_{};
   // Stats, readable from any thread.
   std::atomic<std::uint64_t> transactions_{0}, failed_attempts_{0}, rejected_{0}, inserted_{0},
-      enriched_{0}, ignored_{0}, queued_events_{0}, waiting_batches_{0};
+      enriched_{0}, ignored_{0}, queued_events_{0}, waiting_batches_{0}, fenced_{0};
   std::atomic<double> last_commit_seconds_{0};
 };
 
