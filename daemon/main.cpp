@@ -14,8 +14,12 @@
 #include <string>
 #include <string_view>
 
+#include "api/auth.hpp"
+#include "api/commit_signal.hpp"
 #include "api/gateway_routes.hpp"
 #include "api/server.hpp"
+#include "cluster/cluster_metrics.hpp"
+#include "cluster/lease_manager.hpp"
 #include "common/log.hpp"
 #include "common/run_blocking.hpp"
 #include "common/systemd.hpp"
@@ -41,6 +45,7 @@ commands:
   run            run the gateway (default config: /etc/ef45-gateway/gateway.yaml)
   migrate        apply pending database migrations and exit
   check-config   validate the configuration, list every problem, and exit (0 = valid)
+  routes         print the API's routes (method, path template, role) and exit
 
 options:
   --config FILE  the YAML configuration (see config/gateway.example.yaml)
@@ -49,6 +54,8 @@ options:
 
 environment:
   EF45GW_DATABASE_DSN   overrides database.dsn (keeps the password out of the file)
+  EF45GW_API_TOKENS     more API tokens: name:role:sha256,... (role read|operate|admin)
+  EF45GW_CLUSTER_NODE_ID  overrides cluster.node_id
 )";
 
 constexpr const char* kDefaultConfig = "/etc/ef45-gateway/gateway.yaml";
@@ -108,16 +115,43 @@ class Gateway {
         api_metrics_(registry_.get()),
         store_metrics_(registry_, [this] { return WriterCounters(); }),
         db_(gw::store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
-        writer_(io_.get_executor(), db_, WriterOptionsFor(config_.store, store_metrics_)),
+        api_db_(gw::store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
+        writer_(io_.get_executor(), db_,
+                Fenced(WriterOptionsFor(config_.store, store_metrics_, commits_))),
         workers_(io_.get_executor(), gw::poll::WorkerDeps{db_, writer_, &poll_metrics_}),
-        router_(nullptr),  // no tokens yet: the API is open; keep it on loopback
-        context_{db_, workers_, registry_, [this] { return started_.load(); }, &api_metrics_},
+        auth_(config_.api.tokens),
+        router_(MakeAuthenticator()),
+        context_{api_db_,
+                 workers_,
+                 registry_,
+                 [this] { return started_.load(); },
+                 &api_metrics_,
+                 /*owner_url=*/nullptr},
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
+    context_.commits = &commits_;
+    context_.open_metrics = config_.api.open_metrics;
+    context_.open_health = config_.api.open_health;
+    if (config_.cluster.enabled()) {
+      cluster_metrics_ = std::make_unique<gw::cluster::ClusterMetrics>(
+          registry_, config_.cluster.node_id, [this] { return writer_.Stats().fenced_batches; });
+      leases_ = std::make_unique<gw::cluster::LeaseManager>(
+          io_.get_executor(), db_,
+          gw::cluster::ClusterOptions{config_.cluster.node_id, config_.cluster.advertise_url,
+                                      config_.cluster.lease, config_.cluster.renew},
+          [this](std::vector<gw::config::ReaderConfig> owned) {
+            return ApplyOwned(std::move(owned));
+          },
+          cluster_metrics_.get());
+      context_.owner_url = [this](const std::string& id) { return leases_->OwnerUrl(id); };
+    }
     gw::api::AddGatewayRoutes(router_, context_);
+    gw::api::AddReaderRoutes(router_, context_);
     gw::api::ServerOptions options;
     options.host = config_.api.listen_host;
     options.port = config_.api.listen_port;
     options.max_connections = config_.api.max_connections;
+    options.tls_cert_file = config_.api.tls.cert_file;
+    options.tls_key_file = config_.api.tls.key_file;
     server_ = std::make_unique<gw::api::Server>(
         io_.get_executor(), options, router_,
         [this](const std::string& route, const std::string& method, int status,
@@ -127,6 +161,11 @@ class Gateway {
   }
 
   int Run() {
+    if (config_.api.tokens.empty()) {
+      GW_LOG(kWarn, "gatewayd") << "api.tokens is empty: the API on " << config_.api.listen_host
+                                << ":" << config_.api.listen_port
+                                << " is open to every caller (admin); configure tokens";
+    }
     try {
       server_->Start();  // /healthz answers at once; /readyz says 503 until start-up is done
     } catch (const std::exception& e) {
@@ -153,15 +192,46 @@ class Gateway {
     return exit_code_;
   }
 
+  void PrintRoutes(std::ostream& out) const {
+    constexpr const char* kRoles[] = {"none", "read", "operate", "admin"};
+    for (const auto& r : router_.routes()) {
+      out << r.method << " " << r.path_template << " " << kRoles[static_cast<int>(r.required)]
+          << "\n";
+    }
+  }
+
  private:
+  /// No configured token: every caller is admin (a warning at start-up says so).
+  gw::api::Authenticator MakeAuthenticator() const {
+    if (config_.api.tokens.empty()) return nullptr;
+    return [this](std::string_view authorization) { return auth_.Authenticate(authorization); };
+  }
+
+  /// Cluster mode: every write checks this node's lease on its reader (DESIGN.md section 9).
+  gw::store::WriterOptions Fenced(gw::store::WriterOptions o) {
+    if (!config_.cluster.enabled()) return o;
+    o.fence_owner = config_.cluster.node_id;
+    o.lease_epoch = [this](const std::string& id) -> std::optional<std::int64_t> {
+      return leases_ ? leases_->EpochOf(id) : std::nullopt;
+    };
+    return o;
+  }
+
+  /// Cluster mode: the lease manager's ownership changes go through the WorkerSet.
+  asio::awaitable<void> ApplyOwned(std::vector<gw::config::ReaderConfig> owned) {
+    co_await workers_.Apply(std::move(owned), config_.shutdown_deadline);
+  }
+
   static gw::store::WriterOptions WriterOptionsFor(const gw::config::StoreConfig& store,
-                                                   gw::metrics::StoreMetrics& metrics) {
+                                                   gw::metrics::StoreMetrics& metrics,
+                                                   gw::api::CommitSignal& commits) {
     gw::store::WriterOptions o;
     o.max_batch_events = store.batch_max_events;
     o.max_delay = store.batch_max_delay;
     o.queue_capacity = store.queue_capacity;
-    o.on_commit = [&metrics](std::size_t events, double seconds) {
+    o.on_commit = [&metrics, &commits](std::size_t events, double seconds) {
       metrics.ObserveCommit(events, seconds);
+      commits.Notify();  // wakes the event streams
     };
     return o;
   }
@@ -186,6 +256,21 @@ class Gateway {
 
   asio::awaitable<void> Startup() {
     if (!co_await PrepareSchema()) co_return;
+    if (leases_) {
+      // The lease rounds decide which readers this node polls (a share of the fleet).
+      leases_->Start(config_.readers);
+      started_ = true;
+      GW_LOG(kInfo, "gatewayd") << "ef45-gatewayd " << gw::Version() << " cluster node "
+                                << config_.cluster.node_id << " sharing " << config_.readers.size()
+                                << " readers; API on " << config_.api.listen_host << ":"
+                                << server_->port();
+      gw::systemd::NotifyReady();
+      gw::systemd::NotifyStatus("cluster node " + config_.cluster.node_id);
+      if (config_.store.retention_days > 0) {
+        asio::co_spawn(io_, Retention(), [](std::exception_ptr e) { LogFailure("retention", e); });
+      }
+      co_return;
+    }
     auto report = co_await workers_.Apply(config_.readers, config_.shutdown_deadline);
     started_ = true;
     GW_LOG(kInfo, "gatewayd") << "ef45-gatewayd " << gw::Version() << " polling "
@@ -263,6 +348,14 @@ class Gateway {
     gw::systemd::NotifyReloading();
     try {
       auto next = gw::config::LoadFile(config_path_);
+      if (leases_) {
+        leases_->SetReaders(next.readers);  // the next lease round claims or releases
+        config_.readers = next.readers;
+        GW_LOG(kInfo, "gatewayd") << "reloaded readers: " << next.readers.size()
+                                  << " in the fleet, shared through the cluster leases";
+        gw::systemd::NotifyReady();
+        co_return;
+      }
       auto report = co_await workers_.Apply(next.readers, config_.shutdown_deadline);
       config_.readers = next.readers;
       GW_LOG(kInfo, "gatewayd") << "reloaded readers: " << report.added.size() << " added, "
@@ -284,7 +377,12 @@ class Gateway {
     signals_.cancel(ignored);
     server_->Stop();
     // Pollers first (their last batches go to the writer), then the writer flushes.
-    co_await workers_.StopAll(config_.shutdown_deadline);
+    if (leases_) {
+      // Stops every poller, then gives the leases back so the other nodes take over at once.
+      co_await leases_->Stop();
+    } else {
+      co_await workers_.StopAll(config_.shutdown_deadline);
+    }
     co_await writer_.Stop(config_.shutdown_deadline);
     GW_LOG(kInfo, "gatewayd") << "stopped";
     io_.stop();
@@ -323,9 +421,14 @@ class Gateway {
   gw::metrics::PollMetrics poll_metrics_;
   gw::metrics::ApiMetrics api_metrics_;
   gw::metrics::StoreMetrics store_metrics_;
-  gw::store::Database db_;
+  gw::api::CommitSignal commits_;
+  gw::store::Database db_;      // ingestion: the writer and the pollers
+  gw::store::Database api_db_;  // the façade's reads: API load never queues ahead of commits
   gw::store::EventWriter writer_;
   gw::poll::WorkerSet workers_;
+  std::unique_ptr<gw::cluster::ClusterMetrics> cluster_metrics_;  // cluster mode only
+  std::unique_ptr<gw::cluster::LeaseManager> leases_;             // cluster mode only
+  gw::api::TokenAuthenticator auth_;
   gw::api::Router router_;
   gw::api::GatewayContext context_;
   std::unique_ptr<gw::api::Server> server_;
@@ -342,6 +445,16 @@ int Run(const std::string& path) {
   if (gw::log::ParseLevel(config->log_level, level)) gw::log::SetLevel(level);
   Gateway gateway(path, std::move(*config));
   return gateway.Run();
+}
+
+/// The route table as the running daemon would serve it: "METHOD TEMPLATE ROLE" per line.
+int Routes(const std::string& path) {
+  auto config = Load(path);
+  if (!config) return 1;
+  gw::log::SetLevel(gw::log::Level::kError);
+  Gateway gateway(path, std::move(*config));
+  gateway.PrintRoutes(std::cout);
+  return 0;
 }
 
 int CheckConfig(const std::string& path) {
@@ -386,12 +499,14 @@ int main(int argc, char** argv) {
     }
   }
   if (command.empty()) {
-    std::cerr << "ef45-gatewayd: missing COMMAND (run, migrate, check-config; see --help)\n";
+    std::cerr
+        << "ef45-gatewayd: missing COMMAND (run, migrate, check-config, routes; see --help)\n";
     return 2;
   }
   if (command == "check-config") return CheckConfig(config_path);
   if (command == "migrate") return Migrate(config_path);
   if (command == "run") return Run(config_path);
+  if (command == "routes") return Routes(config_path);
   std::cerr << "ef45-gatewayd: unknown command '" << command << "' (see --help)\n";
   return 2;
 }

@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "api/commit_signal.hpp"
 #include "api/problem.hpp"
 #include "common/time.hpp"
 #include "metrics/gateway_metrics.hpp"
@@ -214,13 +215,18 @@ asio::awaitable<Response> ListEvents(GatewayContext& ctx, Request& request) {
 }
 
 /// Server-Sent Events from `query.after` on: every committed event matching the filters, in seq
-/// order, `id:` = seq, then new ones as they are committed. Idle: a heartbeat comment every
-/// 15 s. A consumer that stops reading makes a write time out (the server's write deadline):
-/// the stream ends and the client resumes with Last-Event-ID. Memory per subscriber is one page.
+/// order, `id:` = seq, then new ones as they are committed. A stream queries PostgreSQL when the
+/// CommitSignal says something was committed (at most every kMinGap, so a burst of commits costs
+/// one query), and at least every kIdlePoll (events committed by other instances). Idle: a
+/// heartbeat comment every 15 s. A consumer that stops reading makes a write time out (the
+/// server's write deadline): the stream ends and the client resumes with Last-Event-ID. Memory
+/// per subscriber is one page.
 asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
                                    StreamWriter& writer) {
   using Clock = std::chrono::steady_clock;
-  constexpr auto kIdlePoll = std::chrono::milliseconds(250);
+  constexpr auto kIdlePoll = std::chrono::milliseconds(1000);
+  constexpr auto kFallbackPoll = std::chrono::milliseconds(250);  // without a CommitSignal
+  constexpr auto kMinGap = std::chrono::milliseconds(20);
   constexpr auto kHeartbeat = std::chrono::seconds(15);
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
@@ -239,6 +245,8 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
   if (co_await writer.Write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
   auto last_write = Clock::now();
   while (true) {
+    const auto seen = ctx.commits ? ctx.commits->generation() : 0;
+    const auto queried = Clock::now();
     auto page = co_await store::ListEvents(ctx.db, query);
     if (!page) {
       // Database unavailable: tell the client and end; it resumes from its Last-Event-ID.
@@ -262,11 +270,15 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
       if (co_await writer.Write(": heartbeat\n\n")) co_return;
       last_write = Clock::now();
     }
-    timer.expires_after(kIdlePoll);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      subscriber.reason = "shutdown";
-      co_return;
+    if (ctx.commits) {
+      co_await ctx.commits->Wait(seen, kIdlePoll);
+      if (auto since = Clock::now() - queried; since < kMinGap) {
+        timer.expires_after(kMinGap - since);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+    } else {
+      timer.expires_after(kFallbackPoll);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 }
@@ -294,9 +306,10 @@ void AddGatewayRoutes(Router& router, GatewayContext& ctx) {
   auto bind = [&ctx](asio::awaitable<Response> (*fn)(GatewayContext&, Request&)) -> Handler {
     return [&ctx, fn](Request& request) { return fn(ctx, request); };
   };
-  router.Add("GET", "/healthz", Role::kNone, Healthz);
-  router.Add("GET", "/readyz", Role::kNone, bind(Readyz));
-  router.Add("GET", "/metrics", Role::kNone, bind(Metrics));
+  const Role health = ctx.open_health ? Role::kNone : Role::kRead;
+  router.Add("GET", "/healthz", health, Healthz);
+  router.Add("GET", "/readyz", health, bind(Readyz));
+  router.Add("GET", "/metrics", ctx.open_metrics ? Role::kNone : Role::kRead, bind(Metrics));
   router.Add("GET", "/api/v1/devices", Role::kRead, bind(ListDevices));
   router.Add("GET", "/api/v1/devices/{id}", Role::kRead, bind(GetDevice));
   router.Add("GET", "/api/v1/events", Role::kRead, bind(ListEvents));

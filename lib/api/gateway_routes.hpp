@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "api/router.hpp"
 
@@ -18,6 +20,8 @@ class ApiMetrics;
 
 namespace gw::api {
 
+class CommitSignal;
+
 /// What the routes read. Everything outlives the Router.
 struct GatewayContext {
   store::Database& db;
@@ -26,10 +30,24 @@ struct GatewayContext {
   /// True once migrations are current and the readers are loaded (start-up finished).
   std::function<bool()> started;
   metrics::ApiMetrics* api_metrics = nullptr;  ///< optional: SSE subscribers and disconnects
+  /// Cluster mode: the API base URL of the instance that polls reader `id`, when it is not this
+  /// one (reader operations answer 307 to it). Unset or nullopt: the reader is unknown (404).
+  std::function<std::optional<std::string>(const std::string& id)> owner_url;
+  /// Wakes event streams when events were committed (see CommitSignal); optional.
+  CommitSignal* commits = nullptr;
+  bool open_metrics = true;  ///< /metrics needs no token
+  bool open_health = true;   ///< /healthz and /readyz need no token
 };
 
 /// Registers the façade's routes: /healthz, /readyz, /metrics and /api/v1 (devices, events).
 /// Handlers are thin: parse and validate input → a store query or a worker snapshot → JSON.
 void AddGatewayRoutes(Router& router, GatewayContext& context);
+
+/// Registers the reader operations under /api/v1/devices/{id}/...: relay, APB clear, time sync,
+/// settings, raw logs, camera, biometric capture and firmware upload. Each runs on the reader's
+/// DeviceWorker strand through its client (same lock and connection as the pollers, queued
+/// behind the poll in flight). Reader failures map to problems: timeout 504, unreachable 503,
+/// lock held by another client 409, a reader error 502 with the reader's status.
+void AddReaderRoutes(Router& router, GatewayContext& context);
 
 }  // namespace gw::api

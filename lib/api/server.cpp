@@ -8,9 +8,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <list>
 #include <mutex>
+#include <optional>
 
 #include "api/problem.hpp"
 #include "common/log.hpp"
@@ -36,6 +38,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   const Router& router;
   RequestObserver observer;
   tcp::acceptor acceptor;
+  std::optional<asio::ssl::context> tls;  // set at Start when a certificate is configured
   std::atomic<int> active{0};
   std::atomic<bool> stopping{false};
   std::mutex sockets_mutex;
@@ -44,20 +47,23 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
 namespace {
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
 class BeastStreamWriter final : public StreamWriter {
  public:
-  BeastStreamWriter(beast::tcp_stream& stream, std::chrono::milliseconds timeout)
+  BeastStreamWriter(Stream& stream, std::chrono::milliseconds timeout)
       : stream_(stream), timeout_(timeout) {}
 
   asio::awaitable<boost::system::error_code> Write(std::string data) override {
-    stream_.expires_after(timeout_);
+    beast::get_lowest_layer(stream_).expires_after(timeout_);
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(data), kTuple);
     (void)n;
     co_return ec;
   }
 
  private:
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   std::chrono::milliseconds timeout_;
 };
 
@@ -98,43 +104,46 @@ http::response<http::string_body> ToBeast(const Response& r, unsigned version, b
   return res;
 }
 
-asio::awaitable<void> Session(std::shared_ptr<Server::Impl> impl, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  std::list<beast::tcp_stream*>::iterator self;
-  {
+/// Keeps a connection in the server's list (Stop closes them) and counts it.
+struct Registration {
+  Registration(std::shared_ptr<Server::Impl> i, beast::tcp_stream& stream) : impl(std::move(i)) {
     std::lock_guard lock(impl->sockets_mutex);
     self = impl->streams.insert(impl->streams.end(), &stream);
   }
-  struct Leave {
-    std::shared_ptr<Server::Impl> impl;
-    std::list<beast::tcp_stream*>::iterator self;
-    ~Leave() {
-      std::lock_guard lock(impl->sockets_mutex);
-      impl->streams.erase(self);
-      --impl->active;
-    }
-  } leave{impl, self};
+  ~Registration() {
+    std::lock_guard lock(impl->sockets_mutex);
+    impl->streams.erase(self);
+    --impl->active;
+  }
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+  std::shared_ptr<Server::Impl> impl;
+  std::list<beast::tcp_stream*>::iterator self;
+};
 
+/// Answers requests on one connection (plain or TLS) until it closes, times out or the server
+/// stops.
+template <class Stream>
+asio::awaitable<void> Serve(std::shared_ptr<Server::Impl> impl, Stream& stream) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
   const ServerOptions& opts = impl->options;
   beast::flat_buffer buffer;
   if (impl->active > opts.max_connections) {
     auto res = ToBeast(Problem(503, "too-many-connections", "Too many connections",
                                "the gateway is at its connection limit; retry later"),
                        11, false);
-    stream.expires_after(opts.write_timeout);
+    tcp_layer.expires_after(opts.write_timeout);
     co_await http::async_write(stream, res, kTuple);
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     co_return;
   }
   while (!impl->stopping) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
     parser.body_limit(opts.body_limit);
-    stream.expires_after(opts.idle_timeout);
+    tcp_layer.expires_after(opts.idle_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
     if (!ec && !parser.is_done()) {
-      stream.expires_after(opts.read_timeout);
+      tcp_layer.expires_after(opts.read_timeout);
       std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
     }
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
@@ -143,7 +152,7 @@ asio::awaitable<void> Session(std::shared_ptr<Server::Impl> impl, tcp::socket so
                                  status == 413 ? "Payload too large" : "Headers too large",
                                  "the request exceeds the gateway's limit"),
                          11, false);
-      stream.expires_after(opts.write_timeout);
+      tcp_layer.expires_after(opts.write_timeout);
       co_await http::async_write(stream, res, kTuple);
       break;
     }
@@ -170,7 +179,7 @@ asio::awaitable<void> Session(std::shared_ptr<Server::Impl> impl, tcp::socket so
       for (const auto& [name, value] : response.headers) head.set(name, value);
       head.keep_alive(false);
       http::response_serializer<http::empty_body> sr{head};
-      stream.expires_after(opts.write_timeout);
+      tcp_layer.expires_after(opts.write_timeout);
       auto [wec, wn] = co_await http::async_write_header(stream, sr, kTuple);
       (void)wn;
       if (impl->observer) {
@@ -178,13 +187,13 @@ asio::awaitable<void> Session(std::shared_ptr<Server::Impl> impl, tcp::socket so
                        std::chrono::steady_clock::now() - start);
       }
       if (!wec) {
-        BeastStreamWriter writer(stream, opts.write_timeout);
+        BeastStreamWriter<Stream> writer(stream, opts.write_timeout);
         co_await response.stream(writer);
       }
       break;
     }
     auto res = ToBeast(response, beast_req.version(), keep_alive);
-    stream.expires_after(opts.write_timeout);
+    tcp_layer.expires_after(opts.write_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
     (void)wn;
     if (impl->observer) {
@@ -193,8 +202,25 @@ asio::awaitable<void> Session(std::shared_ptr<Server::Impl> impl, tcp::socket so
     }
     if (wec || !keep_alive) break;
   }
+}
+
+asio::awaitable<void> Session(std::shared_ptr<Server::Impl> impl, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  Registration registration(impl, stream);
+  co_await Serve(impl, stream);
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> TlsSession(std::shared_ptr<Server::Impl> impl, tcp::socket socket) {
+  TlsStream stream(std::move(socket), *impl->tls);
+  Registration registration(impl, beast::get_lowest_layer(stream));
+  beast::get_lowest_layer(stream).expires_after(impl->options.read_timeout);
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+  if (ec) co_return;  // not TLS, or a client that gave up: nothing to answer
+  co_await Serve(impl, stream);
+  beast::get_lowest_layer(stream).expires_after(impl->options.write_timeout);
+  co_await stream.async_shutdown(kTuple);
 }
 
 asio::awaitable<void> Accept(std::shared_ptr<Server::Impl> impl) {
@@ -208,7 +234,9 @@ asio::awaitable<void> Accept(std::shared_ptr<Server::Impl> impl) {
     }
     ++impl->active;
     auto strand = socket.get_executor();
-    asio::co_spawn(strand, Session(impl, std::move(socket)), [](std::exception_ptr e) {
+    auto session =
+        impl->tls ? TlsSession(impl, std::move(socket)) : Session(impl, std::move(socket));
+    asio::co_spawn(strand, std::move(session), [](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -229,6 +257,22 @@ Server::Server(asio::any_io_executor executor, ServerOptions options, const Rout
 Server::~Server() { Stop(); }
 
 void Server::Start() {
+  const auto& o = impl_->options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    asio::ssl::context tls(asio::ssl::context::tls_server);
+    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    boost::system::error_code ec;
+    tls.use_certificate_chain_file(o.tls_cert_file, ec);
+    if (ec) throw std::runtime_error("TLS certificate " + o.tls_cert_file + ": " + ec.message());
+    tls.use_private_key_file(o.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) throw std::runtime_error("TLS key " + o.tls_key_file + ": " + ec.message());
+    if (SSL_CTX_check_private_key(tls.native_handle()) != 1) {
+      throw std::runtime_error("TLS key " + o.tls_key_file + " does not match the certificate");
+    }
+    impl_->tls.emplace(std::move(tls));
+  }
   auto address = asio::ip::make_address(impl_->options.host);
   tcp::endpoint endpoint(address, impl_->options.port);
   impl_->acceptor.open(endpoint.protocol());

@@ -21,6 +21,9 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{30000};   ///< keep-alive wait for the next request
   std::chrono::milliseconds read_timeout{10000};   ///< reading one request once it started
   std::chrono::milliseconds write_timeout{10000};  ///< one response write / one stream chunk
+  /// HTTPS when both are set (PEM files, read at Start): TLS 1.2 or newer only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 /// Called once per finished request (for metrics): the route template, the method, the status
@@ -39,7 +42,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Binds and starts accepting. Throws boost::system::system_error when it cannot bind.
+  /// Binds and starts accepting. Throws std::runtime_error when it cannot bind or load the TLS
+  /// certificate or key (the message says which).
   void Start();
   /// Stops accepting and closes open connections (streams end).
   void Stop();
