@@ -1,0 +1,180 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "store/database.hpp"
+#include "store/event.hpp"
+
+// Canonical users and their per-reader sync state (user sync, lib/sync; SCHEMA.md "User sync").
+// The store keeps what lib/sync computes (record JSON, fingerprints, cards); it does not look
+// inside records. Each operation has a blocking form (libpqxx, only on `db.BlockingPool()`) and,
+// where the façade or the reconcilers need one, an awaitable form that runs it there and resumes
+// on the caller's executor. Errors: Errc::kDbUnavailable (PostgreSQL unreachable, retry),
+// Errc::kBadRequest (PostgreSQL refused the data), Errc::kConflict (a compare-and-set lost).
+// Records hold templates: nothing here logs them.
+
+namespace gw::store {
+
+/// A user as lib/sync prepared it for storage.
+struct UserWrite {
+  std::string user_uuid;
+  std::string record;                          ///< canonical JSON document
+  std::string digest;                          ///< fingerprint of the record as a reader stores it
+  std::string digest_no_templates;             ///< the same without templates
+  std::optional<std::int32_t> record_version;  ///< of the templates; nullopt = unknown / none
+  std::vector<std::string> groups;             ///< reader groups; empty = every reader
+  std::vector<std::string> cards;              ///< every card of the user (by-card lookup)
+  std::string source = "api";                  ///< "api" or "device:<id>"
+};
+
+/// A stored user (tombstones included where asked).
+struct StoredUser {
+  std::string user_uuid;
+  std::int64_t version = 0;
+  bool deleted = false;
+  std::string record;
+  std::string digest;
+  std::string digest_no_templates;
+  std::optional<std::int32_t> record_version;
+  std::vector<std::string> groups;
+  std::string source;
+  TimePoint updated_at{};
+};
+
+/// What the reconcilers compare: a user without its record.
+struct UserSummary {
+  std::string user_uuid;
+  std::int64_t version = 0;
+  bool deleted = false;
+  std::string digest;
+  std::string digest_no_templates;
+  std::optional<std::int32_t> record_version;
+  std::vector<std::string> groups;
+  TimePoint updated_at{};
+};
+
+struct PutOutcome {
+  std::int64_t version = 0;
+  bool created = false;  ///< no row existed (a tombstone counts as existing)
+  bool changed = false;  ///< false: same content as the stored live version, nothing written
+};
+
+/// Creates or replaces a user. The version grows only when the record, groups or liveness change,
+/// so a repeated PUT is a no-op that reconcilers never see.
+Result<PutOutcome> PutUserBlocking(Database& db, const UserWrite& user);
+boost::asio::awaitable<Result<PutOutcome>> PutUser(Database& db, UserWrite user);
+
+/// Turns a user into a tombstone (version + 1). nullopt: no live user with that uuid.
+Result<std::optional<PutOutcome>> DeleteUserBlocking(Database& db, const std::string& user_uuid);
+boost::asio::awaitable<Result<std::optional<PutOutcome>>> DeleteUser(Database& db,
+                                                                     std::string user_uuid);
+
+/// One user, tombstone included (check `deleted`).
+Result<std::optional<StoredUser>> GetUserBlocking(Database& db, const std::string& user_uuid);
+boost::asio::awaitable<Result<std::optional<StoredUser>>> GetUser(Database& db,
+                                                                  std::string user_uuid);
+
+/// Live users ordered by uuid after `after_uuid`, at most `limit` (clamped to 1..1000).
+Result<std::vector<StoredUser>> ListUsersPageBlocking(Database& db, const std::string& after_uuid,
+                                                      int limit);
+boost::asio::awaitable<Result<std::vector<StoredUser>>> ListUsersPage(Database& db,
+                                                                      std::string after_uuid,
+                                                                      int limit);
+
+/// Live users holding `card` (user info card or one of their cards).
+Result<std::vector<StoredUser>> UsersByCardBlocking(Database& db, const std::string& card);
+boost::asio::awaitable<Result<std::vector<StoredUser>>> UsersByCard(Database& db, std::string card);
+
+/// Full rows of the listed users (tombstones included), in no particular order.
+Result<std::vector<StoredUser>> UsersByUuidBlocking(Database& db,
+                                                    const std::vector<std::string>& uuids);
+
+/// Every user (tombstones included), or only those updated at or after `since`.
+Result<std::vector<UserSummary>> UserSummariesBlocking(Database& db,
+                                                       const std::optional<TimePoint>& since);
+
+/// Sync state of one user on one reader.
+struct DeviceUserState {
+  std::string user_uuid;
+  std::string device_id;
+  std::optional<std::int64_t> applied_version;
+  std::string status;  ///< pending | applied | failed
+  std::optional<std::string> applied_digest;
+  std::optional<std::string> last_error;  ///< the reader's answer or the transport error
+  std::optional<std::string> note;        ///< e.g. templates not pushed (record_version)
+  int attempts = 0;
+  TimePoint updated_at{};
+};
+
+/// Every state row of a reader.
+Result<std::vector<DeviceUserState>> DeviceStatesOfBlocking(Database& db,
+                                                            const std::string& device_id);
+/// Every state row of a user (one per reader it was tried on).
+Result<std::vector<DeviceUserState>> UserStatesBlocking(Database& db, const std::string& user_uuid);
+boost::asio::awaitable<Result<std::vector<DeviceUserState>>> UserStates(Database& db,
+                                                                        std::string user_uuid);
+
+/// One outcome to record. `failed` increments attempts; anything else resets them.
+struct StateUpdate {
+  std::string user_uuid;
+  std::string status;                           ///< pending | applied | failed
+  std::optional<std::int64_t> applied_version;  ///< kept as stored when nullopt and failed
+  std::optional<std::string> applied_digest;
+  std::optional<std::string> error;
+  std::optional<std::string> note;
+};
+
+/// Upserts the outcomes of one reader in one transaction (creating its `devices` row if
+/// needed). Updates of users that do not exist (never stored) are skipped.
+Result<void> RecordStatesBlocking(Database& db, const std::string& device_id,
+                                  const std::vector<StateUpdate>& updates);
+
+/// Counts of one reader's users in scope (live users whose groups match `reader_groups`, plus
+/// tombstones still on the reader): applied at the current version, failed, pending.
+struct SyncCounts {
+  std::int64_t applied = 0;
+  std::int64_t failed = 0;
+  std::int64_t pending = 0;
+};
+Result<SyncCounts> SyncCountsBlocking(Database& db, const std::string& device_id,
+                                      const std::vector<std::string>& reader_groups);
+
+/// A `UserData` log entry of a reader as the pollers stored it (events.kind = 'user_data').
+struct UserDataEvent {
+  std::int64_t seq = 0;
+  std::string user_uuid;
+  std::string info;  ///< AddUsers, UpdateUsers, DeleteUsers, ...
+  TimePoint occurred_at{};
+};
+
+/// The importer's position in a reader's events (0 when it never ran).
+Result<std::int64_t> ImportCursorBlocking(Database& db, const std::string& device_id);
+/// `user_data` events of a reader after `after_seq`, oldest first, at most `limit`.
+Result<std::vector<UserDataEvent>> UserDataEventsBlocking(Database& db,
+                                                          const std::string& device_id,
+                                                          std::int64_t after_seq, int limit);
+Result<void> SetImportCursorBlocking(Database& db, const std::string& device_id,
+                                     std::int64_t last_seq);
+
+/// One import from a reader, applied atomically if the user is still at `expected_version`
+/// (nullopt = must not exist); otherwise Errc::kConflict and nothing changes.
+struct ImportWrite {
+  std::string device_id;
+  std::string user_uuid;
+  std::optional<std::int64_t> expected_version;
+  std::optional<UserWrite> user;  ///< the new canonical record; nullopt = keep the gateway's
+  /// The reader's copy as applied state of `device_id` (at the resulting version).
+  std::optional<std::string> applied_digest;
+  /// When set, a `user_data` event `SyncConflict` is recorded for the losing change.
+  std::optional<std::string> conflict_info;    ///< GatewayWins | ReaderWins
+  std::optional<std::string> conflict_detail;  ///< what lost (versions, times), no user data
+  std::int64_t source_seq = 0;                 ///< the reader event that triggered the import
+};
+Result<std::int64_t> ImportUserBlocking(Database& db, const ImportWrite& write);
+
+}  // namespace gw::store

@@ -1,0 +1,96 @@
+#include "sync/sync_metrics.hpp"
+
+namespace gw::sync {
+
+SyncMetrics::SyncMetrics(prometheus::Registry& registry)
+    : users_(prometheus::BuildGauge()
+                 .Name("ef45gw_sync_users")
+                 .Help("Users in scope of a reader by sync state (applied, pending, failed)")
+                 .Register(registry)),
+      unknown_(prometheus::BuildGauge()
+                   .Name("ef45gw_sync_unknown_users")
+                   .Help("Users found on a reader that the gateway does not know")
+                   .Register(registry)),
+      templates_skipped_(prometheus::BuildGauge()
+                             .Name("ef45gw_sync_templates_skipped")
+                             .Help("Users pushed to a reader without templates because their "
+                                   "record_version differs from the reader's")
+                             .Register(registry)),
+      operations_(prometheus::BuildCounter()
+                      .Name("ef45gw_sync_operations_total")
+                      .Help("Reader operations of the user-sync reconciler by kind and result")
+                      .Register(registry)),
+      rounds_(prometheus::BuildCounter()
+                  .Name("ef45gw_sync_rounds_total")
+                  .Help("Reconciliation rounds by kind (full, incremental) and result")
+                  .Register(registry)) {}
+
+void SyncMetrics::SetCounts(const std::string& reader, double applied, double pending,
+                            double failed) {
+  std::lock_guard lock(mutex_);
+  auto& g = gauges_[reader];
+  auto set = [&](const char* state, double v) {
+    auto& p = g[std::string("users:") + state];
+    if (!p) p = &users_.Add({{"reader", reader}, {"state", state}});
+    p->Set(v);
+  };
+  set("applied", applied);
+  set("pending", pending);
+  set("failed", failed);
+}
+
+void SyncMetrics::SetUnknown(const std::string& reader, double users) {
+  std::lock_guard lock(mutex_);
+  auto& p = gauges_[reader]["unknown"];
+  if (!p) p = &unknown_.Add({{"reader", reader}});
+  p->Set(users);
+}
+
+void SyncMetrics::SetTemplatesSkipped(const std::string& reader, double users) {
+  std::lock_guard lock(mutex_);
+  auto& p = gauges_[reader]["templates"];
+  if (!p) p = &templates_skipped_.Add({{"reader", reader}});
+  p->Set(users);
+}
+
+void SyncMetrics::CountOperation(const std::string& reader, const std::string& op, bool ok,
+                                 double n) {
+  std::lock_guard lock(mutex_);
+  const char* result = ok ? "ok" : "failed";
+  auto& p = counters_[reader]["op:" + op + ":" + result];
+  if (!p) p = &operations_.Add({{"reader", reader}, {"op", op}, {"result", result}});
+  p->Increment(n);
+}
+
+void SyncMetrics::CountRound(const std::string& reader, bool full, bool ok) {
+  std::lock_guard lock(mutex_);
+  const char* kind = full ? "full" : "incremental";
+  const char* result = ok ? "ok" : "failed";
+  auto& p = counters_[reader][std::string("round:") + kind + ":" + result];
+  if (!p) p = &rounds_.Add({{"reader", reader}, {"kind", kind}, {"result", result}});
+  p->Increment();
+}
+
+void SyncMetrics::RemoveReader(const std::string& reader) {
+  std::lock_guard lock(mutex_);
+  for (auto& [key, g] : gauges_[reader]) {
+    if (key.rfind("users:", 0) == 0) {
+      users_.Remove(g);
+    } else if (key == "unknown") {
+      unknown_.Remove(g);
+    } else {
+      templates_skipped_.Remove(g);
+    }
+  }
+  for (auto& [key, c] : counters_[reader]) {
+    if (key.rfind("op:", 0) == 0) {
+      operations_.Remove(c);
+    } else {
+      rounds_.Remove(c);
+    }
+  }
+  gauges_.erase(reader);
+  counters_.erase(reader);
+}
+
+}  // namespace gw::sync

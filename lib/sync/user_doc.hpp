@@ -1,0 +1,63 @@
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "ef45/models.hpp"
+
+// The canonical user of the gateway: one JSON document with the reader's own field names in each
+// part, `{"user_uuid", "subject": {...}, "user_info": {...}, "faces": [...], "cards": [...],
+// "groups": [...]}`. A missing part means "none". Pure functions, thread-safe, never log (a
+// document holds iris templates and face features).
+
+namespace gw::sync {
+
+struct UserDoc {
+  std::string user_uuid;
+  std::optional<ef45::Subject> subject;
+  std::optional<ef45::UserInfo> user_info;
+  std::vector<ef45::Face> faces;  ///< sorted by sub_id, at most one per sub_id
+  std::vector<ef45::CardEntry> cards;
+  std::vector<std::string> groups;  ///< reader groups; empty = every reader
+};
+
+/// Parses a document (the PUT body, or a stored record). `user_uuid` names the user (the
+/// path); a `user_uuid` inside the document or its parts must match it. Unknown keys, wrong
+/// types and out-of-range values are Errc::kBadRequest with `*problem` naming the field
+/// (`subject.wiegand_code: expected an integer`).
+Result<UserDoc> ParseUserDoc(std::string_view user_uuid, std::string_view json,
+                             std::string* problem);
+
+/// The canonical JSON text stored in PostgreSQL (parts present only when set).
+std::string ToRecordJson(const UserDoc& doc);
+
+/// The document for API callers: templates and face features only when `include_biometrics`;
+/// otherwise each is replaced by `"<redacted N bytes>"`.
+boost::json::object ToApiJson(const UserDoc& doc, bool include_biometrics);
+
+/// The same document without iris templates and face features (for a reader whose algorithm
+/// version differs from the templates' `record_version`).
+UserDoc WithoutTemplates(UserDoc doc);
+bool HasTemplates(const UserDoc& doc);
+
+/// A stable fingerprint of what a reader stores for this user: subject, user info and faces with
+/// every field at the reader's default when absent (a reader fills missing columns with 0, ""
+/// or false). Image paths (the reader fills them in) and cards (no per-table read) are left out.
+/// Equal fingerprints = the reader's copy matches.
+std::string Fingerprint(const UserDoc& doc);
+
+/// The `POST /1.0/user` bundle.
+ef45::EnrollUser ToEnrollUser(const UserDoc& doc);
+
+/// Every card number of the user (user info card and cards), without duplicates.
+std::vector<std::string> AllCards(const UserDoc& doc);
+
+/// The templates' algorithm version (subject.record_version), nullopt when unset or 0.
+std::optional<std::int32_t> TemplateVersion(const UserDoc& doc);
+
+}  // namespace gw::sync
