@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# API benchmarks of ef45-gatewayd (issue 6, "Numbers"). Usage:
+#   bench/api/run.sh BUILD_DIR            # BUILD_DIR has daemon/ef45-gatewayd, tools/ef45-sim/
+#                                         # ef45-sim and bench/api/sse_subscribers
+# Everything runs on this machine: a private PostgreSQL 15 (tests/support/pg.sh, with
+# track_commit_timestamp = on), a fresh database migrated by `ef45-gatewayd migrate`, EVENTS
+# events seeded by SQL (bench/api/seed.sql), ef45-sim with READERS readers, and the gateway.
+#   1. wrk: the gateway pinned to CPU 0, wrk on CPU 1 (-t1 -c16, WRK_SECONDS s after a
+#      WRK_WARMUP s warm-up per endpoint): req/s and latency percentiles per endpoint, plus the
+#      CPU the gateway and PostgreSQL used meanwhile.
+#   2. SSE: SUBSCRIBERS concurrent /api/v1/events/stream subscribers (sse_subscribers) while the
+#      readers generate RECOGNITIONS_PER_S + DOORS_PER_S events/s in total: delay from each
+#      event's commit (pg_xact_commit_timestamp) to its arrival, and lost/repeated events.
+# Knobs (environment): EVENTS (1000000), READERS (100), WRK_SECONDS (20), WRK_WARMUP (5),
+#   SUBSCRIBERS (100), SSE_SECONDS (30), SSE_WARMUP (5), RECOGNITIONS_PER_S (950),
+#   DOORS_PER_S (50), PARTS ("wrk sse"), SSE_BIN (BUILD_DIR/bench/api/sse_subscribers),
+#   EF45GW_BENCH_TOKEN (if set: the gateway gets it as a read token and every request sends
+#   "Authorization: Bearer ..."), KEEP=1 keeps the work directory (logs, config).
+set -euo pipefail
+
+build=$(cd "${1:?usage: bench/api/run.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+EVENTS=${EVENTS:-1000000}
+READERS=${READERS:-100}
+[ "$READERS" -ge 1 ] && [ "$READERS" -le 1000 ] || { echo "READERS: 1..1000 (ids sim-000..sim-999)" >&2; exit 2; }
+WRK_SECONDS=${WRK_SECONDS:-20}
+WRK_WARMUP=${WRK_WARMUP:-5}
+SUBSCRIBERS=${SUBSCRIBERS:-100}
+SSE_SECONDS=${SSE_SECONDS:-30}
+SSE_WARMUP=${SSE_WARMUP:-5}
+RECOGNITIONS_PER_S=${RECOGNITIONS_PER_S:-950}
+DOORS_PER_S=${DOORS_PER_S:-50}
+PARTS=${PARTS:-wrk sse}
+SSE_BIN=${SSE_BIN:-$build/bench/api/sse_subscribers}
+gatewayd=$build/daemon/ef45-gatewayd
+sim_bin=$build/tools/ef45-sim/ef45-sim
+for f in "$gatewayd" "$sim_bin"; do [ -x "$f" ] || { echo "missing $f" >&2; exit 2; }; done
+if [[ " $PARTS " == *" sse "* ]] && [ ! -x "$SSE_BIN" ]; then
+  echo "missing $SSE_BIN (build the sse_subscribers target, or set SSE_BIN)" >&2
+  exit 2
+fi
+
+work=$(mktemp -d /tmp/ef45gw-apibench.XXXXXX)
+chmod 755 "$work"  # pg.sh runs the server as postgres when we are root
+sim_pid=""
+gw_pid=""
+cleanup() {
+  local rc=$?
+  for pid in $gw_pid $sim_pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  "$root/tests/support/pg.sh" stop "$work/pg" >/dev/null 2>&1 || true
+  if [ "${KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+    echo "work directory kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+# Waits until "$@" succeeds, at most $1 seconds (polls every 0.1 s).
+wait_for() {
+  local deadline=$(($(date +%s) + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# --- machine and versions ---
+cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+echo "== ef45-gatewayd API benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+echo "machine : $(nproc) CPUs, ${cpu_model:-unknown CPU}, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r)"
+echo "gateway : $("$gatewayd" --version 2>&1 | head -1) ($gatewayd)"
+echo "tools   : $(/usr/lib/postgresql/15/bin/postgres --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(g++ --version | head -1)"
+
+# --- PostgreSQL ---
+"$root/tests/support/pg.sh" start "$work/pg" >/dev/null
+# shellcheck disable=SC1091
+source "$work/pg/env"
+psql -q -d postgres -c "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
+"$root/tests/support/pg.sh" restart "$work/pg" >/dev/null
+source "$work/pg/env"
+psql -q -d postgres -c "CREATE DATABASE ef45gw" >/dev/null
+dsn="host=127.0.0.1 port=$PGPORT user=postgres dbname=ef45gw"
+pg_sql() { psql -d ef45gw -tAXq -c "$1"; }
+
+# --- emulated readers (generation paused until the SSE part) ---
+"$sim_bin" --readers "$READERS" --base-port 0 --control-port 0 \
+  --rate "$(awk -v r="$RECOGNITIONS_PER_S" -v n="$READERS" 'BEGIN {printf "%.6f", r / n}')" \
+  --door-rate "$(awk -v r="$DOORS_PER_S" -v n="$READERS" 'BEGIN {printf "%.6f", r / n}')" \
+  --seed 45 --ready-file "$work/sim.json" --log-level warn >"$work/sim.log" 2>&1 &
+sim_pid=$!
+wait_for 30 test -s "$work/sim.json" || { cat "$work/sim.log" >&2; exit 1; }
+control=$(jq -r .control_port "$work/sim.json")
+sim_post() { curl -fsS -X POST "http://127.0.0.1:$control$1" >/dev/null; }
+sim_post /sim/generation/pause
+sim_generated() {  # events the readers have generated so far (recognitions + door changes)
+  curl -fsS "http://127.0.0.1:$control/sim/readers" |
+    jq '[.[] | .recognitions_generated + .door_changes_generated] | add'
+}
+
+# --- gateway configuration, migrate, seed ---
+api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+{
+  echo "log: { level: warn }"
+  echo "database: { dsn: \"$dsn\" }"
+  if [ -n "${EF45GW_BENCH_TOKEN:-}" ]; then
+    sha=$(printf %s "$EF45GW_BENCH_TOKEN" | sha256sum | cut -d' ' -f1)
+    echo "api: { listen: \"127.0.0.1:$api_port\", tokens: [ { name: bench, role: read, sha256: $sha } ] }"
+  else
+    echo "api: { listen: \"127.0.0.1:$api_port\" }"
+  fi
+  echo "readers:"
+  jq -r '.readers[] | "  - { id: sim-\((1000 + .index) | tostring | .[1:]), host: 127.0.0.1, port: \(.port) }"' "$work/sim.json"
+} >"$work/gateway.yaml"
+"$gatewayd" migrate --config "$work/gateway.yaml" >"$work/migrate.log" 2>&1 ||
+  { cat "$work/migrate.log" >&2; exit 1; }
+log "seeding $EVENTS events over $READERS readers"
+t0=$(date +%s.%N)
+psql -d ef45gw -qX -v events="$EVENTS" -v devices="$READERS" -f "$here/seed.sql" >/dev/null
+t1=$(date +%s.%N)
+stored=$(pg_sql "SELECT count(*) FROM events")
+db_size=$(pg_sql "SELECT pg_size_pretty(pg_database_size('ef45gw'))")
+echo "data    : $stored events stored over $READERS readers (database $db_size; seeded in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}') s)"
+
+# --- gateway on CPU 0 ---
+auth=()
+[ -n "${EF45GW_BENCH_TOKEN:-}" ] && auth=(-H "Authorization: Bearer $EF45GW_BENCH_TOKEN")
+taskset -c 0 "$gatewayd" run --config "$work/gateway.yaml" >"$work/gateway.log" 2>&1 &
+gw_pid=$!
+api="http://127.0.0.1:$api_port"
+ready() { curl -fsS "$api/readyz" | jq -e '.started == true' >/dev/null; }
+wait_for 60 ready || { tail -20 "$work/gateway.log" >&2; exit 1; }
+all_up() {
+  [ "$(curl -fsS "${auth[@]}" "$api/api/v1/devices" | jq '[.items[] | select(.state == "up")] | length')" = "$READERS" ]
+}
+wait_for 120 all_up || { echo "not every reader is up" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }
+echo "readers : $READERS emulated readers up, polled at the default rates (ef45-sim on the same machine, unpinned)"
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {  # the postmaster and its children (backends, walwriter, ...)
+  local pm total=0
+  pm=$(head -1 "$work/pg/data/postmaster.pid")
+  for p in $pm $(pgrep -P "$pm"); do total=$((total + $(cpu_ticks "$p"))); done
+  echo $total
+}
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # busy, all CPUs
+hz=$(getconf CLK_TCK)
+cores() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$hz" 'BEGIN {print (b - a) / hz / (t1 - t0)}'; }
+
+# Parses wrk --latency output into: req/s p50_ms p90_ms p99_ms errors
+parse_wrk() {
+  awk '
+    function ms(v) {
+      if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+      if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+      if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000
+      return v
+    }
+    /^ +50%/ {p50 = ms($2)} /^ +90%/ {p90 = ms($2)} /^ +99%/ {p99 = ms($2)}
+    /^Requests\/sec:/ {rps = $2}
+    /Non-2xx or 3xx responses:/ {err += $NF}
+    /Socket errors:/ {gsub(",", ""); err += $4 + $6 + $8 + $10}
+    END {printf "%s %.2f %.2f %.2f %d\n", rps, p50, p90, p99, err}'
+}
+
+if [[ " $PARTS " == *" wrk "* ]]; then
+  middle=$(pg_sql "SELECT seq FROM events ORDER BY seq OFFSET $((stored / 2)) LIMIT 1")
+  max_seq=$(pg_sql "SELECT max(seq) FROM events")
+  cat >"$work/random_after.lua" <<LUA
+-- A client paging from a random point of the history.
+request = function()
+  return wrk.format(nil, "/api/v1/events?limit=100&after=" .. math.random(0, $max_seq))
+end
+LUA
+  endpoints=(
+    "/api/v1/events?limit=100"
+    "/api/v1/events?limit=100&after=$middle"
+    "/api/v1/events?limit=100&device=sim-042"
+    "/api/v1/events?limit=100&device=sim-042&after=$middle"
+    "random:/api/v1/events?limit=100&after=<random>"
+    "/api/v1/devices"
+  )
+  echo
+  echo "== wrk: gateway on CPU 0 (taskset -c 0), wrk on CPU 1 (taskset -c 1 wrk -t1 -c16 -d${WRK_SECONDS}s --latency), after ${WRK_WARMUP}s warm-up each; PostgreSQL unpinned"
+  printf "%-50s %8s %7s %7s %7s %6s %6s %6s %6s %7s\n" endpoint "req/s" "p50 ms" "p90 ms" "p99 ms" errors "gw CPU" "pg CPU" "all" "KB/resp"
+  for ep in "${endpoints[@]}"; do
+    script=()
+    path=$ep
+    if [[ $ep == random:* ]]; then
+      script=(-s "$work/random_after.lua")
+      path=${ep#random:}
+      url="$api/api/v1/events?limit=100"
+    else
+      url="$api$path"
+    fi
+    bytes=$(curl -fsS "${auth[@]}" "$url" | wc -c)
+    taskset -c 1 wrk -t1 -c16 -d"${WRK_WARMUP}s" "${auth[@]}" "${script[@]}" "$url" >/dev/null
+    g0=$(cpu_ticks "$gw_pid"); p0=$(pg_ticks); m0=$(machine_ticks); s0=$(date +%s.%N)
+    taskset -c 1 wrk -t1 -c16 -d"${WRK_SECONDS}s" --latency "${auth[@]}" "${script[@]}" "$url" \
+      >"$work/wrk.out"
+    g1=$(cpu_ticks "$gw_pid"); p1=$(pg_ticks); m1=$(machine_ticks); s1=$(date +%s.%N)
+    read -r rps p50 p90 p99 errors < <(parse_wrk <"$work/wrk.out")
+    printf "%-50s %8.0f %7.2f %7.2f %7.2f %6d %6.2f %6.2f %6.2f %7.1f\n" "$path" "$rps" "$p50" "$p90" "$p99" \
+      "$errors" "$(cores "$g0" "$g1" "$s0" "$s1")" "$(cores "$p0" "$p1" "$s0" "$s1")" \
+      "$(cores "$m0" "$m1" "$s0" "$s1")" "$(awk -v b="$bytes" 'BEGIN {print b / 1024}')"
+    cp "$work/wrk.out" "$work/wrk-$(echo "$path" | tr -c 'a-zA-Z0-9\n' _).out"
+  done
+  echo "(CPU in cores during the measured run: gw = the gateway, pg = all PostgreSQL processes,"
+  echo " all = the whole machine incl. wrk, ef45-sim and anything else running; load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+fi
+
+if [[ " $PARTS " == *" sse "* ]]; then
+  # The gateway may use both CPUs here: the figure is the stream's delay, not one core's rate.
+  taskset -a -p -c 0-$(($(nproc) - 1)) "$gw_pid" >/dev/null
+  after=$(pg_sql "SELECT coalesce(max(seq), 0) FROM events")
+  gen0=$(sim_generated)
+  sim_post /sim/generation/resume
+  echo
+  echo "== SSE: $SUBSCRIBERS subscribers of /api/v1/events/stream?after=$after; readers generate $((RECOGNITIONS_PER_S + DOORS_PER_S)) events/s ($RECOGNITIONS_PER_S recognitions + $DOORS_PER_S door changes) through the gateway into PostgreSQL; gateway unpinned"
+  echo "   ${SSE_WARMUP}s warm-up, ${SSE_SECONDS}s window; delay = arrival at the subscriber - pg_xact_commit_timestamp(xmin) of the event's row (same clock)"
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  g0=$(cpu_ticks "$gw_pid"); p0=$(pg_ticks); m0=$(machine_ticks); s0=$(date +%s.%N)
+  set +e
+  "$SSE_BIN" --port "$api_port" --dsn "$dsn" --after "$after" --subscribers "$SUBSCRIBERS" \
+    --warmup-s "$SSE_WARMUP" --seconds "$SSE_SECONDS" --drain-s 20 >"$work/sse.out" 2>"$work/sse.err"
+  sse_rc=$?
+  set -e
+  g1=$(cpu_ticks "$gw_pid"); p1=$(pg_ticks); m1=$(machine_ticks); s1=$(date +%s.%N)
+  gen1=$(sim_generated)
+  sim_post /sim/generation/pause
+  cat "$work/sse.out"
+  [ -s "$work/sse.err" ] && sed 's/^/sse_subscribers: /' "$work/sse.err"
+  printf "%-52s %14.1f\n" "events generated by the readers/s (whole run)" \
+    "$(awk -v a="$gen0" -v b="$gen1" -v t0="$s0" -v t1="$s1" 'BEGIN {print (b - a) / (t1 - t0)}')"
+  printf "%-52s %14.2f\n" "gateway CPU (cores, whole run)" "$(cores "$g0" "$g1" "$s0" "$s1")"
+  printf "%-52s %14.2f\n" "PostgreSQL CPU (cores, whole run)" "$(cores "$p0" "$p1" "$s0" "$s1")"
+  printf "%-52s %14.2f\n" "machine CPU busy (cores, whole run)" "$(cores "$m0" "$m1" "$s0" "$s1")"
+  printf "%-52s %14s\n" "load average before" "${load_before// /\/}"
+  echo "sse_subscribers exit status: $sse_rc (0 = every subscriber got every event once, in order)"
+fi
+kill -0 "$gw_pid" 2>/dev/null || { echo "the gateway died; log:" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }
