@@ -1,6 +1,7 @@
 #include "api/gateway_routes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -242,7 +243,13 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
       if (m) m->StreamClosed(reason);
     }
   } subscriber(ctx.api_metrics);
-  if (co_await writer.Write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
+  // A failed write ends the stream; the client resumes from its Last-Event-ID.
+  auto write = [&writer, &subscriber](std::string data) -> asio::awaitable<bool> {
+    auto ec = co_await writer.Write(std::move(data));
+    if (ec == asio::error::timed_out) subscriber.reason = "slow_consumer";
+    co_return !ec;
+  };
+  if (!co_await write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
   auto last_write = Clock::now();
   while (true) {
     const auto seen = ctx.commits ? ctx.commits->generation() : 0;
@@ -261,13 +268,13 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
                  "\nevent: " + std::string(store::KindName(e.kind)) +
                  "\ndata: " + json::serialize(EventJson(e)) + "\n\n";
       }
-      if (co_await writer.Write(std::move(chunk))) co_return;
+      if (!co_await write(std::move(chunk))) co_return;
       last_write = Clock::now();
       query.after = page->next;
       if (static_cast<int>(page->events.size()) == query.limit) continue;  // more waiting
     }
     if (Clock::now() - last_write >= kHeartbeat) {
-      if (co_await writer.Write(": heartbeat\n\n")) co_return;
+      if (!co_await write(": heartbeat\n\n")) co_return;
       last_write = Clock::now();
     }
     if (ctx.commits) {

@@ -34,7 +34,8 @@ struct Request {
 };
 
 /// Writes a streamed body (Server-Sent Events) chunk by chunk. Each Write has the stream's
-/// write deadline: a consumer that does not read is cut off (the error is returned).
+/// write deadline: a consumer that does not read is cut off (asio::error::timed_out; other
+/// errors mean the consumer went away).
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;

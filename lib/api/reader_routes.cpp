@@ -135,7 +135,13 @@ asio::awaitable<Response> Relay(ef45::Client& client, const std::string& id,
 
 asio::awaitable<Response> ClearApb(ef45::Client& client, const std::string& id,
                                    std::optional<std::string> user) {
-  auto r = user ? co_await client.ClearApb(*user) : co_await client.ClearAllApb();
+  // Not a conditional expression: g++ 12 destroys co_await temporaries in ?: twice.
+  ef45::Reply<void> r;
+  if (user) {
+    r = co_await client.ClearApb(*user);
+  } else {
+    r = co_await client.ClearAllApb();
+  }
   if (!r) co_return ReaderProblem(id, r.error());
   co_return Json(
       json::object{{"device_id", id}, {"cleared", user ? json::value(*user) : json::value("all")}});

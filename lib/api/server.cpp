@@ -59,6 +59,8 @@ class BeastStreamWriter final : public StreamWriter {
     beast::get_lowest_layer(stream_).expires_after(timeout_);
     auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(data), kTuple);
     (void)n;
+    // The write deadline passed: the consumer does not read (StreamWriter's contract).
+    if (ec == beast::error::timeout) co_return asio::error::timed_out;
     co_return ec;
   }
 

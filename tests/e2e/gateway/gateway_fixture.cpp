@@ -97,7 +97,7 @@ void GatewayTest::WriteConfig(const std::vector<int>& indices, const std::string
   if (api_port_ == 0) api_port_ = FreePort();
   std::ostringstream y;
   y << "database: { dsn: \"" << dsn_ << "\" }\n"
-    << "api: { listen: \"127.0.0.1:" << api_port_ << "\" }\n"
+    << "api: { listen: \"127.0.0.1:" << api_port_ << "\"" << api_extra_ << " }\n"
     << "shutdown: { deadline_ms: 10000 }\n"
     << extra_yaml << "readers:\n";
   for (int i : indices) {

@@ -71,6 +71,7 @@ class GatewayTest : public ::testing::Test {
   std::uint16_t control_port_ = 0;
   std::vector<std::uint16_t> reader_ports_;
   std::uint16_t api_port_ = 0;
+  std::string api_extra_;  ///< more keys of the config's `api:` mapping, e.g. ", tokens: [...]"
   int gateway_starts_ = 0;
 };
 

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "api/router.hpp"
+
+namespace gw::store {
+class Database;
+}
+namespace gw::poll {
+class WorkerSet;
+}
+namespace gw::sync {
+class SyncManager;
+}
+
+namespace gw::api {
+
+/// What the user routes use. Everything outlives the Router.
+struct UserRoutesContext {
+  store::Database& db;
+  poll::WorkerSet& workers;
+  sync::SyncManager* sync = nullptr;  ///< nullptr when sync is disabled (changes still stored)
+};
+
+/// Registers the users and sync routes of the façade:
+/// - `PUT /api/v1/users/{user_uuid}` (admin): the whole user as one document
+///   `{"user_uuid","subject","user_info","faces","cards","groups"}` (reader field names inside
+///   each part; a missing part means none). 201 created / 200 replaced, with the version.
+/// - `DELETE /api/v1/users/{user_uuid}` (admin): tombstone; readers drop the user.
+/// - `GET /api/v1/users/{user_uuid}`, `GET /api/v1/users?after=&limit=`,
+///   `GET /api/v1/users/by-card/{card}` (read): iris templates and face features only for admin
+///   callers, otherwise `"<redacted N bytes>"`.
+/// - `GET /api/v1/users/{user_uuid}/devices` (read): per reader applied version, pending or
+///   failed with the reader's answer, and the reader's own state.
+/// - `GET /api/v1/sync/plan?device=ID` (read): dry run of the reader's full round.
+/// - `GET /api/v1/sync/status` (read): per reader: last rounds, error, unknown users.
+void AddUserRoutes(Router& router, UserRoutesContext& context);
+
+}  // namespace gw::api
