@@ -109,7 +109,7 @@ ApiMetrics::ApiMetrics(prometheus::Registry& r)
                        .Help("Event streams ended, by reason.")
                        .Register(r)) {
   // Known reasons exist from the start (at 0), so rate() and alerts see them before the first.
-  for (const char* reason : {"client_gone", "database_unavailable", "shutdown"}) {
+  for (const char* reason : {"client_gone", "slow_consumer", "database_unavailable"}) {
     disconnects_.Add({{"reason", reason}});
   }
 }

@@ -56,8 +56,8 @@ class ApiMetrics {
   void ObserveRequest(const std::string& route, const std::string& method, int status,
                       double seconds);
   void StreamOpened();
-  /// `reason`: "client_gone" (write failed or timed out: slow or disconnected consumer),
-  /// "database_unavailable", "shutdown".
+  /// `reason`: "client_gone" (disconnected, or the gateway stopping), "slow_consumer" (missed
+  /// the write deadline), "database_unavailable".
   void StreamClosed(const std::string& reason);
 
  private:
