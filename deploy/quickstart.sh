@@ -86,9 +86,16 @@ for _ in $(seq 1 100); do [ -f "$state/sim-ready.json" ] && break; sleep 0.1; do
 [ -f "$state/sim-ready.json" ] || { echo "ef45-sim did not start; see $state/sim.log"; exit 1; }
 
 echo "== gateway config"
-python3 - "$state/sim-ready.json" "$state/gateway.yaml" "$PGPORT" "$api_port" <<'PY'
+# One admin API token for the demo, kept beside the config (mode 0600); the config holds only
+# its SHA-256. A second run keeps the token.
+if [ ! -s "$state/api-token" ]; then
+  (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(24))' >"$state/api-token")
+fi
+token=$(cat "$state/api-token")
+token_sha256=$(printf %s "$token" | sha256sum | cut -c1-64)
+python3 - "$state/sim-ready.json" "$state/gateway.yaml" "$PGPORT" "$api_port" "$token_sha256" <<'PY'
 import json, sys
-ready, out, pgport, api_port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+ready, out, pgport, api_port, token_sha256 = sys.argv[1:6]
 sim = json.load(open(ready))
 lines = [
     "# Written by deploy/quickstart.sh for the simulated fleet.",
@@ -96,6 +103,7 @@ lines = [
     f'  dsn: "host=127.0.0.1 port={pgport} user=postgres dbname=ef45gw"',
     "api:",
     f'  listen: "127.0.0.1:{api_port}"',
+    f"  tokens: [{{ name: quickstart, role: admin, sha256: {token_sha256} }}]",
     "lock: { on_conflict: steal }",
     "readers:",
 ]
@@ -132,10 +140,15 @@ ef45-gateway is running.
   database   psql "host=127.0.0.1 port=$PGPORT user=postgres dbname=ef45gw"
   simulator  http://127.0.0.1:$control/sim/readers (control API: faults, enrolment)
 
+  API token  $state/api-token (role admin; the config holds its SHA-256)
+
 Try:
-  curl -s http://127.0.0.1:$api_port/api/v1/devices
-  curl -s 'http://127.0.0.1:$api_port/api/v1/events?limit=5'
-  curl -sN http://127.0.0.1:$api_port/api/v1/events/stream
+  export TOKEN=\$(cat $state/api-token)
+  curl -s -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$api_port/api/v1/devices
+  curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$api_port/api/v1/events?limit=5'
+  curl -sN -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$api_port/api/v1/events/stream
+  curl -s -X POST -H "Authorization: Bearer \$TOKEN" -d '{"duration_s":3}' \\
+       http://127.0.0.1:$api_port/api/v1/devices/sim-000/relay
 
 Stop everything:  ./deploy/quickstart.sh stop
 INFO

@@ -32,9 +32,14 @@ CI=true QUICKSTART_SKIP_INSTALL=1 QUICKSTART_BUILD_DIR="$build" QUICKSTART_PG_DI
 [ "$(pgrep -fc "ef45-gatewayd run --config $clone/.quickstart")" -eq 1 ] ||
   fail "not exactly one gateway after the second run"
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || fail "/readyz not ready"
+token=$(cat "$clone/.quickstart/api-token")
+auth=(-H "Authorization: Bearer $token")
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/devices")" = 401 ] ||
+  fail "the API answers without the token"
+grep -q 'export TOKEN=' "$scratch/quickstart2.log" || fail "the summary does not show the token"
 arrived=0
 for _ in $(seq 1 100); do
-  if curl -fsS "http://127.0.0.1:$port/api/v1/events?kind=recognition&limit=1" |
+  if curl -fsS "${auth[@]}" "http://127.0.0.1:$port/api/v1/events?kind=recognition&limit=1" |
       grep -q '"seq"'; then
     arrived=1
     break
@@ -42,7 +47,7 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 [ $arrived -eq 1 ] || fail "no recognition events arrived"
-devices=$(curl -fsS "http://127.0.0.1:$port/api/v1/devices")
+devices=$(curl -fsS "${auth[@]}" "http://127.0.0.1:$port/api/v1/devices")
 [ "$(grep -o '"state":"up"' <<<"$devices" | wc -l)" -eq 3 ] || fail "not all readers up: $devices"
 
 QUICKSTART_PG_DIR="$scratch/pg" ./deploy/quickstart.sh stop >/dev/null
