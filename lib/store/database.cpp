@@ -65,6 +65,10 @@ ConnectionPool::Lease ConnectionPool::AcquireBlocking() {
     pqxx::nontransaction tx(*conn);
     tx.exec(
         "SET TimeZone = 'UTC'; SET statement_timeout = " + std::to_string(statement_timeout_ms_) +
+        // Our transactions only ever wait on PostgreSQL: one idle inside a transaction belongs to
+        // a paused or partitioned process, whose row locks (a cluster lease, DESIGN.md section 9)
+        // and commit-order lock must not outlive it by much.
+        "; SET idle_in_transaction_session_timeout = 5000" +
         // The EventWriter's staging table: COPY target, emptied at every commit.
         "; CREATE TEMP TABLE gw_stage (ord int, dev text, k text, kd text, src int2, "
         "lid int8, ep int8, enc text, et text, inf text, ad text, uu text, dt timestamptz, "

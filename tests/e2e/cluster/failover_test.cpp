@@ -1,0 +1,154 @@
+// Two, then three gateways share 40 emulated readers; one is SIGKILLed; every event is stored
+// exactly once and no reader is ever polled by two gateways at once.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "cluster_fixture.hpp"
+#include "pg/pg_fixture.hpp"
+#include "support/wait.hpp"
+
+namespace gw::test {
+namespace {
+
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+/// Scrapes every node in the background and collects readers polled by two nodes at once.
+class DoublePollWatch {
+ public:
+  explicit DoublePollWatch(std::function<std::vector<std::string>()> check)
+      : thread_([this, check] {
+          while (!stop_) {
+            auto twice = check();
+            std::lock_guard lock(mutex_);
+            seen_.insert(twice.begin(), twice.end());
+            ++samples_;
+          }
+        }) {}
+  ~DoublePollWatch() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::set<std::string> seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+  int samples() {
+    std::lock_guard lock(mutex_);
+    return samples_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::set<std::string> seen_;
+  int samples_ = 0;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+class ClusterFailoverTest : public ClusterTest {};
+
+TEST_F(ClusterFailoverTest, NodesShareTheFleetTakeOverAKilledNodeAndStoreEveryEventOnce) {
+  readers_ = 40;
+  StartSim(readers_, 2.0, 0.2);
+  if (HasFatalFailure()) return;
+  // Ports first: the watch thread reads the node table while nodes start and die.
+  for (const char* id : {"a", "b", "c"}) nodes_[id].api_port = FreePort();
+  StartNode("a");
+  StartNode("b");
+  ASSERT_TRUE(WaitNodeReady("a")) << node("a").process.Log();
+  ASSERT_TRUE(WaitNodeReady("b")) << node("b").process.Log();
+  DoublePollWatch watch([this] { return PolledTwice({"a", "b", "c"}); });
+
+  // Two nodes: 20 readers each, every reader polled by its lease owner only.
+  ASSERT_TRUE(WaitBalanced({"a", "b"}, 20, 20, 30s)) << node("a").process.Log();
+
+  // A third node joins and takes a fair share: ceil(40 / 3) = 14 at most each.
+  StartNode("c");
+  ASSERT_TRUE(WaitNodeReady("c")) << node("c").process.Log();
+  ASSERT_TRUE(WaitBalanced({"a", "b", "c"}, 12, 14, 30s));
+  EXPECT_EQ(Metric("c", "ef45gw_cluster_live_nodes"), 3);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Scalar(dsn_, "SELECT count(DISTINCT device_id) FROM events") ==
+               std::to_string(readers_);
+      },
+      30s, 200ms));
+
+  // SIGKILL a: no flush, no lease release, its reader locks stay held on the readers.
+  auto of_a = LeaseOwners()["a"];
+  ASSERT_GE(of_a.size(), 12u);
+  KillNode("a");
+  auto killed = SteadyClock::now();
+  auto killed_db = Scalar(dsn_, "SELECT clock_timestamp()");
+  // Taken over: the survivors steal the readers' locks and poll them successfully.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto up = PolledUp("b");
+        auto up_c = PolledUp("c");
+        up.insert(up_c.begin(), up_c.end());
+        return std::all_of(of_a.begin(), of_a.end(), [&](const auto& r) { return up.count(r); });
+      },
+      30s, 50ms));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - killed);
+  // Lease + one round + one logs poll interval (2 s), plus start-up slack of a loaded machine.
+  auto bound = lease_ + renew_ + 2s + 3s;
+  EXPECT_LE(took, bound) << "take-over of " << of_a.size() << " readers took " << took.count()
+                         << " ms";
+  std::cout << "[ cluster  ] take-over of " << of_a.size() << " readers: all polled by the "
+            << "survivors " << took.count() << " ms after SIGKILL (lease " << lease_.count()
+            << " ms, renew " << renew_.count() << " ms)\n";
+  std::string list;
+  for (const auto& r : of_a) list += (list.empty() ? "'" : ",'") + r + "'";
+  // Every taken-over reader has events committed by its new owner (the generator runs at 2/s
+  // per reader), continuing from the committed cursor.
+  const std::string after_kill = "FROM events WHERE device_id IN (" + list + ") AND stored_at > '" +
+                                 killed_db + "'::timestamptz";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Scalar(dsn_, "SELECT count(DISTINCT device_id) " + after_kill) ==
+               std::to_string(of_a.size());
+      },
+      30s, 100ms));
+  auto first_ms = Scalar(dsn_, "SELECT (extract(epoch FROM min(stored_at) - '" + killed_db +
+                                   "'::timestamptz) * 1000)::int8 " + after_kill);
+  auto last_ms =
+      Scalar(dsn_,
+             "SELECT (max(ms) * 1000)::int8 FROM (SELECT extract(epoch FROM "
+             "min(stored_at) - '" +
+                 killed_db + "'::timestamptz) AS ms " + after_kill + " GROUP BY device_id) s");
+  std::cout << "[ cluster  ] first committed event of a taken-over reader " << first_ms
+            << " ms after SIGKILL; every taken-over reader had one after " << last_ms << " ms\n";
+  EXPECT_LE(std::stoll(last_ms),
+            std::chrono::duration_cast<std::chrono::milliseconds>(bound).count());
+
+  ASSERT_TRUE(WaitBalanced({"b", "c"}, 20, 20, 30s));
+  EXPECT_EQ(
+      Metric("b", "ef45gw_cluster_takeovers_total") + Metric("c", "ef45gw_cluster_takeovers_total"),
+      static_cast<double>(of_a.size()));
+
+  // Exactly once across the failover: every generated log entry is stored once.
+  PauseGeneration();
+  ASSERT_TRUE(WaitDrained(
+      [&] {
+        std::vector<int> all;
+        for (int i = 0; i < readers_; ++i) all.push_back(i);
+        return all;
+      }(),
+      90s));
+  for (int i = 0; i < readers_; ++i) ExpectExactlyOnce(i);
+
+  watch.Stop();
+  EXPECT_GT(watch.samples(), 10);
+  EXPECT_TRUE(watch.seen().empty())
+      << "readers polled by two nodes at once: " << *watch.seen().begin();
+}
+
+}  // namespace
+}  // namespace gw::test
