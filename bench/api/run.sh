@@ -14,6 +14,9 @@
 # Knobs (environment): EVENTS (1000000), READERS (100), WRK_SECONDS (20), WRK_WARMUP (5),
 #   SUBSCRIBERS (100), SSE_SECONDS (30), SSE_WARMUP (5), RECOGNITIONS_PER_S (950),
 #   DOORS_PER_S (50), PARTS ("wrk sse"), SSE_BIN (BUILD_DIR/bench/api/sse_subscribers),
+#   DB_POOL (database.pool_size of the gateway; default: the gateway's default),
+#   PERF=1 (profile the gateway with perf during each measured run and print its top symbols;
+#   costs throughput, so do not take figures from such a run),
 #   EF45GW_BENCH_TOKEN (if set: the gateway gets it as a read token and every request sends
 #   "Authorization: Bearer ..."), KEEP=1 keeps the work directory (logs, config).
 set -euo pipefail
@@ -114,7 +117,7 @@ sim_generated() {  # events the readers have generated so far (recognitions + do
 api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 {
   echo "log: { level: warn }"
-  echo "database: { dsn: \"$dsn\" }"
+  echo "database: { dsn: \"$dsn\"${DB_POOL:+, pool_size: $DB_POOL} }"
   if [ -n "${EF45GW_BENCH_TOKEN:-}" ]; then
     sha=$(printf %s "$EF45GW_BENCH_TOKEN" | sha256sum | cut -d' ' -f1)
     echo "api: { listen: \"127.0.0.1:$api_port\", tokens: [ { name: bench, role: read, sha256: $sha } ] }"
@@ -157,6 +160,22 @@ pg_ticks() {  # the postmaster and its children (backends, walwriter, ...)
 }
 machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }  # busy, all CPUs
 hz=$(getconf CLK_TCK)
+# perf_start NAME SECONDS / perf_end NAME: a profile of the gateway (PERF=1 only).
+perf_pid=""
+perf_start() {
+  [ "${PERF:-0}" = 1 ] || return 0
+  perf record -F 499 -p "$gw_pid" -o "$work/perf-$1.data" -- sleep "$2" >/dev/null 2>&1 &
+  perf_pid=$!
+}
+perf_end() {
+  [ "${PERF:-0}" = 1 ] || return 0
+  wait "$perf_pid" || true
+  perf report -i "$work/perf-$1.data" --no-children --stdio --sort dso,symbol \
+    --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | cut -c1-150 | head -30 \
+    >"$work/perf-$1.txt"
+  profiles+=("$1")
+}
+profiles=()
 cores() { awk -v a="$1" -v b="$2" -v t0="$3" -v t1="$4" -v hz="$hz" 'BEGIN {print (b - a) / hz / (t1 - t0)}'; }
 
 # Parses wrk --latency output into: req/s p50_ms p90_ms p99_ms errors
@@ -173,6 +192,27 @@ parse_wrk() {
     /Non-2xx or 3xx responses:/ {err += $NF}
     /Socket errors:/ {gsub(",", ""); err += $4 + $6 + $8 + $10}
     END {printf "%s %.2f %.2f %.2f %d\n", rps, p50, p90, p99, err}'
+}
+
+# PostgreSQL's own time for the SQL an endpoint runs (the same text as lib/store/queries.cpp;
+# median Execution Time of 5 EXPLAIN ANALYZE runs, without load), to tell database time from
+# gateway time.
+micros() { echo "(extract(epoch from $1) * 1000000)::int8"; }
+events_sql() {  # AFTER [DEVICE]
+  echo "SELECT seq, device_id, event_key, kind, sources, revision, device_log_id, log_epoch,
+    encounter_id, event_type, info, additional_data, user_uuid, $(micros device_time),
+    $(micros received_at), $(micros stored_at), payload::text FROM events WHERE seq > $1
+    ${2:+AND device_id = '$2'} ORDER BY seq LIMIT 100"
+}
+devices_sql="SELECT d.device_id, c.last_log_id, c.log_epoch, $(micros c.updated_at), s.door_sensor,
+  s.relay, s.tamper, s.rte, $(micros s.observed_at), $(micros s.changed_at),
+  (SELECT max(seq) FROM events e WHERE e.device_id = d.device_id)
+  FROM devices d LEFT JOIN device_cursors c USING (device_id) LEFT JOIN door_state s USING (device_id)
+  ORDER BY d.device_id"
+pg_exec_ms() {
+  for _ in 1 2 3 4 5; do
+    psql -d ef45gw -tAXq -c "EXPLAIN (ANALYZE, TIMING OFF) $1" | awk '/Execution Time/ {print $3}'
+  done | sort -n | sed -n 3p
 }
 
 if [[ " $PARTS " == *" wrk "* ]]; then
@@ -192,10 +232,20 @@ LUA
     "random:/api/v1/events?limit=100&after=<random>"
     "/api/v1/devices"
   )
+  sqls=(
+    "$(events_sql 0)"
+    "$(events_sql "$middle")"
+    "$(events_sql 0 sim-042)"
+    "$(events_sql "$middle" sim-042)"
+    "$(events_sql "$middle")"
+    "$devices_sql"
+  )
   echo
   echo "== wrk: gateway on CPU 0 (taskset -c 0), wrk on CPU 1 (taskset -c 1 wrk -t1 -c16 -d${WRK_SECONDS}s --latency), after ${WRK_WARMUP}s warm-up each; PostgreSQL unpinned"
-  printf "%-50s %8s %7s %7s %7s %6s %6s %6s %6s %7s\n" endpoint "req/s" "p50 ms" "p90 ms" "p99 ms" errors "gw CPU" "pg CPU" "all" "KB/resp"
-  for ep in "${endpoints[@]}"; do
+  printf "%-50s %7s %7s %7s %7s %6s %6s %6s %6s %8s %6s %7s\n" endpoint "req/s" "p50 ms" "p90 ms" "p99 ms" errors "gw CPU" "pg CPU" "all" "req/gw-s" "pg ms" "KB/resp"
+  for i in "${!endpoints[@]}"; do
+    ep=${endpoints[$i]}
+    pg_ms=$(pg_exec_ms "${sqls[$i]}")
     script=()
     path=$ep
     if [[ $ep == random:* ]]; then
@@ -207,18 +257,25 @@ LUA
     fi
     bytes=$(curl -fsS "${auth[@]}" "$url" | wc -c)
     taskset -c 1 wrk -t1 -c16 -d"${WRK_WARMUP}s" "${auth[@]}" "${script[@]}" "$url" >/dev/null
+    name=$(echo "$path" | tr -c 'a-zA-Z0-9\n' _)
+    perf_start "$name" "$WRK_SECONDS"
     g0=$(cpu_ticks "$gw_pid"); p0=$(pg_ticks); m0=$(machine_ticks); s0=$(date +%s.%N)
     taskset -c 1 wrk -t1 -c16 -d"${WRK_SECONDS}s" --latency "${auth[@]}" "${script[@]}" "$url" \
       >"$work/wrk.out"
     g1=$(cpu_ticks "$gw_pid"); p1=$(pg_ticks); m1=$(machine_ticks); s1=$(date +%s.%N)
+    perf_end "$name"
     read -r rps p50 p90 p99 errors < <(parse_wrk <"$work/wrk.out")
-    printf "%-50s %8.0f %7.2f %7.2f %7.2f %6d %6.2f %6.2f %6.2f %7.1f\n" "$path" "$rps" "$p50" "$p90" "$p99" \
-      "$errors" "$(cores "$g0" "$g1" "$s0" "$s1")" "$(cores "$p0" "$p1" "$s0" "$s1")" \
-      "$(cores "$m0" "$m1" "$s0" "$s1")" "$(awk -v b="$bytes" 'BEGIN {print b / 1024}')"
-    cp "$work/wrk.out" "$work/wrk-$(echo "$path" | tr -c 'a-zA-Z0-9\n' _).out"
+    gw_cores=$(cores "$g0" "$g1" "$s0" "$s1")
+    printf "%-50s %7.0f %7.2f %7.2f %7.2f %6d %6.2f %6.2f %6.2f %8.0f %6.2f %7.1f\n" "$path" "$rps" "$p50" "$p90" \
+      "$p99" "$errors" "$gw_cores" "$(cores "$p0" "$p1" "$s0" "$s1")" "$(cores "$m0" "$m1" "$s0" "$s1")" \
+      "$(awk -v r="$rps" -v c="$gw_cores" 'BEGIN {print (c > 0) ? r / c : 0}')" "$pg_ms" \
+      "$(awk -v b="$bytes" 'BEGIN {print b / 1024}')"
+    cp "$work/wrk.out" "$work/wrk-$name.out"
   done
   echo "(CPU in cores during the measured run: gw = the gateway, pg = all PostgreSQL processes,"
-  echo " all = the whole machine incl. wrk, ef45-sim and anything else running; load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo " all = the whole machine incl. wrk, ef45-sim and anything else running; req/gw-s = requests"
+  echo " per second of gateway CPU, less sensitive to other load; pg ms = PostgreSQL's execution"
+  echo " time of the endpoint's SQL, idle, median of 5 EXPLAIN ANALYZE (random: at the middle seq); load before: $(cut -d' ' -f1-3 /proc/loadavg))"
 fi
 
 if [[ " $PARTS " == *" sse "* ]]; then
@@ -232,6 +289,7 @@ if [[ " $PARTS " == *" sse "* ]]; then
   echo "   ${SSE_WARMUP}s warm-up, ${SSE_SECONDS}s window; delay = arrival at the subscriber - pg_xact_commit_timestamp(xmin) of the event's row (same clock)"
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
   g0=$(cpu_ticks "$gw_pid"); p0=$(pg_ticks); m0=$(machine_ticks); s0=$(date +%s.%N)
+  perf_start sse "$((SSE_WARMUP + SSE_SECONDS))"
   set +e
   "$SSE_BIN" --port "$api_port" --dsn "$dsn" --after "$after" --subscribers "$SUBSCRIBERS" \
     --warmup-s "$SSE_WARMUP" --seconds "$SSE_SECONDS" --drain-s 20 >"$work/sse.out" 2>"$work/sse.err"
@@ -240,6 +298,7 @@ if [[ " $PARTS " == *" sse "* ]]; then
   g1=$(cpu_ticks "$gw_pid"); p1=$(pg_ticks); m1=$(machine_ticks); s1=$(date +%s.%N)
   gen1=$(sim_generated)
   sim_post /sim/generation/pause
+  perf_end sse
   cat "$work/sse.out"
   [ -s "$work/sse.err" ] && sed 's/^/sse_subscribers: /' "$work/sse.err"
   printf "%-52s %14.1f\n" "events generated by the readers/s (whole run)" \
@@ -250,4 +309,9 @@ if [[ " $PARTS " == *" sse "* ]]; then
   printf "%-52s %14s\n" "load average before" "${load_before// /\/}"
   echo "sse_subscribers exit status: $sse_rc (0 = every subscriber got every event once, in order)"
 fi
+for p in "${profiles[@]}"; do
+  echo
+  echo "== perf profile of the gateway (self time, top symbols): $p"
+  cat "$work/perf-$p.txt"
+done
 kill -0 "$gw_pid" 2>/dev/null || { echo "the gateway died; log:" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }

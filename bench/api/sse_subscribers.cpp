@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -311,6 +312,11 @@ int Bench::Report(std::int64_t target, std::int64_t warm_end_us, std::int64_t me
   double window_s = static_cast<double>(measure_end_us - warm_end_us) / 1e6;
 
   std::vector<std::int64_t> all;
+  // Delays by when the event was committed (5 s slices of the window): a delay that grows
+  // through the window means the stream cannot keep up, a flat one is latency.
+  constexpr std::int64_t kSliceUs = 5'000'000;
+  std::vector<std::vector<std::int64_t>> slices(
+      static_cast<std::size_t>((measure_end_us - warm_end_us + kSliceUs - 1) / kSliceUs));
   std::vector<double> sub_p99;
   std::int64_t min_delivered = -1, max_delivered = 0, negative = 0;
   int bad_subs = 0;
@@ -332,6 +338,7 @@ int Bench::Report(std::int64_t target, std::int64_t warm_end_us, std::int64_t me
       auto d = a.at_us - it->second;
       if (d < 0) ++negative;
       mine.push_back(d);
+      slices[static_cast<std::size_t>((it->second - warm_end_us) / kSliceUs)].push_back(d);
     }
     std::int64_t missed = 0;
     for (auto seq : table_seqs) missed += seen.count(seq) ? 0 : 1;
@@ -384,6 +391,19 @@ int Bench::Report(std::int64_t target, std::int64_t warm_end_us, std::int64_t me
   std::printf("%-52s %14d\n", "stream reconnects (Last-Event-ID)", reconnects);
   std::printf("%-52s %14d\n", "subscribers that missed/repeated/reordered", bad_subs);
   if (!problems.empty()) std::printf("%s", problems.c_str());
+  for (std::size_t i = 0; i < slices.size(); ++i) {
+    auto& v = slices[i];
+    char label[96];
+    std::snprintf(label, sizeof label, "  committed at +%zu..%zu s: p50 / p99 (ms)", i * 5,
+                  i * 5 + 5);
+    double a = Percentile(v, 0.5), b = Percentile(v, 0.99);
+    std::printf("%-52s %6.1f / %6.1f\n", label, a, b);
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  std::printf("%-52s %14.1f\n", "this client's CPU (s, whole run)", cpu_s);
   return bad_subs == 0 && timed > 0 ? 0 : 1;
 }
 
