@@ -6,10 +6,12 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include "cluster_fixture.hpp"
 #include "pg/pg_fixture.hpp"
+#include "support/http_client.hpp"
 #include "support/wait.hpp"
 
 namespace gw::test {
@@ -132,6 +134,23 @@ TEST_F(ClusterFailoverTest, NodesShareTheFleetTakeOverAKilledNodeAndStoreEveryEv
   EXPECT_EQ(
       Metric("b", "ef45gw_cluster_takeovers_total") + Metric("c", "ef45gw_cluster_takeovers_total"),
       static_cast<double>(of_a.size()));
+
+  // The cluster metrics the alert rules use are exported, and promtool accepts the page.
+  auto page = HttpRequest(node("b").api_port, "GET", "/metrics").body;
+  auto rules = ReadFile(SourceDir() + "/deploy/prometheus/alerts.yml");
+  std::regex name_re("ef45gw_cluster_[a-z_]+");
+  int used = 0;
+  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), name_re);
+       it != std::sregex_iterator(); ++it, ++used) {
+    EXPECT_NE(page.find("# TYPE " + it->str() + " "), std::string::npos)
+        << "alerts.yml uses " << it->str() << ", which a cluster node does not export";
+  }
+  EXPECT_GE(used, 3);
+  WriteFile(dir_->File("metrics-b.txt"), page);
+  EXPECT_EQ(Shell("promtool check metrics < " + dir_->File("metrics-b.txt") + " > " +
+                  dir_->File("promtool.txt") + " 2>&1"),
+            0)
+      << ReadFile(dir_->File("promtool.txt"));
 
   // Exactly once across the failover: every generated log entry is stored once.
   PauseGeneration();
