@@ -18,6 +18,7 @@
 #include "api/commit_signal.hpp"
 #include "api/gateway_routes.hpp"
 #include "api/server.hpp"
+#include "api/user_routes.hpp"
 #include "cluster/cluster_metrics.hpp"
 #include "cluster/lease_manager.hpp"
 #include "common/log.hpp"
@@ -33,6 +34,8 @@
 #include "store/event_writer.hpp"
 #include "store/migrate.hpp"
 #include "store/queries.hpp"
+#include "sync/sync_manager.hpp"
+#include "sync/sync_metrics.hpp"
 
 namespace {
 
@@ -130,6 +133,8 @@ class Gateway {
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
     context_.commits = &commits_;
     context_.open_metrics = config_.api.open_metrics;
+    context_.max_streams = config_.api.max_streams;
+    context_.max_reader_ops = config_.api.max_reader_ops;
     context_.open_health = config_.api.open_health;
     if (config_.cluster.enabled()) {
       cluster_metrics_ = std::make_unique<gw::cluster::ClusterMetrics>(
@@ -146,6 +151,18 @@ class Gateway {
     }
     gw::api::AddGatewayRoutes(router_, context_);
     gw::api::AddReaderRoutes(router_, context_);
+    if (config_.sync.enabled) {
+      // User sync has its own small pool: its rounds never queue ahead of commits or the API.
+      sync_db_ = std::make_unique<gw::store::Database>(
+          gw::store::DatabaseOptions{config_.database.dsn, 2});
+      sync_metrics_ = std::make_unique<gw::sync::SyncMetrics>(registry_.get());
+      sync_ = std::make_unique<gw::sync::SyncManager>(io_.get_executor(), *sync_db_, workers_,
+                                                      SyncOptionsFor(config_.sync),
+                                                      sync_metrics_.get());
+    }
+    user_context_ = std::make_unique<gw::api::UserRoutesContext>(
+        gw::api::UserRoutesContext{api_db_, workers_, sync_.get()});
+    gw::api::AddUserRoutes(router_, *user_context_);
     gw::api::ServerOptions options;
     options.host = config_.api.listen_host;
     options.port = config_.api.listen_port;
@@ -236,6 +253,17 @@ class Gateway {
     return o;
   }
 
+  static gw::sync::SyncOptions SyncOptionsFor(const gw::config::SyncConfig& c) {
+    gw::sync::SyncOptions o;
+    o.policy = c.policy == gw::config::SyncPolicy::kMirror ? gw::sync::Policy::kMirror
+                                                           : gw::sync::Policy::kAdditive;
+    o.audit = c.audit;
+    o.inventory = c.inventory;
+    o.max_ops_per_second = c.max_ops_per_second;
+    o.page_size = c.page_size;
+    return o;
+  }
+
   gw::metrics::WriterCounters WriterCounters() const {
     auto s = writer_.Stats();
     return {s.transactions,    s.failed_attempts, s.rejected_batches,
@@ -256,6 +284,7 @@ class Gateway {
 
   asio::awaitable<void> Startup() {
     if (!co_await PrepareSchema()) co_return;
+    if (sync_) sync_->Start();  // follows the WorkerSet: the readers this instance polls
     if (leases_) {
       // The lease rounds decide which readers this node polls (a share of the fleet).
       leases_->Start(config_.readers);
@@ -376,6 +405,7 @@ class Gateway {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     server_->Stop();
+    if (sync_) co_await sync_->Stop();  // before the pollers: it uses their readers
     // Pollers first (their last batches go to the writer), then the writer flushes.
     if (leases_) {
       // Stops every poller, then gives the leases back so the other nodes take over at once.
@@ -436,6 +466,10 @@ class Gateway {
   std::atomic<bool> started_{false};
   bool stopping_ = false;
   int exit_code_ = 0;
+  std::unique_ptr<gw::store::Database> sync_db_;         // user sync (sync.enabled)
+  std::unique_ptr<gw::sync::SyncMetrics> sync_metrics_;  // user sync
+  std::unique_ptr<gw::sync::SyncManager> sync_;          // user sync
+  std::unique_ptr<gw::api::UserRoutesContext> user_context_;
 };
 
 int Run(const std::string& path) {

@@ -234,15 +234,17 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
   query.limit = 500;
   // Counts the stream while it is open and says why it ended.
   struct Subscriber {
-    metrics::ApiMetrics* m;
+    GatewayContext& ctx;
     std::string reason = "client_gone";
-    explicit Subscriber(metrics::ApiMetrics* api) : m(api) {
-      if (m) m->StreamOpened();
+    explicit Subscriber(GatewayContext& c) : ctx(c) {
+      ++ctx.open_streams;
+      if (ctx.api_metrics) ctx.api_metrics->StreamOpened();
     }
     ~Subscriber() {
-      if (m) m->StreamClosed(reason);
+      --ctx.open_streams;
+      if (ctx.api_metrics) ctx.api_metrics->StreamClosed(reason);
     }
-  } subscriber(ctx.api_metrics);
+  } subscriber(ctx);
   // A failed write ends the stream; the client resumes from its Last-Event-ID.
   auto write = [&writer, &subscriber](std::string data) -> asio::awaitable<bool> {
     auto ec = co_await writer.Write(std::move(data));
@@ -298,6 +300,13 @@ asio::awaitable<Response> OpenEventStream(GatewayContext& ctx, Request& request)
     if (!ParseInt64(request.last_event_id, query.after) || query.after < 0) {
       co_return BadRequest("Last-Event-ID", "must be an event seq (a non-negative integer)");
     }
+  }
+  if (ctx.open_streams.load() >= ctx.max_streams) {
+    auto busy = Problem(429, "too-many-streams", "Too many event streams",
+                        "the gateway serves " + std::to_string(ctx.max_streams) +
+                            " streams at most; retry later or page with /api/v1/events");
+    busy.headers.emplace_back("Retry-After", "5");
+    co_return busy;
   }
   Response r;
   r.content_type = "text/event-stream";

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -35,8 +37,13 @@ struct GatewayContext {
   std::function<std::optional<std::string>(const std::string& id)> owner_url;
   /// Wakes event streams when events were committed (see CommitSignal); optional.
   CommitSignal* commits = nullptr;
-  bool open_metrics = true;  ///< /metrics needs no token
-  bool open_health = true;   ///< /healthz and /readyz need no token
+  int max_streams = 1000;  ///< concurrent event streams; more get 429
+  int max_reader_ops = 8;  ///< API operations waiting for one reader; more get 429
+  std::atomic<int> open_streams{0};
+  std::mutex reader_ops_mutex{};
+  std::map<std::string, int, std::less<>> reader_ops_in_flight{};  ///< by reader id
+  bool open_metrics = true;                                        ///< /metrics needs no token
+  bool open_health = true;  ///< /healthz and /readyz need no token
 };
 
 /// Registers the façade's routes: /healthz, /readyz, /metrics and /api/v1 (devices, events).

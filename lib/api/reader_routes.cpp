@@ -116,6 +116,34 @@ asio::awaitable<Response> OnReader(GatewayContext& ctx, Request& request, Reader
     }
     co_return NotFound("no configured reader with id '" + id + "'");
   }
+  // Bounded: a flood of API calls must not queue without end in front of one reader.
+  struct Slot {
+    GatewayContext& ctx;
+    const std::string& id;
+    bool taken = false;
+    ~Slot() {
+      if (!taken) return;
+      std::lock_guard lock(ctx.reader_ops_mutex);
+      if (--ctx.reader_ops_in_flight[id] == 0) ctx.reader_ops_in_flight.erase(id);
+    }
+  } slot{ctx, id};
+  {
+    std::lock_guard lock(ctx.reader_ops_mutex);
+    int& in_flight = ctx.reader_ops_in_flight[id];
+    if (in_flight < ctx.max_reader_ops) {
+      ++in_flight;
+      slot.taken = true;
+    } else if (in_flight == 0) {
+      ctx.reader_ops_in_flight.erase(id);
+    }
+  }
+  if (!slot.taken) {
+    auto busy = Problem(429, "reader-busy", "Too many operations for this reader",
+                        "reader '" + id + "' already has " + std::to_string(ctx.max_reader_ops) +
+                            " operations waiting; retry later");
+    busy.headers.emplace_back("Retry-After", "1");
+    co_return busy;
+  }
   auto strand = worker->strand();
   auto task = RunOnStrand(std::move(worker), std::move(op));
   co_return co_await asio::co_spawn(strand, std::move(task), asio::use_awaitable);

@@ -4,11 +4,13 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "e2e/gateway/gateway_fixture.hpp"
 #include "pg/pg_fixture.hpp"
@@ -82,7 +84,7 @@ class ApiTest : public GatewayTest {
     api_extra_ =
         ", open_metrics: false, tokens: [{ name: acs, role: read, sha256: " + Sha256(read_) +
         " }, { name: ops, role: operate, sha256: " + Sha256(operate_) +
-        " }, { name: root, role: admin, sha256: " + Sha256(admin_) + " }]";
+        " }, { name: root, role: admin, sha256: " + Sha256(admin_) + " }]" + api_extra_suffix_;
     StartSim(readers, rate);
     std::vector<int> indices;
     for (int i = 0; i < readers; ++i) indices.push_back(i);
@@ -108,6 +110,7 @@ class ApiTest : public GatewayTest {
   }
 
   std::string read_, operate_, admin_;
+  std::string api_extra_suffix_;  ///< more api keys for StartWithTokens
 };
 
 void ExpectProblem(const HttpResult& r, int status, const std::string& what) {
@@ -291,6 +294,42 @@ TEST_F(ApiTest, ReaderDownIs503AndHungReaderIs504WithinTheDeadline) {
   EXPECT_TRUE(WaitFor(
       [&] { return Call("POST", "/api/v1/devices/sim-1/time", operate_).status == 200; }, 10s))
       << gateway_.Log();
+}
+
+TEST_F(ApiTest, StreamAndReaderOperationLimitsAnswer429) {
+  api_extra_suffix_ = ", max_streams: 1, max_reader_ops: 1";
+  StartWithTokens(1, 0.5, "polling: { timeout_ms: 1500 }\n");
+  // One stream open (kept by a thread reading it); the next subscriber is refused.
+  std::atomic<bool> opened{false};
+  std::thread first([&] {
+    HttpClient client("127.0.0.1", api_port_, 3s);
+    opened = true;
+    client.RequestRaw("GET", "/api/v1/events/stream", 1 << 20, Bearer(read_));
+  });
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return opened && Call("GET", "/metrics", read_).body.find("ef45gw_sse_subscribers 1") !=
+                             std::string::npos;
+      },
+      5s));
+  auto second = Call("GET", "/api/v1/events/stream", read_);
+  ExpectProblem(second, 429, "second stream");
+  EXPECT_EQ(second.headers.count("retry-after"), 1u);
+  first.join();
+  // A hung reader holds its one operation slot; the next operation is refused at once.
+  Fault(0, "{\"hang\":true}");
+  std::atomic<bool> done{false};
+  std::thread slow([&] {  // keeps the slot taken: each call waits out the reader's deadline
+    while (!done) Call("POST", "/api/v1/devices/sim-0/time", operate_);
+  });
+  EXPECT_TRUE(WaitFor(
+      [&] { return Call("POST", "/api/v1/devices/sim-0/relay", operate_, "{}").status == 429; },
+      15s));
+  done = true;
+  slow.join();
+  Fault(0, "{}");
+  EXPECT_TRUE(WaitFor(
+      [&] { return Call("POST", "/api/v1/devices/sim-0/time", operate_).status == 200; }, 15s));
 }
 
 TEST_F(ApiTest, PaginationWhileEventsArriveMissesAndRepeatsNothing) {
