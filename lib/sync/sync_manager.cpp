@@ -305,6 +305,9 @@ struct SyncManager::Reconciler {
   std::optional<store::TimePoint> watermark;
   std::map<std::string, Clock::time_point> unknown_first_seen;
   std::map<std::string, Clock::time_point> pushed;  ///< uuid -> when we last wrote it here
+  /// Users (uuid -> version, updated_at) an incremental round already handled: the overlap
+  /// window returns them again and again.
+  std::map<std::string, std::pair<std::int64_t, store::TimePoint>> handled;
 
   mutable std::mutex mutex;
   ReaderSyncStatus status;
@@ -581,10 +584,18 @@ asio::awaitable<bool> IncrementalRound(Ctx ctx, std::shared_ptr<Reconciler> r,
     SetError(*r, "database: " + std::string(ReasonName(changed.error())));
     co_return false;
   }
-  if (changed->empty()) co_return true;
   for (const auto& u : *changed) {
     if (!r->watermark || u.updated_at > *r->watermark) r->watermark = u.updated_at;
   }
+  std::erase_if(*changed, [&](const store::UserSummary& u) {
+    auto it = r->handled.find(u.user_uuid);
+    return it != r->handled.end() && it->second.first == u.version;
+  });
+  if (r->watermark) {
+    auto horizon = *r->watermark - 2 * kChangeOverlap;
+    std::erase_if(r->handled, [&](const auto& kv) { return kv.second.second < horizon; });
+  }
+  if (changed->empty()) co_return true;
   auto states = co_await LoadStates(ctx.db, r->id);
   if (!states) {
     SetError(*r, "database: " + std::string(ReasonName(states.error())));
@@ -602,17 +613,34 @@ asio::awaitable<bool> IncrementalRound(Ctx ctx, std::shared_ptr<Reconciler> r,
   pi.policy = ctx.options.policy;
   pi.retry_failed = false;
   auto plan = ComputePlan(pi);
-  if (plan.ops.empty()) co_return true;
+  auto remember = [&] {
+    for (const auto& u : *changed) r->handled[u.user_uuid] = {u.version, u.updated_at};
+  };
+  if (plan.ops.empty()) {
+    remember();
+    co_return true;
+  }
   *worked = true;
   auto error = co_await Execute(ctx, r, worker, std::move(plan.ops), rv);
   if (!error.empty()) {
     SetError(*r, error);
     co_return false;
   }
+  remember();
   std::lock_guard lock(r->mutex);
   r->status.last_error.clear();
   r->status.last_round = std::chrono::system_clock::now();
   co_return true;
+}
+
+/// Moves the import cursor of reader `id` from `from` to `seq` (nothing when it did not move).
+asio::awaitable<bool> SaveCursor(store::Database& db, std::string id, std::int64_t from,
+                                 std::int64_t seq) {
+  if (seq <= from) co_return true;
+  store::Database* d = &db;
+  auto set = [d, id = std::move(id), seq] { return store::SetImportCursorBlocking(*d, id, seq); };
+  auto ok = co_await Blocking(db, std::move(set));
+  co_return static_cast<bool>(ok);
 }
 
 /// Imports changes made at the reader (its UserData log entries after the import cursor).
@@ -647,13 +675,7 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
   }
   std::optional<std::int32_t> rv = worker->Snapshot().record_version;
   std::int64_t done_seq = batch->first;
-  auto finish = [&](std::int64_t seq) -> asio::awaitable<bool> {
-    if (seq <= batch->first) co_return true;
-    store::Database* d = &ctx.db;
-    auto set = [d, id = r->id, seq] { return store::SetImportCursorBlocking(*d, id, seq); };
-    auto ok = co_await Blocking(ctx.db, std::move(set));
-    co_return static_cast<bool>(ok);
-  };
+  const std::int64_t start_seq = batch->first;
   auto now = Clock::now();
   for (const auto& e : events) {
     auto it = last.find(e.user_uuid);
@@ -675,7 +697,7 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
     if (ctx.metrics) ctx.metrics->CountOperation(r->id, "import", read.error.empty());
     if (!read.error.empty()) {
       SetError(*r, read.error);
-      co_await finish(done_seq);
+      co_await SaveCursor(ctx.db, r->id, start_seq, done_seq);
       co_return false;
     }
     if (!read.doc) {  // gone again meanwhile
@@ -697,7 +719,7 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
       auto current = co_await Blocking(ctx.db, std::move(get));
       if (!current) {
         SetError(*r, "database: " + std::string(ReasonName(current.error())));
-        co_await finish(done_seq);
+        co_await SaveCursor(ctx.db, r->id, start_seq, done_seq);
         co_return false;
       }
       const auto& user = current->first;
@@ -770,7 +792,7 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
       }
       if (!result) {
         SetError(*r, "database: " + std::string(ReasonName(result.error())));
-        co_await finish(done_seq);
+        co_await SaveCursor(ctx.db, r->id, start_seq, done_seq);
         co_return false;
       }
       if (w.user) {
@@ -797,7 +819,7 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
     }
     done_seq = e.seq;
   }
-  co_return co_await finish(done_seq);
+  co_return co_await SaveCursor(ctx.db, r->id, start_seq, done_seq);
 }
 
 asio::awaitable<void> RefreshCounts(Ctx ctx, std::shared_ptr<Reconciler> r,
@@ -857,6 +879,12 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
       if (ok && (full_due || now >= next_full)) {
         full = true;
         ok = co_await FullRound(ctx, r, worker);
+        if (!ok && !r->stop) {
+          // The reader could not be compared: still try the changed users, so that their
+          // status shows the reader's answer (and a reader that only fails reads gets them).
+          bool worked = false;
+          co_await IncrementalRound(ctx, r, worker, &worked);
+        }
         if (ok) {
           full_due = false;
           next_full = Clock::now() + o.audit;

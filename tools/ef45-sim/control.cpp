@@ -357,6 +357,24 @@ Response ReaderRoute(ControlTarget& target, const Request& request,
     if (method != "GET") return MethodNotAllowed(method);
     return Generated(target, index, query);
   }
+  if (action == "users") {
+    // Users held by the reader, read without the reader API (tests compare contents).
+    if (method == "GET") {
+      auto users = target.ReaderAt(index).UsersJson();
+      std::string body = "{\"index\":" + std::to_string(index) + ",\"items\":" + users + "}";
+      return Response{200, {}, "application/json", std::move(body)};
+    }
+    if (method != "POST") return MethodNotAllowed(method);
+    std::string error;
+    auto body = ParseObject(request.body, error);
+    if (!body) return BadRequest(error);
+    auto failed = target.ReaderAt(index).AddUserWithoutLog(request.body);
+    if (failed == "exists") return Problem(409, "Conflict", "the reader already has this user");
+    if (!failed.empty()) return BadRequest(failed);
+    json::object o;
+    o["user_uuid"] = (*body)["user_uuid"];
+    return Json(201, o);
+  }
   if (action != "faults" && action != "enroll" && action != "generate") {
     return NotFound("unknown control route");
   }

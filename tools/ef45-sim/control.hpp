@@ -78,6 +78,11 @@ class ControlTarget {
 ///   keep their value; `{}` clears them all (and the skew). The whole body is validated before
 ///   anything changes; unknown keys are a 400.
 /// - `POST /sim/readers/{i}/enroll` → `{"user_uuid":..}`.
+/// - `GET /sim/readers/{i}/users` → `{"index","items":[bundle...]}`: every user the reader
+///   holds, sorted by uuid, as the EnrollUser-shaped bundle (subject and user-info fields,
+///   `faces`, `cards`), read without the reader API and its lock.
+/// - `POST /sim/readers/{i}/users` with a `POST /1.0/user` body → 201 `{"user_uuid"}`: stores
+///   the user without a log entry (a user the gateway cannot know about); 409 if it exists.
 /// - `POST /sim/readers/{i}/generate` with `{"recognitions":n,"door_changes":m}` (each
 ///   0..1000000, default 0) → the reader object after generating exactly that many events.
 /// - `POST /sim/generation/pause`, `POST /sim/generation/resume` (the rate-driven tick only).

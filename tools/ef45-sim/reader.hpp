@@ -130,6 +130,16 @@ class Reader {
   /// Returns the new user's uuid.
   std::string Enroll();
 
+  // --- users, for tests (control API) ---
+  /// Every user the reader holds (a subject or a user-info row), sorted by uuid, each as the
+  /// EnrollUser-shaped bundle GET /1.0/user answers (subject and user-info fields, `faces`,
+  /// `cards`).
+  std::string UsersJson() const;
+  /// Stores a user (a POST /1.0/user body) as another client writing the tables would, but
+  /// without a log entry: a user the gateway cannot know about. Returns "" when stored, else
+  /// why not ("bad body", "exists").
+  std::string AddUserWithoutLog(const std::string& body);
+
   // --- faults that change reader state ---
   void Reboot();     ///< match buffer cleared, logs kept, lock dropped, camera stopped
   void StealLock();  ///< another client takes the lock (our lock_uid stops working)

@@ -350,6 +350,52 @@ void AppendBundle(const State& st, const std::string& uuid, std::string& out) {
 
 }  // namespace
 
+/// POST /1.0/user: subject + user info + faces + cards in one call, logged when `log`.
+Response StoreBundle(State& st, const std::string& text, bool log) {
+  auto body = util::ParseObject(text);
+  if (!body) return Empty(400);
+  auto subject = Normalize(*body, SubjectSpec());
+  auto info = Normalize(*body, UserInfoSpec());
+  if (!subject || !info) return Empty(400);
+  std::string uuid(StringField(*subject, "user_uuid"));
+  if (uuid.empty()) return Empty(400);
+  std::map<std::int64_t, boost::json::object> faces;
+  if (const auto* list = body->if_contains("faces")) {
+    if (!list->is_array()) return Empty(400);
+    for (const auto& item : list->as_array()) {
+      if (!item.is_object() || !item.as_object().if_contains("sub_id")) return Empty(400);
+      auto face = Normalize(item.as_object(), FaceSpec());
+      if (!face) return Empty(400);
+      std::int64_t sub_id = (*face)["sub_id"].as_int64();
+      if (!ValidSubId(sub_id)) return Empty(400);
+      (*face)["user_uuid"] = uuid;
+      faces[sub_id] = std::move(*face);
+    }
+  }
+  boost::json::array cards;
+  if (const auto* list = body->if_contains("cards")) {
+    if (!list->is_array()) return Empty(400);
+    for (const auto& item : list->as_array()) {
+      if (!item.is_object()) return Empty(400);
+      auto card = Normalize(item.as_object(), CardSpec());
+      if (!card) return Empty(400);
+      cards.push_back(std::move(*card));
+    }
+  }
+  if (st.subjects.count(uuid) || st.user_info.count(uuid)) return Empty(409);
+  // A biometric duplicate is reported with 200 and nothing is stored (API.md UA1).
+  if (auto duplicate = st.FindDuplicate(*subject, uuid); !duplicate.empty()) {
+    return DuplicateResponse(200, duplicate);
+  }
+  CompleteSubject(*subject);
+  st.subjects[uuid] = std::move(*subject);
+  st.user_info[uuid] = std::move(*info);
+  if (!faces.empty()) st.faces[uuid] = std::move(faces);
+  if (!cards.empty()) st.cards[uuid] = std::move(cards);
+  if (log) st.AppendUserDataLog("AddUsers", uuid);
+  return Empty(201);
+}
+
 Response HandleUser(State& st, const Call& call) {
   const auto& seg = call.seg;
   if (seg.size() == 1) {
@@ -368,50 +414,7 @@ Response HandleUser(State& st, const Call& call) {
                                     AppendBundle(st, *uuids[i], out);
                                   }));
     }
-    if (call.method == "POST") {
-      auto body = util::ParseObject(call.body);
-      if (!body) return Empty(400);
-      auto subject = Normalize(*body, SubjectSpec());
-      auto info = Normalize(*body, UserInfoSpec());
-      if (!subject || !info) return Empty(400);
-      std::string uuid(StringField(*subject, "user_uuid"));
-      if (uuid.empty()) return Empty(400);
-      std::map<std::int64_t, boost::json::object> faces;
-      if (const auto* list = body->if_contains("faces")) {
-        if (!list->is_array()) return Empty(400);
-        for (const auto& item : list->as_array()) {
-          if (!item.is_object() || !item.as_object().if_contains("sub_id")) return Empty(400);
-          auto face = Normalize(item.as_object(), FaceSpec());
-          if (!face) return Empty(400);
-          std::int64_t sub_id = (*face)["sub_id"].as_int64();
-          if (!ValidSubId(sub_id)) return Empty(400);
-          (*face)["user_uuid"] = uuid;
-          faces[sub_id] = std::move(*face);
-        }
-      }
-      boost::json::array cards;
-      if (const auto* list = body->if_contains("cards")) {
-        if (!list->is_array()) return Empty(400);
-        for (const auto& item : list->as_array()) {
-          if (!item.is_object()) return Empty(400);
-          auto card = Normalize(item.as_object(), CardSpec());
-          if (!card) return Empty(400);
-          cards.push_back(std::move(*card));
-        }
-      }
-      if (st.subjects.count(uuid) || st.user_info.count(uuid)) return Empty(409);
-      // A biometric duplicate is reported with 200 and nothing is stored (API.md UA1).
-      if (auto duplicate = st.FindDuplicate(*subject, uuid); !duplicate.empty()) {
-        return DuplicateResponse(200, duplicate);
-      }
-      CompleteSubject(*subject);
-      st.subjects[uuid] = std::move(*subject);
-      st.user_info[uuid] = std::move(*info);
-      if (!faces.empty()) st.faces[uuid] = std::move(faces);
-      if (!cards.empty()) st.cards[uuid] = std::move(cards);
-      st.AppendUserDataLog("AddUsers", uuid);
-      return Empty(201);
-    }
+    if (call.method == "POST") return StoreBundle(st, call.body, /*log=*/true);
     if (call.method == "DELETE") return Empty(400);  // no uuid segment
     return Empty(405);
   }
@@ -430,3 +433,31 @@ Response HandleUser(State& st, const Call& call) {
 }
 
 }  // namespace ef45sim::detail
+
+namespace ef45sim {
+
+std::string Reader::UsersJson() const {
+  std::vector<const std::string*> uuids;
+  for (const auto& [uuid, subject] : state_->subjects) uuids.push_back(&uuid);
+  for (const auto& [uuid, info] : state_->user_info) {
+    if (!state_->subjects.count(uuid)) uuids.push_back(&uuid);
+  }
+  std::sort(uuids.begin(), uuids.end(), [](auto* a, auto* b) { return *a < *b; });
+  std::string out = "[";
+  for (std::size_t i = 0; i < uuids.size(); ++i) {
+    if (i) out += ',';
+    detail::AppendBundle(*state_, *uuids[i], out);
+  }
+  out += ']';
+  return out;
+}
+
+std::string Reader::AddUserWithoutLog(const std::string& body) {
+  auto r = detail::StoreBundle(*state_, body, /*log=*/false);
+  if (r.status == 201) return {};
+  if (r.status == 409) return "exists";
+  if (r.status == 200) return "biometric duplicate";
+  return "bad body";
+}
+
+}  // namespace ef45sim

@@ -1,0 +1,385 @@
+// User sync end to end: the real ef45-gatewayd, ef45-sim and PostgreSQL. Reader contents are
+// checked through the simulator's control API (GET /sim/readers/{i}/users), never through the
+// gateway.
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <map>
+#include <set>
+#include <string>
+
+#include "e2e/gateway/gateway_fixture.hpp"
+#include "pg/pg_fixture.hpp"
+#include "support/http_client.hpp"
+#include "support/wait.hpp"
+
+namespace gw::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+/// Fast rounds for tests: short audits and imports, a high call rate, big pages.
+constexpr char kSyncYaml[] =
+    "sync: { policy: POLICY, audit_ms: 3000, inventory_ms: 1000, max_ops_per_second: 5000, "
+    "page_size: 1000 }\n"
+    "polling: { logs_ms: 500, health_ms: 2000, timeout_ms: 1000 }\n";
+
+std::string SyncYaml(const std::string& policy) {
+  std::string y = kSyncYaml;
+  y.replace(y.find("POLICY"), 6, policy);
+  return y;
+}
+
+std::string Uuid(int i) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "u-%06d", i);
+  return buf;
+}
+
+std::string Card(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02X %02X %02X %02X", 0xA0, (i >> 16) & 0xff, (i >> 8) & 0xff,
+                i & 0xff);
+  return buf;
+}
+
+/// A complete user: subject with unique templates, user info, one face, one card.
+json::object UserDoc(int i, int record_version = 8976) {
+  json::object subject{{"first_name", "First" + std::to_string(i)},
+                       {"last_name", "Last" + std::to_string(i)},
+                       {"record_version", record_version},
+                       {"access_allowed", true},
+                       {"wiegand_code", i},
+                       {"left_eye_template", "TEZU" + std::to_string(1000000 + i)},
+                       {"right_eye_template", "UklH" + std::to_string(1000000 + i)}};
+  json::object info{{"card", Card(i)}, {"pin", std::to_string(1000 + i % 9000)}, {"admin", 0}};
+  json::array faces{json::object{{"sub_id", 0},
+                                 {"face_score", 0.5},
+                                 {"face_eye_width", 70},
+                                 {"face_feature", "RkFD" + std::to_string(1000000 + i)}}};
+  json::array cards{json::object{{"sub_id", 1}, {"card", Card(i + 500000)}, {"remarks", "spare"}}};
+  return json::object{{"user_uuid", Uuid(i)},
+                      {"subject", std::move(subject)},
+                      {"user_info", std::move(info)},
+                      {"faces", std::move(faces)},
+                      {"cards", std::move(cards)}};
+}
+
+class SyncTest : public GatewayTest {
+ protected:
+  /// Users reader i holds, by uuid (the simulator's bundles).
+  std::map<std::string, json::object> ReaderUsers(int reader) {
+    std::map<std::string, json::object> out;
+    auto v = SimGet("/sim/readers/" + std::to_string(reader) + "/users");
+    if (v.is_null()) return out;
+    for (const auto& item : v.at("items").as_array()) {
+      out.emplace(std::string(item.at("user_uuid").as_string()), item.as_object());
+    }
+    return out;
+  }
+
+  int Put(HttpClient& client, const json::object& doc) {
+    std::string uuid(doc.at("user_uuid").as_string());
+    return client
+        .Request("PUT", "/api/v1/users/" + uuid, json::serialize(doc),
+                 {{"Content-Type", "application/json"}})
+        .status;
+  }
+
+  int Delete(const std::string& uuid) {
+    return HttpRequest(api_port_, "DELETE", "/api/v1/users/" + uuid).status;
+  }
+
+  bool Holds(int reader, const std::string& uuid) { return ReaderUsers(reader).count(uuid) > 0; }
+
+  void StartFleet(int readers, const std::string& policy) {
+    StartSim(readers, 0.0, 0.0);
+    std::vector<int> all;
+    for (int i = 0; i < readers; ++i) all.push_back(i);
+    WriteConfig(all, SyncYaml(policy));
+    StartGateway();
+    ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  }
+};
+
+/// True when the reader's bundle carries what the document put there.
+bool Matches(const json::object& bundle, const json::object& doc) {
+  const auto& s = doc.at("subject").as_object();
+  for (const auto& kv : s) {
+    if (bundle.if_contains(kv.key()) == nullptr || bundle.at(kv.key()) != kv.value()) return false;
+  }
+  const auto& info = doc.at("user_info").as_object();
+  if (bundle.at("card") != info.at("card") || bundle.at("pin") != info.at("pin")) return false;
+  const auto& faces = bundle.at("faces").as_array();
+  if (faces.size() != 1) return false;
+  const auto& face = doc.at("faces").as_array()[0].as_object();
+  if (faces[0].at("face_feature") != face.at("face_feature") ||
+      faces[0].at("face_eye_width") != face.at("face_eye_width")) {
+    return false;
+  }
+  const auto& cards = bundle.at("cards").as_array();
+  return cards.size() == 1 &&
+         cards[0].at("card") == doc.at("cards").as_array()[0].as_object().at("card");
+}
+
+TEST_F(SyncTest, ThousandUsersReachTwentyReadersWithTheirContent) {
+  constexpr int kReaders = 20;
+  constexpr int kUsers = 1000;
+  StartFleet(kReaders, "mirror");
+  std::map<std::string, json::object> docs;
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  for (int i = 0; i < kUsers; ++i) {
+    auto doc = UserDoc(i);
+    ASSERT_EQ(Put(client, doc), 201) << i;
+    docs.emplace(Uuid(i), std::move(doc));
+  }
+  // Mirror: the five users each emulated reader starts with (unknown to the gateway) go too,
+  // so every reader ends with exactly our users.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int r = 0; r < kReaders; ++r) {
+          if (ReaderUsers(r).size() != kUsers) return false;
+        }
+        return true;
+      },
+      180s, 500ms))
+      << gateway_.Log();
+  for (int r = 0; r < kReaders; ++r) {
+    auto users = ReaderUsers(r);
+    ASSERT_EQ(users.size(), static_cast<std::size_t>(kUsers)) << "reader " << r;
+    for (const auto& [uuid, doc] : docs) {
+      auto it = users.find(uuid);
+      ASSERT_NE(it, users.end()) << "reader " << r << " lacks " << uuid;
+      EXPECT_TRUE(Matches(it->second, doc))
+          << "reader " << r << " user " << uuid << ": " << json::serialize(it->second);
+    }
+  }
+  // The gateway's own per-reader status agrees.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = GatewayGet("/api/v1/users/" + Uuid(7) + "/devices");
+        if (v.is_null()) return false;
+        int applied = 0;
+        for (const auto& item : v.at("items").as_array()) {
+          if (item.at("status") == "applied") ++applied;
+        }
+        return applied == kReaders;
+      },
+      30s));
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM user_device_state WHERE status = 'applied'"),
+            std::to_string(kReaders * kUsers));
+}
+
+TEST_F(SyncTest, EnrolmentAtAReaderAndADeleteReachEveryReaderEvenOneThatWasDown) {
+  StartFleet(4, "mirror");
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  auto doc = UserDoc(1);
+  ASSERT_EQ(Put(client, doc), 201);
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(1)) && Holds(2, Uuid(1)); }, 30s))
+      << gateway_.Log();
+
+  // Reader 2 loses power; meanwhile a user enrols at reader 3 and user 1 is deleted.
+  Fault(2, R"({"down": true})");
+  auto r = HttpRequest(control_port_, "POST", "/sim/readers/3/enroll", "{}",
+                       {{"Content-Type", "application/json"}});
+  ASSERT_EQ(r.status, 200);
+  std::string uuid(json::parse(r.body).at("user_uuid").as_string());
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, uuid) && Holds(1, uuid); }, 60s)) << gateway_.Log();
+  auto at3 = ReaderUsers(3).at(uuid);
+  auto at0 = ReaderUsers(0).at(uuid);
+  for (const char* key :
+       {"first_name", "last_name", "left_eye_template", "right_eye_template", "card", "pin"}) {
+    EXPECT_EQ(at0.at(key), at3.at(key)) << key;
+  }
+  EXPECT_EQ(at0.at("faces"), at3.at("faces"));
+  // The gateway imported it as a canonical user, from reader 3.
+  auto user = GatewayGet("/api/v1/users/" + uuid);
+  ASSERT_FALSE(user.is_null());
+  EXPECT_EQ(user.at("source"), "device:sim-3");
+
+  ASSERT_EQ(Delete(Uuid(1)), 200);
+  ASSERT_TRUE(
+      WaitFor([&] { return !Holds(0, Uuid(1)) && !Holds(1, Uuid(1)) && !Holds(3, Uuid(1)); }, 30s))
+      << gateway_.Log();
+  EXPECT_TRUE(Holds(2, Uuid(1)));  // still powered off: unchanged
+
+  // Back: it converges to both changes.
+  Fault(2, "{}");
+  ASSERT_TRUE(WaitFor([&] { return Holds(2, uuid) && !Holds(2, Uuid(1)); }, 60s)) << gateway_.Log();
+  EXPECT_EQ(ReaderUsers(2).size(), ReaderUsers(0).size());
+}
+
+TEST_F(SyncTest, UserUnknownToTheGatewayIsDeletedUnderMirror) {
+  StartFleet(2, "mirror");
+  auto stranger = UserDoc(77);
+  json::object bundle = stranger.at("subject").as_object();
+  bundle["user_uuid"] = "stranger";
+  ASSERT_EQ(SimPost("/sim/readers/0/users", json::serialize(bundle)), 201);
+  ASSERT_TRUE(Holds(0, "stranger"));
+  ASSERT_TRUE(WaitFor([&] { return !Holds(0, "stranger"); }, 60s)) << gateway_.Log();
+  EXPECT_TRUE(ReaderUsers(0).empty());  // the preenrolled unknown users went too
+  EXPECT_TRUE(GatewayGet("/api/v1/users/stranger").is_null());
+}
+
+TEST_F(SyncTest, UserUnknownToTheGatewayIsReportedUnderAdditive) {
+  StartFleet(2, "additive");
+  json::object bundle{{"user_uuid", "stranger"}, {"first_name", "Who"}};
+  ASSERT_EQ(SimPost("/sim/readers/0/users", json::serialize(bundle)), 201);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = GatewayGet("/api/v1/sync/status");
+        if (v.is_null()) return false;
+        for (const auto& item : v.at("items").as_array()) {
+          if (item.at("device_id") != "sim-0") continue;
+          for (const auto& u : item.at("unknown_users").as_array()) {
+            if (u == "stranger") return true;
+          }
+        }
+        return false;
+      },
+      30s))
+      << gateway_.Log();
+  auto plan = GatewayGet("/api/v1/sync/plan?device=sim-0");
+  ASSERT_FALSE(plan.is_null());
+  EXPECT_EQ(plan.at("policy"), "additive");
+  EXPECT_GE(plan.at("counts").at("report_unknown").to_number<int>(), 6);  // + 5 preenrolled
+  EXPECT_EQ(plan.at("counts").at("delete_unknown").to_number<int>(), 0);
+  // Still there after two more full rounds (audits).
+  auto full_round = [&]() -> std::string {
+    auto v = GatewayGet("/api/v1/sync/status");
+    if (v.is_null()) return {};
+    for (const auto& item : v.at("items").as_array()) {
+      if (item.at("device_id") == "sim-0" && item.at("last_full_round").is_string()) {
+        return std::string(item.at("last_full_round").as_string());
+      }
+    }
+    return {};
+  };
+  for (int i = 0; i < 2; ++i) {
+    auto before = full_round();
+    ASSERT_TRUE(WaitFor([&] { return full_round() != before; }, 30s));
+  }
+  EXPECT_TRUE(Holds(0, "stranger"));
+}
+
+TEST_F(SyncTest, AFailingReaderDoesNotBlockTheOthersAndItsStatusShowsIt) {
+  StartFleet(3, "additive");
+  Fault(1, R"({"error_rate": 1.0})");
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Put(client, UserDoc(i)), 201);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < 20; ++i) {
+          if (!Holds(0, Uuid(i)) || !Holds(2, Uuid(i))) return false;
+        }
+        return true;
+      },
+      30s))
+      << gateway_.Log();
+  EXPECT_FALSE(Holds(1, Uuid(0)));
+  json::value sim1;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = GatewayGet("/api/v1/users/" + Uuid(3) + "/devices");
+        if (v.is_null()) return false;
+        for (const auto& item : v.at("items").as_array()) {
+          if (item.at("device_id") == "sim-1") sim1 = item;
+        }
+        return !sim1.is_null() && sim1.at("status") == "failed";
+      },
+      30s))
+      << json::serialize(sim1) << gateway_.Log();
+  EXPECT_FALSE(sim1.at("last_error").is_null());
+  auto v = GatewayGet("/api/v1/users/" + Uuid(3) + "/devices");
+  for (const auto& item : v.at("items").as_array()) {
+    if (item.at("device_id") != "sim-1") {
+      EXPECT_EQ(item.at("status"), "applied") << item;
+    }
+  }
+  // Once the reader answers again, it catches up.
+  Fault(1, "{}");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < 20; ++i) {
+          if (!Holds(1, Uuid(i))) return false;
+        }
+        return true;
+      },
+      60s))
+      << gateway_.Log();
+}
+
+TEST_F(SyncTest, TemplatesOfAnotherAlgorithmVersionAreWithheldAndReported) {
+  StartFleet(1, "additive");
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  ASSERT_EQ(Put(client, UserDoc(5, /*record_version=*/1234)), 201);
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(5)); }, 30s)) << gateway_.Log();
+  auto at0 = ReaderUsers(0).at(Uuid(5));
+  EXPECT_EQ(at0.at("left_eye_template"), "");
+  EXPECT_EQ(at0.at("right_eye_template"), "");
+  EXPECT_EQ(at0.at("faces").as_array()[0].at("face_feature"), "");
+  EXPECT_EQ(at0.at("first_name"), "First5");
+  auto v = GatewayGet("/api/v1/users/" + Uuid(5) + "/devices");
+  ASSERT_FALSE(v.is_null());
+  const auto& item = v.at("items").as_array().at(0);
+  EXPECT_EQ(item.at("status"), "applied");
+  ASSERT_TRUE(item.at("note").is_string()) << item;
+  EXPECT_NE(std::string(item.at("note").as_string()).find("record_version 1234"),
+            std::string::npos);
+}
+
+TEST_F(SyncTest, ReaderGroupsLimitWhereAUserGoes) {
+  StartSim(2, 0.0, 0.0);
+  if (api_port_ == 0) api_port_ = FreePort();
+  std::string yaml = "database: { dsn: \"" + dsn_ +
+                     "\" }\napi: { listen: \"127.0.0.1:" + std::to_string(api_port_) + "\" }\n" +
+                     SyncYaml("additive") +
+                     "readers:\n"
+                     "  - { id: sim-0, host: 127.0.0.1, port: " +
+                     std::to_string(reader_ports_[0]) +
+                     ", groups: [lobby] }\n"
+                     "  - { id: sim-1, host: 127.0.0.1, port: " +
+                     std::to_string(reader_ports_[1]) + ", groups: [lab] }\n";
+  WriteFile(dir_->File("gateway.yaml"), yaml);
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  auto lab_only = UserDoc(1);
+  lab_only["groups"] = json::array{"lab"};
+  ASSERT_EQ(Put(client, lab_only), 201);
+  ASSERT_EQ(Put(client, UserDoc(2)), 201);
+  ASSERT_TRUE(
+      WaitFor([&] { return Holds(1, Uuid(1)) && Holds(0, Uuid(2)) && Holds(1, Uuid(2)); }, 30s))
+      << gateway_.Log();
+  EXPECT_FALSE(Holds(0, Uuid(1)));
+  // Moving the user to the lobby moves it between readers.
+  lab_only["groups"] = json::array{"lobby"};
+  ASSERT_EQ(Put(client, lab_only), 200);
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(1)) && !Holds(1, Uuid(1)); }, 30s))
+      << gateway_.Log();
+}
+
+TEST_F(SyncTest, TemplatesAreServedOnlyToAdminsAndTheApiValidatesDocuments) {
+  StartFleet(1, "additive");
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  ASSERT_EQ(Put(client, UserDoc(9)), 201);
+  ASSERT_EQ(Put(client, UserDoc(9)), 200);  // same content: no new version
+  auto user = GatewayGet("/api/v1/users/" + Uuid(9));
+  ASSERT_FALSE(user.is_null());
+  EXPECT_EQ(user.at("version").to_number<int>(), 1);
+  // The API is open in this test (no tokens): callers are admins and see the templates.
+  EXPECT_EQ(user.at("subject").at("left_eye_template"), "TEZU1000009");
+  auto by_card = GatewayGet("/api/v1/users/by-card/" + std::string("A0%2000%2000%2009"));
+  ASSERT_FALSE(by_card.is_null());
+  ASSERT_EQ(by_card.at("items").as_array().size(), 1u);
+  auto bad = client.Request("PUT", "/api/v1/users/x1", R"({"subject":{"wiegand_code":"7"}})",
+                            {{"Content-Type", "application/json"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("subject.wiegand_code"), std::string::npos) << bad.body;
+  auto list = GatewayGet("/api/v1/users?limit=10");
+  ASSERT_FALSE(list.is_null());
+  EXPECT_EQ(list.at("items").as_array().size(), 1u);
+}
+
+}  // namespace
+}  // namespace gw::test

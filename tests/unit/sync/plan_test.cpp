@@ -1,0 +1,156 @@
+#include "sync/plan.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gw::sync {
+namespace {
+
+store::UserSummary User(std::string uuid, std::int64_t version, std::string digest,
+                        bool deleted = false, std::vector<std::string> groups = {}) {
+  store::UserSummary u;
+  u.user_uuid = std::move(uuid);
+  u.version = version;
+  u.deleted = deleted;
+  u.digest = digest;
+  u.digest_no_templates = digest + "-bare";
+  u.groups = std::move(groups);
+  return u;
+}
+
+store::DeviceUserState Applied(std::string uuid, std::int64_t version) {
+  store::DeviceUserState s;
+  s.user_uuid = std::move(uuid);
+  s.status = "applied";
+  s.applied_version = version;
+  return s;
+}
+
+std::map<std::string, OpKind> Kinds(const Plan& plan) {
+  std::map<std::string, OpKind> out;
+  for (const auto& op : plan.ops) out[op.user_uuid] = op.kind;
+  return out;
+}
+
+struct Fixture {
+  std::vector<store::UserSummary> desired;
+  std::map<std::string, store::DeviceUserState> states;
+  std::map<std::string, std::string> actual;
+  std::set<std::string> pending;
+  PlanInput Full(Policy policy = Policy::kAdditive) {
+    PlanInput in;
+    in.desired = &desired;
+    in.states = &states;
+    in.actual = &actual;
+    in.pending_import = &pending;
+    in.policy = policy;
+    return in;
+  }
+};
+
+TEST(SyncPlan, FullRoundAddsMissingUpdatesDifferentAndKeepsMatching) {
+  Fixture f;
+  f.desired = {User("a", 1, "da"), User("b", 2, "db"), User("c", 1, "dc"), User("d", 3, "dd")};
+  f.states = {{"c", Applied("c", 1)}, {"b", Applied("b", 1)}};
+  f.actual = {{"b", "old"}, {"c", "dc"}, {"d", "dd"}};
+  auto plan = ComputePlan(f.Full());
+  auto kinds = Kinds(plan);
+  EXPECT_EQ(kinds.at("a"), OpKind::kAdd);
+  EXPECT_EQ(kinds.at("b"), OpKind::kUpdate);
+  EXPECT_EQ(kinds.count("c"), 0u);           // applied at its version, same content
+  EXPECT_EQ(kinds.at("d"), OpKind::kAdopt);  // already there, never recorded: no reader call
+  EXPECT_EQ(plan.in_sync, 1);
+}
+
+TEST(SyncPlan, TombstonesAreDeletedWhereTheReaderStillHasThem) {
+  Fixture f;
+  f.desired = {User("gone", 4, "", true), User("absent", 2, "", true)};
+  f.states = {{"absent", Applied("absent", 1)}};
+  f.actual = {{"gone", "x"}};
+  auto kinds = Kinds(ComputePlan(f.Full(Policy::kMirror)));
+  EXPECT_EQ(kinds.at("gone"), OpKind::kDelete);
+  EXPECT_EQ(kinds.at("absent"), OpKind::kAdopt);  // already absent: recorded as applied
+}
+
+TEST(SyncPlan, UnknownUsersAreDeletedUnderMirrorAndReportedUnderAdditive) {
+  Fixture f;
+  f.actual = {{"stranger", "x"}, {"enrolling", "y"}};
+  f.pending = {"enrolling"};  // its UserData event has not been imported yet
+  auto mirror = ComputePlan(f.Full(Policy::kMirror));
+  EXPECT_EQ(Kinds(mirror).at("stranger"), OpKind::kDeleteUnknown);
+  EXPECT_EQ(Kinds(mirror).count("enrolling"), 0u);
+  EXPECT_EQ(mirror.waiting_import, 1);
+  auto additive = ComputePlan(f.Full(Policy::kAdditive));
+  EXPECT_EQ(Kinds(additive).at("stranger"), OpKind::kReportUnknown);
+  // Mirror with a grace period: only ripe ones go.
+  std::set<std::string> ripe;
+  auto in = f.Full(Policy::kMirror);
+  in.unknown_ripe = &ripe;
+  EXPECT_EQ(Kinds(ComputePlan(in)).at("stranger"), OpKind::kReportUnknown);
+}
+
+TEST(SyncPlan, GroupsKeepUsersOffOtherReaders) {
+  Fixture f;
+  f.desired = {User("lab", 1, "d1", false, {"lab"}), User("all", 1, "d2")};
+  f.actual = {{"lab", "d1"}};
+  f.states = {{"lab", Applied("lab", 1)}};
+  auto in = f.Full();
+  in.reader.groups = {"lobby"};
+  auto kinds = Kinds(ComputePlan(in));
+  EXPECT_EQ(kinds.at("lab"), OpKind::kDelete);
+  EXPECT_EQ(kinds.at("all"), OpKind::kAdd);
+  EXPECT_TRUE(InScope({}, in.reader));
+  EXPECT_TRUE(InScope({"x", "lobby"}, in.reader));
+  EXPECT_FALSE(InScope({"lab"}, in.reader));
+}
+
+TEST(SyncPlan, TemplatesOfAnotherRecordVersionAreWithheld) {
+  Fixture f;
+  auto u = User("a", 1, "full");
+  u.record_version = 1234;
+  f.desired = {u};
+  f.actual = {{"a", "full-bare"}};
+  auto in = f.Full();
+  in.reader.record_version = 8976;
+  auto plan = ComputePlan(in);
+  ASSERT_EQ(plan.ops.size(), 1u);
+  EXPECT_EQ(plan.ops[0].kind, OpKind::kAdopt);  // the reader holds the bare copy: that is right
+  EXPECT_TRUE(plan.ops[0].strip_templates);
+  EXPECT_EQ(plan.templates_skipped, 1);
+  in.reader.record_version = 1234;
+  EXPECT_EQ(ComputePlan(in).ops[0].kind, OpKind::kUpdate);
+}
+
+TEST(SyncPlan, IncrementalRoundTrustsRecordedState) {
+  Fixture f;
+  f.desired = {User("new", 1, "d"), User("changed", 3, "d"), User("same", 2, "d"),
+               User("deleted", 5, "", true), User("never", 2, "", true)};
+  f.states = {{"changed", Applied("changed", 2)},
+              {"same", Applied("same", 2)},
+              {"deleted", Applied("deleted", 4)}};
+  auto in = f.Full();
+  in.actual = nullptr;
+  auto kinds = Kinds(ComputePlan(in));
+  EXPECT_EQ(kinds.at("new"), OpKind::kAdd);
+  EXPECT_EQ(kinds.at("changed"), OpKind::kUpdate);
+  EXPECT_EQ(kinds.count("same"), 0u);
+  EXPECT_EQ(kinds.at("deleted"), OpKind::kDelete);
+  EXPECT_EQ(kinds.count("never"), 0u);  // never pushed here: nothing to delete
+}
+
+TEST(SyncPlan, FailedUsersWaitForTheNextFullRoundInIncrementalRounds) {
+  Fixture f;
+  f.desired = {User("f", 1, "d")};
+  store::DeviceUserState failed;
+  failed.user_uuid = "f";
+  failed.status = "failed";
+  f.states = {{"f", failed}};
+  auto in = f.Full();
+  in.actual = nullptr;
+  in.retry_failed = false;
+  EXPECT_TRUE(ComputePlan(in).ops.empty());
+  in.retry_failed = true;
+  EXPECT_EQ(ComputePlan(in).ops.size(), 1u);
+}
+
+}  // namespace
+}  // namespace gw::sync

@@ -1,0 +1,128 @@
+#include "sync/user_doc.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace gw::sync {
+namespace {
+
+namespace json = boost::json;
+
+constexpr char kDoc[] = R"({
+  "user_uuid": "u1",
+  "subject": {"first_name": "Ada", "record_version": 8976, "access_allowed": true,
+              "left_eye_template": "TEZU", "wiegand_code": 12},
+  "user_info": {"card": "65 D8 A1 BD", "pin": "1234", "indivisual": 1},
+  "faces": [{"sub_id": 2, "face_score": 0.5, "face_feature": "RkFD"},
+            {"sub_id": 0, "face_LED_state": 1}],
+  "cards": [{"sub_id": 1, "card": "01 02 03 04", "remarks": "spare"}],
+  "groups": ["lobby", "lab", "lobby"]
+})";
+
+UserDoc Parse(std::string_view text, std::string* problem = nullptr) {
+  std::string p;
+  auto doc = ParseUserDoc("u1", text, problem ? problem : &p);
+  EXPECT_TRUE(doc) << p;
+  return doc ? *doc : UserDoc{};
+}
+
+TEST(UserDoc, ParsesEveryPartWithTheReadersFieldNames) {
+  auto doc = Parse(kDoc);
+  ASSERT_TRUE(doc.subject);
+  EXPECT_EQ(doc.subject->first_name, "Ada");
+  EXPECT_EQ(doc.subject->record_version, 8976);
+  EXPECT_EQ(doc.subject->user_uuid, "u1");
+  ASSERT_TRUE(doc.user_info);
+  EXPECT_EQ(doc.user_info->indivisual, 1);
+  ASSERT_EQ(doc.faces.size(), 2u);
+  EXPECT_EQ(doc.faces[0].sub_id, 0);  // sorted by sub_id
+  EXPECT_EQ(doc.faces[0].face_led_state, 1);
+  EXPECT_EQ(doc.faces[1].face_feature, "RkFD");
+  ASSERT_EQ(doc.cards.size(), 1u);
+  EXPECT_EQ(doc.groups, (std::vector<std::string>{"lab", "lobby"}));
+  EXPECT_EQ(AllCards(doc), (std::vector<std::string>{"01 02 03 04", "65 D8 A1 BD"}));
+  EXPECT_EQ(TemplateVersion(doc), 8976);
+}
+
+TEST(UserDoc, MissingPartsMeanNone) {
+  auto doc = Parse(R"({"user_uuid":"u1"})");
+  EXPECT_FALSE(doc.subject);
+  EXPECT_FALSE(doc.user_info);
+  EXPECT_TRUE(doc.faces.empty());
+  EXPECT_FALSE(HasTemplates(doc));
+  EXPECT_FALSE(TemplateVersion(doc));
+}
+
+TEST(UserDoc, RejectsBadInputNamingTheField) {
+  struct Case {
+    const char* body;
+    const char* field;
+  } cases[] = {
+      {R"({"subject":{"wiegand_code":"12"}})", "subject.wiegand_code"},
+      {R"({"subject":{"frist_name":"x"}})", "subject.frist_name"},
+      {R"({"user_uuid":"other"})", "user_uuid"},
+      {R"({"faces":[{"face_score":1}]})", "faces[0].sub_id"},
+      {R"({"faces":[{"sub_id":9}]})", "faces[0].sub_id"},
+      {R"({"faces":[{"sub_id":1},{"sub_id":1}]})", "faces[1].sub_id"},
+      {R"({"cards":[{"sub_id":1}]})", "cards[0].card"},
+      {R"({"user_info":{"admin":4294967296}})", "user_info.admin"},
+      {R"({"extra":1})", "extra"},
+      {R"([1])", "body"},
+  };
+  for (const auto& c : cases) {
+    std::string problem;
+    auto doc = ParseUserDoc("u1", c.body, &problem);
+    EXPECT_FALSE(doc) << c.body;
+    EXPECT_EQ(problem.substr(0, problem.find(':')), c.field) << c.body;
+  }
+}
+
+TEST(UserDoc, RecordRoundTripsExactly) {
+  auto doc = Parse(kDoc);
+  auto record = ToRecordJson(doc);
+  auto again = Parse(record);
+  EXPECT_EQ(ToRecordJson(again), record);
+  EXPECT_EQ(Fingerprint(again), Fingerprint(doc));
+}
+
+TEST(UserDoc, RedactsTemplatesForNonAdmins) {
+  auto doc = Parse(kDoc);
+  auto text = json::serialize(ToApiJson(doc, false));
+  EXPECT_EQ(text.find("TEZU"), std::string::npos);
+  EXPECT_EQ(text.find("RkFD"), std::string::npos);
+  EXPECT_NE(text.find("<redacted 4 bytes>"), std::string::npos);
+  EXPECT_NE(json::serialize(ToApiJson(doc, true)).find("TEZU"), std::string::npos);
+}
+
+TEST(UserDoc, FingerprintTreatsAbsentFieldsAsTheReadersDefaults) {
+  // A reader fills every column: what it returns must print like what we sent.
+  auto sent = Parse(R"({"subject":{"first_name":"Ada"},"faces":[{"sub_id":0}]})");
+  auto held = Parse(R"({"subject":{"first_name":"Ada","last_name":"","wiegand_code":0,
+      "access_allowed":false,"left_image_path":"/usr/local/share/x.jpg"},
+      "user_info":{"card":"","pin":"","admin":0},
+      "faces":[{"sub_id":0,"face_score":0.0,"face_feature":""}]})");
+  EXPECT_EQ(Fingerprint(sent), Fingerprint(held));
+  auto other = Parse(R"({"subject":{"first_name":"Bob"},"faces":[{"sub_id":0}]})");
+  EXPECT_NE(Fingerprint(sent), Fingerprint(other));
+  auto no_face = Parse(R"({"subject":{"first_name":"Ada"}})");
+  EXPECT_NE(Fingerprint(sent), Fingerprint(no_face));
+}
+
+TEST(UserDoc, WithoutTemplatesDropsIrisTemplatesAndFaceFeatures) {
+  auto doc = Parse(kDoc);
+  ASSERT_TRUE(HasTemplates(doc));
+  auto bare = WithoutTemplates(doc);
+  EXPECT_FALSE(HasTemplates(bare));
+  EXPECT_EQ(bare.subject->first_name, "Ada");
+  EXPECT_NE(Fingerprint(bare), Fingerprint(doc));
+  auto enroll = ToEnrollUser(bare);
+  EXPECT_EQ(enroll.subject.user_uuid, "u1");
+  EXPECT_EQ(enroll.info.user_uuid, "u1");
+  EXPECT_FALSE(enroll.subject.left_eye_template);
+  EXPECT_EQ(enroll.cards.size(), 1u);
+}
+
+}  // namespace
+}  // namespace gw::sync
