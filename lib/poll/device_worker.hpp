@@ -97,9 +97,11 @@ class DeviceWorker {
   const std::string& id() const { return reader_.id; }
   const config::ReaderConfig& reader() const { return reader_; }
 
-  /// The reader's client, for reader operations from the API. Strand only: use it through
-  /// `co_await boost::asio::dispatch(strand(), use_awaitable)` first. Shares the lock and the one
-  /// connection with the pollers; requests queue behind the poll in flight.
+  /// The reader's client, for reader operations from the API and user sync. Strand only: run
+  /// the coroutine that uses it on the strand, `co_await asio::co_spawn(strand(), Op(...),
+  /// use_awaitable)` (a `dispatch` to the strand does not keep the coroutine there: it resumes
+  /// on its own executor). Shares the lock and the one connection with the pollers; requests
+  /// queue behind the poll in flight.
   ef45::Client& client() { return *client_; }
   boost::asio::strand<boost::asio::any_io_executor>& strand() { return strand_; }
 
