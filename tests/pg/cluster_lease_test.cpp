@@ -68,14 +68,6 @@ class ClusterLeaseTest : public PgTest {
   std::unique_ptr<store::Database> db_;
 };
 
-TEST(ClusterFairShare, IsTheCeilingOfReadersPerLiveNode) {
-  EXPECT_EQ(store::FairShare(40, 2), 20);
-  EXPECT_EQ(store::FairShare(40, 3), 14);
-  EXPECT_EQ(store::FairShare(1, 3), 1);
-  EXPECT_EQ(store::FairShare(0, 3), 0);
-  EXPECT_EQ(store::FairShare(7, 0), 7);  // no node seen yet counts as this one
-}
-
 TEST_F(ClusterLeaseTest, ALoneNodeClaimsEveryReaderAtEpochOne) {
   auto readers = Readers(10);
   auto r = Tick("a", {}, readers);
@@ -192,26 +184,6 @@ TEST_F(ClusterLeaseTest, ConcurrentClaimsNeverHandTheSameReaderToTwoNodes) {
   for (const auto& id : readers) EXPECT_LE(all.count(id), 1u) << id << " claimed twice";
   EXPECT_EQ(all.size(), readers.size()) << "every reader has an owner after five rounds";
   EXPECT_EQ(Scalar(Dsn(), "SELECT max(epoch) FROM device_leases"), "1");
-}
-
-TEST(ClusterPlan, ReleasesUnconfiguredReadersAndTheExcessAboveTheShare) {
-  std::vector<store::HeldLease> held;
-  for (int i = 0; i < 8; ++i) held.push_back({"r" + std::to_string(i), 3});
-  std::vector<std::string> configured;
-  for (int i = 0; i < 7; ++i) configured.push_back("r" + std::to_string(i));  // r7 removed
-  auto plan = cluster::PlanOwnership(held, configured, 4, "a");
-  EXPECT_EQ(plan.keep.size(), 4u);
-  ASSERT_EQ(plan.release.size(), 4u);
-  EXPECT_TRUE(std::any_of(plan.release.begin(), plan.release.end(),
-                          [](const auto& l) { return l.device_id == "r7"; }));
-  // Stable: the same input releases the same readers.
-  auto again = cluster::PlanOwnership(held, configured, 4, "a");
-  EXPECT_EQ(again.release, plan.release);
-  // At or under the share nothing configured is released.
-  auto under = cluster::PlanOwnership(held, configured, 10, "a");
-  EXPECT_EQ(under.keep.size(), 7u);
-  ASSERT_EQ(under.release.size(), 1u);
-  EXPECT_EQ(under.release[0].device_id, "r7");
 }
 
 // ---- the event writer's fence ----
