@@ -55,7 +55,8 @@ void LeaseManager::SetReaders(std::vector<config::ReaderConfig> readers) {
   asio::dispatch(strand_, [this, readers = std::move(readers)]() mutable {
     readers_ = std::move(readers);
     ensure_rows_ = true;
-    timer_.cancel();  // a round now
+    readers_changed_ = true;  // a reader's address or settings may differ: re-apply
+    timer_.cancel();          // a round now
   });
 }
 
@@ -142,7 +143,13 @@ asio::awaitable<void> LeaseManager::Round() {
     metrics_->round_duration.Observe(
         std::chrono::duration<double>(SteadyClock::now() - start).count());
   }
-  if (stopping_) co_return;  // Stop() releases whatever is held
+  if (stopping_) {
+    // Stop() gives back what is held: include what this round just claimed.
+    if (result) {
+      for (const auto& c : result->claimed) held_.push_back({c.device_id, c.epoch});
+    }
+    co_return;
+  }
   if (!result) {
     if (metrics_) metrics_->renew_failures.Increment();
     long suppressed = 0;
@@ -210,7 +217,8 @@ asio::awaitable<void> LeaseManager::Round() {
   // before their workers start.
   SetTable(now_held);
   bool changed = !lost.empty() || !r.claimed.empty() || !plan.release.empty() ||
-                 held_.size() != plan.keep.size();
+                 held_.size() != plan.keep.size() || readers_changed_;
+  readers_changed_ = false;
   if (changed) co_await ApplyLeases(plan.keep);
   SetTable(plan.keep);
   held_ = plan.keep;

@@ -106,6 +106,7 @@ class LeaseManager {
   std::vector<config::ReaderConfig> readers_;
   std::vector<store::HeldLease> held_;
   bool ensure_rows_ = true;
+  bool readers_changed_ = false;
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -307,6 +308,7 @@ TEST_F(LeaseFenceTest, AReaderWithoutALeaseIsRefusedBeforeReachingTheDatabase) {
 struct Applied {
   std::mutex mutex;
   std::vector<std::string> owned;
+  std::map<std::string, std::string> hosts;
   bool all_steal = true;
   int calls = 0;
 };
@@ -316,6 +318,7 @@ asio::awaitable<void> Record(Applied* to, std::vector<config::ReaderConfig> read
   to->owned.clear();
   for (const auto& r : readers) {
     to->owned.push_back(r.id);
+    to->hosts[r.id] = r.host;
     if (r.lock.on_conflict != config::OnConflict::kSteal) to->all_steal = false;
   }
   ++to->calls;
@@ -410,6 +413,26 @@ TEST_F(LeaseManagerTest, ReadersOfADeadNodeAreTakenOverAfterItsLeaseExpires) {
   EXPECT_GE(took, 1400ms) << "not before the lease expired";
   EXPECT_LT(took, 1500ms + 200ms + 1s) << "within lease + one round (+ slack)";
   for (const auto& id : Readers(8)) EXPECT_EQ(m->EpochOf(id), 2) << id;
+  Stop(*m);
+}
+
+TEST_F(LeaseManagerTest, ASighupChangingAReaderAddressReappliesItWithoutLosingTheLease) {
+  Applied applied;
+  auto m = Manager("a", &applied);
+  m->Start(ReaderConfigs(3));
+  ASSERT_TRUE(WaitFor([&] { return OwnedBy(applied).size() == 3; }, 10s, 20ms));
+  auto epoch = m->EpochOf("r100");
+  auto next = ReaderConfigs(3);
+  next[0].host = "127.0.0.9";
+  m->SetReaders(next);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard lock(applied.mutex);
+        return applied.hosts["r100"] == "127.0.0.9";
+      },
+      10s, 20ms));
+  EXPECT_EQ(m->EpochOf("r100"), epoch);
+  EXPECT_EQ(OwnedBy(applied).size(), 3u);
   Stop(*m);
 }
 
