@@ -14,7 +14,8 @@
 # Knobs (environment): EVENTS (1000000), READERS (100), WRK_SECONDS (20), WRK_WARMUP (5),
 #   SUBSCRIBERS (100), SSE_SECONDS (30), SSE_WARMUP (5), RECOGNITIONS_PER_S (950),
 #   DOORS_PER_S (50), PARTS ("wrk sse"), SSE_BIN (BUILD_DIR/bench/api/sse_subscribers),
-#   DB_POOL (database.pool_size of the gateway; default: the gateway's default),
+#   OTHERS_CPUS (e.g. 1: pin PostgreSQL and ef45-sim to these CPUs for the wrk part, so CPU 0
+#   is the gateway's alone; default: unpinned), DB_POOL (database.pool_size of the gateway; default: the gateway's default),
 #   PERF=1 (profile the gateway with perf during each measured run and print its top symbols;
 #   costs throughput, so do not take figures from such a run),
 #   EF45GW_BENCH_TOKEN (if set: the gateway gets it as a read token and every request sends
@@ -149,7 +150,7 @@ all_up() {
   [ "$(curl -fsS "${auth[@]}" "$api/api/v1/devices" | jq '[.items[] | select(.state == "up")] | length')" = "$READERS" ]
 }
 wait_for 120 all_up || { echo "not every reader is up" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }
-echo "readers : $READERS emulated readers up, polled at the default rates (ef45-sim on the same machine, unpinned)"
+echo "readers : $READERS emulated readers up, polled at the default rates (ef45-sim on the same machine)"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 pg_ticks() {  # the postmaster and its children (backends, walwriter, ...)
@@ -215,7 +216,21 @@ pg_exec_ms() {
   done | sort -n | sed -n 3p
 }
 
+# pin_others CPUS: PostgreSQL (postmaster and every backend; new ones inherit) and ef45-sim.
+pin_others() {
+  local pm
+  pm=$(head -1 "$work/pg/data/postmaster.pid")
+  for p in $pm $(pgrep -P "$pm"); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1 || true; done
+  taskset -a -p -c "$1" "$sim_pid" >/dev/null
+}
+all_cpus=0-$(($(nproc) - 1))
+
 if [[ " $PARTS " == *" wrk "* ]]; then
+  pg_place="PostgreSQL and ef45-sim unpinned"
+  if [ -n "${OTHERS_CPUS:-}" ]; then
+    pin_others "$OTHERS_CPUS"
+    pg_place="PostgreSQL and ef45-sim on CPU $OTHERS_CPUS"
+  fi
   middle=$(pg_sql "SELECT seq FROM events ORDER BY seq OFFSET $((stored / 2)) LIMIT 1")
   max_seq=$(pg_sql "SELECT max(seq) FROM events")
   cat >"$work/random_after.lua" <<LUA
@@ -241,7 +256,7 @@ LUA
     "$devices_sql"
   )
   echo
-  echo "== wrk: gateway on CPU 0 (taskset -c 0), wrk on CPU 1 (taskset -c 1 wrk -t1 -c16 -d${WRK_SECONDS}s --latency), after ${WRK_WARMUP}s warm-up each; PostgreSQL unpinned"
+  echo "== wrk: gateway on CPU 0 (taskset -c 0), wrk on CPU 1 (taskset -c 1 wrk -t1 -c16 -d${WRK_SECONDS}s --latency), after ${WRK_WARMUP}s warm-up each; $pg_place"
   printf "%-50s %7s %7s %7s %7s %6s %6s %6s %6s %8s %6s %7s\n" endpoint "req/s" "p50 ms" "p90 ms" "p99 ms" errors "gw CPU" "pg CPU" "all" "req/gw-s" "pg ms" "KB/resp"
   for i in "${!endpoints[@]}"; do
     ep=${endpoints[$i]}
@@ -280,7 +295,8 @@ fi
 
 if [[ " $PARTS " == *" sse "* ]]; then
   # The gateway may use both CPUs here: the figure is the stream's delay, not one core's rate.
-  taskset -a -p -c 0-$(($(nproc) - 1)) "$gw_pid" >/dev/null
+  taskset -a -p -c "$all_cpus" "$gw_pid" >/dev/null
+  [ -z "${OTHERS_CPUS:-}" ] || pin_others "$all_cpus"
   after=$(pg_sql "SELECT coalesce(max(seq), 0) FROM events")
   gen0=$(sim_generated)
   sim_post /sim/generation/resume
