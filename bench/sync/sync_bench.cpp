@@ -98,7 +98,8 @@ std::vector<std::int64_t> UsersPerReader(const Sim& sim) {
   std::vector<std::int64_t> out;
   auto r = gw::test::HttpRequest(sim.control, "GET", "/sim/readers");
   if (r.status != 200) return out;
-  for (const auto& reader : json::parse(r.body).as_array()) {
+  auto all = json::parse(r.body);
+  for (const auto& reader : all.as_array()) {
     out.push_back(reader.at("users").to_number<std::int64_t>());
   }
   return out;
@@ -194,7 +195,7 @@ int main(int argc, char** argv) {
     std::uint16_t api = gw::test::FreePort();
     std::string yaml = "database: { dsn: \"" + admin + " dbname=syncbench\" }\n" +
                        "api: { listen: \"127.0.0.1:" + std::to_string(api) + "\" }\n" +
-                       "log_level: warn\n" +
+                       "log: { level: warn }\n" +
                        "sync: { policy: additive, max_ops_per_second: " + std::to_string(a.rate) +
                        ", page_size: 1000, audit_ms: 600000 }\nreaders:\n";
     for (int i = 0; i < a.readers; ++i) {
@@ -206,6 +207,7 @@ int main(int argc, char** argv) {
                      dir.File("gw.yaml")},
                     dir.File("gw.log"));
     for (int i = 0; i < 600; ++i) {
+      if (!gateway.Running()) throw std::runtime_error("gateway exited: " + gateway.Log());
       if (gw::test::HttpRequest(api, "GET", "/readyz").status == 200) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -224,7 +226,7 @@ int main(int argc, char** argv) {
     double put_s = std::chrono::duration<double>(Clock::now() - g0).count();
     bool converged = false;
     auto deadline = g0 + std::chrono::minutes(30);
-    while (Clock::now() < deadline) {
+    while (Clock::now() < deadline && gateway.Running()) {
       auto counts = UsersPerReader(sim_b);
       converged = counts.size() == baseline.size();
       for (std::size_t i = 0; converged && i < counts.size(); ++i) {
