@@ -53,7 +53,7 @@ ClusterTest::Node& ClusterTest::StartNode(const std::string& id) {
     << "cluster: { node_id: " << id << ", lease_ms: " << lease_.count()
     << ", renew_ms: " << renew_.count() << ", advertise_url: \"http://127.0.0.1:" << n.api_port
     << "\" }\n"
-    << "readers:\n";
+    << extra_yaml_ << "readers:\n";
   for (int i = 0; i < readers_; ++i) {
     y << "  - { id: " << DeviceId(i)
       << ", host: 127.0.0.1, port: " << reader_ports_.at(static_cast<std::size_t>(i)) << " }\n";
@@ -136,7 +136,8 @@ std::vector<std::string> ClusterTest::PolledTwice(const std::vector<std::string>
       // when y > x, second[y] when y < x.
       const auto& between = x < y ? first[y] : second[y];
       for (const auto& r : first[x]) {
-        if (second[x].count(r) && between.count(r)) twice.insert(r);
+        if (second[x].count(r) && between.count(r))
+          twice.insert(r + " (" + ids[x] + ", " + ids[y] + ")");
       }
     }
   }
