@@ -150,6 +150,11 @@ all_up() {
   [ "$(curl -fsS "${auth[@]}" "$api/api/v1/devices" | jq '[.items[] | select(.state == "up")] | length')" = "$READERS" ]
 }
 wait_for 120 all_up || { echo "not every reader is up" >&2; tail -20 "$work/gateway.log" >&2; exit 1; }
+if [ -n "${EF45GW_BENCH_TOKEN:-}" ]; then
+  echo "auth    : bearer token (role read) on every request; without it /api/v1/devices answers $(curl -s -o /dev/null -w '%{http_code}' "$api/api/v1/devices")"
+else
+  echo "auth    : none (EF45GW_BENCH_TOKEN not set: the API is open)"
+fi
 echo "readers : $READERS emulated readers up, polled at the default rates (ef45-sim on the same machine)"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
