@@ -175,3 +175,44 @@ TEST_F(ClusterFailoverTest, NodesShareTheFleetTakeOverAKilledNodeAndStoreEveryEv
 
 }  // namespace
 }  // namespace gw::test
+
+namespace gw::test {
+namespace {
+
+TEST_F(ClusterFailoverTest, SigtermHandsTheReadersOverWithoutWaitingForTheLease) {
+  readers_ = 10;
+  lease_ = std::chrono::milliseconds(15000);  // an expiry would take far longer than a hand-over
+  StartSim(readers_, 2.0, 0.2);
+  if (HasFatalFailure()) return;
+  StartNode("a");
+  StartNode("b");
+  ASSERT_TRUE(WaitNodeReady("a")) << node("a").process.Log();
+  ASSERT_TRUE(WaitNodeReady("b")) << node("b").process.Log();
+  ASSERT_TRUE(WaitBalanced({"a", "b"}, 5, 5, 30s));
+  auto of_a = LeaseOwners()["a"];
+  auto stopped = SteadyClock::now();
+  auto status = node("a").process.Stop(20s);  // SIGTERM
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0) << node("a").process.Log();
+  // a stopped its pollers (releasing the reader locks), gave its leases back and left: b's next
+  // round claims them, no take-over needed.
+  ASSERT_TRUE(WaitFor([&] { return PolledUp("b").size() == 10u; }, 10s, 50ms));
+  auto took = SteadyClock::now() - stopped;
+  EXPECT_LT(took, lease_) << "hand-over took as long as an expiry";
+  EXPECT_EQ(Metric("b", "ef45gw_cluster_takeovers_total"), 0) << "released, not taken over";
+  EXPECT_EQ(Scalar(dsn_,
+                   "SELECT count(*) FROM cluster_nodes WHERE node_id = 'a' AND "
+                   "expires_at > now()"),
+            "0");
+  std::cout << "[ cluster  ] SIGTERM hand-over of " << of_a.size()
+            << " readers: " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " ms\n";
+  PauseGeneration();
+  std::vector<int> all;
+  for (int i = 0; i < readers_; ++i) all.push_back(i);
+  ASSERT_TRUE(WaitDrained(all, 60s));
+  for (int i = 0; i < readers_; ++i) ExpectExactlyOnce(i);
+}
+
+}  // namespace
+}  // namespace gw::test
