@@ -71,7 +71,8 @@ TEST_F(ClusterPausedNodeTest, APausedNodeWritesNothingAfterLosingItsLeases) {
                       "AND tbl = 'events' AND device_id IN (" +
                           list + ")") == std::to_string(of_a.size());
       },
-      30s, 100ms));
+      // Paused in the middle of a statement, a keeps its locks until statement_timeout (30 s).
+      60s, 100ms));
   auto resumed_db = Scalar(dsn_, "SELECT clock_timestamp()");
   node("a").process.Signal(SIGCONT);
 
