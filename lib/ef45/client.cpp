@@ -50,6 +50,7 @@ struct Client::Impl {
   tcp::resolver resolver;
   beast::flat_buffer buffer;
   bool connected = false;
+  bool retired = false;  // Retire(): every later call fails kCancelled
   std::string lock_uid;
   std::optional<ReplyClock> last_clock;
 
@@ -252,6 +253,21 @@ const std::string& Client::lock_uid() const { return impl_->lock_uid; }
 const std::optional<ReplyClock>& Client::last_reply_clock() const { return impl_->last_clock; }
 void Client::Close() { impl_->Disconnect(); }
 
+void Client::Retire() {
+  impl_->retired = true;
+  impl_->Disconnect();
+}
+
+namespace {
+
+Error Retired(OpId id) {
+  return MakeError(Errc::kCancelled, std::string(Op(id).name) +
+                                         ": the client was retired (reader removed or handed "
+                                         "over); the lock is not taken again");
+}
+
+}  // namespace
+
 asio::awaitable<Reply<void>> Client::Impl::TakeLock(ResponseParser& parser, OpId id) {
   const Operation& op = Op(id);
   auto reply = co_await Exchange(op, "/1.0/lock", {}, {});
@@ -293,6 +309,7 @@ asio::awaitable<Reply<void>> Client::Impl::Acquire(ResponseParser& parser) {
 Client::Async<void> Client::Lock() {
   co_await impl_->EnterTurn();
   Impl::Turn turn(*impl_);
+  if (impl_->retired) co_return Retired(OpId::kLockAcquire);
   if (!impl_->lock_uid.empty()) co_return Reply<void>{};
   co_return co_await impl_->Acquire(parser_);
 }
@@ -300,6 +317,7 @@ Client::Async<void> Client::Lock() {
 Client::Async<void> Client::StealLock() {
   co_await impl_->EnterTurn();
   Impl::Turn turn(*impl_);
+  if (impl_->retired) co_return Retired(OpId::kLockSteal);
   co_return co_await impl_->TakeLock(parser_, OpId::kLockSteal);
 }
 
@@ -324,6 +342,7 @@ Client::Async<Client::HttpReply> Client::Call(Request request) {
   co_await impl_->EnterTurn();
   Impl::Turn turn(*impl_);
   const Operation& op = Op(request.op);
+  if (impl_->retired) co_return Retired(request.op);
   if (!request.invalid.empty()) {
     co_return MakeError(Errc::kBadRequest, std::string(op.name) + ": " + request.invalid);
   }

@@ -88,6 +88,11 @@ class Client {
   const std::optional<ReplyClock>& last_reply_clock() const;
   /// Closes the connection; a call in flight completes with kCancelled. The lock is kept.
   void Close();
+  /// For good: closes the connection, and every later call (queued ones included) fails
+  /// kCancelled without connecting or taking the lock again. For an owner that released the
+  /// reader (removed by a reload, handed to another gateway) while others may still hold the
+  /// client (API operations, user sync).
+  void Retire();
 
   // ---- session (POST/PUT /lock, DELETE /lock/{lock_uid}) ----
   /// Takes the lock if we do not hold it (POST /lock; on 409 per LockPolicy).

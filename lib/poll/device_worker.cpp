@@ -271,6 +271,8 @@ asio::awaitable<void> DeviceWorker::Loop() {
                             << ": could not release the lock: " << released.error().detail;
     }
   }
+  // Whoever still holds this worker (an API operation, user sync) must not take the lock back.
+  client_->Retire();
   health_.MarkStopped("stopped");
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.state = health_.state();

@@ -114,6 +114,20 @@ TEST_F(ClientFaults, AStolenLockIsLockLostWhenThePolicyIsWait) {
   EXPECT_TRUE(client->lock_uid().empty());
 }
 
+TEST_F(ClientFaults, ARetiredClientNeverTakesTheLockAgain) {
+  auto client = MakeClient(Options(std::chrono::seconds(5)));
+  ASSERT_TRUE(RunOn(io_, client->GetDoorStatus()));
+  ASSERT_TRUE(RunOn(io_, client->Unlock()));
+  client->Retire();
+  auto reply = RunOn(io_, client->GetDoorStatus());
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().reason(), Errc::kCancelled);
+  EXPECT_FALSE(RunOn(io_, client->Lock()));
+  EXPECT_TRUE(client->lock_uid().empty());
+  // Nobody holds the reader's lock: another client takes it at once.
+  EXPECT_EQ(gw::test::HttpRequest(sim_.port(), "POST", "/1.0/lock").status, 200);
+}
+
 TEST_F(ClientFaults, ARebootedReaderIsReconnectedAndRelocked) {
   auto client = MakeClient(Options(std::chrono::seconds(5)));
   ASSERT_TRUE(RunOn(io_, client->GetDoorStatus()));
