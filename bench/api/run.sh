@@ -328,7 +328,7 @@ if [[ " $PARTS " == *" sse "* ]]; then
   printf "%-52s %14.2f\n" "PostgreSQL CPU (cores, whole run)" "$(cores "$p0" "$p1" "$s0" "$s1")"
   printf "%-52s %14.2f\n" "machine CPU busy (cores, whole run)" "$(cores "$m0" "$m1" "$s0" "$s1")"
   printf "%-52s %14s\n" "load average before" "${load_before// /\/}"
-  echo "sse_subscribers exit status: $sse_rc (0 = every subscriber got every event once, in order)"
+  echo "sse_subscribers exit status: $sse_rc (0 = every subscriber got every committed event once, in order, and kept up)"
 fi
 for p in "${profiles[@]}"; do
   echo
