@@ -260,6 +260,12 @@ LUA
     "$(events_sql "$middle")"
     "$devices_sql"
   )
+  if [ "${PAGE_SIZES:-0}" = 1 ]; then
+    # Per-request vs per-event cost of the listing: the same query with 1 and 1,000 rows.
+    endpoints+=("/api/v1/events?limit=1&after=$middle" "/api/v1/events?limit=1000&after=$middle")
+    sqls+=("$(events_sql "$middle" | sed 's/LIMIT 100/LIMIT 1/')"
+      "$(events_sql "$middle" | sed 's/LIMIT 100/LIMIT 1000/')")
+  fi
   echo
   echo "== wrk: gateway on CPU 0 (taskset -c 0), wrk on CPU 1 (taskset -c 1 wrk -t1 -c16 -d${WRK_SECONDS}s --latency), after ${WRK_WARMUP}s warm-up each; $pg_place"
   printf "%-50s %7s %7s %7s %7s %6s %6s %6s %6s %8s %6s %7s\n" endpoint "req/s" "p50 ms" "p90 ms" "p99 ms" errors "gw CPU" "pg CPU" "all" "req/gw-s" "pg ms" "KB/resp"
