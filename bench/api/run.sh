@@ -315,14 +315,16 @@ if [[ " $PARTS " == *" sse "* ]]; then
   echo "== SSE: $SUBSCRIBERS subscribers of /api/v1/events/stream?after=$after; readers generate $((RECOGNITIONS_PER_S + DOORS_PER_S)) events/s ($RECOGNITIONS_PER_S recognitions + $DOORS_PER_S door changes) through the gateway into PostgreSQL; gateway unpinned"
   echo "   ${SSE_WARMUP}s warm-up, ${SSE_SECONDS}s window; delay = arrival at the subscriber - pg_xact_commit_timestamp(xmin) of the event's row (same clock)"
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  g0=$(cpu_ticks "$gw_pid"); p0=$(pg_ticks); m0=$(machine_ticks); s0=$(date +%s.%N)
+  g0=$(cpu_ticks "$gw_pid"); p0=$(pg_ticks); m0=$(machine_ticks); e0=$(cpu_ticks "$sim_pid")
+  s0=$(date +%s.%N)
   perf_start sse "$((SSE_WARMUP + SSE_SECONDS))"
   set +e
   "$SSE_BIN" --port "$api_port" --dsn "$dsn" --after "$after" --subscribers "$SUBSCRIBERS" \
     --warmup-s "$SSE_WARMUP" --seconds "$SSE_SECONDS" --drain-s 20 >"$work/sse.out" 2>"$work/sse.err"
   sse_rc=$?
   set -e
-  g1=$(cpu_ticks "$gw_pid"); p1=$(pg_ticks); m1=$(machine_ticks); s1=$(date +%s.%N)
+  g1=$(cpu_ticks "$gw_pid"); p1=$(pg_ticks); m1=$(machine_ticks); e1=$(cpu_ticks "$sim_pid")
+  s1=$(date +%s.%N)
   gen1=$(sim_generated)
   sim_post /sim/generation/pause
   perf_end sse
@@ -332,7 +334,13 @@ if [[ " $PARTS " == *" sse "* ]]; then
     "$(awk -v a="$gen0" -v b="$gen1" -v t0="$s0" -v t1="$s1" 'BEGIN {print (b - a) / (t1 - t0)}')"
   printf "%-52s %14.2f\n" "gateway CPU (cores, whole run)" "$(cores "$g0" "$g1" "$s0" "$s1")"
   printf "%-52s %14.2f\n" "PostgreSQL CPU (cores, whole run)" "$(cores "$p0" "$p1" "$s0" "$s1")"
+  printf "%-52s %14.2f\n" "ef45-sim CPU (cores, whole run)" "$(cores "$e0" "$e1" "$s0" "$s1")"
   printf "%-52s %14.2f\n" "machine CPU busy (cores, whole run)" "$(cores "$m0" "$m1" "$s0" "$s1")"
+  client_s=$(awk '/this client.s CPU/ {print $NF}' "$work/sse.out")
+  printf "%-52s %14.2f\n" "  of which not this benchmark (other users)" "$(awk -v m="$(cores "$m0" "$m1" "$s0" "$s1")" \
+    -v g="$(cores "$g0" "$g1" "$s0" "$s1")" -v p="$(cores "$p0" "$p1" "$s0" "$s1")" \
+    -v e="$(cores "$e0" "$e1" "$s0" "$s1")" -v c="${client_s:-0}" -v t0="$s0" -v t1="$s1" \
+    'BEGIN {print m - g - p - e - c / (t1 - t0)}')"
   printf "%-52s %14s\n" "load average before" "${load_before// /\/}"
   echo "sse_subscribers exit status: $sse_rc (0 = every subscriber got every committed event once, in order, and kept up)"
 fi
