@@ -190,6 +190,25 @@ TEST_F(ClusterFailoverTest, SigtermHandsTheReadersOverWithoutWaitingForTheLease)
   ASSERT_TRUE(WaitNodeReady("b")) << node("b").process.Log();
   ASSERT_TRUE(WaitBalanced({"a", "b"}, 5, 5, 30s));
   auto of_a = LeaseOwners()["a"];
+
+  // A reader operation on the node that does not poll the reader is redirected to its owner.
+  auto of_b = *LeaseOwners()["b"].begin();
+  auto target = "/api/v1/devices/" + of_b + "/logs?min=1&max=2";
+  HttpResult redirected;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        redirected = HttpRequest(node("a").api_port, "GET", target);
+        return redirected.status == 307;
+      },
+      5s, 100ms))
+      << redirected.status << " " << redirected.body;
+  EXPECT_EQ(redirected.headers["location"],
+            "http://127.0.0.1:" + std::to_string(node("b").api_port) + target);
+  EXPECT_EQ(HttpRequest(node("b").api_port, "GET", target).status, 200);
+  EXPECT_EQ(
+      HttpRequest(node("a").api_port, "GET", "/api/v1/devices/nowhere/logs?min=1&max=2").status,
+      404);
+
   auto stopped = SteadyClock::now();
   auto status = node("a").process.Stop(20s);  // SIGTERM
   ASSERT_TRUE(status.has_value());
