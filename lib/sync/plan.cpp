@@ -88,6 +88,10 @@ Plan ComputePlan(const PlanInput& in) {
       if (!present) {
         op.kind = OpKind::kAdd;
         op.reason = "missing on the reader";
+      } else if (it->second != digest && in.pending_import &&
+                 in.pending_import->count(user.user_uuid)) {
+        ++plan.waiting_import;  // changed at the reader: the importer decides first
+        continue;
       } else if (it->second != digest) {
         op.kind = OpKind::kUpdate;
         op.reason = "the reader's copy differs";

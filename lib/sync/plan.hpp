@@ -41,7 +41,7 @@ struct Plan {
   std::vector<PlannedOp> ops;          ///< deletes of unknown users last
   std::int64_t in_sync = 0;            ///< users needing nothing
   std::int64_t templates_skipped = 0;  ///< users pushed without templates (record_version)
-  std::int64_t waiting_import = 0;     ///< unknown users with an import pending: left alone
+  std::int64_t waiting_import = 0;     ///< users changed at the reader, import pending: left alone
   std::int64_t Count(OpKind kind) const;
 };
 

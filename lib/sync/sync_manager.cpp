@@ -37,8 +37,9 @@ constexpr auto kChangeOverlap = std::chrono::seconds(5);
 constexpr int kMaxFailuresInRow = 20;
 /// Users read back from the reader during an import pass, at most, per pass.
 constexpr int kImportBatch = 500;
-/// An event for a user we pushed to the reader this recently is our own change coming back.
-constexpr auto kEchoWindow = std::chrono::seconds(120);
+/// Our own writes come back as the reader's UserData log entries (one AddUsers per user we
+/// enrolled there); the expected count is forgotten after this long (a log wiped meanwhile).
+constexpr auto kEchoExpiry = std::chrono::minutes(10);
 
 /// Paces reader calls: at most `rate` per second (no burst).
 class RateLimiter {
@@ -304,10 +305,15 @@ struct SyncManager::Reconciler {
   std::atomic<bool> done{false};
   std::optional<store::TimePoint> watermark;
   std::map<std::string, Clock::time_point> unknown_first_seen;
-  std::map<std::string, Clock::time_point> pushed;  ///< uuid -> when we last wrote it here
+  /// Known users whose reader copy changed at the reader (differs from what we applied), since.
+  std::map<std::string, Clock::time_point> drift_first_seen;
+  /// uuid -> (AddUsers log entries our enrolments will produce, when we last enrolled it).
+  std::map<std::string, std::pair<int, Clock::time_point>> echoes;
   /// Users (uuid -> version, updated_at) an incremental round already handled: the overlap
   /// window returns them again and again.
   std::map<std::string, std::pair<std::int64_t, store::TimePoint>> handled;
+  /// Users to push again whatever their version (the gateway won a conflict on this reader).
+  std::set<std::string> force;
 
   mutable std::mutex mutex;
   ReaderSyncStatus status;
@@ -404,7 +410,11 @@ asio::awaitable<std::string> Execute(Ctx ctx, std::shared_ptr<Reconciler> r,
         u.applied_version = w.op.version;
         if (!w.op.digest.empty()) u.applied_digest = w.op.digest;
         if (!w.note.empty()) u.note = w.note;
-        if (o.attempted) r->pushed[w.op.user_uuid] = now;
+        if (o.attempted && w.bundle) {
+          auto& echo = r->echoes[w.op.user_uuid];
+          echo.first += 1;
+          echo.second = now;
+        }
       } else {
         u.status = "failed";
         u.error = o.error;
@@ -535,6 +545,26 @@ asio::awaitable<bool> FullRound(Ctx ctx, std::shared_ptr<Reconciler> r,
   pi.pending_import = &in.pending_import;
   pi.unknown_ripe = &ripe;
   auto plan = ComputePlan(pi);
+  // A copy that differs from what we applied there was changed at the reader: its UserData log
+  // entry may still be on its way to the importer, which decides by the conflict rule. Only a
+  // difference that outlives the grace period (no log came: drift) is overwritten.
+  std::map<std::string, Clock::time_point> drift;
+  std::erase_if(plan.ops, [&](const PlannedOp& op) {
+    if (op.kind != OpKind::kUpdate) return false;
+    auto st = in.states.find(op.user_uuid);
+    auto act = in.actual.find(op.user_uuid);
+    if (st == in.states.end() || !st->second.applied_digest || act == in.actual.end() ||
+        act->second == *st->second.applied_digest) {
+      return false;
+    }
+    auto was = r->drift_first_seen.find(op.user_uuid);
+    auto first = was == r->drift_first_seen.end() ? now : was->second;
+    drift[op.user_uuid] = first;
+    if (now - first >= ctx.options.unknown_grace) return false;
+    ++plan.waiting_import;
+    return true;
+  });
+  r->drift_first_seen = std::move(drift);
   {
     std::lock_guard lock(r->mutex);
     r->status.record_version = in.record_version;
@@ -589,8 +619,26 @@ asio::awaitable<bool> IncrementalRound(Ctx ctx, std::shared_ptr<Reconciler> r,
   }
   std::erase_if(*changed, [&](const store::UserSummary& u) {
     auto it = r->handled.find(u.user_uuid);
-    return it != r->handled.end() && it->second.first == u.version;
+    return it != r->handled.end() && it->second.first == u.version && !r->force.count(u.user_uuid);
   });
+  std::set<std::string> forced = std::move(r->force);
+  r->force.clear();
+  for (const auto& u : *changed) forced.erase(u.user_uuid);
+  if (!forced.empty()) {
+    std::vector<std::string> uuids(forced.begin(), forced.end());
+    auto load = [db, uuids] { return store::UsersByUuidBlocking(*db, uuids); };
+    auto rows = co_await Blocking(ctx.db, std::move(load));
+    if (!rows) {
+      r->force = std::move(forced);
+      SetError(*r, "database: " + std::string(ReasonName(rows.error())));
+      co_return false;
+    }
+    for (const auto& u : *rows) {
+      changed->push_back(store::UserSummary{u.user_uuid, u.version, u.deleted, u.digest,
+                                            u.digest_no_templates, u.record_version, u.groups,
+                                            u.updated_at});
+    }
+  }
   if (r->watermark) {
     auto horizon = *r->watermark - 2 * kChangeOverlap;
     std::erase_if(r->handled, [&](const auto& kv) { return kv.second.second < horizon; });
@@ -669,9 +717,11 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
   // The newest event per user decides; deletions at a reader are not imported (the gateway's
   // record stands and the next full round puts the user back).
   std::map<std::string, const store::UserDataEvent*> last;
+  std::map<std::string, int> changes;  // AddUsers / UpdateUsers entries per user
   for (const auto& e : events) {
     if (e.user_uuid.empty()) continue;
     last[e.user_uuid] = &e;
+    if (e.info == "AddUsers" || e.info == "UpdateUsers") ++changes[e.user_uuid];
   }
   std::optional<std::int32_t> rv = worker->Snapshot().record_version;
   std::int64_t done_seq = batch->first;
@@ -685,11 +735,17 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
       done_seq = e.seq;
       continue;
     }
-    // Our own push coming back as the reader's log entry: nothing to import.
-    if (auto p = r->pushed.find(e.user_uuid);
-        p != r->pushed.end() && now - p->second < kEchoWindow) {
-      done_seq = e.seq;
-      continue;
+    // Our own enrolments coming back as the reader's log entries: nothing to import. Any
+    // entry beyond those is a change at the reader: read the user back and compare.
+    if (auto echo = r->echoes.find(e.user_uuid); echo != r->echoes.end()) {
+      int n = changes[e.user_uuid];
+      bool ours = now - echo->second.second < kEchoExpiry && echo->second.first >= n;
+      if (ours) echo->second.first -= n;
+      if (!ours || echo->second.first == 0) r->echoes.erase(echo);
+      if (ours) {
+        done_seq = e.seq;
+        continue;
+      }
     }
     auto strand = worker->strand();
     auto task = ReadUserOnStrand(worker, r->limiter, e.user_uuid);
@@ -813,7 +869,8 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
                                std::nullopt};
           auto rec = [db, id = r->id, u] { return store::RecordStatesBlocking(*db, id, {u}); };
           co_await Blocking(ctx.db, std::move(rec));
-          *imported = true;  // wake the rounds
+          r->force.insert(e.user_uuid);
+          r->dirty = true;
         }
       }
     }

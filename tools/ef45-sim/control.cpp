@@ -368,7 +368,10 @@ Response ReaderRoute(ControlTarget& target, const Request& request,
     std::string error;
     auto body = ParseObject(request.body, error);
     if (!body) return BadRequest(error);
-    auto failed = target.ReaderAt(index).AddUserWithoutLog(request.body);
+    // ?log=true: a change made at the reader (logged, replacing); otherwise a silent add.
+    bool logged = query.find("log=true") != std::string_view::npos;
+    auto failed = logged ? target.ReaderAt(index).ChangeUserAtReader(request.body)
+                         : target.ReaderAt(index).AddUserWithoutLog(request.body);
     if (failed == "exists") return Problem(409, "Conflict", "the reader already has this user");
     if (!failed.empty()) return BadRequest(failed);
     json::object o;

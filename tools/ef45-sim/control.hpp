@@ -83,6 +83,8 @@ class ControlTarget {
 ///   `faces`, `cards`), read without the reader API and its lock.
 /// - `POST /sim/readers/{i}/users` with a `POST /1.0/user` body → 201 `{"user_uuid"}`: stores
 ///   the user without a log entry (a user the gateway cannot know about); 409 if it exists.
+///   With `?log=true` it is a change made at the reader instead: it replaces the user if there
+///   and writes the reader's `UserData` log entry (AddUsers / UpdateUsers).
 /// - `POST /sim/readers/{i}/generate` with `{"recognitions":n,"door_changes":m}` (each
 ///   0..1000000, default 0) → the reader object after generating exactly that many events.
 /// - `POST /sim/generation/pause`, `POST /sim/generation/resume` (the rate-driven tick only).

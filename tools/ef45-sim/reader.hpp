@@ -139,6 +139,10 @@ class Reader {
   /// without a log entry: a user the gateway cannot know about. Returns "" when stored, else
   /// why not ("bad body", "exists").
   std::string AddUserWithoutLog(const std::string& body);
+  /// A change made at the reader (its own UI or another client): stores the user (a POST
+  /// /1.0/user body), replacing one with the same uuid, and writes its `UserData` log entry
+  /// (UpdateUsers when it replaced one, else AddUsers). Returns "" or why not ("bad body").
+  std::string ChangeUserAtReader(const std::string& body);
 
   // --- faults that change reader state ---
   void Reboot();     ///< match buffer cleared, logs kept, lock dropped, camera stopped

@@ -460,4 +460,29 @@ std::string Reader::AddUserWithoutLog(const std::string& body) {
   return "bad body";
 }
 
+std::string Reader::ChangeUserAtReader(const std::string& body) {
+  auto object = util::ParseObject(body);
+  if (!object || !object->if_contains("user_uuid") || !(*object)["user_uuid"].is_string()) {
+    return "bad body";
+  }
+  std::string uuid((*object)["user_uuid"].as_string());
+  auto& st = *state_;
+  auto saved_subject = st.subjects.extract(uuid);
+  auto saved_info = st.user_info.extract(uuid);
+  auto saved_faces = st.faces.extract(uuid);
+  auto saved_cards = st.cards.extract(uuid);
+  bool replaced = !saved_subject.empty() || !saved_info.empty();
+  auto r = detail::StoreBundle(st, body, /*log=*/false);
+  if (r.status != 201) {
+    // Put the old rows back: the change did not happen.
+    if (!saved_subject.empty()) st.subjects.insert(std::move(saved_subject));
+    if (!saved_info.empty()) st.user_info.insert(std::move(saved_info));
+    if (!saved_faces.empty()) st.faces.insert(std::move(saved_faces));
+    if (!saved_cards.empty()) st.cards.insert(std::move(saved_cards));
+    return r.status == 200 ? "biometric duplicate" : "bad body";
+  }
+  st.AppendUserDataLog(replaced ? "UpdateUsers" : "AddUsers", uuid);
+  return {};
+}
+
 }  // namespace ef45sim

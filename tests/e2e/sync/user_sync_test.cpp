@@ -359,6 +359,54 @@ TEST_F(SyncTest, ReaderGroupsLimitWhereAUserGoes) {
       << gateway_.Log();
 }
 
+TEST_F(SyncTest, ChangesAtAReaderAreImportedAndConflictsGoToTheNewestChange) {
+  StartFleet(2, "additive");
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  ASSERT_EQ(Put(client, UserDoc(3)), 201);
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(3)) && Holds(1, Uuid(3)); }, 30s))
+      << gateway_.Log();
+  auto first_name = [&](int reader) -> std::string {
+    auto users = ReaderUsers(reader);
+    auto it = users.find(Uuid(3));
+    return it == users.end() ? "" : std::string(it->second.at("first_name").as_string());
+  };
+  auto change_at = [&](int reader, const std::string& name) {
+    json::object bundle{
+        {"user_uuid", Uuid(3)}, {"first_name", name}, {"record_version", 8976}, {"card", Card(3)}};
+    ASSERT_EQ(SimPost("/sim/readers/" + std::to_string(reader) + "/users?log=true",
+                      json::serialize(bundle)),
+              201);
+  };
+
+  // A change at reader 0, newer than the gateway's record: it becomes the next version and
+  // reaches reader 1.
+  change_at(0, "AtReader");
+  ASSERT_TRUE(WaitFor([&] { return first_name(1) == "AtReader"; }, 30s)) << gateway_.Log();
+  auto user = GatewayGet("/api/v1/users/" + Uuid(3));
+  ASSERT_FALSE(user.is_null());
+  EXPECT_EQ(user.at("version").to_number<int>(), 2);
+  EXPECT_EQ(user.at("source"), "device:sim-0");
+  EXPECT_EQ(user.at("subject").at("first_name"), "AtReader");
+
+  // A change at reader 1 whose clock is an hour behind: older than the gateway's record, so the
+  // gateway wins, the reader gets the record back, and the losing change is an event.
+  Fault(1, R"({"clock_skew_s": -3600})");
+  change_at(1, "Stale");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Scalar(dsn_,
+                      "SELECT count(*) FROM events WHERE event_type = 'SyncConflict' AND "
+                      "info = 'GatewayWins' AND device_id = 'sim-1' AND user_uuid = '" +
+                          Uuid(3) + "'") == "1";
+      },
+      30s))
+      << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return first_name(1) == "AtReader"; }, 30s)) << gateway_.Log();
+  user = GatewayGet("/api/v1/users/" + Uuid(3));
+  EXPECT_EQ(user.at("version").to_number<int>(), 2);
+  EXPECT_EQ(first_name(0), "AtReader");
+}
+
 TEST_F(SyncTest, TemplatesAreServedOnlyToAdminsAndTheApiValidatesDocuments) {
   StartFleet(1, "additive");
   HttpClient client("127.0.0.1", api_port_, 10s);

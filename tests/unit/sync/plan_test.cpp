@@ -152,5 +152,18 @@ TEST(SyncPlan, FailedUsersWaitForTheNextFullRoundInIncrementalRounds) {
   EXPECT_EQ(ComputePlan(in).ops.size(), 1u);
 }
 
+TEST(SyncPlan, UsersChangedAtTheReaderWaitForTheImporter) {
+  Fixture f;
+  f.desired = {User("a", 1, "da")};
+  f.states = {{"a", Applied("a", 1)}};
+  f.actual = {{"a", "changed-at-reader"}};
+  f.pending = {"a"};
+  auto plan = ComputePlan(f.Full());
+  EXPECT_TRUE(plan.ops.empty());
+  EXPECT_EQ(plan.waiting_import, 1);
+  f.pending.clear();
+  EXPECT_EQ(Kinds(ComputePlan(f.Full())).at("a"), OpKind::kUpdate);
+}
+
 }  // namespace
 }  // namespace gw::sync
