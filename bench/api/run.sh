@@ -15,7 +15,8 @@
 #   SUBSCRIBERS (100), SSE_SECONDS (30), SSE_WARMUP (5), RECOGNITIONS_PER_S (950),
 #   DOORS_PER_S (50), PARTS ("wrk sse"), SSE_BIN (BUILD_DIR/bench/api/sse_subscribers),
 #   OTHERS_CPUS (e.g. 1: pin PostgreSQL and ef45-sim to these CPUs for the wrk part, so CPU 0
-#   is the gateway's alone; default: unpinned), DB_POOL (database.pool_size of the gateway; default: the gateway's default),
+#   is the gateway's alone; default: unpinned),
+#   DB_POOL (database.pool_size of the gateway; default: the gateway's default),
 #   PERF=1 (profile the gateway with perf during each measured run and print its top symbols;
 #   costs throughput, so do not take figures from such a run),
 #   EF45GW_BENCH_TOKEN (if set: the gateway gets it as a read token and every request sends
