@@ -49,11 +49,8 @@ class ClusterTest : public GatewayTest {
   bool WaitBalanced(const std::vector<std::string>& ids, std::size_t min, std::size_t max,
                     std::chrono::milliseconds deadline);
 
-  /// More top-level YAML for every node's config. User sync is off by default here: its
-  /// reconcilers hold DeviceWorker pointers across WorkerSet::Apply, so a worker this node has
-  /// released stays visible (its ef45gw_reader_up series) while an operation on it finishes,
-  /// which the "never polled by two nodes" watch cannot tell from a second poller.
-  std::string extra_yaml_ = "sync: { enabled: false }\n";
+  /// More top-level YAML for every node's config (e.g. "sync: { enabled: false }\n").
+  std::string extra_yaml_;
   int readers_ = 0;
   std::chrono::milliseconds lease_{3000};
   std::chrono::milliseconds renew_{1000};
