@@ -429,5 +429,37 @@ TEST_F(SyncTest, TemplatesAreServedOnlyToAdminsAndTheApiValidatesDocuments) {
   EXPECT_EQ(list.at("items").as_array().size(), 1u);
 }
 
+TEST_F(SyncTest, ReadCallersGetNoTemplatesAndCannotChangeUsers) {
+  // Tokens: sha256("sync-read") with role read, sha256("sync-admin") with role admin.
+  api_extra_ =
+      ", tokens: [{ name: acs, role: read, sha256: "
+      "6f6c93ec28077269d1ac900dedec92e174f214f740a82f8f5f3fc31fe1b6405e }, { name: root, role: "
+      "admin, sha256: f347caecc77612a49368685f4c74cdb367ec8f45c3d60c9356367b505fa441bf }]";
+  StartFleet(1, "additive");
+  auto call = [&](const std::string& method, const std::string& target, const std::string& token,
+                  const std::string& body = "") {
+    return HttpRequest(
+        api_port_, method, target, body,
+        {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
+  };
+  auto doc = json::serialize(UserDoc(4));
+  EXPECT_EQ(call("PUT", "/api/v1/users/" + Uuid(4), "sync-read", doc).status, 403);
+  ASSERT_EQ(call("PUT", "/api/v1/users/" + Uuid(4), "sync-admin", doc).status, 201);
+  auto as_read = call("GET", "/api/v1/users/" + Uuid(4), "sync-read");
+  ASSERT_EQ(as_read.status, 200);
+  EXPECT_EQ(as_read.body.find("TEZU1000004"), std::string::npos) << as_read.body;
+  EXPECT_EQ(as_read.body.find("RkFD1000004"), std::string::npos) << as_read.body;
+  EXPECT_NE(as_read.body.find("<redacted"), std::string::npos);
+  auto listed = call("GET", "/api/v1/users", "sync-read");
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.body.find("TEZU1000004"), std::string::npos);
+  auto as_admin = call("GET", "/api/v1/users/" + Uuid(4), "sync-admin");
+  EXPECT_NE(as_admin.body.find("TEZU1000004"), std::string::npos);
+  EXPECT_EQ(call("DELETE", "/api/v1/users/" + Uuid(4), "sync-read").status, 403);
+  // Templates never reach the gateway's log.
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(4)); }, 30s));
+  EXPECT_EQ(gateway_.Log().find("TEZU1000004"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gw::test
