@@ -148,6 +148,7 @@ class Gateway {
           },
           cluster_metrics_.get());
       context_.owner_url = [this](const std::string& id) { return leases_->OwnerUrl(id); };
+      context_.cluster_node = config_.cluster.node_id;
     }
     gw::api::AddGatewayRoutes(router_, context_);
     gw::api::AddReaderRoutes(router_, context_);

@@ -10,6 +10,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <set>
 
 #include "api/commit_signal.hpp"
 #include "api/problem.hpp"
@@ -18,6 +19,7 @@
 #include "metrics/metrics.hpp"
 #include "poll/worker_set.hpp"
 #include "store/database.hpp"
+#include "store/leases.hpp"
 #include "store/queries.hpp"
 
 namespace gw::api {
@@ -179,28 +181,94 @@ asio::awaitable<Response> Metrics(GatewayContext& ctx, Request&) {
   co_return r;
 }
 
+/// A reader another instance polls (cluster mode): what PostgreSQL knows of it.
+json::object RemoteDeviceJson(const store::LeaseRow& lease, const store::DeviceState* stored) {
+  json::object o;
+  o["id"] = lease.device_id;
+  // "remote": polled by `owner`; "unowned": no instance holds a valid lease right now.
+  o["state"] = lease.valid ? "remote" : "unowned";
+  o["owner"] = lease.owner.empty() ? json::value(nullptr) : json::value(lease.owner);
+  o["owner_url"] = lease.owner_url.empty() ? json::value(nullptr) : json::value(lease.owner_url);
+  o["polled_here"] = false;
+  o["lease_epoch"] = lease.epoch;
+  if (stored && stored->door) {
+    o["door"] = json::object{{"door_sensor", stored->door->door_sensor},
+                             {"relay", stored->door->relay},
+                             {"tamper", stored->door->tamper},
+                             {"rte", stored->door->rte},
+                             {"observed_at", FormatIso8601(stored->door->observed_at)}};
+  } else {
+    o["door"] = nullptr;
+  }
+  if (stored && stored->cursor) {
+    o["cursor"] = json::object{{"log_epoch", stored->cursor->log_epoch},
+                               {"last_log_id", stored->cursor->last_log_id}};
+  } else {
+    o["cursor"] = nullptr;
+  }
+  o["last_seq"] = stored && stored->last_seq ? json::value(*stored->last_seq) : nullptr;
+  return o;
+}
+
+void MarkLocal(GatewayContext& ctx, json::object& o, const store::LeaseRow* lease) {
+  if (ctx.cluster_node.empty()) return;
+  o["owner"] = ctx.cluster_node;
+  o["polled_here"] = true;
+  o["lease_epoch"] = lease ? json::value(lease->epoch) : nullptr;
+}
+
 asio::awaitable<Response> ListDevices(GatewayContext& ctx, Request&) {
   auto stored = co_await store::DeviceStates(ctx.db, std::nullopt);
   std::map<std::string, store::DeviceState> by_id;
   if (stored) {
     for (auto& s : *stored) by_id.emplace(s.device_id, std::move(s));
   }
+  std::map<std::string, store::LeaseRow> leases;
+  bool leases_ok = true;
+  if (!ctx.cluster_node.empty()) {
+    auto rows = co_await store::ListLeases(ctx.db);
+    leases_ok = static_cast<bool>(rows);
+    if (rows) {
+      for (auto& row : *rows) leases.emplace(row.device_id, std::move(row));
+    }
+  }
+  auto find = [](auto& map, const std::string& id) {
+    auto it = map.find(id);
+    return it == map.end() ? nullptr : &it->second;
+  };
   json::array items;
+  std::set<std::string> local;
   for (const auto& s : ctx.workers.Snapshots()) {
-    auto it = by_id.find(s.id);
-    items.push_back(DeviceJson(s, it == by_id.end() ? nullptr : &it->second));
+    auto o = DeviceJson(s, find(by_id, s.id));
+    MarkLocal(ctx, o, find(leases, s.id));
+    items.push_back(std::move(o));
+    local.insert(s.id);
+  }
+  for (const auto& [id, lease] : leases) {
+    if (!local.count(id)) items.push_back(RemoteDeviceJson(lease, find(by_id, id)));
   }
   // Without the database the live state is still worth serving: say what is missing.
-  co_return Json(
-      json::object{{"items", std::move(items)}, {"database", stored ? "ok" : "unreachable"}});
+  co_return Json(json::object{{"items", std::move(items)},
+                              {"database", stored && leases_ok ? "ok" : "unreachable"}});
 }
 
 asio::awaitable<Response> GetDevice(GatewayContext& ctx, Request& request) {
   const auto& id = request.path_params.at("id");
   auto worker = ctx.workers.Find(id);
-  if (!worker) co_return NotFound("no configured reader with id '" + id + "'");
   auto stored = co_await store::DeviceStates(ctx.db, id);
   const store::DeviceState* state = stored && !stored->empty() ? &stored->front() : nullptr;
+  if (!ctx.cluster_node.empty()) {
+    auto leases = co_await store::ListLeases(ctx.db, id);
+    const store::LeaseRow* lease = leases && !leases->empty() ? &leases->front() : nullptr;
+    if (worker) {
+      auto o = DeviceJson(worker->Snapshot(), state);
+      MarkLocal(ctx, o, lease);
+      co_return Json(o);
+    }
+    if (lease) co_return Json(RemoteDeviceJson(*lease, state));
+    if (!leases) co_return DbProblem(leases.error());
+  }
+  if (!worker) co_return NotFound("no configured reader with id '" + id + "'");
   co_return Json(DeviceJson(worker->Snapshot(), state));
 }
 

@@ -35,6 +35,9 @@ struct GatewayContext {
   /// Cluster mode: the API base URL of the instance that polls reader `id`, when it is not this
   /// one (reader operations answer 307 to it). Unset or nullopt: the reader is unknown (404).
   std::function<std::optional<std::string>(const std::string& id)> owner_url;
+  /// Cluster mode: this instance's node id (empty: one instance polls every reader). The device
+  /// listing then also shows the readers other instances poll, from PostgreSQL.
+  std::string cluster_node{};
   /// Wakes event streams when events were committed (see CommitSignal); optional.
   CommitSignal* commits = nullptr;
   int max_streams = 1000;  ///< concurrent event streams; more get 429

@@ -273,6 +273,9 @@ asio::awaitable<void> DeviceWorker::Loop() {
   }
   // Whoever still holds this worker (an API operation, user sync) must not take the lock back.
   client_->Retire();
+  // The reader is no longer polled here: its series go now, not when the last holder of this
+  // worker lets go (a scrape must never show two instances polling one reader).
+  metrics_.reset();
   health_.MarkStopped("stopped");
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.state = health_.state();

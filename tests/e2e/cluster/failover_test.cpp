@@ -2,9 +2,11 @@
 // exactly once and no reader is ever polled by two gateways at once.
 #include <algorithm>
 #include <atomic>
+#include <boost/json/parse.hpp>
 #include <csignal>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -212,6 +214,26 @@ TEST_F(ClusterFailoverTest, SigtermHandsTheReadersOverWithoutWaitingForTheLease)
   EXPECT_EQ(
       HttpRequest(node("a").api_port, "GET", "/api/v1/devices/nowhere/logs?min=1&max=2").status,
       404);
+  // Either node lists the whole fleet, each reader once, with the node that polls it.
+  for (const char* name : {"a", "b"}) {
+    auto listing = HttpRequest(node(name).api_port, "GET", "/api/v1/devices");
+    ASSERT_EQ(listing.status, 200) << listing.body;
+    auto items = boost::json::parse(listing.body).at("items").as_array();
+    std::map<std::string, std::string> owner_of;
+    for (const auto& item : items) {
+      const auto& o = item.as_object();
+      const std::string id(o.at("id").as_string());
+      EXPECT_TRUE(owner_of.emplace(id, std::string(o.at("owner").as_string())).second)
+          << id << " listed twice by " << name;
+      EXPECT_EQ(o.at("polled_here").as_bool(), o.at("owner").as_string() == name) << id;
+    }
+    EXPECT_EQ(owner_of.size(), static_cast<std::size_t>(readers_)) << name;
+    for (const auto& id : of_a) EXPECT_EQ(owner_of[id], "a") << id << " as seen by " << name;
+    EXPECT_EQ(owner_of[of_b], "b") << name;
+  }
+  auto remote = HttpRequest(node("a").api_port, "GET", "/api/v1/devices/" + of_b);
+  ASSERT_EQ(remote.status, 200) << remote.body;
+  EXPECT_EQ(boost::json::parse(remote.body).at("state").as_string(), "remote");
 
   auto stopped = SteadyClock::now();
   auto status = node("a").process.Stop(20s);  // SIGTERM
