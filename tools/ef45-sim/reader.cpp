@@ -315,7 +315,7 @@ std::string Reader::State::EnrollRandomUser() {
   in["right_eye_template"] = util::Base64Encode(rng.Bytes(48));
   auto subject = detail::Normalize(in, detail::SubjectSpec());
   detail::CompleteSubject(*subject);
-  subjects[uuid] = std::move(*subject);
+  PutSubject(uuid, std::move(*subject));
 
   boost::json::object info_in;
   info_in["user_uuid"] = uuid;
@@ -335,25 +335,48 @@ std::string Reader::State::EnrollRandomUser() {
   return uuid;
 }
 
-std::string Reader::State::FindDuplicate(const boost::json::object& subject,
-                                         std::string_view exclude) const {
-  std::vector<std::string_view> mine;
-  for (const char* key : {"left_eye_template", "right_eye_template"}) {
+namespace {
+constexpr const char* kTemplateKeys[] = {"left_eye_template", "right_eye_template"};
+
+std::vector<std::string> TemplatesOf(const boost::json::object& subject) {
+  std::vector<std::string> out;
+  for (const char* key : kTemplateKeys) {
     const auto* value = subject.if_contains(key);
     if (value && value->is_string() && !value->as_string().empty()) {
-      mine.push_back(value->as_string());
+      out.emplace_back(value->as_string());
     }
   }
-  if (mine.empty()) return {};
-  for (const auto& [uuid, other] : subjects) {
-    if (uuid == exclude) continue;
-    for (const char* key : {"left_eye_template", "right_eye_template"}) {
-      const auto* value = other.if_contains(key);
-      if (!value || !value->is_string() || value->as_string().empty()) continue;
-      for (auto template_text : mine) {
-        if (value->as_string() == template_text) return uuid;
-      }
-    }
+  return out;
+}
+}  // namespace
+
+void Reader::State::PutSubject(const std::string& uuid, boost::json::object subject) {
+  EraseSubject(uuid);
+  for (auto& t : TemplatesOf(subject)) template_owner.emplace(std::move(t), uuid);
+  subjects[uuid] = std::move(subject);
+}
+
+bool Reader::State::EraseSubject(const std::string& uuid) {
+  auto it = subjects.find(uuid);
+  if (it == subjects.end()) return false;
+  for (const auto& t : TemplatesOf(it->second)) {
+    auto owner = template_owner.find(t);
+    if (owner != template_owner.end() && owner->second == uuid) template_owner.erase(owner);
+  }
+  subjects.erase(it);
+  return true;
+}
+
+void Reader::State::ClearSubjects() {
+  subjects.clear();
+  template_owner.clear();
+}
+
+std::string Reader::State::FindDuplicate(const boost::json::object& subject,
+                                         std::string_view exclude) const {
+  for (const auto& t : TemplatesOf(subject)) {
+    auto owner = template_owner.find(t);
+    if (owner != template_owner.end() && owner->second != exclude) return owner->second;
   }
   return {};
 }

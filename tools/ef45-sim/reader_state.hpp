@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "reader.hpp"
@@ -148,6 +149,13 @@ struct Reader::State {
 
   // Users: one table per resource, as on the device (the tables are independent).
   std::map<std::string, boost::json::object> subjects;
+  /// Iris template -> user_uuid of the subject holding it, kept in step with `subjects` (every
+  /// change goes through PutSubject / EraseSubject / ClearSubjects): the duplicate check is a
+  /// lookup, not a scan of every subject (which made large fleets CPU-bound in the emulator).
+  std::unordered_map<std::string, std::string> template_owner;
+  void PutSubject(const std::string& uuid, boost::json::object subject);
+  bool EraseSubject(const std::string& uuid);  ///< false when there was none
+  void ClearSubjects();
   std::map<std::string, boost::json::object> user_info;
   std::map<std::string, std::map<std::int64_t, boost::json::object>> faces;
   std::map<std::string, boost::json::array> cards;

@@ -60,7 +60,7 @@ std::vector<const boost::json::object*> AllFaces(const State& st) {
 
 void DeleteEverything(State& st) {
   // fw80 "-delete all-": every subject, face, user info, card, image and schedule.
-  st.subjects.clear();
+  st.ClearSubjects();
   st.user_info.clear();
   st.faces.clear();
   st.cards.clear();
@@ -88,7 +88,7 @@ Response HandleSubjects(State& st, const Call& call) {
         return DuplicateResponse(409, duplicate);
       }
       CompleteSubject(*subject);
-      st.subjects[uuid] = std::move(*subject);
+      st.PutSubject(uuid, std::move(*subject));
       st.AppendUserDataLog("AddUsers", uuid);
       return Empty(201);
     }
@@ -121,7 +121,7 @@ Response HandleSubjects(State& st, const Call& call) {
         return DuplicateResponse(409, duplicate);
       }
       CompleteSubject(*subject);
-      it->second = std::move(*subject);
+      st.PutSubject(key, std::move(*subject));
       st.AppendUserDataLog("UpdateUsers", key);
       return Empty(204);
     }
@@ -131,7 +131,7 @@ Response HandleSubjects(State& st, const Call& call) {
         st.AppendUserDataLog("DeleteUsers", "");
         return Empty(204);
       }
-      if (st.subjects.erase(key) == 0) return Empty(404);
+      if (!st.EraseSubject(key)) return Empty(404);
       st.AppendUserDataLog("DeleteUsers", key);
       return Empty(204);
     }
@@ -388,7 +388,7 @@ Response StoreBundle(State& st, const std::string& text, bool log) {
     return DuplicateResponse(200, duplicate);
   }
   CompleteSubject(*subject);
-  st.subjects[uuid] = std::move(*subject);
+  st.PutSubject(uuid, std::move(*subject));
   st.user_info[uuid] = std::move(*info);
   if (!faces.empty()) st.faces[uuid] = std::move(faces);
   if (!cards.empty()) st.cards[uuid] = std::move(cards);
@@ -421,7 +421,7 @@ Response HandleUser(State& st, const Call& call) {
   if (seg.size() == 2) {
     if (call.method != "DELETE") return Empty(405);
     const std::string& uuid = seg[1];
-    bool any = st.subjects.erase(uuid) > 0;
+    bool any = st.EraseSubject(uuid);
     any = st.user_info.erase(uuid) > 0 || any;
     any = st.faces.erase(uuid) > 0 || any;
     any = st.cards.erase(uuid) > 0 || any;
@@ -467,15 +467,17 @@ std::string Reader::ChangeUserAtReader(const std::string& body) {
   }
   std::string uuid((*object)["user_uuid"].as_string());
   auto& st = *state_;
-  auto saved_subject = st.subjects.extract(uuid);
+  std::optional<boost::json::object> saved_subject;
+  if (auto it = st.subjects.find(uuid); it != st.subjects.end()) saved_subject = it->second;
+  st.EraseSubject(uuid);
   auto saved_info = st.user_info.extract(uuid);
   auto saved_faces = st.faces.extract(uuid);
   auto saved_cards = st.cards.extract(uuid);
-  bool replaced = !saved_subject.empty() || !saved_info.empty();
+  bool replaced = saved_subject || !saved_info.empty();
   auto r = detail::StoreBundle(st, body, /*log=*/false);
   if (r.status != 201) {
     // Put the old rows back: the change did not happen.
-    if (!saved_subject.empty()) st.subjects.insert(std::move(saved_subject));
+    if (saved_subject) st.PutSubject(uuid, std::move(*saved_subject));
     if (!saved_info.empty()) st.user_info.insert(std::move(saved_info));
     if (!saved_faces.empty()) st.faces.insert(std::move(saved_faces));
     if (!saved_cards.empty()) st.cards.insert(std::move(saved_cards));
