@@ -66,7 +66,7 @@ Plan ComputePlan(const PlanInput& in) {
         continue;
       }
       if (wanted) {
-        // A reader that had it gets a replace; otherwise an add (an upsert: 409 -> replace).
+        // A reader that had it gets an in-place update; otherwise an add (409: in place).
         op.kind = state && state->applied_version ? OpKind::kUpdate : OpKind::kAdd;
         op.reason = state ? "changed at the gateway" : "new for this reader";
       } else if (state) {

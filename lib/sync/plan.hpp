@@ -20,7 +20,7 @@ enum class Policy { kMirror, kAdditive };
 
 enum class OpKind {
   kAdd,            ///< the reader lacks the user: POST /1.0/user
-  kUpdate,         ///< the reader's copy is outdated: DELETE /1.0/user/{u} + POST /1.0/user
+  kUpdate,         ///< the reader's copy is outdated: the differing parts in place (PUT/POST)
   kDelete,         ///< deleted at the gateway, or no longer in the reader's groups
   kDeleteUnknown,  ///< on the reader, unknown to the gateway, policy mirror
   kReportUnknown,  ///< on the reader, unknown to the gateway, policy additive (nothing is done)

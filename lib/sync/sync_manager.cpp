@@ -195,6 +195,7 @@ asio::awaitable<ReadOne> ReadUserOnStrand(std::shared_ptr<poll::DeviceWorker> wo
 struct OpWork {
   PlannedOp op;
   std::optional<ef45::EnrollUser> bundle;
+  std::optional<UserDoc> doc;  ///< what the reader is to hold (adds and updates)
   std::string note;
 };
 
@@ -202,6 +203,7 @@ struct OpOutcome {
   bool ok = false;
   bool transport = false;
   bool attempted = false;  ///< a reader call was made
+  int echoes = 0;          ///< AddUsers/UpdateUsers log entries our writes produce there
   std::string error;
 };
 
@@ -223,6 +225,125 @@ asio::awaitable<std::optional<ef45::Error>> Remove(ef45::Client& client, RateLim
   co_return std::nullopt;
 }
 
+/// A failed step of an in-place update: the reader's error and which call it answered.
+struct StepError {
+  ef45::Error error;
+  std::string step;
+};
+
+/// Reads `uuid`'s subject, user info and faces (a 404 = that part is absent) into `copy`.
+asio::awaitable<std::optional<StepError>> ReadCopy(ef45::Client& client, RateLimiter& limiter,
+                                                   const std::string& uuid, UserDoc& copy) {
+  copy.user_uuid = uuid;
+  co_await limiter.Acquire();
+  auto s = co_await client.GetSubject(uuid);
+  if (s) {
+    copy.subject = std::move(*s);
+  } else if (!Is404(s.error())) {
+    co_return StepError{s.error(), "reading the subject"};
+  }
+  co_await limiter.Acquire();
+  auto u = co_await client.GetUserInfo(uuid);
+  if (u) {
+    copy.user_info = std::move(*u);
+  } else if (!Is404(u.error())) {
+    co_return StepError{u.error(), "reading the user info"};
+  }
+  co_await limiter.Acquire();
+  auto f = co_await client.GetFaces(uuid);
+  if (f) {
+    copy.faces = std::move(*f);
+    for (auto& face : copy.faces) face.user_uuid = uuid;
+  } else if (!Is404(f.error())) {
+    co_return StepError{f.error(), "reading the faces"};
+  }
+  co_return std::nullopt;
+}
+
+/// Brings the reader's copy of the user to `w.doc` in place: reads it back, then writes only the
+/// parts that differ (subject, user info, each face), never removing the user, so a person at
+/// the door is not refused while the update runs. A reader without the user gets the bundle.
+/// Runs on the worker's strand. `*echoes` counts the AddUsers/UpdateUsers log entries written.
+asio::awaitable<std::optional<StepError>> UpdateInPlace(ef45::Client& client, RateLimiter& limiter,
+                                                        const OpWork& w, int* echoes,
+                                                        std::string* duplicate) {
+  const UserDoc& want = *w.doc;
+  const std::string& uuid = want.user_uuid;
+  UserDoc copy;
+  if (auto err = co_await ReadCopy(client, limiter, uuid, copy)) co_return err;
+  if (!copy.subject && !copy.user_info && copy.faces.empty()) {
+    // Not there (deleted at the reader meanwhile): nothing to keep present, enrol it.
+    auto err = co_await Enroll(client, limiter, *w.bundle, duplicate);
+    if (err) co_return StepError{*err, "enrolling"};
+    ++*echoes;
+    co_return std::nullopt;
+  }
+  auto diff = DiffForUpdate(copy, want);
+  using Write = InPlaceUpdate::Write;
+  if (diff.subject != Write::kNone) {
+    ef45::Subject subject = want.subject.value_or(ef45::Subject{});
+    subject.user_uuid = uuid;
+    co_await limiter.Acquire();
+    ef45::Reply<void> r;
+    if (diff.subject == Write::kUpdate) {
+      r = co_await client.UpdateSubject(uuid, subject);
+    } else {
+      r = co_await client.AddSubject(subject);
+    }
+    if (!r) {
+      // 409: the new templates duplicate another enrolled subject (the reader keeps the old row).
+      bool dup = r.error().reason() == Errc::kHttpStatus && r.error().http_status == 409;
+      co_return StepError{r.error(), dup ? "updating the subject (its templates duplicate another "
+                                           "subject enrolled on the reader)"
+                                         : "updating the subject"};
+    }
+    ++*echoes;
+  }
+  if (diff.user_info != Write::kNone) {
+    ef45::UserInfo info = want.user_info.value_or(ef45::UserInfo{});
+    info.user_uuid = uuid;
+    co_await limiter.Acquire();
+    ef45::Reply<void> r;
+    if (diff.user_info == Write::kUpdate) {
+      r = co_await client.UpdateUserInfo(uuid, info);
+    } else {
+      r = co_await client.AddUserInfo(info);
+    }
+    if (!r) co_return StepError{r.error(), "updating the user info"};
+    ++*echoes;
+  }
+  auto face_of = [&](std::int32_t sub_id) {
+    ef45::Face face;
+    for (const auto& f : want.faces) {
+      if (f.sub_id == sub_id) face = f;
+    }
+    face.user_uuid = uuid;
+    return face;
+  };
+  for (auto sub_id : diff.update_faces) {
+    ef45::Face face = face_of(sub_id);
+    co_await limiter.Acquire();
+    auto r = co_await client.UpdateFace(uuid, sub_id, face);
+    if (!r) co_return StepError{r.error(), "updating face " + std::to_string(sub_id)};
+    ++*echoes;
+  }
+  for (auto sub_id : diff.add_faces) {
+    ef45::Face face = face_of(sub_id);
+    co_await limiter.Acquire();
+    auto r = co_await client.AddFace(face);
+    if (!r) co_return StepError{r.error(), "adding face " + std::to_string(sub_id)};
+    ++*echoes;
+  }
+  for (auto sub_id : diff.delete_faces) {
+    co_await limiter.Acquire();
+    auto r = co_await client.DeleteFace(uuid, sub_id);
+    if (!r && !Is404(r.error())) {
+      co_return StepError{r.error(), "deleting face " + std::to_string(sub_id)};
+    }
+  }
+  co_return std::nullopt;
+}
+
 /// Runs on the worker's strand: each op in order; a transport failure ends the batch.
 asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(std::shared_ptr<poll::DeviceWorker> worker,
                                                        std::shared_ptr<RateLimiter> limiter,
@@ -234,6 +355,7 @@ asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(std::shared_ptr<poll::Dev
     const auto& w = (*work)[i];
     auto& o = out[i];
     std::optional<ef45::Error> err;
+    std::string step;
     std::string duplicate;
     switch (w.op.kind) {
       case OpKind::kAdopt:
@@ -241,15 +363,22 @@ asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(std::shared_ptr<poll::Dev
       case OpKind::kAdd:
         o.attempted = true;
         err = co_await Enroll(client, *limiter, *w.bundle, &duplicate);
+        if (!err && duplicate.empty()) o.echoes = 1;
         if (err && err->reason() == Errc::kHttpStatus && err->http_status == 409) {
-          err = co_await Remove(client, *limiter, w.op.user_uuid);  // there already: replace
-          if (!err) err = co_await Enroll(client, *limiter, *w.bundle, &duplicate);
+          // There already (our record of this reader was lost): update it in place.
+          err.reset();
+          if (auto e = co_await UpdateInPlace(client, *limiter, w, &o.echoes, &duplicate)) {
+            err = e->error;
+            step = e->step;
+          }
         }
         break;
       case OpKind::kUpdate:
         o.attempted = true;
-        err = co_await Remove(client, *limiter, w.op.user_uuid);
-        if (!err) err = co_await Enroll(client, *limiter, *w.bundle, &duplicate);
+        if (auto e = co_await UpdateInPlace(client, *limiter, w, &o.echoes, &duplicate)) {
+          err = e->error;
+          step = e->step;
+        }
         break;
       case OpKind::kDelete:
       case OpKind::kDeleteUnknown:
@@ -258,7 +387,7 @@ asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(std::shared_ptr<poll::Dev
         break;
     }
     if (err) {
-      o.error = Describe(*err);
+      o.error = step.empty() ? Describe(*err) : step + ": " + Describe(*err);
       o.transport = IsTransport(*err);
     } else if (!duplicate.empty()) {
       o.error = "the reader found a biometric duplicate: enrolled user " + duplicate;
@@ -363,7 +492,7 @@ asio::awaitable<std::string> Execute(Ctx ctx, std::shared_ptr<Reconciler> r,
     }
     auto work = std::make_shared<std::vector<OpWork>>();
     for (std::size_t i = begin; i < end; ++i) {
-      OpWork w{ops[i], std::nullopt, {}};
+      OpWork w{ops[i], std::nullopt, std::nullopt, {}};
       if (w.op.kind == OpKind::kAdd || w.op.kind == OpKind::kUpdate) {
         auto it = loaded.find(w.op.user_uuid);
         if (it == loaded.end() || it->second.deleted) continue;  // changed meanwhile: next round
@@ -383,6 +512,7 @@ asio::awaitable<std::string> Execute(Ctx ctx, std::shared_ptr<Reconciler> r,
         w.op.version = it->second.version;
         w.op.digest = Fingerprint(*doc);
         w.bundle = ToEnrollUser(*doc);
+        w.doc = std::move(*doc);
       }
       work->push_back(std::move(w));
     }
@@ -403,6 +533,13 @@ asio::awaitable<std::string> Execute(Ctx ctx, std::shared_ptr<Reconciler> r,
       }
       if (o.transport && transport_error.empty()) transport_error = o.error;
       if (w.op.kind == OpKind::kReportUnknown || w.op.kind == OpKind::kDeleteUnknown) continue;
+      if (o.echoes > 0) {
+        // Also after a partial in-place update: the parts written are ours, not a change made
+        // at the reader for the importer to adopt.
+        auto& echo = r->echoes[w.op.user_uuid];
+        echo.first += o.echoes;
+        echo.second = now;
+      }
       store::StateUpdate u;
       u.user_uuid = w.op.user_uuid;
       if (o.ok) {
@@ -410,11 +547,6 @@ asio::awaitable<std::string> Execute(Ctx ctx, std::shared_ptr<Reconciler> r,
         u.applied_version = w.op.version;
         if (!w.op.digest.empty()) u.applied_digest = w.op.digest;
         if (!w.note.empty()) u.note = w.note;
-        if (o.attempted && w.bundle) {
-          auto& echo = r->echoes[w.op.user_uuid];
-          echo.first += 1;
-          echo.second = now;
-        }
       } else {
         u.status = "failed";
         u.error = o.error;

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <set>
 #include <variant>
 
@@ -451,6 +452,47 @@ std::string Fingerprint(const UserDoc& doc) {
   std::snprintf(buf, sizeof buf, "%016llx%08zx", static_cast<unsigned long long>(Fnv1a(text)),
                 text.size());
   return buf;
+}
+
+bool InPlaceUpdate::Empty() const {
+  return subject == Write::kNone && user_info == Write::kNone && update_faces.empty() &&
+         add_faces.empty() && delete_faces.empty();
+}
+
+InPlaceUpdate DiffForUpdate(const UserDoc& reader_copy, const UserDoc& wanted) {
+  // The texts Fingerprint hashes, compared part by part (exactly, not by hash).
+  auto text = [](const auto& part, const auto& fields) {
+    std::string out;
+    PrintPart(part, fields, out);
+    return out;
+  };
+  auto write = [](bool present, bool differs) {
+    if (!differs) return InPlaceUpdate::Write::kNone;
+    return present ? InPlaceUpdate::Write::kUpdate : InPlaceUpdate::Write::kAdd;
+  };
+  InPlaceUpdate diff;
+  diff.subject = write(reader_copy.subject.has_value(),
+                       text(reader_copy.subject.value_or(Subject{}), SubjectFields()) !=
+                           text(wanted.subject.value_or(Subject{}), SubjectFields()));
+  diff.user_info = write(reader_copy.user_info.has_value(),
+                         text(reader_copy.user_info.value_or(UserInfo{}), UserInfoFields()) !=
+                             text(wanted.user_info.value_or(UserInfo{}), UserInfoFields()));
+  std::map<std::int32_t, const Face*> held;
+  for (const auto& f : reader_copy.faces) held[f.sub_id] = &f;
+  std::set<std::int32_t> wanted_subs;
+  for (const auto& f : wanted.faces) {
+    wanted_subs.insert(f.sub_id);
+    auto it = held.find(f.sub_id);
+    if (it == held.end()) {
+      diff.add_faces.push_back(f.sub_id);
+    } else if (text(*it->second, FaceFields()) != text(f, FaceFields())) {
+      diff.update_faces.push_back(f.sub_id);
+    }
+  }
+  for (const auto& [sub_id, face] : held) {
+    if (!wanted_subs.count(sub_id)) diff.delete_faces.push_back(sub_id);
+  }
+  return diff;
 }
 
 ef45::EnrollUser ToEnrollUser(const UserDoc& doc) {

@@ -51,6 +51,30 @@ bool HasTemplates(const UserDoc& doc);
 /// Equal fingerprints = the reader's copy matches.
 std::string Fingerprint(const UserDoc& doc);
 
+/// How a reader that already holds a user is brought to a document in place, part by part, so
+/// that the user is never absent from the reader meanwhile (a delete + re-add would refuse the
+/// person at the door in between). Only the parts whose fingerprint differs are written.
+struct InPlaceUpdate {
+  enum class Write {
+    kNone,    ///< the reader's part matches
+    kUpdate,  ///< PUT: the reader has the part, it differs
+    kAdd,     ///< POST: the reader lacks the part
+  };
+  Write subject = Write::kNone;            ///< PUT /subjects/{u} or POST /subjects
+  Write user_info = Write::kNone;          ///< PUT /user-info/uuid/{u} or POST /user-info
+  std::vector<std::int32_t> update_faces;  ///< sub_ids both have, differing: PUT /faces/{u}
+  std::vector<std::int32_t> add_faces;     ///< sub_ids only the document has: POST /faces
+  std::vector<std::int32_t> delete_faces;  ///< sub_ids only the reader has: DELETE /faces/{u}
+  /// True when nothing is to be written (cards, which a reader cannot list, may still differ).
+  bool Empty() const;
+};
+
+/// The writes that turn `reader_copy` (the user as a reader holds it: subject, user info and
+/// faces read per table, a missing part = none) into `wanted`. Parts compare as Fingerprint
+/// does (absent fields at the reader's defaults, image paths ignored), so after the writes the
+/// reader's fingerprint is Fingerprint(wanted). Pure; never logs.
+InPlaceUpdate DiffForUpdate(const UserDoc& reader_copy, const UserDoc& wanted);
+
 /// The `POST /1.0/user` bundle.
 ef45::EnrollUser ToEnrollUser(const UserDoc& doc);
 

@@ -124,5 +124,70 @@ TEST(UserDoc, WithoutTemplatesDropsIrisTemplatesAndFaceFeatures) {
   EXPECT_EQ(enroll.cards.size(), 1u);
 }
 
+TEST(UserDocInPlace, ReaderCopyEqualToTheDocumentNeedsNoWrite) {
+  auto doc = Parse(kDoc);
+  auto copy = doc;
+  copy.cards.clear();  // a reader cannot list them
+  copy.groups.clear();
+  copy.subject->left_image_path = "/data/u1_l.bmp";  // the reader fills image paths in
+  EXPECT_TRUE(DiffForUpdate(copy, doc).Empty());
+}
+
+TEST(UserDocInPlace, OnlyTheDifferingPartsAreWritten) {
+  auto reader = Parse(kDoc);
+  auto wanted = reader;
+  wanted.user_info->pin = "9999";
+  auto diff = DiffForUpdate(reader, wanted);
+  EXPECT_EQ(diff.user_info, InPlaceUpdate::Write::kUpdate);
+  EXPECT_EQ(diff.subject, InPlaceUpdate::Write::kNone);
+  EXPECT_TRUE(diff.update_faces.empty());
+  EXPECT_TRUE(diff.add_faces.empty());
+  EXPECT_TRUE(diff.delete_faces.empty());
+
+  wanted = reader;
+  wanted.subject->left_eye_template = "TkVX";
+  diff = DiffForUpdate(reader, wanted);
+  EXPECT_EQ(diff.subject, InPlaceUpdate::Write::kUpdate);
+  EXPECT_EQ(diff.user_info, InPlaceUpdate::Write::kNone);
+}
+
+TEST(UserDocInPlace, FacesAreUpdatedAddedAndDeletedBySubId) {
+  auto reader = Parse(kDoc);  // faces 0 and 2
+  auto wanted = Parse(R"({"faces": [{"sub_id": 2, "face_score": 0.75, "face_feature": "RkFD"},
+                                    {"sub_id": 4, "face_feature": "TkVX"}],
+                          "subject": {"first_name": "Ada", "record_version": 8976,
+                                      "access_allowed": true, "left_eye_template": "TEZU",
+                                      "wiegand_code": 12},
+                          "user_info": {"card": "65 D8 A1 BD", "pin": "1234",
+                                        "indivisual": 1}})");
+  auto diff = DiffForUpdate(reader, wanted);
+  EXPECT_EQ(diff.update_faces, std::vector<std::int32_t>{2});
+  EXPECT_EQ(diff.add_faces, std::vector<std::int32_t>{4});
+  EXPECT_EQ(diff.delete_faces, std::vector<std::int32_t>{0});
+  EXPECT_EQ(diff.subject, InPlaceUpdate::Write::kNone);
+  EXPECT_EQ(diff.user_info, InPlaceUpdate::Write::kNone);
+}
+
+TEST(UserDocInPlace, PartsTheReaderLacksAreAddedAndAbsentMeansDefaults) {
+  auto wanted = Parse(kDoc);
+  UserDoc reader;
+  reader.user_uuid = "u1";
+  reader.subject = wanted.subject;  // e.g. user info deleted at the reader
+  auto diff = DiffForUpdate(reader, wanted);
+  EXPECT_EQ(diff.subject, InPlaceUpdate::Write::kNone);
+  EXPECT_EQ(diff.user_info, InPlaceUpdate::Write::kAdd);
+  EXPECT_EQ(diff.add_faces, (std::vector<std::int32_t>{0, 2}));
+
+  // A document without user info wants the reader's defaults: a default row needs nothing, a
+  // filled one is reset with a PUT.
+  auto bare = Parse(R"({"subject": {"first_name": "Ada"}})");
+  UserDoc held = bare;
+  held.user_info.emplace();
+  held.user_info->user_uuid = "u1";
+  EXPECT_EQ(DiffForUpdate(held, bare).user_info, InPlaceUpdate::Write::kNone);
+  held.user_info->pin = "1234";
+  EXPECT_EQ(DiffForUpdate(held, bare).user_info, InPlaceUpdate::Write::kUpdate);
+}
+
 }  // namespace
 }  // namespace gw::sync
