@@ -1,11 +1,14 @@
 // User sync end to end: the real ef45-gatewayd, ef45-sim and PostgreSQL. Reader contents are
 // checked through the simulator's control API (GET /sim/readers/{i}/users), never through the
 // gateway.
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "e2e/gateway/gateway_fixture.hpp"
 #include "pg/pg_fixture.hpp"
@@ -405,6 +408,100 @@ TEST_F(SyncTest, ChangesAtAReaderAreImportedAndConflictsGoToTheNewestChange) {
   user = GatewayGet("/api/v1/users/" + Uuid(3));
   EXPECT_EQ(user.at("version").to_number<int>(), 2);
   EXPECT_EQ(first_name(0), "AtReader");
+}
+
+TEST_F(SyncTest, AnUpdatedUserStaysOnTheReaderThroughoutTheUpdate) {
+  // A slow call rate (10 ms between reader calls) makes any moment without the user, such as
+  // between a DELETE and the POST that re-adds it, last long enough for the probe to see it.
+  constexpr int kReaders = 2;
+  constexpr int kUpdates = 25;
+  StartSim(kReaders, 0.0, 0.0);
+  WriteConfig({0, 1},
+              "sync: { policy: additive, audit_ms: 3000, inventory_ms: 1000, "
+              "max_ops_per_second: 100, page_size: 1000 }\n"
+              "polling: { logs_ms: 500, health_ms: 2000, timeout_ms: 1000 }\n");
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  auto doc = UserDoc(42);
+  const std::string uuid = Uuid(42);
+  ASSERT_EQ(Put(client, doc), 201);
+  // Both readers hold the document as it is now.
+  auto both_hold_doc = [&] {
+    for (int r = 0; r < kReaders; ++r) {
+      auto users = ReaderUsers(r);
+      auto it = users.find(uuid);
+      if (it == users.end() || !Matches(it->second, doc)) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(both_hold_doc, 30s)) << gateway_.Log();
+
+  // The probe reads both readers' user tables through the simulator's control API as fast as
+  // it can, on its own connection, and records every observation without the user.
+  std::atomic<bool> stop{false};
+  std::atomic<int> observations{0};
+  std::atomic<int> absent{0};
+  std::thread probe([&] {
+    HttpClient sim("127.0.0.1", control_port_, 5s);
+    for (int n = 0; !stop.load(); ++n) {
+      int reader = n % kReaders;
+      auto reply = sim.Get("/sim/readers/" + std::to_string(reader) + "/users");
+      if (reply.status != 200) continue;
+      boost::system::error_code ec;
+      auto v = json::parse(reply.body, ec);
+      if (ec || !v.is_object()) continue;
+      bool present = false;
+      for (const auto& item : v.at("items").as_array()) {
+        if (item.at("user_uuid").as_string() == uuid) present = true;
+      }
+      ++observations;
+      if (!present) ++absent;
+    }
+  });
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, probe};
+
+  for (int k = 1; k <= kUpdates; ++k) {
+    // A new PIN and card, and a new face (features and score), every time.
+    auto& info = doc["user_info"].as_object();
+    info["pin"] = std::to_string(5000 + k);
+    info["card"] = Card(700000 + k);
+    auto& face = doc["faces"].as_array()[0].as_object();
+    face["face_feature"] = "RkFE" + std::to_string(1000000 + k);
+    face["face_score"] = 0.5 + k / 100.0;
+    ASSERT_EQ(Put(client, doc), 200) << k;
+    ASSERT_TRUE(WaitFor(both_hold_doc, 30s)) << "update " << k << " did not reach both readers\n"
+                                             << gateway_.Log();
+  }
+  stop = true;
+  probe.join();
+  std::printf("probe: %d observations, user absent in %d\n", observations.load(), absent.load());
+  // The probe ran throughout (many observations), and the user was there in every one.
+  EXPECT_GT(observations.load(), 2 * kUpdates);
+  EXPECT_EQ(absent.load(), 0) << "the user was missing from a reader in " << absent.load() << " of "
+                              << observations.load() << " observations";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Scalar(dsn_,
+                      "SELECT count(*) FROM user_device_state WHERE status = 'applied' AND "
+                      "applied_version = " +
+                          std::to_string(kUpdates + 1) + " AND user_uuid = '" + uuid + "'") ==
+               std::to_string(kReaders);
+      },
+      30s))
+      << gateway_.Log();
+  // Our own in-place writes are not mistaken for changes made at a reader.
+  auto user = GatewayGet("/api/v1/users/" + uuid);
+  ASSERT_FALSE(user.is_null());
+  EXPECT_EQ(user.at("version").to_number<int>(), kUpdates + 1);
+  EXPECT_EQ(user.at("source"), "api");
 }
 
 TEST_F(SyncTest, TemplatesAreServedOnlyToAdminsAndTheApiValidatesDocuments) {
