@@ -16,6 +16,7 @@
 
 #include "api/auth.hpp"
 #include "api/commit_signal.hpp"
+#include "api/event_feed.hpp"
 #include "api/gateway_routes.hpp"
 #include "api/server.hpp"
 #include "api/user_routes.hpp"
@@ -132,6 +133,7 @@ class Gateway {
                  /*owner_url=*/nullptr},
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
     context_.commits = &commits_;
+    context_.feed = &feed_;
     context_.open_metrics = config_.api.open_metrics;
     context_.max_streams = config_.api.max_streams;
     context_.max_reader_ops = config_.api.max_reader_ops;
@@ -192,6 +194,7 @@ class Gateway {
       return 1;
     }
     writer_.Start();
+    feed_.Start(io_.get_executor());
     asio::co_spawn(io_, Startup(), [this](std::exception_ptr e) {
       LogFailure("start-up", e);
       if (e) {
@@ -406,6 +409,7 @@ class Gateway {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     server_->Stop();
+    feed_.Stop();
     if (sync_) co_await sync_->Stop();  // before the pollers: it uses their readers
     // Pollers first (their last batches go to the writer), then the writer flushes.
     if (leases_) {
@@ -455,6 +459,8 @@ class Gateway {
   gw::api::CommitSignal commits_;
   gw::store::Database db_;      // ingestion: the writer and the pollers
   gw::store::Database api_db_;  // the façade's reads: API load never queues ahead of commits
+  gw::api::EventFeed feed_{api_db_, commits_,  // the newest events, shared by every stream
+                           static_cast<std::size_t>(config_.api.stream_window)};
   gw::store::EventWriter writer_;
   gw::poll::WorkerSet workers_;
   std::unique_ptr<gw::cluster::ClusterMetrics> cluster_metrics_;  // cluster mode only

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "api/commit_signal.hpp"
+#include "api/event_feed.hpp"
 #include "api/problem.hpp"
 #include "common/time.hpp"
 #include "metrics/gateway_metrics.hpp"
@@ -118,6 +119,15 @@ json::object EventJson(const store::EventRow& e) {
   o["payload"] = ec ? json::value(json::object{}) : payload;
   return o;
 }
+
+}  // namespace
+
+std::string SseFrame(const store::EventRow& e) {
+  return "id: " + std::to_string(e.seq) + "\nevent: " + std::string(store::KindName(e.kind)) +
+         "\ndata: " + json::serialize(EventJson(e)) + "\n\n";
+}
+
+namespace {
 
 bool ParseInt64(std::string_view text, std::int64_t& out) {
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -322,6 +332,26 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
   if (!co_await write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
   auto last_write = Clock::now();
   while (true) {
+    // Caught up to the shared feed: copy frames out of it, no query of our own.
+    if (ctx.feed) {
+      const auto seen_feed = ctx.feed->generation();
+      auto read = ctx.feed->Read(query, query.after, static_cast<std::size_t>(query.limit));
+      if (read.covered) {
+        query.after = read.next;
+        if (read.events > 0) {
+          if (!co_await write(std::move(read.frames))) co_return;
+          last_write = Clock::now();
+          continue;
+        }
+        if (Clock::now() - last_write >= kHeartbeat) {
+          if (!co_await write(": heartbeat\n\n")) co_return;
+          last_write = Clock::now();
+        }
+        co_await ctx.feed->Wait(seen_feed, kIdlePoll);
+        continue;
+      }
+    }
+    // Behind the feed's window (or no feed): read PostgreSQL until caught up.
     const auto seen = ctx.commits ? ctx.commits->generation() : 0;
     const auto queried = Clock::now();
     auto page = co_await store::ListEvents(ctx.db, query);
@@ -333,11 +363,7 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
     }
     if (!page->events.empty()) {
       std::string chunk;
-      for (const auto& e : page->events) {
-        chunk += "id: " + std::to_string(e.seq) +
-                 "\nevent: " + std::string(store::KindName(e.kind)) +
-                 "\ndata: " + json::serialize(EventJson(e)) + "\n\n";
-      }
+      for (const auto& e : page->events) chunk += SseFrame(e);
       if (!co_await write(std::move(chunk))) co_return;
       last_write = Clock::now();
       query.after = page->next;

@@ -23,6 +23,7 @@ class ApiMetrics;
 namespace gw::api {
 
 class CommitSignal;
+class EventFeed;
 
 /// What the routes read. Everything outlives the Router.
 struct GatewayContext {
@@ -40,6 +41,8 @@ struct GatewayContext {
   std::string cluster_node{};
   /// Wakes event streams when events were committed (see CommitSignal); optional.
   CommitSignal* commits = nullptr;
+  /// The newest committed events shared by every event stream (see EventFeed); optional.
+  EventFeed* feed = nullptr;
   int max_streams = 1000;  ///< concurrent event streams; more get 429
   int max_reader_ops = 8;  ///< API operations waiting for one reader; more get 429
   std::atomic<int> open_streams{0};

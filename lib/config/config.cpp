@@ -303,8 +303,8 @@ void TokensFromEnv(Reader& r, const std::string& text, std::vector<ApiToken>& to
 
 void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& out) {
   if (r.Map(api, "api",
-            {"listen", "max_connections", "max_streams", "max_reader_ops", "tokens", "open_metrics",
-             "open_health", "tls"})) {
+            {"listen", "max_connections", "max_streams", "max_reader_ops", "stream_window",
+             "tokens", "open_metrics", "open_health", "tls"})) {
     std::string listen;
     r.String(api, "listen", "api", listen);
     if (!listen.empty() && !SplitHostPort(listen, out.listen_host, out.listen_port)) {
@@ -313,6 +313,7 @@ void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& 
     r.Int(api, "max_connections", "api", out.max_connections, 1, 100000);
     r.Int(api, "max_streams", "api", out.max_streams, 1, 100000);
     r.Int(api, "max_reader_ops", "api", out.max_reader_ops, 1, 1000);
+    r.Int(api, "stream_window", "api", out.stream_window, 1, 1'000'000);
     r.Bool(api, "open_metrics", "api", out.open_metrics);
     r.Bool(api, "open_health", "api", out.open_health);
     const YAML::Node tokens = api["tokens"];

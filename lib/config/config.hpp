@@ -85,8 +85,9 @@ struct ApiConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   int max_connections = 256;
-  int max_streams = 1000;  ///< concurrent event-stream subscribers; more get 429
-  int max_reader_ops = 8;  ///< API operations waiting for one reader; more get 429
+  int max_streams = 1000;     ///< concurrent event-stream subscribers; more get 429
+  int max_reader_ops = 8;     ///< API operations waiting for one reader; more get 429
+  int stream_window = 20000;  ///< newest events kept in memory for the event streams
   /// No tokens: the API is open (every caller is admin); the daemon warns at start-up.
   std::vector<ApiToken> tokens;
   bool open_metrics = true;  ///< /metrics needs no token

@@ -74,6 +74,28 @@ Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& q) {
   });
 }
 
+Result<std::int64_t> MaxSeqBlocking(Database& db) {
+  return detail::WithConnectionBlocking<std::int64_t>(db.Connections(), [](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    return tx.exec1("SELECT coalesce(max(seq), 0) FROM events")[0].as<std::int64_t>();
+  });
+}
+
+boost::asio::awaitable<Result<std::int64_t>> MaxSeq(Database& db) {
+  Database* d = &db;
+  co_return co_await RunBlocking(db.BlockingPool(), [d] { return MaxSeqBlocking(*d); });
+}
+
+bool Matches(const EventQuery& q, const EventRow& e) {
+  if (q.device_id && e.device_id != *q.device_id) return false;
+  if (q.kind && e.kind != *q.kind) return false;
+  if (q.user_uuid && e.user_uuid != q.user_uuid) return false;
+  const TimePoint occurred = e.device_time.value_or(e.received_at);  // events.occurred_at
+  if (q.since && occurred < *q.since) return false;
+  if (q.until && !(occurred < *q.until)) return false;
+  return true;
+}
+
 boost::asio::awaitable<Result<EventPage>> ListEvents(Database& db, EventQuery query) {
   Database* d = &db;
   auto fn = [d, q = std::move(query)] { return ListEventsBlocking(*d, q); };

@@ -59,6 +59,12 @@ struct EventPage {
 };
 
 Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& query);
+/// The newest committed seq (0 when there is no event). Blocking / on the blocking pool.
+Result<std::int64_t> MaxSeqBlocking(Database& db);
+boost::asio::awaitable<Result<std::int64_t>> MaxSeq(Database& db);
+/// Whether `e` passes the filters of `q` other than `after` and `limit`, exactly as
+/// ListEventsBlocking's WHERE clause decides (for events held in memory).
+bool Matches(const EventQuery& q, const EventRow& e);
 boost::asio::awaitable<Result<EventPage>> ListEvents(Database& db, EventQuery query);
 
 /// The log cursor of one reader (nullopt: nothing stored yet, start from the beginning).

@@ -29,11 +29,29 @@ std::vector<std::int64_t> CompleteEventIds(const std::string& raw) {
   return ids;
 }
 
-TEST_F(GatewayTest, StreamResumesWithLastEventIdExactlyOnceInSeqOrder) {
+class StreamTest : public GatewayTest {
+ protected:
+  /// Three connections, each cut by the client, each resuming where the last ended; then every
+  /// stored event must have been delivered once, in seq order. `before`: how long events
+  /// accumulate before the first connection.
+  void ResumeExactlyOnce(std::chrono::seconds before);
+};
+
+TEST_F(StreamTest, ResumesWithLastEventIdExactlyOnceInSeqOrder) { ResumeExactlyOnce(0s); }
+
+TEST_F(StreamTest, ResumesThroughPostgresWhenBehindTheSharedWindow) {
+  // A window of 50 events: the first connection (from seq 0, after ~8 s of events) and each
+  // resume start behind it, read PostgreSQL, then switch to the shared feed.
+  api_extra_ = ", stream_window: 50";
+  ResumeExactlyOnce(8s);
+}
+
+void StreamTest::ResumeExactlyOnce(std::chrono::seconds before) {
   StartSim(3, 5.0);
   WriteConfig({0, 1, 2});
   StartGateway();
   ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  if (before.count() > 0) LetRun(before);
   std::vector<std::int64_t> seen;
   std::string last_id;
   // Three connections, each cut by the client after a while; each resumes where the last ended.
