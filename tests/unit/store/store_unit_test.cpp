@@ -5,6 +5,7 @@
 #include "store/event_writer.hpp"
 #include "store/migrate.hpp"
 #include "store/pg.hpp"
+#include "store/queries.hpp"
 
 namespace gw::store {
 namespace {
@@ -121,6 +122,39 @@ TEST(EmbeddedMigrations, AreOrderedAndNonEmpty) {
   }
   EXPECT_EQ(MigrationChecksum("abc"), MigrationChecksum("abc"));
   EXPECT_NE(MigrationChecksum("abc"), MigrationChecksum("abd"));
+}
+
+TEST(Matches, AppliesTheListingFiltersToAnEventInMemory) {
+  using std::chrono::hours;
+  EventRow e;
+  e.seq = 7;
+  e.device_id = "r1";
+  e.kind = EventKind::kRecognition;
+  e.user_uuid = "u1";
+  e.received_at = TimePoint(hours(100));
+  e.device_time = TimePoint(hours(90));  // occurred_at = reader time when known
+  EventQuery q;
+  EXPECT_TRUE(Matches(q, e));
+  auto only = [](auto set) {
+    EventQuery one;
+    set(one);
+    return one;
+  };
+  q.device_id = "r1";
+  q.kind = EventKind::kRecognition;
+  q.user_uuid = "u1";
+  q.since = TimePoint(hours(90));  // inclusive
+  q.until = TimePoint(hours(91));  // exclusive
+  EXPECT_TRUE(Matches(q, e));
+  EXPECT_FALSE(Matches(only([](EventQuery& x) { x.device_id = "r2"; }), e));
+  EXPECT_FALSE(Matches(only([](EventQuery& x) { x.kind = EventKind::kDoor; }), e));
+  EXPECT_FALSE(Matches(only([](EventQuery& x) { x.user_uuid = "u2"; }), e));
+  EXPECT_FALSE(Matches(only([](EventQuery& x) { x.until = TimePoint(hours(90)); }), e));
+  EXPECT_FALSE(Matches(only([](EventQuery& x) { x.since = TimePoint(hours(95)); }), e));
+  e.device_time.reset();  // then the receive time
+  EXPECT_TRUE(Matches(only([](EventQuery& x) { x.since = TimePoint(hours(95)); }), e));
+  e.user_uuid.reset();
+  EXPECT_FALSE(Matches(only([](EventQuery& x) { x.user_uuid = "u1"; }), e));
 }
 
 }  // namespace
