@@ -30,19 +30,6 @@ namespace json = boost::json;
 
 namespace {
 
-Response Json(const json::value& v, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = json::serialize(v);
-  return r;
-}
-
-Response DbProblem(const boost::system::error_code& ec) {
-  if (ec == Errc::kBadRequest) return BadRequest("", "the database refused the query");
-  return Problem(503, "database-unavailable", "Database unavailable",
-                 "PostgreSQL cannot be reached; retry later");
-}
-
 json::value Time(const std::optional<Micros>& t) {
   if (!t) return nullptr;
   return json::string(FormatIso8601(*t));
@@ -128,11 +115,6 @@ std::string SseFrame(const store::EventRow& e) {
 }
 
 namespace {
-
-bool ParseInt64(std::string_view text, std::int64_t& out) {
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && p == text.data() + text.size();
-}
 
 /// Reads the listing filters; a Response when the input is bad.
 std::optional<Response> ParseEventQuery(const Request& request, store::EventQuery& q) {

@@ -2,6 +2,9 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "common/error.hpp"
 
 namespace gw::api {
 
@@ -26,6 +29,24 @@ Response BadRequest(std::string_view field, std::string_view detail) {
 
 Response NotFound(std::string_view detail) {
   return Problem(404, "not-found", "Not found", detail);
+}
+
+Response Json(const boost::json::value& value, int status) {
+  Response r;
+  r.status = status;
+  r.body = boost::json::serialize(value);
+  return r;
+}
+
+Response DbProblem(const boost::system::error_code& ec) {
+  if (ec == Errc::kBadRequest) return BadRequest("", "the database refused the request");
+  return Problem(503, "database-unavailable", "Database unavailable",
+                 "PostgreSQL cannot be reached; retry later");
+}
+
+bool ParseInt64(std::string_view text, std::int64_t& out) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && p == text.data() + text.size();
 }
 
 }  // namespace gw::api

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,5 +17,13 @@ Response Problem(int status, std::string_view slug, std::string_view title, std:
 
 Response BadRequest(std::string_view field, std::string_view detail);
 Response NotFound(std::string_view detail);
+
+/// A JSON response (`application/json`).
+Response Json(const boost::json::value& value, int status = 200);
+/// A store failure: 400 when PostgreSQL refused the request (Errc::kBadRequest), else 503
+/// database-unavailable.
+Response DbProblem(const boost::system::error_code& ec);
+/// A whole decimal integer (no sign games, no trailing text).
+bool ParseInt64(std::string_view text, std::int64_t& out);
 
 }  // namespace gw::api

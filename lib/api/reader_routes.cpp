@@ -29,12 +29,6 @@ namespace {
 constexpr std::size_t kFirmwareUnit = 768 * 1024;
 constexpr std::int64_t kMaxLogRange = 1000;
 
-Response Json(const json::value& v) {
-  Response r;
-  r.body = json::serialize(v);
-  return r;
-}
-
 /// A reader failure as a problem: the caller learns whether to retry, and never waits longer
 /// than the reader's request deadline (plus the poll in flight ahead of it).
 Response ReaderProblem(const std::string& id, const ef45::Error& error) {
@@ -88,11 +82,6 @@ std::optional<Response> OnlyKeys(const json::object& o,
     }
   }
   return std::nullopt;
-}
-
-bool ParseInt64(std::string_view text, std::int64_t& out) {
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && p == text.data() + text.size();
 }
 
 using ReaderOp = std::function<asio::awaitable<Response>(ef45::Client&, const std::string& id)>;

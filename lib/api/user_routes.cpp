@@ -23,19 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-Response Json(const json::value& v, int status = 200) {
-  Response r;
-  r.status = status;
-  r.body = json::serialize(v);
-  return r;
-}
-
-Response DbProblem(const boost::system::error_code& ec) {
-  if (ec == Errc::kBadRequest) return BadRequest("", "the database refused the data");
-  return Problem(503, "database-unavailable", "Database unavailable",
-                 "PostgreSQL cannot be reached; retry later");
-}
-
 std::string Iso(std::chrono::system_clock::time_point t) {
   return FormatIso8601(std::chrono::time_point_cast<std::chrono::microseconds>(t));
 }
