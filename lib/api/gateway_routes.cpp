@@ -35,6 +35,16 @@ json::value Time(const std::optional<Micros>& t) {
   return json::string(FormatIso8601(*t));
 }
 
+/// The door state PostgreSQL holds for a reader (null if none).
+json::value StoredDoorJson(const store::DeviceState* stored) {
+  if (!stored || !stored->door) return nullptr;
+  return json::object{{"door_sensor", stored->door->door_sensor},
+                      {"relay", stored->door->relay},
+                      {"tamper", stored->door->tamper},
+                      {"rte", stored->door->rte},
+                      {"observed_at", FormatIso8601(stored->door->observed_at)}};
+}
+
 json::object DeviceJson(const poll::ReaderSnapshot& s, const store::DeviceState* stored) {
   json::object o;
   o["id"] = s.id;
@@ -51,14 +61,8 @@ json::object DeviceJson(const poll::ReaderSnapshot& s, const store::DeviceState*
                              {"tamper", s.door->tamper},
                              {"rte", s.door->rte},
                              {"observed_at", Time(s.door_observed_at)}};
-  } else if (stored && stored->door) {
-    o["door"] = json::object{{"door_sensor", stored->door->door_sensor},
-                             {"relay", stored->door->relay},
-                             {"tamper", stored->door->tamper},
-                             {"rte", stored->door->rte},
-                             {"observed_at", FormatIso8601(stored->door->observed_at)}};
   } else {
-    o["door"] = nullptr;
+    o["door"] = StoredDoorJson(stored);
   }
   json::object cursor{{"log_epoch", s.cursor.log_epoch}, {"last_log_id", s.cursor.last_log_id}};
   if (!s.cursor_loaded && stored && stored->cursor) {
@@ -183,15 +187,7 @@ json::object RemoteDeviceJson(const store::LeaseRow& lease, const store::DeviceS
   o["owner_url"] = lease.owner_url.empty() ? json::value(nullptr) : json::value(lease.owner_url);
   o["polled_here"] = false;
   o["lease_epoch"] = lease.epoch;
-  if (stored && stored->door) {
-    o["door"] = json::object{{"door_sensor", stored->door->door_sensor},
-                             {"relay", stored->door->relay},
-                             {"tamper", stored->door->tamper},
-                             {"rte", stored->door->rte},
-                             {"observed_at", FormatIso8601(stored->door->observed_at)}};
-  } else {
-    o["door"] = nullptr;
-  }
+  o["door"] = StoredDoorJson(stored);
   if (stored && stored->cursor) {
     o["cursor"] = json::object{{"log_epoch", stored->cursor->log_epoch},
                                {"last_log_id", stored->cursor->last_log_id}};
