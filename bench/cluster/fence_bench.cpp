@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/private_pg.hpp"
 #include "common/log.hpp"
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
@@ -36,12 +37,6 @@ struct Args {
   int tx_events = 1000;  // events per transaction (store.batch_max_events)
   int rounds = 5;
 };
-
-std::string g_dir;
-void Ctl(const std::string& cmd) {
-  std::string line = std::string(EF45GW_PG_SH) + " " + cmd + " " + g_dir + " >/dev/null";
-  if (std::system(line.c_str()) != 0) throw std::runtime_error("pg.sh " + cmd + " failed");
-}
 
 std::string ReaderId(int r) { return "bench-" + std::to_string(r); }
 
@@ -145,29 +140,10 @@ int main(int argc, char** argv) {
     }
   }
   gw::log::SetLevel(gw::log::Level::kWarn);
-  char tmpl[] = "/tmp/gw-fence-bench.XXXXXX";
-  if (!::mkdtemp(tmpl)) return 1;
-  g_dir = tmpl;
   int rc = 0;
   try {
-    Ctl("start");
-    std::ifstream env(g_dir + "/env");
-    std::string line, admin;
-    std::smatch m;
-    std::regex re(R"re(^export EF45GW_TEST_PG_DSN="(.*)"$)re");
-    while (std::getline(env, line)) {
-      if (std::regex_match(line, m, re)) admin = m[1];
-    }
-    {
-      pqxx::connection c(admin);
-      pqxx::nontransaction tx(c);
-      tx.exec("CREATE DATABASE bench");
-    }
-    std::string dsn = admin + " dbname=bench";
-    std::string problem;
-    if (!gw::store::MigrateBlocking(dsn, gw::store::EmbeddedMigrations(), &problem)) {
-      throw std::runtime_error(problem);
-    }
+    gw::bench::PrivatePg pg("bench", /*migrate=*/true);
+    const std::string& dsn = pg.dsn();
     gw::store::Database db(gw::store::DatabaseOptions{dsn, 1});
     // This node holds every reader's lease (epoch 1) for the whole run.
     gw::store::LeaseTickRequest claim;
@@ -216,10 +192,5 @@ int main(int argc, char** argv) {
     std::cerr << "fence_bench: " << e.what() << "\n";
     rc = 1;
   }
-  try {
-    Ctl("stop");
-  } catch (...) {
-  }
-  std::filesystem::remove_all(g_dir);
   return rc;
 }

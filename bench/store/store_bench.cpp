@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/support/private_pg.hpp"
 #include "common/log.hpp"
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
@@ -43,12 +44,6 @@ struct Args {
   int max_delay_ms = 20;
   int rounds = 3;
 };
-
-std::string g_dir;
-void Ctl(const std::string& cmd) {
-  std::string line = std::string(EF45GW_PG_SH) + " " + cmd + " " + g_dir + " >/dev/null";
-  if (std::system(line.c_str()) != 0) throw std::runtime_error("pg.sh " + cmd + " failed");
-}
 
 // A recognition: log entry fields plus the match-data fields a poller keeps (no biometrics).
 Event Recognition(int reader, std::int64_t log_id) {
@@ -257,29 +252,10 @@ int main(int argc, char** argv) {
     }
   }
   gw::log::SetLevel(gw::log::Level::kWarn);
-  char tmpl[] = "/tmp/gw-store-bench.XXXXXX";
-  if (!::mkdtemp(tmpl)) return 1;
-  g_dir = tmpl;
   int rc = 0;
   try {
-    Ctl("start");
-    std::ifstream env(g_dir + "/env");
-    std::string line, admin;
-    std::smatch m;
-    std::regex re(R"re(^export EF45GW_TEST_PG_DSN="(.*)"$)re");
-    while (std::getline(env, line)) {
-      if (std::regex_match(line, m, re)) admin = m[1];
-    }
-    {
-      pqxx::connection c(admin);
-      pqxx::nontransaction tx(c);
-      tx.exec("CREATE DATABASE bench");
-    }
-    std::string dsn = admin + " dbname=bench";
-    std::string problem;
-    if (!gw::store::MigrateBlocking(dsn, gw::store::EmbeddedMigrations(), &problem)) {
-      throw std::runtime_error(problem);
-    }
+    gw::bench::PrivatePg pg("bench", /*migrate=*/true);
+    const std::string& dsn = pg.dsn();
     auto batches = MakeBatches(a, a.events, 1);
     std::size_t payload_bytes = 0, n = 0;
     for (const auto& b : batches) {
@@ -359,10 +335,5 @@ int main(int argc, char** argv) {
     std::cerr << "store_bench: " << e.what() << "\n";
     rc = 1;
   }
-  try {
-    Ctl("stop");
-  } catch (...) {
-  }
-  std::filesystem::remove_all(g_dir);
   return rc;
 }

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/support/private_pg.hpp"
 #include "common/log.hpp"
 #include "ef45/client.hpp"
 #include "support/http_client.hpp"
@@ -123,17 +124,6 @@ asio::awaitable<std::int64_t> PlainLoop(std::vector<std::uint16_t> ports,
   co_return failures;
 }
 
-std::string AdminDsn(const std::string& dir) {
-  std::ifstream env(dir + "/env");
-  std::string line;
-  std::smatch m;
-  std::regex re(R"re(^export EF45GW_TEST_PG_DSN="(.*)"$)re");
-  while (std::getline(env, line)) {
-    if (std::regex_match(line, m, re)) return m[1];
-  }
-  throw std::runtime_error("pg.sh wrote no DSN");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,17 +144,9 @@ int main(int argc, char** argv) {
   }
   gw::log::SetLevel(gw::log::Level::kWarn);
   gw::test::TempDir dir;
-  std::string pg = dir.File("pg");
-  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
-  if (gw::test::Shell(std::string(EF45GW_PG_SH) + " start " + pg + " >/dev/null") != 0) return 1;
   int rc = 0;
   try {
-    std::string admin = AdminDsn(pg);
-    {
-      pqxx::connection c(admin);
-      pqxx::nontransaction tx(c);
-      tx.exec("CREATE DATABASE syncbench");
-    }
+    gw::bench::PrivatePg pg("syncbench", /*migrate=*/false);  // the gateway migrates
     std::vector<std::string> docs;
     std::vector<gw::ef45::EnrollUser> bundles;
     for (int i = 0; i < a.users; ++i) {
@@ -193,7 +175,7 @@ int main(int argc, char** argv) {
     auto sim_b = StartSim(dir, "sim-b", a.readers);
     auto baseline = UsersPerReader(sim_b);  // the emulator's preenrolled users
     std::uint16_t api = gw::test::FreePort();
-    std::string yaml = "database: { dsn: \"" + admin + " dbname=syncbench\" }\n" +
+    std::string yaml = "database: { dsn: \"" + pg.dsn() + "\" }\n" +
                        "api: { listen: \"127.0.0.1:" + std::to_string(api) + "\" }\n" +
                        "log: { level: warn }\n" +
                        "sync: { policy: additive, max_ops_per_second: " + std::to_string(a.rate) +
@@ -261,6 +243,5 @@ int main(int argc, char** argv) {
     std::cerr << "sync_bench: " << e.what() << "\n";
     rc = 1;
   }
-  gw::test::Shell(std::string(EF45GW_PG_SH) + " stop " + pg + " >/dev/null 2>&1");
   return rc;
 }
