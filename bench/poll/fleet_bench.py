@@ -186,8 +186,12 @@ def fleet(args):
         for kind in ("door", "match", "logs"):
             share, total = on_time(b0, b1, c0, c1, kind)
             print(f"{kind + ' polls within 10% of interval':42} {share * 100:13.2f}%  ({int(total)} polls)")
+        polls = sum(c1.get(k, 0) - c0.get(k, 0) for k in c1)
         print(f"{'gateway CPU (cores)':42} {(cpu1 - cpu0) / wall:14.3f}")
+        print(f"{'gateway CPU per poll, all kinds (us)':42} "
+              f"{(cpu1 - cpu0) / polls * 1e6 if polls else float('nan'):14.1f}  ({int(polls)} polls)")
         print(f"{'gateway RSS now / peak (MB)':42} {rss:7.1f} / {hwm:5.1f}")
+        print(f"{'gateway RSS per reader (KB, upper bound)':42} {rss * 1024 / args.readers:14.1f}")
         print(f"{'ef45-sim CPU (cores)':42} {(sim_cpu1 - sim_cpu0) / wall:14.3f}")
         print(f"{'events committed/s':42} {(i1 - i0) / wall:14.1f}")
         print(f"{'poll errors in window':42} {e1 - e0:14.0f}")

@@ -55,6 +55,7 @@ json::object DeviceJson(const poll::ReaderSnapshot& s, const store::DeviceState*
   o["last_seen"] = Time(s.last_success);
   o["last_failure"] = Time(s.last_failure);
   o["lock_held"] = s.lock_held;
+  o["lock_holder"] = s.lock_holder;
   if (s.door) {
     o["door"] = json::object{{"door_sensor", s.door->door_sensor},
                              {"relay", s.door->relay},

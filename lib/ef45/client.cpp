@@ -15,6 +15,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <deque>
+#include <utility>
 
 #include "common/time.hpp"
 #include "ef45/encode.hpp"
@@ -52,6 +53,7 @@ struct Client::Impl {
   bool connected = false;
   bool retired = false;  // Retire(): every later call fails kCancelled
   std::string lock_uid;
+  LockHolder holder = LockHolder::kUnknown;
   std::optional<ReplyClock> last_clock;
 
   // One request in flight: a FIFO of parked callers, each woken by cancelling its timer.
@@ -222,6 +224,7 @@ struct Client::Impl {
   // Session: the caller holds the turn.
   asio::awaitable<Reply<void>> TakeLock(ResponseParser& parser, OpId id);
   asio::awaitable<Reply<void>> Acquire(ResponseParser& parser);
+  asio::awaitable<Reply<void>> Release(const std::string& uid);
 
   static std::string Target(const Operation& op, const Request& request,
                             std::string_view lock_uid) {
@@ -250,6 +253,17 @@ Client::~Client() = default;
 
 const ClientOptions& Client::options() const { return impl_->options; }
 const std::string& Client::lock_uid() const { return impl_->lock_uid; }
+LockHolder Client::lock_holder() const { return impl_->holder; }
+
+std::string_view LockHolderName(LockHolder holder) {
+  switch (holder) {
+    case LockHolder::kUnknown: return "unknown";
+    case LockHolder::kUs: return "gateway";
+    case LockHolder::kOtherClient: return "other_client";
+    case LockHolder::kNobody: return "none";
+  }
+  return "unknown";
+}
 const std::optional<ReplyClock>& Client::last_reply_clock() const { return impl_->last_clock; }
 void Client::Close() { impl_->Disconnect(); }
 
@@ -273,6 +287,7 @@ asio::awaitable<Reply<void>> Client::Impl::TakeLock(ResponseParser& parser, OpId
   auto reply = co_await Exchange(op, "/1.0/lock", {}, {});
   if (!reply) co_return reply.error();
   if (reply->status == 409) {
+    holder = LockHolder::kOtherClient;
     co_return MakeError(Errc::kLockConflict,
                         std::string(op.name) + ": the reader's lock is held by another client",
                         409);
@@ -288,7 +303,32 @@ asio::awaitable<Reply<void>> Client::Impl::TakeLock(ResponseParser& parser, OpId
     co_return MakeError(Errc::kBadResponse, std::string(op.name) + ": lock_uid: not a plain token",
                         reply->status);
   }
+  if (options.on_lock_acquired) {
+    auto recorded = co_await options.on_lock_acquired(lock->lock_uid);
+    if (!recorded) {
+      // A lock we could not record would look like another client's after a crash: give it
+      // back rather than use it.
+      co_await Release(lock->lock_uid);
+      holder = LockHolder::kNobody;
+      Error error = recorded.error();
+      error.detail = std::string(op.name) + ": the new lock could not be recorded: " + error.detail;
+      co_return error;
+    }
+  }
   lock_uid = std::move(lock->lock_uid);
+  holder = LockHolder::kUs;
+  co_return Reply<void>{};
+}
+
+asio::awaitable<Reply<void>> Client::Impl::Release(const std::string& uid) {
+  const Operation& op = Op(OpId::kLockRelease);
+  auto reply = co_await Exchange(op, "/1.0/lock/" + EncodePathSegment(uid), {}, {});
+  if (!reply) co_return reply.error();
+  if (!IsSuccess(reply->status)) {
+    co_return MakeError(Errc::kHttpStatus,
+                        std::string(op.name) + ": HTTP " + std::to_string(reply->status),
+                        reply->status);
+  }
   co_return Reply<void>{};
 }
 
@@ -325,17 +365,33 @@ Client::Async<void> Client::Unlock() {
   co_await impl_->EnterTurn();
   Impl::Turn turn(*impl_);
   if (impl_->lock_uid.empty()) co_return Reply<void>{};
-  const Operation& op = Op(OpId::kLockRelease);
-  std::string target = "/1.0/lock/" + EncodePathSegment(impl_->lock_uid);
-  impl_->lock_uid.clear();
-  auto reply = co_await impl_->Exchange(op, target, {}, {});
+  std::string uid = std::exchange(impl_->lock_uid, {});
+  impl_->holder = LockHolder::kNobody;
+  co_return co_await impl_->Release(uid);
+}
+
+Client::Async<bool> Client::ResumeLock(std::string lock_uid) {
+  co_await impl_->EnterTurn();
+  Impl::Turn turn(*impl_);
+  if (impl_->retired) co_return Retired(OpId::kGetDoorStatus);
+  if (!impl_->lock_uid.empty() && impl_->lock_uid == lock_uid) co_return true;
+  if (lock_uid.empty() || !IsSafeQueryValue(lock_uid)) co_return false;
+  const Operation& op = Op(OpId::kGetDoorStatus);
+  Request probe{OpId::kGetDoorStatus, "/config/door-status", {}, {}, {}, {}};
+  auto reply = co_await impl_->Exchange(op, Impl::Target(op, probe, lock_uid), {}, {});
   if (!reply) co_return reply.error();
-  if (!IsSuccess(reply->status)) {
-    co_return MakeError(Errc::kHttpStatus,
-                        std::string(op.name) + ": HTTP " + std::to_string(reply->status),
-                        reply->status);
+  if (IsSuccess(reply->status)) {
+    impl_->lock_uid = std::move(lock_uid);
+    impl_->holder = LockHolder::kUs;
+    co_return true;
   }
-  co_return Reply<void>{};
+  if (reply->status == 501) {  // no handler: that uid is not the reader's lock (API.md 1.2)
+    impl_->holder = LockHolder::kUnknown;
+    co_return false;
+  }
+  co_return MakeError(Errc::kHttpStatus,
+                      std::string(op.name) + ": HTTP " + std::to_string(reply->status),
+                      reply->status);
 }
 
 Client::Async<Client::HttpReply> Client::Call(Request request) {
@@ -356,6 +412,7 @@ Client::Async<Client::HttpReply> Client::Call(Request request) {
   if (op.needs_lock && reply->status == 501) {
     // No handler: our lock_uid no longer works (stolen, reader rebooted). Re-acquire once.
     impl_->lock_uid.clear();
+    impl_->holder = LockHolder::kUnknown;
     auto locked = co_await impl_->Acquire(parser_);
     if (!locked) {
       Error error = locked.error();
@@ -368,6 +425,7 @@ Client::Async<Client::HttpReply> Client::Call(Request request) {
     if (!reply) co_return reply.error();
     if (reply->status == 501) {
       impl_->lock_uid.clear();
+      impl_->holder = LockHolder::kUnknown;
       co_return MakeError(Errc::kLockLost,
                           std::string(op.name) + ": no handler (501) even with a fresh lock", 501);
     }

@@ -24,6 +24,15 @@ enum class LockPolicy {
   kSteal,  ///< take it with `PUT /1.0/lock` (the other client's lock_uid stops working)
 };
 
+/// Who holds the reader's session lock, as far as this client has seen.
+enum class LockHolder {
+  kUnknown,      ///< not asked yet (or our lock stopped working and we have not asked again)
+  kUs,           ///< this client: lock_uid() is the reader's lock
+  kOtherClient,  ///< the reader refused us its lock (409): another client holds it
+  kNobody,       ///< we released it, and nobody took it through us since
+};
+std::string_view LockHolderName(LockHolder holder);
+
 struct ClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9980;
@@ -36,6 +45,12 @@ struct ClientOptions {
   std::size_t small_body_limit = std::size_t{1} << 20;
   std::size_t page_body_limit = std::size_t{8} << 20;
   std::size_t biometric_body_limit = std::size_t{32} << 20;
+  /// Called when the reader grants a new lock (POST or PUT /lock), before its lock_uid is used:
+  /// the gateway records it in PostgreSQL here, so that after a crash it resumes its own lock
+  /// (ResumeLock) instead of meeting it as another client's. An error releases the new lock at
+  /// once and fails the call that needed it with that error. Runs inside the client's turn on
+  /// its executor; must not call back into the Client. Optional.
+  std::function<boost::asio::awaitable<Reply<void>>(std::string lock_uid)> on_lock_acquired;
   /// Called after every HTTP exchange with the reader (lock calls included), on the client's
   /// executor, with the reply status (0 if none) and the transport error. Never sees bodies.
   /// For metrics and tests; must not call back into the Client.
@@ -84,6 +99,8 @@ class Client {
   const ClientOptions& options() const;
   /// The lock_uid we hold, empty if none.
   const std::string& lock_uid() const;
+  /// Who held the reader's lock at our last contact about it.
+  LockHolder lock_holder() const;
   /// The `Date` header of the newest reply that had one (nullopt until then).
   const std::optional<ReplyClock>& last_reply_clock() const;
   /// Closes the connection; a call in flight completes with kCancelled. The lock is kept.
@@ -101,6 +118,12 @@ class Client {
   Async<void> StealLock();
   /// Releases our lock (DELETE /lock/{uid}); a no-op when we hold none.
   Async<void> Unlock();
+  /// Tries `lock_uid`, a lock this gateway was granted earlier (before a restart, or by the
+  /// previous owner in a cluster), with one lock-checked request (GET /config/door-status).
+  /// true: the reader still honours it, and it is ours again: no POST, no steal. false: it no
+  /// longer works (released, replaced, reader restarted); the next call that needs the lock takes
+  /// one per LockPolicy. A no-op returning true when we already hold `lock_uid`.
+  Async<bool> ResumeLock(std::string lock_uid);
 
   // ---- version / heartbeat (no lock) ----
   Async<VersionInfo> GetVersion();

@@ -24,7 +24,8 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
                     .Register(r)),
       reader_state(prometheus::BuildGauge()
                        .Name("ef45gw_reader_state")
-                       .Help("1 for the reader's current state (up, degraded, down) and reason.")
+                       .Help("1 for the reader's current state (up, degraded, down), reason, and "
+                             "who holds its session lock (gateway, other_client, none, unknown).")
                        .Register(r)),
       last_success(prometheus::BuildGauge()
                        .Name("ef45gw_reader_last_success_timestamp_seconds")
@@ -66,6 +67,11 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
                      .Name("ef45gw_log_resets_total")
                      .Help("Times a reader's log ids restarted (wipe, factory reset).")
                      .Register(r)),
+      lock_resumed(prometheus::BuildCounter()
+                       .Name("ef45gw_reader_lock_resumed_total")
+                       .Help("Times a reader's recorded lock was resumed (after a restart or a "
+                             "take-over) instead of taking a new one.")
+                       .Register(r)),
       poll_lateness(prometheus::BuildHistogram()
                         .Name("ef45gw_poll_lateness_seconds")
                         .Help("How late polls start against their schedule, by kind (all readers).")
@@ -81,7 +87,8 @@ ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
       clock_skew_(&f.clock_skew.Add({{"reader", reader_}})),
       backlog_(&f.log_backlog.Add({{"reader", reader_}})),
       cursor_(&f.log_cursor.Add({{"reader", reader_}})),
-      log_resets_(&f.log_resets.Add({{"reader", reader_}})) {
+      log_resets_(&f.log_resets.Add({{"reader", reader_}})),
+      lock_resumed_(&f.lock_resumed.Add({{"reader", reader_}})) {
   for (std::size_t i = 0; i < kKinds.size(); ++i) {
     durations_[i] = &f.poll_duration.Add({{"reader", reader_}, {"kind", kKinds[i]}}, PollBuckets());
   }
@@ -97,6 +104,7 @@ ReaderMetrics::~ReaderMetrics() {
   f_.log_backlog.Remove(backlog_);
   f_.log_cursor.Remove(cursor_);
   f_.log_resets.Remove(log_resets_);
+  f_.lock_resumed.Remove(lock_resumed_);
   for (auto* h : durations_) f_.poll_duration.Remove(h);
   for (auto* g : door_) f_.door.Remove(g);
   for (auto& [k, c] : errors_) f_.poll_errors.Remove(c);
@@ -121,17 +129,20 @@ void ReaderMetrics::CountError(std::size_t kind, const std::string& reason) {
   it->second->Increment();
 }
 
-void ReaderMetrics::SetState(const std::string& state, const std::string& reason, bool up) {
+void ReaderMetrics::SetState(const std::string& state, const std::string& reason,
+                             const std::string& lock_holder, bool up) {
   up_->Set(up ? 1 : 0);
   std::lock_guard lock(mutex_);
-  auto key = state + "/" + reason;
+  auto key = state + "/" + reason + "/" + lock_holder;
   if (key == state_key_) return;
   if (state_) f_.reader_state.Remove(state_);
-  state_ = &f_.reader_state.Add({{"reader", reader_}, {"state", state}, {"reason", reason}});
+  state_ = &f_.reader_state.Add(
+      {{"reader", reader_}, {"state", state}, {"reason", reason}, {"lock", lock_holder}});
   state_->Set(1);
   state_key_ = key;
 }
 
+void ReaderMetrics::CountLockResumed() { lock_resumed_->Increment(); }
 void ReaderMetrics::SetLastSuccess(double unix_seconds) { last_success_->Set(unix_seconds); }
 void ReaderMetrics::SetClockSkew(double seconds) { clock_skew_->Set(seconds); }
 

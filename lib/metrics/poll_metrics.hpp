@@ -29,6 +29,7 @@ struct PollMetrics {
   prometheus::Family<prometheus::Gauge>& log_cursor;
   prometheus::Family<prometheus::Gauge>& door;
   prometheus::Family<prometheus::Counter>& log_resets;
+  prometheus::Family<prometheus::Counter>& lock_resumed;
   prometheus::Family<prometheus::Histogram>& poll_lateness;
   prometheus::Histogram& lag;  ///< all readers together (bounded cardinality)
 };
@@ -46,7 +47,10 @@ class ReaderMetrics {
   /// kind index: session, door, match, logs, health (gw::poll::PollKind order).
   void ObservePoll(std::size_t kind, double seconds);
   void CountError(std::size_t kind, const std::string& reason);
-  void SetState(const std::string& state, const std::string& reason, bool up);
+  /// `lock_holder`: gateway, other_client, none or unknown (ef45::LockHolderName).
+  void SetState(const std::string& state, const std::string& reason, const std::string& lock_holder,
+                bool up);
+  void CountLockResumed();
   void SetLastSuccess(double unix_seconds);
   void SetClockSkew(double seconds);
   void CountEvents(const std::string& kind, double n);
@@ -68,6 +72,7 @@ class ReaderMetrics {
   prometheus::Gauge* backlog_;
   prometheus::Gauge* cursor_;
   prometheus::Counter* log_resets_;
+  prometheus::Counter* lock_resumed_;
   std::array<prometheus::Histogram*, 5> durations_{};
   std::array<prometheus::Gauge*, 4> door_{};
   std::map<std::string, prometheus::Counter*> errors_;

@@ -15,6 +15,7 @@
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
 #include "store/queries.hpp"
+#include "store/reader_locks.hpp"
 
 namespace gw::poll {
 
@@ -44,8 +45,21 @@ bool IsTransport(Errc reason) {
   }
 }
 
-ef45::ClientOptions ClientOptionsFor(const config::ReaderConfig& reader) {
+// The lock is on record before it is used (DESIGN.md invariant 8): a crash right after this
+// leaves a lock the next start recognises as its own.
+asio::awaitable<ef45::Reply<void>> RecordLock(store::Database* db, std::string device_id,
+                                              store::ReaderLock lock) {
+  auto recorded = co_await store::RecordReaderLock(*db, std::move(device_id), std::move(lock));
+  if (!recorded) co_return ef45::MakeError(Classify(recorded.error()), recorded.error().message());
+  co_return ef45::Reply<void>{};
+}
+
+ef45::ClientOptions ClientOptionsFor(const config::ReaderConfig& reader, store::Database& db) {
   ef45::ClientOptions o;
+  o.on_lock_acquired = [db = &db, id = reader.id, host = reader.host,
+                        port = reader.port](std::string uid) {
+    return RecordLock(db, id, store::ReaderLock{std::move(uid), host, port});
+  };
   o.host = reader.host;
   o.port = reader.port;
   o.request_timeout = reader.polling.timeout;
@@ -64,14 +78,14 @@ DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
     : strand_(asio::make_strand(std::move(executor))),
       deps_(deps),
       reader_(std::move(reader)),
-      client_(std::make_unique<ef45::Client>(strand_, ClientOptionsFor(reader_))),
+      client_(std::make_unique<ef45::Client>(strand_, ClientOptionsFor(reader_, deps_.db))),
       timer_(strand_),
       done_(strand_),
       backoff_(milliseconds(std::min<std::int64_t>(reader_.polling.door.count(), 1000)),
                reader_.polling.backoff_max, SeedFor(reader_.id)) {
   if (deps_.metrics) {
     metrics_ = std::make_unique<metrics::ReaderMetrics>(*deps_.metrics, reader_.id);
-    metrics_->SetState("down", "starting", false);
+    metrics_->SetState("down", "starting", "unknown", false);
   }
   snapshot_.id = reader_.id;
   snapshot_.host = reader_.host;
@@ -162,11 +176,22 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
     else
       snapshot_.last_failure = now;
     snapshot_.lock_held = !client_->lock_uid().empty();
+    snapshot_.lock_holder = std::string(ef45::LockHolderName(client_->lock_holder()));
+  }
+  if (client_->lock_holder() != lock_holder_) {
+    lock_holder_ = client_->lock_holder();
+    if (metrics_ && !changed) {
+      metrics_->SetState(std::string(ReaderStateName(health_.state())), health_.reason(),
+                         std::string(ef45::LockHolderName(lock_holder_)),
+                         health_.state() != ReaderState::kDown);
+    }
   }
   if (changed) {
     auto state = std::string(ReaderStateName(health_.state()));
-    if (metrics_)
-      metrics_->SetState(state, health_.reason(), health_.state() != ReaderState::kDown);
+    if (metrics_) {
+      metrics_->SetState(state, health_.reason(), std::string(ef45::LockHolderName(lock_holder_)),
+                         health_.state() != ReaderState::kDown);
+    }
     long suppressed = 0;
     if (log_limit_.Allow(suppressed)) {
       auto line = GW_LOG_ENABLED(kInfo);
@@ -186,7 +211,14 @@ asio::awaitable<bool> DeviceWorker::LoadState() {
   // The cursor decides what "new" means: without it nothing can be polled safely.
   while (!stopping_) {
     auto states = co_await store::DeviceStates(deps_.db, reader_.id);
-    if (states) {
+    // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
+    Result<std::optional<store::ReaderLock>> recorded = std::optional<store::ReaderLock>{};
+    if (states) recorded = co_await store::ReadReaderLock(deps_.db, reader_.id);
+    if (states && recorded) {
+      // Only on the reader that granted it: a changed address is another reader.
+      if (*recorded && (*recorded)->host == reader_.host && (*recorded)->port == reader_.port) {
+        recorded_lock_ = (*recorded)->lock_uid;
+      }
       if (!states->empty()) {
         const auto& s = states->front();
         if (s.cursor) cursor_ = *s.cursor;
@@ -221,6 +253,19 @@ asio::awaitable<void> DeviceWorker::Loop() {
   due_[static_cast<std::size_t>(PollKind::kSession)] = SteadyClock::time_point::max();
 
   while (!stopping_) {
+    if (!recorded_lock_.empty()) {
+      // Before anything takes a lock: the one we were granted before a restart (or a previous
+      // owner in the cluster) may still be ours. Retried until the reader answers either way.
+      auto start = SteadyClock::now();
+      auto outcome = co_await ResumeRecordedLock();
+      if (stopping_) break;
+      if (outcome) {
+        Record(PollKind::kSession, outcome, SteadyClock::now() - start);
+        timer_.expires_after(backoff_.Next());
+        co_await timer_.async_wait(kTuple);
+        continue;
+      }
+    }
     // The earliest due poll runs next; ties go to the cheaper, more frequent kinds.
     std::size_t next = 1;
     for (std::size_t k = 1; k < kPollKinds; ++k) {
@@ -255,8 +300,12 @@ asio::awaitable<void> DeviceWorker::Loop() {
       due_[next] = next_due;
       continue;
     }
-    auto delay = outcome->kind == PollKind::kSession ? std::max(reader_.lock.retry, backoff_.Next())
-                                                     : backoff_.Next();
+    // Another client holds the lock: ask again every lock.retry_ms, as documented, not on a
+    // growing backoff: the reader answers, and its lock may be released at any moment.
+    const bool held_elsewhere =
+        outcome->reason == ReasonName(make_error_code(Errc::kLockConflict)) ||
+        outcome->reason == ReasonName(make_error_code(Errc::kLockLost));
+    auto delay = held_elsewhere ? reader_.lock.retry : backoff_.Next();
     if (outcome->transport) {
       for (std::size_t k = 1; k < kPollKinds; ++k) due_[k] = std::max(due_[k], end + delay);
     } else {
@@ -265,10 +314,15 @@ asio::awaitable<void> DeviceWorker::Loop() {
   }
   // Release the reader for whoever comes next (another gateway, a technician's tool).
   if (!client_->lock_uid().empty()) {
+    std::string uid = client_->lock_uid();
     auto released = co_await client_->Unlock();
     if (!released) {
       GW_LOG(kWarn, "poll") << reader_.id
                             << ": could not release the lock: " << released.error().detail;
+    } else if (auto forgot = co_await store::ForgetReaderLock(deps_.db, reader_.id, uid); !forgot) {
+      // Harmless: the next start tries the released uid, the reader refuses it, and a new lock
+      // is taken as usual.
+      GW_LOG(kDebug, "poll") << reader_.id << ": released lock still on record";
     }
   }
   // Whoever still holds this worker (an API operation, user sync) must not take the lock back.
@@ -281,6 +335,17 @@ asio::awaitable<void> DeviceWorker::Loop() {
   snapshot_.state = health_.state();
   snapshot_.reason = health_.reason();
   snapshot_.lock_held = !client_->lock_uid().empty();
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::ResumeRecordedLock() {
+  auto resumed = co_await client_->ResumeLock(recorded_lock_);
+  if (!resumed) co_return FromReply(PollKind::kSession, resumed.error());
+  if (*resumed) {
+    GW_LOG(kInfo, "poll") << reader_.id << ": resumed the lock this gateway recorded";
+    if (metrics_) metrics_->CountLockResumed();
+  }
+  recorded_lock_.clear();
+  co_return std::nullopt;
 }
 
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch batch,

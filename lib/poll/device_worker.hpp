@@ -50,6 +50,9 @@ struct ReaderSnapshot {
   std::optional<std::int32_t> record_version;
   std::optional<double> clock_skew_s;  ///< reader clock - gateway clock
   bool lock_held = false;
+  /// Who holds the reader's session lock: `gateway` (us), `other_client` (the reader refused us
+  /// with 409), `none` (we released it), `unknown` (not asked yet).
+  std::string lock_holder = "unknown";
   std::uint64_t events_committed = 0;
   std::uint64_t match_deleted = 0;
   std::uint64_t log_resets = 0;
@@ -116,6 +119,9 @@ class DeviceWorker {
 
   boost::asio::awaitable<void> Loop();
   boost::asio::awaitable<bool> LoadState();
+  /// Tries the lock recorded in PostgreSQL (ours from before a restart or a take-over); clears
+  /// recorded_lock_ once the reader answered either way.
+  boost::asio::awaitable<Outcome> ResumeRecordedLock();
   boost::asio::awaitable<Outcome> PollDoor();
   boost::asio::awaitable<Outcome> PollMatch();
   /// GETs match-data, adds the items and their log entries to `batch`, commits it, then DELETEs
@@ -153,6 +159,8 @@ class DeviceWorker {
   store::Cursor cursor_;
   std::optional<ef45::DoorStatus> door_;
   std::optional<std::int64_t> newest_seen_;
+  std::string recorded_lock_;  // to try before taking a new lock; empty once settled
+  ef45::LockHolder lock_holder_ = ef45::LockHolder::kUnknown;
   // Snapshot for other threads.
   mutable std::mutex snapshot_mutex_;
   ReaderSnapshot snapshot_;

@@ -35,6 +35,9 @@ bool ReaderHealth::RecordSuccess(PollKind kind, Clock::time_point now) {
   last_success_ = now;
   consecutive_failures_ = 0;
   failing_[static_cast<std::size_t>(kind)] = false;
+  // Every poll kind runs under the session lock: any success proves the session works again
+  // (e.g. another client's lock went away), even though no "session" poll of its own ran.
+  failing_[static_cast<std::size_t>(PollKind::kSession)] = false;
   bool any_failing = std::any_of(failing_.begin(), failing_.end(), [](bool f) { return f; });
   if (any_failing) return Update(ReaderState::kDegraded, reason_);
   return Update(ReaderState::kUp, "");

@@ -48,6 +48,17 @@ TEST(ReaderHealth, NoSessionIsDownAtOnce) {
   EXPECT_EQ(h.reason(), "lock_conflict");
 }
 
+TEST(ReaderHealth, ASuccessfulPollEndsALockConflict) {
+  ReaderHealth h;
+  h.RecordSuccess(PollKind::kDoor, kT0);
+  h.RecordFailure(PollKind::kSession, "lock_conflict", kT0);
+  ASSERT_EQ(h.state(), ReaderState::kDown);
+  // The other client's lock went away and a door poll got through under our new lock.
+  EXPECT_TRUE(h.RecordSuccess(PollKind::kDoor, kT0));
+  EXPECT_EQ(h.state(), ReaderState::kUp);
+  EXPECT_EQ(h.reason(), "");
+}
+
 TEST(ReaderHealth, StoppedIsDownWithItsReason) {
   ReaderHealth h;
   h.RecordSuccess(PollKind::kDoor, kT0);
