@@ -238,7 +238,7 @@ std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& e
     } else if (key == "poison_log") {
       auto defect = value.is_string() ? ParseLogDefect(value.get_string()) : std::nullopt;
       if (!defect) {
-        error = "poison_log must be \"nul\", \"year0\" or \"huge\"";
+        error = R"(poison_log must be "nul", "year0" or "huge")";
         return std::nullopt;
       }
       r.poison_log = *defect;
