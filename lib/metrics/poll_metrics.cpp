@@ -95,6 +95,10 @@ ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
   for (std::size_t i = 0; i < kDoorFields.size(); ++i) {
     door_[i] = &f.door.Add({{"reader", reader_}, {"field", kDoorFields[i]}});
   }
+  // At 0 from the start: increase() cannot see a counter that is born at 1 (the alert on it).
+  for (const char* reason : kQuarantineReasons) {
+    f.events_quarantined.Add({{"reader", reader_}, {"reason", reason}});
+  }
 }
 
 ReaderMetrics::~ReaderMetrics() {
