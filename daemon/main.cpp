@@ -121,7 +121,7 @@ class Gateway {
         db_(gw::store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
         api_db_(gw::store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
         writer_(io_.get_executor(), db_,
-                Fenced(WriterOptionsFor(config_.store, store_metrics_, commits_))),
+                Fenced(WriterOptionsFor(config_.store, store_metrics_, poll_metrics_, commits_))),
         workers_(io_.get_executor(), gw::poll::WorkerDeps{db_, writer_, &poll_metrics_}),
         auth_(config_.api.tokens),
         router_(MakeAuthenticator()),
@@ -245,6 +245,7 @@ class Gateway {
 
   static gw::store::WriterOptions WriterOptionsFor(const gw::config::StoreConfig& store,
                                                    gw::metrics::StoreMetrics& metrics,
+                                                   gw::metrics::PollMetrics& poll_metrics,
                                                    gw::api::CommitSignal& commits) {
     gw::store::WriterOptions o;
     o.max_batch_events = store.batch_max_events;
@@ -253,6 +254,9 @@ class Gateway {
     o.on_commit = [&metrics, &commits](std::size_t events, double seconds) {
       metrics.ObserveCommit(events, seconds);
       commits.Notify();  // wakes the event streams
+    };
+    o.on_quarantine = [&poll_metrics](const std::string& device_id, std::string_view reason) {
+      gw::metrics::CountQuarantined(poll_metrics, device_id, reason);
     };
     return o;
   }

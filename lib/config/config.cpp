@@ -82,6 +82,23 @@ class Reader {
     out = static_cast<int>(value);
   }
 
+  void Int64(const YAML::Node& map, const std::string& key, const std::string& path,
+             std::int64_t& out, long long min, long long max) {
+    const YAML::Node node = map[key];
+    if (!node.IsDefined() || node.IsNull()) return;
+    auto full = Join(path, key);
+    long long value = 0;
+    if (!node.IsScalar() || !ParseInteger(node.Scalar(), value)) {
+      Fail(full, node, "must be an integer");
+      return;
+    }
+    if (value < min || value > max) {
+      Fail(full, node, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return;
+    }
+    out = value;
+  }
+
   void Millis(const YAML::Node& map, const std::string& key, const std::string& path,
               milliseconds& out, long long min, long long max) {
     int value = static_cast<int>(out.count());
@@ -168,7 +185,7 @@ class Reader {
 void ReadPolling(Reader& r, const YAML::Node& node, const std::string& path, PollingConfig& p) {
   if (!r.Map(node, path,
              {"door_ms", "match_ms", "logs_ms", "health_ms", "timeout_ms", "logs_page",
-              "backoff_max_ms"})) {
+              "max_log_jump", "backoff_max_ms"})) {
     return;
   }
   r.Millis(node, "door_ms", path, p.door, 50, 3'600'000);
@@ -177,6 +194,7 @@ void ReadPolling(Reader& r, const YAML::Node& node, const std::string& path, Pol
   r.Millis(node, "health_ms", path, p.health, 1000, 3'600'000);
   r.Millis(node, "timeout_ms", path, p.timeout, 100, 600'000);
   r.Int(node, "logs_page", path, p.logs_page, 1, 1000);
+  r.Int64(node, "max_log_jump", path, p.max_log_jump, 1, 1'000'000'000'000'000);
   r.Millis(node, "backoff_max_ms", path, p.backoff_max, 100, 3'600'000);
 }
 

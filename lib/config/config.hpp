@@ -33,12 +33,15 @@ class ConfigError : public std::runtime_error {
 };
 
 struct PollingConfig {
-  milliseconds door{1000};          ///< GET /config/door-status
-  milliseconds match{500};          ///< GET /match-data
-  milliseconds logs{2000};          ///< GET /logs/from/to
-  milliseconds health{30000};       ///< GET /version + lock check + clock skew
-  milliseconds timeout{3000};       ///< deadline of one request to a reader
-  int logs_page = 500;              ///< log ids asked for per request (1..1000)
+  milliseconds door{1000};     ///< GET /config/door-status
+  milliseconds match{500};     ///< GET /match-data
+  milliseconds logs{2000};     ///< GET /logs/from/to
+  milliseconds health{30000};  ///< GET /version + lock check + clock skew
+  milliseconds timeout{3000};  ///< deadline of one request to a reader
+  int logs_page = 500;         ///< log ids asked for per request (1..1000)
+  /// A reader's newest log id more than this above our cursor (or below it: a reset) is acted on
+  /// only when two consecutive checks agree (a broken or rogue reader must not flood the store).
+  std::int64_t max_log_jump = 1'000'000;
   milliseconds backoff_max{60000};  ///< ceiling of the exponential backoff after failures
 };
 

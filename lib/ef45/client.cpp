@@ -15,6 +15,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <deque>
+#include <memory>
 #include <utility>
 
 #include "common/time.hpp"
@@ -122,9 +123,21 @@ struct Client::Impl {
           co_await stream.async_connect(tcp::endpoint(address, options.port), kNoThrow);
       co_return connect_ec;
     }
-    // A host name: the resolver has no deadline of its own, the connect that follows has.
+    // A host name: the resolver has no deadline of its own, so a timer cancels it at the
+    // request's deadline (a hanging DNS server must not hold the reader's poller forever).
+    asio::steady_timer resolve_limit(executor, deadline);
+    // The flag is shared: a handler already queued when the resolve finished may run after
+    // this frame is gone.
+    auto resolve_expired = std::make_shared<bool>(false);
+    resolve_limit.async_wait([this, resolve_expired](const beast::error_code& wait_ec) {
+      if (wait_ec) return;  // cancelled: the resolve finished first
+      *resolve_expired = true;
+      resolver.cancel();
+    });
     auto [resolve_ec, results] =
         co_await resolver.async_resolve(options.host, std::to_string(options.port), kNoThrow);
+    resolve_limit.cancel();
+    if (*resolve_expired) co_return beast::error::timeout;
     if (resolve_ec) co_return resolve_ec;
     stream.expires_at(deadline);
     auto [connect_ec, endpoint] = co_await stream.async_connect(results, kNoThrow);

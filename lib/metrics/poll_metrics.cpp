@@ -7,6 +7,8 @@ namespace {
 
 constexpr std::array<const char*, 5> kKinds = {"session", "door", "match", "logs", "health"};
 constexpr std::array<const char*, 4> kDoorFields = {"door_sensor", "relay", "tamper", "rte"};
+constexpr std::array<const char*, 5> kQuarantineReasons = {"bad_text", "bad_time", "bad_payload",
+                                                           "db_refused", "too_large"};
 
 const prometheus::Histogram::BucketBoundaries& PollBuckets() {
   // Few buckets: this family has one series per reader and kind.
@@ -76,6 +78,11 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
                         .Name("ef45gw_poll_lateness_seconds")
                         .Help("How late polls start against their schedule, by kind (all readers).")
                         .Register(r)),
+      events_quarantined(prometheus::BuildCounter()
+                             .Name("ef45gw_events_quarantined_total")
+                             .Help("Reader entries stored sanitised, stripped or as a gap event "
+                                   "because they could not be stored as they came, by reason.")
+                             .Register(r)),
       lag(event_lag.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5,
                                                                     10, 30, 60, 300})) {}
 
@@ -95,6 +102,10 @@ ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
   for (std::size_t i = 0; i < kDoorFields.size(); ++i) {
     door_[i] = &f.door.Add({{"reader", reader_}, {"field", kDoorFields[i]}});
   }
+  // At 0 from the start: increase() cannot see a counter that is born at 1 (the alert on it).
+  for (const char* reason : kQuarantineReasons) {
+    f.events_quarantined.Add({{"reader", reader_}, {"reason", reason}});
+  }
 }
 
 ReaderMetrics::~ReaderMetrics() {
@@ -110,6 +121,12 @@ ReaderMetrics::~ReaderMetrics() {
   for (auto& [k, c] : errors_) f_.poll_errors.Remove(c);
   for (auto& [k, c] : ingested_) f_.events_ingested.Remove(c);
   if (state_) f_.reader_state.Remove(state_);
+  for (const char* reason : kQuarantineReasons) {
+    prometheus::Labels labels{{"reader", reader_}, {"reason", reason}};
+    if (f_.events_quarantined.Has(labels)) {
+      f_.events_quarantined.Remove(&f_.events_quarantined.Add(labels));
+    }
+  }
 }
 
 void ReaderMetrics::ObservePoll(std::size_t kind, double seconds) {
@@ -168,6 +185,15 @@ void ReaderMetrics::SetDoor(int door_sensor, int relay, int tamper, int rte) {
 }
 
 void ReaderMetrics::CountLogReset() { log_resets_->Increment(); }
+
+void ReaderMetrics::CountQuarantined(std::string_view reason, double n) {
+  metrics::CountQuarantined(f_, reader_, reason, n);
+}
+
+void CountQuarantined(PollMetrics& f, const std::string& reader, std::string_view reason,
+                      double n) {
+  f.events_quarantined.Add({{"reader", reader}, {"reason", std::string(reason)}}).Increment(n);
+}
 
 void ReaderMetrics::ObserveLateness(std::size_t kind, double seconds) {
   if (kind >= kKinds.size()) return;

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 namespace gw::metrics {
 
@@ -31,8 +32,15 @@ struct PollMetrics {
   prometheus::Family<prometheus::Counter>& log_resets;
   prometheus::Family<prometheus::Counter>& lock_resumed;
   prometheus::Family<prometheus::Histogram>& poll_lateness;
+  prometheus::Family<prometheus::Counter>& events_quarantined;
   prometheus::Histogram& lag;  ///< all readers together (bounded cardinality)
 };
+
+/// Counts `n` reader entries stored sanitised, stripped or as a gap instead of as they came
+/// (ef45gw_events_quarantined_total{reader,reason}); the EventWriter's on_quarantine and the
+/// pollers report here. Thread-safe.
+void CountQuarantined(PollMetrics& families, const std::string& reader, std::string_view reason,
+                      double n = 1);
 
 /// The series of one reader, created when its worker starts and removed when it stops (SIGHUP
 /// removing a reader must not leave stale series). Cached pointers: updates take no lock in the
@@ -59,6 +67,7 @@ class ReaderMetrics {
   void SetCursor(double last_log_id);
   void SetDoor(int door_sensor, int relay, int tamper, int rte);
   void CountLogReset();
+  void CountQuarantined(std::string_view reason, double n);
   /// How late a poll started against its schedule (all readers together, by kind).
   void ObserveLateness(std::size_t kind, double seconds);
 

@@ -71,6 +71,9 @@ ef45::ClientOptions ClientOptionsFor(const config::ReaderConfig& reader, store::
 
 std::uint64_t SeedFor(const std::string& id) { return std::hash<std::string>{}(id) | 1; }
 
+// The gap reason of a log entry too large for the client's page limit (counted as quarantined).
+constexpr const char* kTooLargeGap = "log entry larger than the client's page limit";
+
 }  // namespace
 
 DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
@@ -354,7 +357,9 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
   std::set<std::string> keys;
   std::map<std::string, double> per_kind;
   std::vector<Micros> times;
+  std::size_t too_large = 0;
   for (const auto& e : batch.events) {
+    if (e.kind == store::EventKind::kGap && e.info == kTooLargeGap) ++too_large;
     if (!keys.insert(store::EventKey(e)).second) continue;
     per_kind[std::string(store::KindName(e.kind))] += 1;
     if (e.device_time) times.push_back(*e.device_time);
@@ -370,6 +375,7 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
   if (metrics_) {
     for (const auto& [k, n] : per_kind) metrics_->CountEvents(k, n);
     for (auto t : times) metrics_->ObserveLag(std::chrono::duration<double>(now - t).count());
+    if (too_large) metrics_->CountQuarantined("too_large", static_cast<double>(too_large));
   }
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.events_committed += events;
@@ -404,14 +410,38 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::FetchLogs(std::int64_t up_t
   const std::int64_t page = reader_.polling.logs_page;
   store::Cursor cursor = batch.cursor.value_or(cursor_);
   auto received = Now();
+  // A page over the client's size limit (face images) is asked for again at half its span, down
+  // to one id; until the cursor is past that range this call keeps going (no fairness break), so
+  // the next poll does not halve its way down again.
+  std::int64_t span = page;
+  std::int64_t narrowed_until = 0;
+  // [holds_from, holds_to]: ids known to hold an entry (a too-large reply came from them), so an
+  // empty narrower page starting at holds_from may be passed: its ids will never be written.
+  std::int64_t holds_from = 0;
+  std::int64_t holds_to = 0;
   while (cursor.last_log_id < up_to) {
     std::int64_t min = cursor.last_log_id + 1;
-    std::int64_t max = std::min(up_to, cursor.last_log_id + page);
+    std::int64_t max = std::min(up_to, cursor.last_log_id + span);
     ef45::PageRequest request;
     request.page = 1;
     request.page_size = static_cast<std::int32_t>(page);
     auto logs = co_await client_->GetLogsRange(min, max, request);
-    if (!logs) co_return FromReply(kind, logs.error());
+    if (!logs) {
+      if (logs.error().reason() != Errc::kTooLarge) co_return FromReply(kind, logs.error());
+      narrowed_until = std::max(narrowed_until, max);
+      if (max > min) {
+        holds_from = min;
+        holds_to = max;
+        span = std::max<std::int64_t>(1, (max - min + 1) / 2);
+        continue;
+      }
+      // One entry alone is over the limit: it cannot be read. Record it and move on.
+      batch.events.push_back(GapEvent(cursor.log_epoch, min, min, kTooLargeGap, received));
+      cursor.last_log_id = min;
+      full_page = true;
+      holds_from = 0;
+      continue;
+    }
     std::int64_t last = cursor.last_log_id;
     for (const auto& entry : logs->items) {
       if (entry.id < min || entry.id > max) continue;  // not what we asked for: ignore
@@ -420,9 +450,18 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::FetchLogs(std::int64_t up_t
     }
     // The cursor moves to the newest id received, never to the end of the range asked for:
     // ids above it may not exist *yet*. (Holes deleted on the reader are skipped by PollLogs.)
-    if (last == cursor.last_log_id) break;
+    if (last == cursor.last_log_id) {
+      if (holds_from != min || max >= holds_to) break;
+      // Empty, below an entry known to exist: these ids were never written or are deleted.
+      cursor.last_log_id = max;
+      holds_from = max + 1;
+      continue;
+    }
+    holds_from = 0;
     cursor.last_log_id = last;
     full_page = last >= max;
+    if (cursor.last_log_id < narrowed_until) continue;
+    span = page;
     if (kind == PollKind::kLogs) break;  // one page per logs poll: fairness
   }
   if (cursor != cursor_) batch.cursor = cursor;
@@ -490,8 +529,36 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CheckLogReset(PollKind kind
   newest_page.page = 1;
   newest_page.page_size = 1;
   auto newest = co_await client_->ListLogs(newest_page, ef45::LogOrder::kDesc);
+  if (!newest && newest.error().reason() == Errc::kTooLarge) {
+    // The newest entry is too large to read (FetchLogs records it as a gap when it gets there):
+    // nothing learned, but the reader is fine.
+    if (newest_out) *newest_out = cursor_.last_log_id;
+    co_return std::nullopt;
+  }
   if (!newest) co_return FromReply(kind, newest.error());
   std::int64_t newest_id = newest->items.empty() ? 0 : newest->items.front().id;
+  // A newest id below the cursor (a reset) or absurdly far beyond it is believed only when the
+  // next check agrees: one garbage reply from a broken or rogue reader must not start a new log
+  // epoch or make the logs poll skip (and gap) ids.
+  const auto anomaly = [this](std::int64_t id) {
+    if (id < cursor_.last_log_id) return 1;
+    if (id - cursor_.last_log_id > reader_.polling.max_log_jump) return 2;
+    return 0;
+  };
+  const int seen = anomaly(newest_id);
+  const bool confirmed = seen != 0 && suspect_newest_ && anomaly(*suspect_newest_) == seen;
+  suspect_newest_.reset();
+  if (seen != 0 && !confirmed) {
+    suspect_newest_ = newest_id;
+    long suppressed = 0;
+    if (log_limit_.Allow(suppressed)) {
+      GW_LOG(kWarn, "poll") << reader_.id << ": reader reports newest log id " << newest_id
+                            << " against cursor " << cursor_.last_log_id
+                            << "; waiting for the next check to agree";
+    }
+    if (newest_out) *newest_out = cursor_.last_log_id;
+    co_return std::nullopt;
+  }
   if (newest_out) *newest_out = newest_id;
   if (newest_id < cursor_.last_log_id) {
     // The reader's ids restarted: a new log epoch begins at 0. Ids we had seen on the reader but
@@ -547,16 +614,30 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollLogs(bool& more) {
     if (auto failure = co_await CheckLogReset(PollKind::kLogs, &newest)) co_return failure;
     if (newest <= up_to || cursor_.last_log_id > newest) co_return std::nullopt;
     // The whole range is empty but newer ids exist: these ids were deleted on the reader before
-    // we read them. Record the gap and move past it.
+    // we read them (or the reader's ids jumped). Record one gap up to the next id that exists,
+    // not one per page.
+    std::int64_t gap_to = up_to;
+    ef45::PageRequest first;
+    first.page = 1;
+    first.page_size = 1;
+    auto next = co_await client_->GetLogsRange(up_to + 1, newest, first);
+    if (next) {
+      gap_to = newest;
+      for (const auto& entry : next->items) {
+        if (entry.id > up_to && entry.id <= newest) gap_to = std::min(gap_to, entry.id - 1);
+      }
+    } else if (next.error().reason() != Errc::kTooLarge) {
+      co_return FromReply(PollKind::kLogs, next.error());
+    }
     store::DeviceBatch skip;
     skip.device_id = reader_.id;
-    skip.events.push_back(GapEvent(cursor_.log_epoch, cursor_.last_log_id + 1, up_to,
+    skip.events.push_back(GapEvent(cursor_.log_epoch, cursor_.last_log_id + 1, gap_to,
                                    "log ids missing on the reader (deleted before they were read)",
                                    Now()));
-    store::Cursor next{up_to, cursor_.log_epoch};
-    skip.cursor = next;
+    store::Cursor next_cursor{gap_to, cursor_.log_epoch};
+    skip.cursor = next_cursor;
     if (auto failure = co_await Commit(std::move(skip), PollKind::kLogs)) co_return failure;
-    cursor_ = next;
+    cursor_ = next_cursor;
     more = true;
     co_return std::nullopt;
   }

@@ -77,7 +77,13 @@ struct WorkerDeps {
 ///   behind whatever else of this reader is due, so a backlog never starves door/match polls.
 ///   Other readers are unaffected: each worker has one batch in the writer at a time.
 /// - Log-id reset (the reader's newest id is below our cursor) starts a new log epoch, recorded
-///   as a `device` event; ids known to be lost are recorded as a `gap` event.
+///   as a `device` event; ids known to be lost are recorded as a `gap` event. A reset, or a
+///   newest id more than `polling.max_log_jump` past the cursor, counts only when two
+///   consecutive checks agree. Ids missing on the reader become one `gap` event per hole.
+/// - Bad entries never stop ingestion: a log page over the client's size limit is asked for
+///   again at half its span, down to one id; an entry still too large becomes a `gap` event
+///   (counted in ef45gw_events_quarantined_total{reason="too_large"}); the writer sanitises
+///   or isolates whatever PostgreSQL would refuse.
 /// - Failures back off exponentially with jitter; transport failures delay every poll of the
 ///   reader, a failing poll kind only delays itself. State up/degraded/down with a reason.
 ///
@@ -159,6 +165,7 @@ class DeviceWorker {
   store::Cursor cursor_;
   std::optional<ef45::DoorStatus> door_;
   std::optional<std::int64_t> newest_seen_;
+  std::optional<std::int64_t> suspect_newest_;  // an absurd newest id the next check must confirm
   std::string recorded_lock_;  // to try before taking a new lock; empty once settled
   ef45::LockHolder lock_holder_ = ef45::LockHolder::kUnknown;
   // Snapshot for other threads.

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -20,47 +21,218 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
+// Length of the UTF-8 sequence at p (1-4), or 0 if it is NUL or not valid UTF-8: what a
+// PostgreSQL UTF8 database refuses in text.
+std::size_t ValidSequence(const unsigned char* p, const unsigned char* end) {
+  unsigned char c = *p;
+  int extra;
+  if (c == 0) return 0;
+  if (c < 0x80) {
+    extra = 0;
+  } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
+    extra = 1;
+  } else if ((c & 0xF0) == 0xE0) {
+    extra = 2;
+  } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
+    extra = 3;
+  } else {
+    return 0;
+  }
+  if (end - p <= extra) return 0;
+  for (int i = 1; i <= extra; ++i) {
+    if ((p[i] & 0xC0) != 0x80) return 0;
+  }
+  if (extra == 2 && c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
+  if (extra == 2 && c == 0xED && p[1] >= 0xA0) return 0;  // surrogates
+  if (extra == 3 && c == 0xF0 && p[1] < 0x90) return 0;   // overlong
+  if (extra == 3 && c == 0xF4 && p[1] >= 0x90) return 0;  // > U+10FFFF
+  return static_cast<std::size_t>(extra) + 1;
+}
+
 bool ValidText(std::string_view s) {
-  // UTF-8 without NUL: what a PostgreSQL UTF8 database accepts in text.
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
-    unsigned char c = *p;
-    int extra;
-    if (c == 0) return false;
-    if (c < 0x80) {
-      extra = 0;
-    } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
-      extra = 1;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
-      extra = 3;
-    } else {
-      return false;
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-    }
-    if (extra == 2 && c == 0xE0 && p[1] < 0xA0) return false;   // overlong
-    if (extra == 2 && c == 0xED && p[1] >= 0xA0) return false;  // surrogates
-    if (extra == 3 && c == 0xF0 && p[1] < 0x90) return false;   // overlong
-    if (extra == 3 && c == 0xF4 && p[1] >= 0x90) return false;  // > U+10FFFF
-    p += extra + 1;
+    std::size_t n = ValidSequence(p, end);
+    if (n == 0) return false;
+    p += n;
   }
   return true;
 }
 
+// The original of a sanitised field, as storable text: "\xNN" for each byte ValidText refuses,
+// "\\" for a backslash (so the escapes are unambiguous), everything else as it was.
+std::string EscapeBytes(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 8);
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    std::size_t n = ValidSequence(p, end);
+    if (n == 0) {
+      out += "\\x";
+      out += kHex[*p >> 4];
+      out += kHex[*p & 0xF];
+      ++p;
+    } else if (*p == '\\') {
+      out += "\\\\";
+      ++p;
+    } else {
+      out.append(reinterpret_cast<const char*>(p), n);
+      p += n;
+    }
+  }
+  return out;
+}
+
+// `s` with each byte ValidText refuses replaced by U+FFFD.
+std::string ReplaceBadBytes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    std::size_t n = ValidSequence(p, end);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++p;
+    } else {
+      out.append(reinterpret_cast<const char*>(p), n);
+      p += n;
+    }
+  }
+  return out;
+}
+
+// A time of any year as "YYYY-MM-DD HH:MM:SS.ffffff" (FormatTime's strftime does not pad years
+// below 1000 nor handle negative ones): the original of a sanitised device time.
+std::string FormatAnyTime(TimePoint t) {
+  using namespace std::chrono;
+  auto day = floor<days>(t);
+  year_month_day ymd{sys_days(day)};
+  hh_mm_ss<microseconds> hms{t - day};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d.%06lld",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<long long>(hms.subseconds().count()));
+  return buf;
+}
+
+// PostgreSQL's timestamptz has no year 0 and FormatTime writes four-digit years.
+bool StorableTime(TimePoint t) {
+  using namespace std::chrono;
+  static const auto kMin = time_point_cast<microseconds>(sys_days(year{1} / January / 1));
+  static const auto kEnd = time_point_cast<microseconds>(sys_days(year{10000} / January / 1));
+  return t >= kMin && t < kEnd;
+}
+
 bool ValidOpt(const std::optional<std::string>& s) { return !s || ValidText(std::string_view(*s)); }
+
+// jsonb refuses NUL in strings (as text, \u0000) and keys.
+bool HasNul(const boost::json::value& v) {
+  if (v.is_string()) return v.get_string().find('\0') != boost::json::string::npos;
+  if (v.is_array()) {
+    for (const auto& e : v.get_array()) {
+      if (HasNul(e)) return true;
+    }
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object()) {
+      if (kv.key().find('\0') != std::string_view::npos || HasNul(kv.value())) return true;
+    }
+  }
+  return false;
+}
 
 bool ValidPayload(const std::string& payload) {
   if (payload.find('\0') != std::string::npos) return false;
-  // jsonb refuses \u0000 inside strings.
-  if (payload.find("\\u0000") != std::string::npos) return false;
   error_code ec;
   auto v = boost::json::parse(payload, ec);
-  return !ec && v.is_object();
+  if (ec || !v.is_object()) return false;
+  // Only an escape can put a NUL in a string; skip the walk when there is none.
+  return payload.find("\\u0000") == std::string::npos || !HasNul(v);
+}
+
+// Adds `sanitized` (field names) and `original` (escaped originals) to an event's payload
+// object. `payload` must parse as an object.
+std::string WithOriginals(const std::string& payload, const boost::json::array& fields,
+                          const boost::json::object& originals) {
+  auto o = boost::json::parse(payload).as_object();
+  auto& list = o["sanitized"];
+  if (!list.is_array()) list = boost::json::array();
+  for (const auto& f : fields) list.as_array().push_back(f);
+  auto& orig = o["original"];
+  if (!orig.is_object()) orig = boost::json::object();
+  for (const auto& kv : originals) orig.as_object()[kv.key()] = kv.value();
+  return boost::json::serialize(o);
+}
+
+// The event reduced to its natural key, everything else kept escaped in the payload: what is
+// stored when PostgreSQL refused the event as it was.
+Event Stripped(const Event& e) {
+  Event s;
+  s.kind = e.kind;
+  s.source = e.source;
+  s.device_log_id = e.device_log_id;
+  s.log_epoch = e.log_epoch;
+  s.encounter_id = e.encounter_id;
+  s.natural_key = e.natural_key;
+  s.received_at = e.received_at;
+  boost::json::array fields;
+  boost::json::object originals;
+  auto keep = [&](const char* name, const std::optional<std::string>& v) {
+    if (!v) return;
+    fields.emplace_back(name);
+    originals[name] = EscapeBytes(*v);
+  };
+  keep("event_type", e.event_type);
+  keep("info", e.info);
+  keep("additional_data", e.additional_data);
+  keep("user_uuid", e.user_uuid);
+  if (e.device_time) {
+    fields.emplace_back("device_time");
+    originals["device_time"] = FormatAnyTime(*e.device_time);
+  }
+  if (e.payload != "{}") {
+    fields.emplace_back("payload");
+    originals["payload"] = EscapeBytes(e.payload);
+  }
+  s.payload =
+      boost::json::serialize(boost::json::object{{"sanitized", std::move(fields)},
+                                                 {"original", std::move(originals)},
+                                                 {"quarantine_reason", "refused by PostgreSQL"}});
+  return s;
+}
+
+// A gap event in place of an event that PostgreSQL refused even stripped (its key is the
+// problem): it names the log id (or the escaped key) so the loss is on record.
+Event QuarantineGap(const Event& e) {
+  Event g;
+  g.kind = EventKind::kGap;
+  g.source = EventSource::kPoller;
+  g.event_type = "gap";
+  g.info = "entry refused by PostgreSQL";
+  g.log_epoch = e.log_epoch;
+  g.received_at = e.received_at;
+  boost::json::object p{{"reason", "entry refused by PostgreSQL"}, {"log_epoch", e.log_epoch}};
+  if (e.device_log_id) {
+    g.natural_key = std::to_string(e.log_epoch) + ":" + std::to_string(*e.device_log_id) + "-" +
+                    std::to_string(*e.device_log_id);
+    p["from_log_id"] = *e.device_log_id;
+    p["to_log_id"] = *e.device_log_id;
+  } else {
+    std::string key = EventKey(e);
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(key));
+    g.natural_key = std::string("quarantined:") + hash;
+    p["event_key"] = EscapeBytes(std::string_view(key).substr(0, 256));
+  }
+  if (e.encounter_id)
+    p["encounter_id"] = EscapeBytes(std::string_view(*e.encounter_id).substr(0, 256));
+  g.payload = boost::json::serialize(p);
+  return g;
 }
 
 // Two reports of the same natural key in one transaction become one row before it reaches SQL
@@ -386,9 +558,81 @@ log::RateLimit& FenceLogLimit() {
   return limit;
 }
 
+log::RateLimit& RefusedLogLimit() {
+  static log::RateLimit limit(5, std::chrono::seconds(60));
+  return limit;
+}
+
+log::RateLimit& QuarantineLogLimit() {
+  static log::RateLimit limit(5, std::chrono::seconds(60));
+  return limit;
+}
+
 log::RateLimit& OutageLogLimit() {
   static log::RateLimit limit(3, std::chrono::seconds(60));
   return limit;
+}
+
+}  // namespace
+
+std::vector<std::string> SanitizeBatch(DeviceBatch& batch) {
+  std::vector<std::string> reasons;
+  for (Event& e : batch.events) {
+    boost::json::array fields;
+    boost::json::object originals;
+    const char* reason = nullptr;
+    auto text = [&](const char* name, std::string& v) {
+      if (ValidText(std::string_view(v))) return;
+      fields.emplace_back(name);
+      originals[name] = EscapeBytes(v);
+      v = ReplaceBadBytes(v);
+      if (!reason) reason = "bad_text";
+    };
+    auto opt = [&](const char* name, std::optional<std::string>& v) {
+      if (v) text(name, *v);
+    };
+    opt("encounter_id", e.encounter_id);
+    opt("event_type", e.event_type);
+    opt("info", e.info);
+    opt("additional_data", e.additional_data);
+    opt("user_uuid", e.user_uuid);
+    if (!e.natural_key.empty()) text("natural_key", e.natural_key);
+    if (e.device_time && !StorableTime(*e.device_time)) {
+      fields.emplace_back("device_time");
+      originals["device_time"] = FormatAnyTime(*e.device_time);
+      e.device_time.reset();
+      if (!reason) reason = "bad_time";
+    }
+    if (!ValidPayload(e.payload)) {
+      fields.emplace_back("payload");
+      originals["payload"] = EscapeBytes(e.payload);
+      e.payload = "{}";
+      if (!reason) reason = "bad_payload";
+    }
+    if (!reason) continue;
+    e.payload = WithOriginals(e.payload, fields, originals);
+    reasons.emplace_back(reason);
+  }
+  return reasons;
+}
+
+namespace {
+
+// ValidateBatch without the text and payload checks SanitizeBatch has just made true (each
+// payload is parsed once on the way in, not twice).
+std::string ValidateShape(const DeviceBatch& batch) {
+  if (batch.device_id.empty() || batch.device_id.size() > 64 ||
+      !ValidText(std::string_view(batch.device_id))) {
+    return "device_id must be 1-64 characters of UTF-8";
+  }
+  for (std::size_t i = 0; i < batch.events.size(); ++i) {
+    const Event& e = batch.events[i];
+    std::string where = "event " + std::to_string(i) + ": ";
+    if (EventKey(e).empty()) return where + "no natural key (log id, encounter id or key)";
+    if (e.log_epoch < 0) return where + "negative log_epoch";
+  }
+  if (batch.cursor && batch.cursor->log_epoch < 0) return "negative cursor log_epoch";
+  return {};
 }
 
 }  // namespace
@@ -455,7 +699,8 @@ asio::awaitable<error_code> EventWriter::Write(DeviceBatch batch) {
 }
 
 void EventWriter::Enqueue(PendingPtr item) {
-  std::string problem = ValidateBatch(item->batch);
+  item->quarantined = SanitizeBatch(item->batch);
+  std::string problem = ValidateShape(item->batch);
   if (!problem.empty()) {
     ++rejected_;
     GW_LOG(kWarn, "store") << "refused a batch from reader " << item->batch.device_id << ": "
@@ -574,28 +819,40 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
   auto lost = [&fenced](const DeviceBatch& b) {
     return std::find(fenced.begin(), fenced.end(), b.device_id) != fenced.end();
   };
-  if (ec == Errc::kBadRequest && batch.size() > 1) {
-    // Something in the transaction was refused: find it by committing each batch on its own,
-    // so one bad reader does not hold up the others.
+  if (ec == Errc::kBadRequest) {
+    // Something in the transaction was refused: commit each reader's batch on its own, and split
+    // a refused one until the refused event is found, so one bad entry holds up nothing.
     for (auto& p : batch) {
-      std::vector<const DeviceBatch*> one{&p->batch};
       fenced.clear();
-      error_code one_ec = co_await CommitWithRetry(one, fenced);
+      error_code one_ec = Errc::kBadRequest;
+      if (batch.size() > 1) {
+        std::vector<const DeviceBatch*> one{&p->batch};
+        one_ec = co_await CommitWithRetry(one, fenced);
+      }
+      if (one_ec == Errc::kBadRequest) {
+        fenced.clear();
+        one_ec = co_await CommitIsolating(p->batch, 0, p->batch.events.size(), true, fenced);
+      }
       if (one_ec == Errc::kBadRequest) ++rejected_;
       if (!one_ec && lost(p->batch)) {
         one_ec = Errc::kLeaseLost;
         ++fenced_;
       }
+      if (!one_ec) {
+        for (const auto& reason : p->quarantined) Quarantined(p->batch.device_id, reason);
+      }
       p->done->Complete(one_ec);
       p->done.reset();
     }
   } else {
-    if (ec == Errc::kBadRequest) ++rejected_;
     for (auto& p : batch) {
       if (!ec && lost(p->batch)) {
         ++fenced_;
         p->done->Complete(Errc::kLeaseLost);
       } else {
+        if (!ec) {
+          for (const auto& reason : p->quarantined) Quarantined(p->batch.device_id, reason);
+        }
         p->done->Complete(ec);
       }
     }
@@ -604,6 +861,59 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
   --in_flight_;
   Admit();
   Wake();
+}
+
+asio::awaitable<error_code> EventWriter::CommitIsolating(const DeviceBatch& whole, std::size_t lo,
+                                                         std::size_t hi, bool last,
+                                                         std::vector<std::string>& fenced) {
+  DeviceBatch part;
+  part.device_id = whole.device_id;
+  part.lease_epoch = whole.lease_epoch;
+  part.events.assign(whole.events.begin() + static_cast<std::ptrdiff_t>(lo),
+                     whole.events.begin() + static_cast<std::ptrdiff_t>(hi));
+  if (last) {
+    // Only the last part moves the cursor: until it commits, a crash replays the whole batch
+    // (and the natural keys make the parts already stored a no-op).
+    part.cursor = whole.cursor;
+    part.door_state = whole.door_state;
+  }
+  std::vector<const DeviceBatch*> one{&part};
+  error_code ec = co_await CommitWithRetry(one, fenced);
+  if (ec != Errc::kBadRequest || hi == lo) co_return ec;
+  if (hi - lo > 1) {
+    std::size_t mid = lo + (hi - lo) / 2;
+    ec = co_await CommitIsolating(whole, lo, mid, false, fenced);
+    if (ec) co_return ec;
+    co_return co_await CommitIsolating(whole, mid, hi, last, fenced);
+  }
+  // The one event PostgreSQL refuses: store what can be stored of it, or say it is gone.
+  const Event& bad = whole.events[lo];
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    part.events = {attempt == 0 ? Stripped(bad) : QuarantineGap(bad)};
+    ec = co_await CommitWithRetry(one, fenced);
+    if (ec != Errc::kBadRequest) {
+      if (!ec) {
+        long suppressed = 0;
+        if (QuarantineLogLimit().Allow(suppressed)) {
+          GW_LOG(kWarn, "store") << "reader " << whole.device_id << ": PostgreSQL refused "
+                                 << (bad.device_log_id
+                                         ? "log entry " + std::to_string(*bad.device_log_id)
+                                         : std::string("an event"))
+                                 << "; stored " << (attempt == 0 ? "stripped" : "as a gap")
+                                 << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
+                                                : std::string());
+        }
+        Quarantined(whole.device_id, "db_refused");
+      }
+      co_return ec;
+    }
+  }
+  co_return ec;
+}
+
+void EventWriter::Quarantined(const std::string& device_id, std::string_view reason) {
+  ++quarantined_;
+  if (options_.on_quarantine) options_.on_quarantine(device_id, reason);
 }
 
 asio::awaitable<error_code> EventWriter::CommitWithRetry(
@@ -641,8 +951,13 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
       co_return error_code();
     }
     if (r.error() == Errc::kBadRequest) {
-      GW_LOG(kWarn, "store") << "PostgreSQL refused a batch of " << batches.size()
-                             << " reader batch(es)";
+      long suppressed = 0;
+      if (RefusedLogLimit().Allow(suppressed)) {
+        GW_LOG(kWarn, "store") << "PostgreSQL refused a batch of " << batches.size()
+                               << " reader batch(es); isolating the refused entry"
+                               << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
+                                              : std::string());
+      }
       co_return r.error();
     }
     ++failed_attempts_;
@@ -693,6 +1008,7 @@ WriterStats EventWriter::Stats() const {
   s.failed_attempts = failed_attempts_;
   s.rejected_batches = rejected_;
   s.fenced_batches = fenced_;
+  s.events_quarantined = quarantined_;
   s.events_inserted = inserted_;
   s.events_enriched = enriched_;
   s.events_ignored = ignored_;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.hpp"
@@ -46,6 +47,10 @@ struct WriterOptions {
   /// Cluster mode: the epoch of this node's lease on a reader, or nullopt if it holds none (the
   /// batch then fails with kLeaseLost at once). Called from any thread; must not block.
   std::function<std::optional<std::int64_t>(const std::string& device_id)> lease_epoch;
+  /// Called on the writer's strand once per event that was committed quarantined: sanitised
+  /// ("bad_text", "bad_time", "bad_payload") or, when PostgreSQL refused it as it was,
+  /// stripped or replaced by a gap ("db_refused"). For ef45gw_events_quarantined_total.
+  std::function<void(const std::string& device_id, std::string_view reason)> on_quarantine;
 };
 
 /// What one write did to the `events` table.
@@ -59,10 +64,11 @@ struct WriteCounts {
 
 /// Counters for /metrics. Monotonic except the gauges.
 struct WriterStats {
-  std::uint64_t transactions = 0;      ///< committed
-  std::uint64_t failed_attempts = 0;   ///< transactions that failed and were retried
-  std::uint64_t rejected_batches = 0;  ///< DeviceBatches refused as invalid (kBadRequest)
-  std::uint64_t fenced_batches = 0;    ///< DeviceBatches refused: lease lost (kLeaseLost)
+  std::uint64_t transactions = 0;        ///< committed
+  std::uint64_t failed_attempts = 0;     ///< transactions that failed and were retried
+  std::uint64_t rejected_batches = 0;    ///< DeviceBatches refused as invalid (kBadRequest)
+  std::uint64_t fenced_batches = 0;      ///< DeviceBatches refused: lease lost (kLeaseLost)
+  std::uint64_t events_quarantined = 0;  ///< committed sanitised, stripped or as a gap
   std::uint64_t events_inserted = 0;
   std::uint64_t events_enriched = 0;
   std::uint64_t events_ignored = 0;
@@ -70,6 +76,15 @@ struct WriterStats {
   std::uint64_t waiting_batches = 0;  ///< gauge: Write calls waiting for queue space
   double last_commit_seconds = 0;     ///< gauge: duration of the last transaction
 };
+
+/// Makes every event of `batch` storable where that is cheap, before the database sees it:
+/// text with NUL or invalid UTF-8 (each bad byte becomes U+FFFD), a device time outside the years
+/// 1-9999 (dropped) and a payload that is not a JSON object jsonb accepts (replaced by `{}`).
+/// The original of each changed field is kept escaped (`\xNN` for bad bytes, `\\` for a
+/// backslash) in `payload.original.<field>` and the field names are listed in
+/// `payload.sanitized`. Returns one reason per sanitised event ("bad_text", "bad_time",
+/// "bad_payload": the first that applied). Deterministic, so a replay keeps its natural key. Pure.
+std::vector<std::string> SanitizeBatch(DeviceBatch& batch);
 
 /// Checks a batch before it is queued: device id, a natural key per event, JSON object payloads,
 /// UTF-8 text without NUL. Returns an empty string if fine, else what is wrong. Pure.
@@ -93,8 +108,14 @@ Result<WriteCounts> WriteBatchesBlocking(Database& db,
 /// - Outage: a failed transaction is retried with exponential back-off, forever (until Stop's
 ///   deadline); queued batches are never dropped. Writes are idempotent, so a retry after an
 ///   in-doubt commit inserts nothing twice.
-/// - Invalid data (rejected by ValidateBatch or by PostgreSQL) fails only its own DeviceBatch
-///   with Errc::kBadRequest.
+/// - Bad entries never block a reader (DESIGN.md invariant 8): events are sanitised first
+///   (SanitizeBatch); a DeviceBatch that PostgreSQL still refuses is split in halves until the
+///   refused event is found, which is then stored stripped to its key (originals escaped in the
+///   payload) or, if even that is refused, as a `gap` event naming it. The parts commit in order
+///   and only the last carries the cursor and door state; a crash between parts replays the
+///   batch, and the natural keys make the replay insert nothing twice.
+/// - A batch that is invalid as a whole (ValidateBatch: no device id, an event without a key)
+///   fails only its own DeviceBatch with Errc::kBadRequest.
 ///
 /// Thread-safe: Write may be called from any executor; the writer runs on its own strand.
 /// Lifetime: Start() once; co_await Stop() before destroying the writer, and destroy the writer
@@ -153,6 +174,7 @@ class EventWriter {
     std::unique_ptr<CompletionBase> done;
     std::chrono::steady_clock::time_point enqueued;
     std::size_t events = 0;
+    std::vector<std::string> quarantined;  // reasons of the events SanitizeBatch changed
   };
   using PendingPtr = std::unique_ptr<Pending>;
 
@@ -163,6 +185,12 @@ class EventWriter {
   /// Commits with retries; the readers left out by the lease fence are added to `fenced`.
   boost::asio::awaitable<boost::system::error_code> CommitWithRetry(
       const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced);
+  /// Commits events [lo, hi) of `whole` (with its cursor and door state if `last`), splitting
+  /// on refusal down to one event, which is then stripped or recorded as a gap.
+  boost::asio::awaitable<boost::system::error_code> CommitIsolating(
+      const DeviceBatch& whole, std::size_t lo, std::size_t hi, bool last,
+      std::vector<std::string>& fenced);
+  void Quarantined(const std::string& device_id, std::string_view reason);
   void Wake();
   boost::asio::awaitable<void> WaitWake(std::chrono::steady_clock::time_point until);
 
@@ -183,7 +211,8 @@ class EventWriter {
   std::chrono::steady_clock::time_point stop_deadline_{};
   // Stats, readable from any thread.
   std::atomic<std::uint64_t> transactions_{0}, failed_attempts_{0}, rejected_{0}, inserted_{0},
-      enriched_{0}, ignored_{0}, queued_events_{0}, waiting_batches_{0}, fenced_{0};
+      enriched_{0}, ignored_{0}, queued_events_{0}, waiting_batches_{0}, fenced_{0},
+      quarantined_{0};
   std::atomic<double> last_commit_seconds_{0};
 };
 

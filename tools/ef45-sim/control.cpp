@@ -147,6 +147,7 @@ json::object ReaderJson(ControlTarget& target, int index) {
   o["last_log_id"] = s.last_log_id;
   o["log_count"] = s.log_count;
   o["recognitions_generated"] = s.recognitions_generated;
+  o["phantom_newest_pending"] = s.phantom_newest_pending;
   o["door_changes_generated"] = s.door_changes_generated;
   o["user_data_logs_generated"] = s.user_data_logs_generated;
   o["match_pending"] = s.match_pending;
@@ -182,6 +183,9 @@ struct FaultRequest {
   bool reboot = false;
   bool steal_lock = false;
   bool wipe_logs = false;
+  std::optional<LogDefect> poison_log;
+  std::optional<std::int64_t> skip_log_ids;
+  std::optional<std::int64_t> phantom_newest_log_id;
 };
 
 std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& error) {
@@ -231,10 +235,25 @@ std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& e
       auto b = flag(value, key);
       if (!b) return std::nullopt;
       (key == "reboot" ? r.reboot : key == "steal_lock" ? r.steal_lock : r.wipe_logs) = *b;
+    } else if (key == "poison_log") {
+      auto defect = value.is_string() ? ParseLogDefect(value.get_string()) : std::nullopt;
+      if (!defect) {
+        error = R"(poison_log must be "nul", "year0" or "huge")";
+        return std::nullopt;
+      }
+      r.poison_log = *defect;
+    } else if (key == "skip_log_ids" || key == "phantom_newest_log_id") {
+      auto n = AsInt(value);
+      if (!n || *n < 1) {
+        error = std::string(key) + " must be a positive integer";
+        return std::nullopt;
+      }
+      (key == "skip_log_ids" ? r.skip_log_ids : r.phantom_newest_log_id) = *n;
     } else {
       error = "unknown fault \"" + std::string(key) +
               "\" (known: latency_ms, error_rate, hang, down, close_mid_response, malformed_json, "
-              "reboot, steal_lock, wipe_logs, clock_skew_s)";
+              "reboot, steal_lock, wipe_logs, clock_skew_s, poison_log, skip_log_ids, "
+              "phantom_newest_log_id)";
       return std::nullopt;
     }
   }
@@ -255,6 +274,9 @@ std::string ApplyFaults(ControlTarget& target, int index, const FaultRequest& r)
   if (r.clear_all) reader.SetClockSkew(std::chrono::seconds(0));
   if (r.clock_skew_s) reader.SetClockSkew(std::chrono::seconds(*r.clock_skew_s));
   if (r.wipe_logs) reader.WipeLogs();
+  if (r.poison_log) reader.PoisonNextLog(*r.poison_log);
+  if (r.skip_log_ids) reader.SkipLogIds(*r.skip_log_ids);
+  if (r.phantom_newest_log_id) reader.ReportPhantomNewest(*r.phantom_newest_log_id);
   if (r.steal_lock) reader.StealLock();
   if (r.reboot) target.RebootReader(index);
   return error;
@@ -271,6 +293,7 @@ json::object GeneratedJson(const GeneratedEvent& e, std::size_t seq) {
   o["user_uuid"] = e.user_uuid;
   o["timestamp"] = e.timestamp;
   o["encounter_id"] = e.encounter_id;
+  if (e.defect != LogDefect::kNone) o["poison"] = LogDefectName(e.defect);
   return o;
 }
 

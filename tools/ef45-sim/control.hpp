@@ -74,7 +74,11 @@ class ControlTarget {
 /// - `POST /sim/readers/{i}/faults`, `POST /sim/readers/all/faults`: any of `latency_ms`
 ///   (0..600000), `error_rate`, `close_mid_response`, `malformed_json` (0..1), `hang`, `down`
 ///   (bool; down = connection refused, like a reader without power), `clock_skew_s` (int), and the
-///   one-shots `reboot`, `steal_lock`, `wipe_logs` (true = do it now). Standing faults not named
+///   one-shots `reboot`, `steal_lock`, `wipe_logs` (true = do it now), `poison_log` ("nul",
+///   "year0" or "huge": the next recognition's log entry carries that defect; its ledger entry
+///   says `"poison"`), `skip_log_ids` (n: the next log id is n higher) and
+///   `phantom_newest_log_id` (id: the next `GET /logs?order=desc` reports a made-up newest entry
+///   with that id first). Standing faults not named
 ///   keep their value; `{}` clears them all (and the skew). The whole body is validated before
 ///   anything changes; unknown keys are a 400.
 /// - `POST /sim/readers/{i}/enroll` → `{"user_uuid":..}`.

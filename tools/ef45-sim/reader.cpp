@@ -34,6 +34,15 @@ std::string_view Intern(std::string text) {
   return *interned.insert(std::move(text)).first;
 }
 
+// Fault poison_log: what a spoiled entry says.
+constexpr std::string_view kYear0Timestamp = "0000-01-01 00:00:00";
+std::string WithNul(std::string_view info) {
+  std::string out(info.substr(0, 1));
+  out += '\0';
+  out.append(info.substr(std::min<std::size_t>(1, info.size())));
+  return out;
+}
+
 constexpr std::string_view kDirections[] = {"Recog", "In", "Out", "Leave", "Return"};
 constexpr unsigned kDirectionWeights[] = {50, 20, 20, 5, 5};  // percent
 constexpr std::string_view kModes[] = {"BioOnly", "Bio-Card", "Bio-Id",
@@ -145,13 +154,27 @@ void Reader::State::SerializeLog(const detail::LogEntry& entry, std::string& out
   out += ",\"event_type\":";
   util::AppendJsonString(out, entry.event_type);
   out += ",\"timestamp\":";
-  util::AppendJsonString(out, util::IsoUtc(entry.unix_seconds));
+  if (entry.defect == LogDefect::kYear0) {
+    util::AppendJsonString(out, kYear0Timestamp);
+  } else {
+    util::AppendJsonString(out, util::IsoUtc(entry.unix_seconds));
+  }
   out += ",\"user_uuid\":";
   util::AppendJsonString(out, entry.user_uuid);
   out += ",\"info\":";
-  util::AppendJsonString(out, entry.info);
+  if (entry.defect == LogDefect::kNul) {
+    util::AppendJsonString(out, WithNul(entry.info));
+  } else {
+    util::AppendJsonString(out, entry.info);
+  }
   out += ",\"additional_data\":";
   util::AppendJsonString(out, entry.additional_data);
+  if (entry.defect == LogDefect::kHuge) {
+    out += ",\"matched_faceimage_data\":\"";
+    out.append(detail::kHugeFaceImageBytes, 'A');  // Base64 of zero bytes
+    out += "\"}";
+    return;
+  }
   out += ",\"matched_faceimage_data\":\"\"}";
 }
 
@@ -196,6 +219,14 @@ void Reader::State::Recognize(const std::string& user_uuid, std::string_view dir
   auto& entry = AppendLog("Recognition", Intern(std::move(info)), allowed ? "Allowed" : "Denied",
                           user_uuid, encounter_id);
   ++stats.recognitions_generated;
+  if (poison_next != LogDefect::kNone) {
+    entry.defect = poison_next;
+    GeneratedEvent& ledger = generated.back();
+    ledger.defect = poison_next;
+    if (poison_next == LogDefect::kNul) ledger.info = WithNul(entry.info);
+    if (poison_next == LogDefect::kYear0) ledger.timestamp = std::string(kYear0Timestamp);
+    poison_next = LogDefect::kNone;
+  }
   if (!has_room) {
     // Buffer full: the recognition keeps its log entry (the gateway still sees it through
     // /logs) but gets no match-data item, like a device whose RAM buffer is exhausted.
@@ -654,6 +685,29 @@ void Reader::WipeLogs() { state_->WipeLogs(); }
 
 void Reader::SetClockSkew(std::chrono::seconds skew) { state_->offset = skew; }
 
+void Reader::PoisonNextLog(LogDefect defect) { state_->poison_next = defect; }
+
+void Reader::SkipLogIds(std::int64_t n) { state_->next_log_id += n; }
+
+void Reader::ReportPhantomNewest(std::int64_t id) { state_->phantom_newest = id; }
+
+std::optional<LogDefect> ParseLogDefect(std::string_view name) {
+  if (name == "nul") return LogDefect::kNul;
+  if (name == "year0") return LogDefect::kYear0;
+  if (name == "huge") return LogDefect::kHuge;
+  return std::nullopt;
+}
+
+std::string_view LogDefectName(LogDefect defect) {
+  switch (defect) {
+    case LogDefect::kNul: return "nul";
+    case LogDefect::kYear0: return "year0";
+    case LogDefect::kHuge: return "huge";
+    case LogDefect::kNone: break;
+  }
+  return "";
+}
+
 const Identity& Reader::identity() const { return state_->identity; }
 
 const std::vector<GeneratedEvent>& Reader::Generated() const { return state_->generated; }
@@ -662,6 +716,7 @@ std::chrono::system_clock::time_point Reader::Now() const { return state_->Now()
 
 Stats Reader::GetStats() const {
   state_->RefreshStats();
+  state_->stats.phantom_newest_pending = state_->phantom_newest.has_value();
   return state_->stats;
 }
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ef45sim {
@@ -46,7 +48,19 @@ struct Stats {
   bool locked = false;
   std::uint64_t requests = 0;
   std::int64_t clock_skew_s = 0;
+  bool phantom_newest_pending = false;  ///< fault phantom_newest_log_id not yet reported
 };
+
+/// A defect fault `poison_log` puts into the next recognition's log entry.
+enum class LogDefect : std::uint8_t {
+  kNone,
+  kNul,    ///< a NUL character in `info`
+  kYear0,  ///< `timestamp` "0000-01-01 00:00:00"
+  kHuge,   ///< a face image larger than the gateway's page limit (detail::kHugeFaceImageBytes)
+};
+/// "nul", "year0", "huge" (and "" for kNone); nullopt for an unknown name.
+std::optional<LogDefect> ParseLogDefect(std::string_view name);
+std::string_view LogDefectName(LogDefect defect);
 
 /// One event the reader generated, kept so tests can prove "every generated event is in
 /// PostgreSQL exactly once" (GET /sim/readers/{i}/generated).
@@ -57,8 +71,9 @@ struct GeneratedEvent {
   std::string info;
   std::string additional_data;
   std::string user_uuid;
-  std::string timestamp;     ///< as written in the log entry (reader clock)
-  std::string encounter_id;  ///< of the match-data item; empty when none was buffered
+  std::string timestamp;                ///< as written in the log entry (reader clock)
+  std::string encounter_id;             ///< of the match-data item; empty when none was buffered
+  LogDefect defect = LogDefect::kNone;  ///< fault poison_log spoiled its log entry
 };
 
 /// Tunables of one emulated reader. The defaults suit tests and a 1,000-reader fleet.
@@ -149,6 +164,14 @@ class Reader {
   void StealLock();  ///< another client takes the lock (our lock_uid stops working)
   void WipeLogs();   ///< all logs gone, ids restart at 1
   void SetClockSkew(std::chrono::seconds skew);
+  /// One-shot: the next generated recognition's log entry carries `defect` (its match-data item
+  /// does not). The ledger records the entry as generated, with its defect.
+  void PoisonNextLog(LogDefect defect);
+  /// One-shot: the next log id is `n` higher than it would be (a reader whose ids jump).
+  void SkipLogIds(std::int64_t n);
+  /// One-shot: the next `GET /logs?order=desc` (page 1) answers with a made-up newest entry of
+  /// id `id` first (a broken reader reporting an absurd newest id once).
+  void ReportPhantomNewest(std::int64_t id);
 
   const Identity& identity() const;
   /// Every log entry generated since start, in order (bounded by the log store's capacity).

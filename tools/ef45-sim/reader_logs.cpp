@@ -24,7 +24,8 @@ std::size_t LowerIndex(const State& st, std::int64_t id) {
 /// Upper bound of an entry's serialized size (keys, timestamp, id, the variable strings).
 std::size_t LogBytes(const LogEntry& entry) {
   return 160 + entry.user_uuid.size() + entry.info.size() + entry.event_type.size() +
-         entry.additional_data.size();
+         entry.additional_data.size() +
+         (entry.defect == LogDefect::kHuge ? kHugeFaceImageBytes : 0);
 }
 
 /// Logs with min <= id <= max, ascending, paged (G3).
@@ -55,9 +56,24 @@ Response HandleLogs(State& st, const Call& call) {
     if (call.method == "GET") {
       // G1: every log, `order` asc (default) or desc; paged.
       bool desc = IsDescending(call.query);
+      Paging paging = ReadPaging(call.query);
+      if (desc && st.phantom_newest && paging.page == 1) {
+        // Fault: a made-up newest entry first, once (a broken reader's absurd newest id).
+        LogEntry phantom;
+        phantom.id = *st.phantom_newest;
+        phantom.unix_seconds = st.NowSeconds();
+        phantom.event_type = "Recognition";
+        phantom.info = "Recog/BioOnly/IrisFail";
+        phantom.additional_data = "Denied";
+        st.phantom_newest.reset();
+        std::size_t n = st.logs.size() + 1;
+        return Json(200, Collection(n, paging, [&](std::size_t i, std::string& out) {
+                      st.SerializeLog(i == 0 ? phantom : st.logs[n - 1 - i], out);
+                    }));
+      }
       std::size_t n = st.logs.size();
       return Json(200, Collection(
-                           n, ReadPaging(call.query),
+                           n, paging,
                            [&](std::size_t i, std::string& out) {
                              st.SerializeLog(st.logs[desc ? n - 1 - i : i], out);
                            },

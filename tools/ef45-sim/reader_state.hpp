@@ -30,7 +30,12 @@ struct LogEntry {
   std::string_view info;
   std::string_view additional_data;
   std::string user_uuid;
+  LogDefect defect = LogDefect::kNone;  ///< fault poison_log: how SerializeLog spoils it
 };
+
+/// The face image of a `huge` entry: 9 MiB of Base64, over the gateway client's 8 MiB page
+/// limit on its own, so every logs page that holds the entry (500 ids or one) is too large.
+constexpr std::size_t kHugeFaceImageBytes = std::size_t{9} << 20;
 
 /// A buffered match-data item. Images, features and scores are not stored: they are
 /// regenerated from `seed` on every read (identical each time).
@@ -165,6 +170,8 @@ struct Reader::State {
   std::int64_t next_log_id = 1;
   int log_epoch = 0;
   std::deque<detail::MatchItem> match;
+  LogDefect poison_next = LogDefect::kNone;    ///< one-shot: spoils the next recognition
+  std::optional<std::int64_t> phantom_newest;  ///< one-shot: next `GET /logs?order=desc` lies
 
   // Door.
   int door_sensor = 0;

@@ -101,6 +101,21 @@ lock: { on_conflict: maybe }
   EXPECT_EQ(problems.size(), 9u);
 }
 
+TEST(Config, MaxLogJumpDefaultsToAMillionAndIsValidated) {
+  auto c = LoadString("database: { dsn: 'host=db' }\n", "t", NoEnv());
+  EXPECT_EQ(c.polling.max_log_jump, 1'000'000);
+  auto big = LoadString(
+      "database: { dsn: 'host=db' }\npolling: { max_log_jump: 5000000000 }\n"
+      "readers:\n  - { id: a, host: h, port: 1, polling: { max_log_jump: 10 } }\n",
+      "t", NoEnv());
+  EXPECT_EQ(big.polling.max_log_jump, 5'000'000'000);
+  EXPECT_EQ(big.readers[0].polling.max_log_jump, 10);
+  auto problems = ProblemsOf("database: { dsn: x }\npolling:\n  max_log_jump: 0\n");
+  EXPECT_TRUE(HasProblem(problems, "polling.max_log_jump", 3));
+  problems = ProblemsOf("database: { dsn: x }\npolling:\n  max_log_jump: lots\n");
+  EXPECT_TRUE(HasProblem(problems, "polling.max_log_jump", 3));
+}
+
 TEST(Config, MissingDsnIsAnError) {
   auto problems = ProblemsOf("readers: []\n");
   ASSERT_EQ(problems.size(), 1u);

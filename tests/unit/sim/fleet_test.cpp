@@ -508,6 +508,31 @@ TEST(Faults, WipeLogsRestartsLogIds) {
   EXPECT_EQ(Int(items[0].as_object(), "log_epoch"), 0);
 }
 
+TEST(Faults, PoisonLogIsOneShotAndTheLedgerCountsTheRecognition) {
+  RunningFleet sim;
+  sim.Faults(0, R"({"poison_log":"year0"})");
+  sim.Control("POST", "/sim/readers/0/generate", R"({"recognitions":2})");
+  EXPECT_EQ(Int(sim.ReaderState(0), "recognitions_generated"), 2);
+  json::object page = sim.Control("GET", "/sim/readers/0/generated").as_object();
+  const json::array& items = page.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].at("poison").as_string(), "year0");
+  EXPECT_EQ(items[0].at("timestamp").as_string(), "0000-01-01 00:00:00");
+  EXPECT_FALSE(items[1].as_object().contains("poison"));
+  // Only the three defects exist; anything else is refused before anything changes.
+  auto bad = HttpClient("127.0.0.1", sim.control())
+                 .Request("POST", "/sim/readers/0/faults", R"({"poison_log":"bogus"})");
+  EXPECT_EQ(bad.status, 400);
+}
+
+TEST(Faults, PhantomNewestLogIdIsPendingUntilReported) {
+  RunningFleet sim;
+  sim.Faults(0, R"({"phantom_newest_log_id":123456789,"skip_log_ids":10})");
+  EXPECT_TRUE(sim.ReaderState(0).at("phantom_newest_pending").as_bool());
+  sim.Control("POST", "/sim/readers/0/generate", R"({"recognitions":1})");
+  EXPECT_EQ(Int(sim.ReaderState(0), "last_log_id"), 11);
+}
+
 TEST(Faults, EmptyObjectClearsEveryStandingFault) {
   RunningFleet sim;
   sim.Faults(0, R"({"latency_ms":30,"error_rate":0.5,"hang":true,"close_mid_response":0.25,)"

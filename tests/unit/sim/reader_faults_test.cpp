@@ -1,6 +1,7 @@
 // Faults (reboot, stolen lock, log wipe, clock skew), generation and determinism.
 #include <gtest/gtest.h>
 
+#include "ef45/client.hpp"
 #include "sim_test_support.hpp"
 
 namespace {
@@ -50,6 +51,77 @@ TEST_F(ReaderFaults, WipeRestartsIdsAndBumpsTheEpoch) {
   EXPECT_EQ(generated[4].log_id, 1);
   EXPECT_EQ(generated[4].log_epoch, 1);
   EXPECT_EQ(reader_->GetStats().recognitions_generated, 5u);
+}
+
+TEST_F(ReaderFaults, PoisonNulPutsANulIntoInfoOfTheNextRecognitionOnly) {
+  reader_->PoisonNextLog(ef45sim::LogDefect::kNul);
+  reader_->GenerateRecognition();
+  reader_->GenerateRecognition();
+  std::string first(Json(Do("GET", "/logs/1")).at("info").as_string());
+  std::string second(Json(Do("GET", "/logs/2")).at("info").as_string());
+  EXPECT_NE(first.find('\0'), std::string::npos);
+  EXPECT_EQ(second.find('\0'), std::string::npos);
+  const auto& generated = reader_->Generated();
+  ASSERT_EQ(generated.size(), 2u);
+  EXPECT_EQ(generated[0].defect, ef45sim::LogDefect::kNul);
+  EXPECT_EQ(generated[0].info, first);
+  EXPECT_EQ(generated[1].defect, ef45sim::LogDefect::kNone);
+  EXPECT_EQ(reader_->GetStats().recognitions_generated, 2u);
+}
+
+TEST_F(ReaderFaults, PoisonYear0WritesTimestampYearZero) {
+  reader_->PoisonNextLog(ef45sim::LogDefect::kYear0);
+  reader_->GenerateRecognition();
+  reader_->GenerateRecognition();
+  auto page = Json(Do("GET", "/logs/from/to", "min=1&max=2"));
+  const auto& items = page.at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].at("timestamp").as_string(), "0000-01-01 00:00:00");
+  EXPECT_EQ(items[1].at("timestamp").as_string(), "2026-01-15T10:00:00Z");
+  EXPECT_EQ(reader_->Generated()[0].timestamp, "0000-01-01 00:00:00");
+}
+
+TEST_F(ReaderFaults, PoisonHugeMakesEveryPageHoldingTheEntryExceedTheClientsPageLimit) {
+  // GET /logs/from/to is BodyClass::kPage in the gateway's client (lib/ef45/operations.cpp).
+  const std::size_t limit = gw::ef45::ClientOptions{}.page_body_limit;
+  for (int i = 0; i < 200; ++i) reader_->GenerateRecognition();
+  reader_->PoisonNextLog(ef45sim::LogDefect::kHuge);
+  for (int i = 0; i < 300; ++i) reader_->GenerateRecognition();
+  auto page = Do("GET", "/logs/from/to", "min=1&max=500&page_size=500");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_GT(page.body.size(), limit);
+  auto one = Do("GET", "/logs/from/to", "min=201&max=201&page_size=500");
+  EXPECT_GT(one.body.size(), limit);
+  EXPECT_EQ(Json(one).at("items").as_array().size(), 1u);
+  auto before = Do("GET", "/logs/from/to", "min=1&max=200&page_size=500");
+  EXPECT_LT(before.body.size(), std::size_t{1} << 20);
+  EXPECT_EQ(reader_->Generated()[200].defect, ef45sim::LogDefect::kHuge);
+  EXPECT_EQ(reader_->GetStats().recognitions_generated, 500u);
+}
+
+TEST_F(ReaderFaults, SkipLogIdsMakesTheNextIdJump) {
+  reader_->GenerateRecognition();
+  reader_->SkipLogIds(1000);
+  reader_->GenerateRecognition();
+  reader_->GenerateRecognition();
+  const auto& generated = reader_->Generated();
+  ASSERT_EQ(generated.size(), 3u);
+  EXPECT_EQ(generated[1].log_id, 1002);
+  EXPECT_EQ(generated[2].log_id, 1003);
+}
+
+TEST_F(ReaderFaults, PhantomNewestIsReportedOnceByTheDescendingList) {
+  reader_->GenerateRecognition();
+  reader_->ReportPhantomNewest(1'000'000'000'000);
+  EXPECT_TRUE(reader_->GetStats().phantom_newest_pending);
+  auto newest = [&] {
+    auto page = Json(Do("GET", "/logs", "order=desc&page=1&page_size=1"));
+    return page.at("items").as_array().at(0).at("id").as_int64();
+  };
+  EXPECT_EQ(newest(), 1'000'000'000'000);
+  EXPECT_FALSE(reader_->GetStats().phantom_newest_pending);
+  EXPECT_EQ(newest(), 1);
+  EXPECT_EQ(reader_->Generated().size(), 1u);
 }
 
 TEST_F(ReaderFaults, ClockSkewShiftsTimestamps) {
