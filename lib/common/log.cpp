@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "common/log_escape.hpp"
+
 namespace gw::log {
 namespace {
 

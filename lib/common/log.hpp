@@ -18,17 +18,8 @@ bool ParseLevel(std::string_view text, Level& out);
 
 /// Writes one line to stderr: `<level> <component>: <message>`, prefixed with a systemd
 /// priority (`<4>`) so journald keeps the severity. Thread-safe; one write(2) per line.
-/// The message is passed through Escape. Never pass secrets or biometric data.
+/// Never pass secrets or biometric data.
 void Write(Level level, std::string_view component, std::string_view message);
-
-/// `text` safe for a log line: every C0 control byte (CR, LF and TAB included), DEL and every
-/// byte that is not part of valid UTF-8 becomes `\xNN`; valid UTF-8 passes unchanged. Pure.
-std::string Escape(std::string_view text);
-
-/// Longest value (a string streamed into a Line) kept in a log line, in bytes.
-inline constexpr std::size_t kMaxValueBytes = 256;
-/// `value` cut to kMaxValueBytes (on a UTF-8 boundary) with `...(+N bytes)` when longer. Pure.
-std::string Cut(std::string_view value);
 
 /// Builds one log line with `<<` and writes it when destroyed.
 class Line {
@@ -41,16 +32,6 @@ class Line {
   template <class T>
   Line& operator<<(const T& value) {
     stream_ << value;
-    return *this;
-  }
-  /// Strings are values that may come from a reader or a request: each is cut (Cut); the whole
-  /// line is escaped when written. String literals are written whole.
-  Line& operator<<(const std::string& value) {
-    stream_ << Cut(value);
-    return *this;
-  }
-  Line& operator<<(std::string_view value) {
-    stream_ << Cut(value);
     return *this;
   }
 

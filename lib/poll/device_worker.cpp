@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/log.hpp"
+#include "common/log_escape.hpp"
 #include "metrics/poll_metrics.hpp"
 #include "poll/convert.hpp"
 #include "store/database.hpp"
@@ -175,7 +176,7 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
                   "poll")
             << reader_.id << " (" << reader_.host << ":" << reader_.port << ") is " << state
             << (health_.reason().empty() ? "" : ": " + health_.reason())
-            << (outcome && !outcome->detail.empty() ? " (" + outcome->detail + ")" : "")
+            << (outcome && !outcome->detail.empty() ? " (" + log::Cut(outcome->detail) + ")" : "")
             << (suppressed ? " [" + std::to_string(suppressed) + " similar lines suppressed]" : "");
       }
     }
@@ -267,8 +268,8 @@ asio::awaitable<void> DeviceWorker::Loop() {
   if (!client_->lock_uid().empty()) {
     auto released = co_await client_->Unlock();
     if (!released) {
-      GW_LOG(kWarn, "poll") << reader_.id
-                            << ": could not release the lock: " << released.error().detail;
+      GW_LOG(kWarn, "poll") << reader_.id << ": could not release the lock: "
+                            << log::Cut(released.error().detail);
     }
   }
   // Whoever still holds this worker (an API operation, user sync) must not take the lock back.

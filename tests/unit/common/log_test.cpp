@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/identifier.hpp"
+#include "common/log_escape.hpp"
 
 namespace gw::log {
 namespace {
