@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -661,6 +662,29 @@ TEST_F(ApiTest, RandomMethodsAndPathsAddNoMetricSeries) {
   }
   EXPECT_EQ(series(), before);
   EXPECT_EQ(Call("GET", "/metrics", read_).body.find("XKCD"), std::string::npos);
+}
+
+TEST_F(ApiTest, SyncPlanIsAdminOnlyAndOneAtATimePerReader) {
+  StartWithTokens(1, 0.0);
+  const std::string plan = "/api/v1/sync/plan?device=sim-0";
+  ExpectProblem(Call("GET", plan, operate_), 403, "operate");
+  ASSERT_EQ(Call("GET", plan, admin_).status, 200);
+  // A slow reader keeps a dry run going for seconds: concurrent ones for it are refused.
+  Fault(0, "{\"latency_ms\":300}");
+  std::vector<int> statuses(3, 0);
+  std::vector<std::thread> callers;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    callers.emplace_back([&, i] {
+      HttpClient client("127.0.0.1", api_port_, 30s);
+      statuses[i] = client.Request("GET", plan, "", Bearer(admin_)).status;
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1)
+      << statuses[0] << " " << statuses[1] << " " << statuses[2];
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), 2);
+  Fault(0, "{}");
+  EXPECT_EQ(Call("GET", plan, admin_).status, 200);  // the slot is free again
 }
 
 TEST_F(ApiTest, TokensAreReloadedOnSighupAndExpire) {
