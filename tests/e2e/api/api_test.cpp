@@ -348,6 +348,32 @@ TEST_F(ApiTest, StreamAndReaderOperationLimitsAnswer429) {
       [&] { return Call("POST", "/api/v1/devices/sim-0/time", operate_).status == 200; }, 15s));
 }
 
+TEST_F(ApiTest, EventStreamsTakeAtMostHalfOfTheConnections) {
+  // max_streams says 1000, but with 6 connections streams may hold 3: operators keep the rest.
+  api_extra_suffix_ = ", max_connections: 6";
+  StartWithTokens(1, 0.0);
+  std::atomic<int> opened{0};
+  std::vector<std::thread> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.emplace_back([&] {
+      HttpClient client("127.0.0.1", api_port_, 4s);
+      ++opened;
+      client.RequestRaw("GET", "/api/v1/events/stream", 1 << 20, Bearer(read_));
+    });
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return opened == 3 &&
+               Call("GET", "/metrics", read_).body.find("ef45gw_sse_subscribers 3") !=
+                   std::string::npos;
+      },
+      5s));
+  auto fourth = Call("GET", "/api/v1/events/stream", read_);
+  ExpectProblem(fourth, 429, "fourth stream");
+  EXPECT_EQ(Call("GET", "/api/v1/devices", read_).status, 200);  // the API still answers
+  for (auto& t : streams) t.join();
+}
+
 TEST_F(ApiTest, PaginationWhileEventsArriveMissesAndRepeatsNothing) {
   StartWithTokens(3, 15.0);
   std::vector<std::int64_t> seen;
