@@ -107,8 +107,10 @@ std::optional<std::int64_t> AsInt(const json::value& v, std::int64_t min, std::i
   } else if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(
                                                    std::numeric_limits<std::int64_t>::max())) {
     n = static_cast<std::int64_t>(v.as_uint64());
-  } else if (v.is_double() &&
+  } else if (v.is_double() && v.as_double() >= -9223372036854775808.0 &&
+             v.as_double() < 9223372036854775808.0 &&
              v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double()))) {
+    // Range first: converting a double outside int64 is undefined (found by fuzz_api_request).
     n = static_cast<std::int64_t>(v.as_double());
   } else {
     return std::nullopt;

@@ -96,6 +96,15 @@ TEST(UserDoc, RedactsTemplatesForNonAdmins) {
   EXPECT_NE(json::serialize(ToApiJson(doc, true)).find("TEZU"), std::string::npos);
 }
 
+TEST(UserDoc, HugeNumbersAreAProblemNotUndefinedBehaviour) {
+  std::string problem;
+  EXPECT_FALSE(ParseUserDoc("u1", R"({"subject":{"wiegand_code":4.4e52}})", &problem));
+  EXPECT_NE(problem.find("subject.wiegand_code"), std::string::npos) << problem;
+  EXPECT_FALSE(
+      ParseUserDoc("u1", R"({"faces":[{"sub_id":0,"face_feature_size":-1e300}]})", &problem));
+  EXPECT_TRUE(ParseUserDoc("u1", R"({"subject":{"wiegand_code":7.0}})", &problem)) << problem;
+}
+
 TEST(UserDoc, RedactsCredentialsForNonAdmins) {
   auto doc = Parse(kDoc);
   auto redacted = ToApiJson(doc, false);
