@@ -5,6 +5,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+
+#include "api/audit.hpp"
 
 namespace gw::api {
 namespace {
@@ -192,6 +195,41 @@ TEST(Router, AuditsStateChangesAnd401And403BeforeAnswering) {
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[2].target, "u-1");
   EXPECT_EQ(records[2].actor, "root");
+}
+
+TEST(AuditPayload, HoldsTheListedFieldsEscapedAndCut) {
+  AuditRecord r;
+  r.actor = "ops-desk";
+  r.role = "operate";
+  r.method = "POST";
+  r.route = "/api/v1/devices/{id}/settings/{title}";
+  r.device_id = "door-3";
+  r.target = "evil\r\ntitle\xff" + std::string(1000, 'x');
+  r.status = 200;
+  r.remote_addr = "192.0.2.7";
+  r.request_id = "abc-1";
+  boost::system::error_code ec;
+  auto v = boost::json::parse(AuditPayload(r), ec);
+  ASSERT_FALSE(ec);
+  const auto& o = v.as_object();
+  EXPECT_EQ(o.size(), 9u);
+  EXPECT_EQ(o.at("actor"), "ops-desk");
+  EXPECT_EQ(o.at("role"), "operate");
+  EXPECT_EQ(o.at("method"), "POST");
+  EXPECT_EQ(o.at("device_id"), "door-3");
+  EXPECT_EQ(o.at("status").as_int64(), 200);
+  EXPECT_EQ(o.at("remote_addr"), "192.0.2.7");
+  EXPECT_EQ(o.at("request_id"), "abc-1");
+  const std::string target(o.at("target").as_string());
+  EXPECT_EQ(target.find('\n'), std::string::npos);
+  EXPECT_NE(target.find("\\x0d\\x0a"), std::string::npos);
+  EXPECT_LT(target.size(), 320u);
+  AuditRecord anonymous;
+  anonymous.status = 401;
+  auto a = boost::json::parse(AuditPayload(anonymous)).as_object();
+  EXPECT_EQ(a.at("actor"), "anonymous");
+  EXPECT_TRUE(a.at("device_id").is_null());
+  EXPECT_TRUE(a.at("target").is_null());
 }
 
 }  // namespace
