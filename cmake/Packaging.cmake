@@ -5,10 +5,14 @@ include(GNUInstallDirs)
 install(TARGETS ef45-gatewayd ef45ctl ef45-sim RUNTIME DESTINATION bin COMPONENT gateway)
 install(FILES deploy/systemd/ef45-gatewayd.service
         DESTINATION lib/systemd/system COMPONENT gateway)
+# Both hold secrets (token hashes, the DSN): 0640, group ef45gw set by postinst (the group does
+# not exist when the package is built).
 install(FILES config/gateway.example.yaml
-        DESTINATION /etc/ef45-gateway RENAME gateway.yaml COMPONENT gateway)
+        DESTINATION /etc/ef45-gateway RENAME gateway.yaml
+        PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ COMPONENT gateway)
 install(FILES deploy/systemd/ef45-gatewayd.env
-        DESTINATION /etc/ef45-gateway PERMISSIONS OWNER_READ OWNER_WRITE COMPONENT gateway)
+        DESTINATION /etc/ef45-gateway PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ
+        COMPONENT gateway)
 install(DIRECTORY migrations/ DESTINATION share/ef45-gateway/migrations
         FILES_MATCHING PATTERN "*.sql")
 install(FILES README.md config/gateway.example.yaml lib/store/SCHEMA.md

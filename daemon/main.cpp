@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/audit.hpp"
 #include "api/auth.hpp"
 #include "api/commit_signal.hpp"
 #include "api/event_feed.hpp"
@@ -135,7 +136,10 @@ class Gateway {
     context_.commits = &commits_;
     context_.feed = &feed_;
     context_.open_metrics = config_.api.open_metrics;
-    context_.max_streams = config_.api.max_streams;
+    // Event streams hold their connection for hours: they may take at most half of them, so
+    // streams alone can never lock operators out of the API.
+    context_.max_streams =
+        std::min(config_.api.max_streams, std::max(1, config_.api.max_connections / 2));
     context_.max_reader_ops = config_.api.max_reader_ops;
     context_.open_health = config_.api.open_health;
     if (config_.cluster.enabled()) {
@@ -151,7 +155,9 @@ class Gateway {
           cluster_metrics_.get());
       context_.owner_url = [this](const std::string& id) { return leases_->OwnerUrl(id); };
       context_.cluster_node = config_.cluster.node_id;
+      context_.tls = config_.api.tls.enabled();
     }
+    router_.SetAuditSink(gw::api::MakeAuditSink(api_db_, &commits_, &api_metrics_));
     gw::api::AddGatewayRoutes(router_, context_);
     gw::api::AddReaderRoutes(router_, context_);
     if (config_.sync.enabled) {
@@ -163,13 +169,13 @@ class Gateway {
                                                       SyncOptionsFor(config_.sync),
                                                       sync_metrics_.get());
     }
-    user_context_ = std::make_unique<gw::api::UserRoutesContext>(
-        gw::api::UserRoutesContext{api_db_, workers_, sync_.get()});
+    user_context_ = std::make_unique<gw::api::UserRoutesContext>(api_db_, workers_, sync_.get());
     gw::api::AddUserRoutes(router_, *user_context_);
     gw::api::ServerOptions options;
     options.host = config_.api.listen_host;
     options.port = config_.api.listen_port;
     options.max_connections = config_.api.max_connections;
+    options.max_connections_per_ip = config_.api.max_connections_per_ip;
     options.tls_cert_file = config_.api.tls.cert_file;
     options.tls_key_file = config_.api.tls.key_file;
     server_ = std::make_unique<gw::api::Server>(
@@ -181,10 +187,17 @@ class Gateway {
   }
 
   int Run() {
+    // The configuration was validated: without tokens we listen on loopback, or the operator
+    // said api.insecure_open (DESIGN.md invariant 7).
     if (config_.api.tokens.empty()) {
+      const bool loopback = gw::config::IsLoopback(config_.api.listen_host);
+      api_metrics_.SetInsecure(!loopback);
       GW_LOG(kWarn, "gatewayd") << "api.tokens is empty: the API on " << config_.api.listen_host
                                 << ":" << config_.api.listen_port
-                                << " is open to every caller (admin); configure tokens";
+                                << (loopback ? " is open to every local caller (admin)"
+                                             : " is open to EVERY caller on the network (admin) "
+                                               "because api.insecure_open is set")
+                                << "; configure api.tokens";
     }
     try {
       server_->Start();  // /healthz answers at once; /readyz says 503 until start-up is done
@@ -222,10 +235,14 @@ class Gateway {
   }
 
  private:
-  /// No configured token: every caller is admin (a warning at start-up says so).
-  gw::api::Authenticator MakeAuthenticator() const {
-    if (config_.api.tokens.empty()) return nullptr;
-    return [this](std::string_view authorization) { return auth_.Authenticate(authorization); };
+  /// No configured token: every caller is admin (a warning at start-up says so). Tokens are
+  /// re-read on SIGHUP (Reload).
+  gw::api::Authenticator MakeAuthenticator() {
+    open_ = config_.api.tokens.empty();
+    return [this](std::string_view authorization) -> gw::api::Caller {
+      if (open_.load()) return gw::api::Caller(gw::api::Role::kAdmin);
+      return auth_.Identify(authorization);
+    };
   }
 
   /// Cluster mode: every write checks this node's lease on its reader (DESIGN.md section 9).
@@ -385,6 +402,11 @@ class Gateway {
     gw::systemd::NotifyReloading();
     try {
       auto next = gw::config::LoadFile(config_path_);
+      // Tokens first: a revoked token stops working now, whatever else the reload does.
+      auth_.Replace(next.api.tokens);
+      open_ = next.api.tokens.empty();
+      config_.api.tokens = next.api.tokens;
+      GW_LOG(kInfo, "gatewayd") << "reloaded API tokens: " << next.api.tokens.size();
       if (leases_) {
         leases_->SetReaders(next.readers);  // the next lease round claims or releases
         config_.readers = next.readers;
@@ -470,6 +492,7 @@ class Gateway {
   std::unique_ptr<gw::cluster::ClusterMetrics> cluster_metrics_;  // cluster mode only
   std::unique_ptr<gw::cluster::LeaseManager> leases_;             // cluster mode only
   gw::api::TokenAuthenticator auth_;
+  std::atomic<bool> open_{false};  // no tokens configured: every caller is admin
   gw::api::Router router_;
   gw::api::GatewayContext context_;
   std::unique_ptr<gw::api::Server> server_;

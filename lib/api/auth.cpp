@@ -33,32 +33,55 @@ Role ToRole(config::TokenRole role) {
   return Role::kNone;
 }
 
-TokenAuthenticator::TokenAuthenticator(const std::vector<config::ApiToken>& tokens) {
-  for (const auto& t : tokens) by_hash_[t.sha256] = Entry{t.name, ToRole(t.role)};
+TokenAuthenticator::TokenAuthenticator(const std::vector<config::ApiToken>& tokens, Clock clock)
+    : clock_(std::move(clock)), by_hash_(Build(tokens)) {}
+
+std::shared_ptr<const TokenAuthenticator::Table> TokenAuthenticator::Build(
+    const std::vector<config::ApiToken>& tokens) {
+  auto table = std::make_shared<Table>();
+  for (const auto& t : tokens) (*table)[t.sha256] = Entry{t.name, ToRole(t.role), t.expires};
+  return table;
 }
 
-const TokenAuthenticator::Entry* TokenAuthenticator::Find(std::string_view authorization) const {
+void TokenAuthenticator::Replace(const std::vector<config::ApiToken>& tokens) {
+  auto table = Build(tokens);
+  std::lock_guard lock(mutex_);
+  by_hash_ = std::move(table);
+}
+
+std::size_t TokenAuthenticator::size() const {
+  std::lock_guard lock(mutex_);
+  return by_hash_->size();
+}
+
+Caller TokenAuthenticator::Identify(std::string_view authorization) const {
   constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return nullptr;
+  if (authorization.size() <= kScheme.size()) return {};
   for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return nullptr;
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return {};
   }
   auto token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return nullptr;
-  auto it = by_hash_.find(Sha256Hex(token));
-  return it == by_hash_.end() ? nullptr : &it->second;
+  if (token.empty()) return {};
+  const auto hash = Sha256Hex(token);
+  std::shared_ptr<const Table> table;
+  {
+    std::lock_guard lock(mutex_);
+    table = by_hash_;
+  }
+  auto it = table->find(hash);
+  if (it == table->end()) return {};
+  if (it->second.expires && clock_() >= *it->second.expires) return {};
+  return Caller(it->second.role, it->second.name);
 }
 
 Role TokenAuthenticator::Authenticate(std::string_view authorization) const {
-  const Entry* e = Find(authorization);
-  return e ? e->role : Role::kNone;
+  return Identify(authorization).role;
 }
 
 std::string TokenAuthenticator::NameOf(std::string_view authorization) const {
-  const Entry* e = Find(authorization);
-  return e ? e->name : std::string();
+  return Identify(authorization).name;
 }
 
 }  // namespace gw::api

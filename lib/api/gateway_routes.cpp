@@ -15,6 +15,7 @@
 #include "api/commit_signal.hpp"
 #include "api/event_feed.hpp"
 #include "api/problem.hpp"
+#include "common/identifier.hpp"
 #include "common/time.hpp"
 #include "metrics/gateway_metrics.hpp"
 #include "metrics/metrics.hpp"
@@ -137,17 +138,18 @@ std::optional<Response> ParseEventQuery(const Request& request, store::EventQuer
     q.limit = static_cast<int>(n);
   }
   if (auto device = request.Query("device")) {
-    if (device->empty()) return BadRequest("device", "must not be empty");
+    if (!ValidIdentifier(*device)) return BadRequest("device", kIdentifierRule);
     q.device_id = *device;
   }
   if (auto kind = request.Query("kind")) {
     q.kind = store::ParseKind(*kind);
     if (!q.kind) {
-      return BadRequest("kind", "must be one of recognition, user_data, log, door, device, gap");
+      return BadRequest("kind",
+                        "must be one of recognition, user_data, log, door, device, gap, audit");
     }
   }
   if (auto user = request.Query("user")) {
-    if (user->empty()) return BadRequest("user", "must not be empty");
+    if (!ValidIdentifier(*user)) return BadRequest("user", kIdentifierRule);
     q.user_uuid = *user;
   }
   for (const char* name : {"since", "until"}) {

@@ -39,6 +39,9 @@ struct GatewayContext {
   /// Cluster mode: this instance's node id (empty: one instance polls every reader). The device
   /// listing then also shows the readers other instances poll, from PostgreSQL.
   std::string cluster_node{};
+  /// This instance serves HTTPS: a 307 to another instance goes only to an https:// URL (and
+  /// only to an http:// one without TLS), whatever the database says (config::ValidAdvertiseUrl).
+  bool tls = false;
   /// Wakes event streams when events were committed (see CommitSignal); optional.
   CommitSignal* commits = nullptr;
   /// The newest committed events shared by every event stream (see EventFeed); optional.

@@ -16,6 +16,18 @@ namespace gw::api {
 /// Roles of API callers, each including the ones before it.
 enum class Role { kNone = 0, kRead, kOperate, kAdmin };
 
+/// "none", "read", "operate", "admin".
+const char* RoleName(Role role) noexcept;
+
+/// Who is calling: the role and the name of the token (never the token itself). Implicit from
+/// a Role so that an authenticator may answer with a role only (the name is then empty).
+struct Caller {
+  Caller(Role r = Role::kNone, std::string n = {})  // NOLINT(google-explicit-constructor)
+      : role(r), name(std::move(n)) {}
+  Role role;
+  std::string name;
+};
+
 /// A parsed API request. Beast stays inside server.cpp; handlers see only this.
 struct Request {
   std::string method;                                           ///< "GET", "PUT", ...
@@ -26,8 +38,17 @@ struct Request {
   std::string authorization;
   std::string last_event_id;
   std::string content_type;
+  std::string origin;  ///< the `Origin` header (sent by browsers)
   std::string body;
+  /// A body was announced (Content-Length > 0 or chunked), read or not yet.
+  bool has_body = false;
+  std::string remote_addr;  ///< the client's IP address
+  std::string request_id;   ///< unique per request; sent back as X-Request-Id, in audit events
   Role role = Role::kNone;  ///< set by the router after authentication
+  std::string actor;        ///< the token's name, or "anonymous" (set by the router)
+  /// What an audit event names as `target` when the handler knows better than the path (e.g.
+  /// the user of an APB clear given in the body). Default: the user_uuid or title path param.
+  std::string audit_target;
 
   /// The first value of query parameter `name`, if present.
   std::optional<std::string> Query(std::string_view name) const;

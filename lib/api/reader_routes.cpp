@@ -13,7 +13,9 @@
 
 #include "api/gateway_routes.hpp"
 #include "api/problem.hpp"
+#include "common/identifier.hpp"
 #include "common/time.hpp"
+#include "config/config.hpp"
 #include "ef45/client.hpp"
 #include "ef45/encode.hpp"
 #include "poll/worker_set.hpp"
@@ -97,6 +99,15 @@ asio::awaitable<Response> OnReader(GatewayContext& ctx, Request& request, Reader
   if (!worker) {
     if (ctx.owner_url) {
       if (auto url = ctx.owner_url(id)) {
+        // The URL comes from the database: redirect only to a URL of our own scheme.
+        if (!config::ValidAdvertiseUrl(*url, ctx.tls)) {
+          co_return Problem(502, "reader-owner-invalid",
+                            "The instance polling this reader has an unusable advertise_url",
+                            "reader '" + id +
+                                "' is polled by another instance whose advertise_url "
+                                "is not a valid " +
+                                std::string(ctx.tls ? "https" : "http") + " URL");
+        }
         auto r = Problem(307, "reader-elsewhere", "Reader served by another instance",
                          "reader '" + id + "' is polled by " + *url);
         r.headers.emplace_back("Location", *url + request.target);
@@ -282,10 +293,11 @@ asio::awaitable<Response> PostApbClear(GatewayContext& ctx, Request& request) {
   std::optional<std::string> user;
   std::optional<bool> all;
   if (auto it = o.find("user_uuid"); it != o.end()) {
-    if (!it->value().is_string() || it->value().as_string().empty()) {
-      co_return BadRequest("user_uuid", "must be a non-empty string");
+    if (!it->value().is_string() || !ValidIdentifier(it->value().as_string())) {
+      co_return BadRequest("user_uuid", "must be " + std::string(kIdentifierRule));
     }
     user = std::string(it->value().as_string());
+    request.audit_target = *user;
   }
   if (auto bad = OptBool(o, "all", all)) co_return *bad;
   if (user.has_value() == all.value_or(false)) {
@@ -456,16 +468,21 @@ void AddReaderRoutes(Router& router, GatewayContext& ctx) {
     return [&ctx, fn](Request& request) { return fn(ctx, request); };
   };
   const std::string base = "/api/v1/devices/{id}";
-  router.Add("POST", base + "/relay", Role::kOperate, bind(PostRelay));
-  router.Add("POST", base + "/apb/clear", Role::kOperate, bind(PostApbClear));
-  router.Add("POST", base + "/time", Role::kOperate, bind(PostTime));
-  router.Add("GET", base + "/logs", Role::kOperate, bind(GetLogs));
-  router.Add("POST", base + "/camera/start", Role::kOperate, bind(PostCameraStart));
-  router.Add("POST", base + "/camera/stop", Role::kOperate, bind(PostCameraStop));
+  // Every operation that changes a reader is an audit event, committed before the answer.
+  const RouteOptions change{BodyKind::kJson, kJsonBodyLimit, AuditMode::kAlways};
+  // Reads that may serve biometric data (matched face images, captures) to an admin.
+  const RouteOptions biometric_read{BodyKind::kNone, kJsonBodyLimit, AuditMode::kAdminRead};
+  router.Add("POST", base + "/relay", Role::kOperate, bind(PostRelay), change);
+  router.Add("POST", base + "/apb/clear", Role::kOperate, bind(PostApbClear), change);
+  router.Add("POST", base + "/time", Role::kOperate, bind(PostTime), change);
+  router.Add("GET", base + "/logs", Role::kOperate, bind(GetLogs), biometric_read);
+  router.Add("POST", base + "/camera/start", Role::kOperate, bind(PostCameraStart), change);
+  router.Add("POST", base + "/camera/stop", Role::kOperate, bind(PostCameraStop), change);
   router.Add("GET", base + "/settings/{title}", Role::kAdmin, bind(GetSettingRoute));
-  router.Add("PUT", base + "/settings/{title}", Role::kAdmin, bind(PutSettingRoute));
-  router.Add("GET", base + "/capture", Role::kAdmin, bind(GetCapture));
-  router.Add("POST", base + "/firmware", Role::kAdmin, bind(PostFirmware));
+  router.Add("PUT", base + "/settings/{title}", Role::kAdmin, bind(PutSettingRoute), change);
+  router.Add("GET", base + "/capture", Role::kAdmin, bind(GetCapture), biometric_read);
+  router.Add("POST", base + "/firmware", Role::kAdmin, bind(PostFirmware),
+             RouteOptions{BodyKind::kOctets, kFirmwareBodyLimit, AuditMode::kAlways});
 }
 
 }  // namespace gw::api

@@ -1,6 +1,7 @@
 // The only translation unit of lib/api that instantiates Beast's HTTP machinery.
 #include "api/server.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,10 +10,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/parse.hpp>
+#include <cstdio>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 
 #include "api/problem.hpp"
 #include "common/log.hpp"
@@ -31,7 +34,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         options(std::move(opts)),
         router(r),
         observer(std::move(obs)),
-        acceptor(executor) {}
+        acceptor(executor) {
+    std::random_device random;
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "%08x", random());
+    request_prefix = prefix;
+  }
 
   asio::any_io_executor executor;
   ServerOptions options;
@@ -43,6 +51,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> stopping{false};
   std::mutex sockets_mutex;
   std::list<beast::tcp_stream*> streams;  // open connections, closed on Stop()
+  std::map<std::string, int> per_ip;      // open connections by client address (sockets_mutex)
+  std::string request_prefix;             // random per process: request ids stay unique
+  std::atomic<std::uint64_t> next_request{0};
 };
 
 namespace {
@@ -69,11 +80,16 @@ class BeastStreamWriter final : public StreamWriter {
   std::chrono::milliseconds timeout_;
 };
 
-Request ToRequest(const http::request<http::string_body>& req) {
+/// The request as handlers see it, from its header only (the body is read after Admit).
+Request ToRequest(const http::request_parser<http::string_body>& parser) {
+  const auto& req = parser.get();
   Request out;
   out.method = std::string(req.method_string());
   out.target = std::string(req.target());
-  out.body = req.body();
+  out.has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+  if (auto it = req.find(http::field::origin); it != req.end()) {
+    out.origin = std::string(it->value());
+  }
   if (auto it = req.find(http::field::authorization); it != req.end()) {
     out.authorization = std::string(it->value());
   }
@@ -83,15 +99,7 @@ Request ToRequest(const http::request<http::string_body>& req) {
   if (auto it = req.find(http::field::content_type); it != req.end()) {
     out.content_type = std::string(it->value());
   }
-  auto url = boost::urls::parse_origin_form(out.target);
-  if (!url) {
-    out.path = out.target;
-    return out;
-  }
-  out.path = url->path();
-  for (auto param : url->params()) {
-    out.query.emplace(param.key, param.value);
-  }
+  ParseTarget(out);
   return out;
 }
 
@@ -106,72 +114,117 @@ http::response<http::string_body> ToBeast(const Response& r, unsigned version, b
   return res;
 }
 
-/// Keeps a connection in the server's list (Stop closes them) and counts it.
+/// Keeps a connection in the server's list (Stop closes them) and counts it, overall and for
+/// its client address.
 struct Registration {
   Registration(std::shared_ptr<Server::Impl> i, beast::tcp_stream& stream) : impl(std::move(i)) {
+    boost::system::error_code ec;
+    auto remote = stream.socket().remote_endpoint(ec);
+    address = ec ? std::string("unknown") : remote.address().to_string();
     std::lock_guard lock(impl->sockets_mutex);
     self = impl->streams.insert(impl->streams.end(), &stream);
+    from_address = ++impl->per_ip[address];
   }
   ~Registration() {
     std::lock_guard lock(impl->sockets_mutex);
     impl->streams.erase(self);
+    if (--impl->per_ip[address] <= 0) impl->per_ip.erase(address);
     --impl->active;
   }
   Registration(const Registration&) = delete;
   Registration& operator=(const Registration&) = delete;
   std::shared_ptr<Server::Impl> impl;
   std::list<beast::tcp_stream*>::iterator self;
+  std::string address;
+  int from_address = 0;  // connections from this address, this one included
 };
 
 /// Answers requests on one connection (plain or TLS) until it closes, times out or the server
 /// stops.
 template <class Stream>
-asio::awaitable<void> Serve(std::shared_ptr<Server::Impl> impl, Stream& stream) {
+asio::awaitable<void> Refuse(Stream& stream, const ServerOptions& opts, Response response) {
+  auto res = ToBeast(response, 11, false);
+  beast::get_lowest_layer(stream).expires_after(opts.write_timeout);
+  co_await http::async_write(stream, res, kTuple);
+}
+
+/// Answers requests on one connection (plain or TLS) until it closes, times out or the server
+/// stops.
+template <class Stream>
+asio::awaitable<void> Serve(std::shared_ptr<Server::Impl> impl, Stream& stream,
+                            const Registration& registration) {
   auto& tcp_layer = beast::get_lowest_layer(stream);
   const ServerOptions& opts = impl->options;
   beast::flat_buffer buffer;
   if (impl->active > opts.max_connections) {
-    auto res = ToBeast(Problem(503, "too-many-connections", "Too many connections",
-                               "the gateway is at its connection limit; retry later"),
-                       11, false);
-    tcp_layer.expires_after(opts.write_timeout);
-    co_await http::async_write(stream, res, kTuple);
+    co_await Refuse(stream, opts,
+                    Problem(503, "too-many-connections", "Too many connections",
+                            "the gateway is at its connection limit; retry later"));
+    co_return;
+  }
+  if (registration.from_address > opts.max_connections_per_ip) {
+    auto busy = Problem(429, "too-many-connections-from-client", "Too many connections",
+                        "this client address has " + std::to_string(opts.max_connections_per_ip) +
+                            " connections open already");
+    busy.headers.emplace_back("Retry-After", "1");
+    co_await Refuse(stream, opts, std::move(busy));
     co_return;
   }
   while (!impl->stopping) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-    parser.body_limit(opts.body_limit);
+    // Until the route is known only the largest limit of any route applies (a Content-Length
+    // above it is refused with the header); the route's own limit is set once it is known.
+    parser.body_limit(impl->router.max_body_limit());
     tcp_layer.expires_after(opts.idle_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
-    if (!ec && !parser.is_done()) {
-      tcp_layer.expires_after(opts.read_timeout);
-      std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
-    }
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
-      int status = ec == http::error::body_limit ? 413 : 431;
-      auto res = ToBeast(Problem(status, status == 413 ? "payload-too-large" : "headers-too-large",
-                                 status == 413 ? "Payload too large" : "Headers too large",
-                                 "the request exceeds the gateway's limit"),
-                         11, false);
-      tcp_layer.expires_after(opts.write_timeout);
-      co_await http::async_write(stream, res, kTuple);
+      const bool body = ec == http::error::body_limit;
+      co_await Refuse(stream, opts,
+                      Problem(body ? 413 : 431, body ? "payload-too-large" : "headers-too-large",
+                              body ? "Payload too large" : "Headers too large",
+                              "the request exceeds the gateway's limit"));
       break;
     }
     if (ec) break;  // closed, timed out or not HTTP: nothing to answer
     auto start = std::chrono::steady_clock::now();
-    const auto& beast_req = parser.get();
-    Request request = ToRequest(beast_req);
+    Request request = ToRequest(parser);
+    request.remote_addr = registration.address;
+    request.request_id = impl->request_prefix + "-" + std::to_string(++impl->next_request);
     std::string route_template;
-    Response response;
-    try {
-      response = co_await impl->router.Dispatch(request, route_template);
-    } catch (const std::exception& e) {
-      GW_LOG(kError, "api") << request.method << " " << route_template
-                            << ": handler failed: " << e.what();
-      response = Problem(500, "internal", "Internal error", "the request could not be handled");
+    // Authenticated and checked on the headers alone: nothing of the body is read before.
+    auto admission = impl->router.Admit(request, route_template);
+    bool body_unread = !parser.is_done();
+    if (admission.route) {
+      const std::size_t limit = admission.route->options.body_limit;
+      if (parser.content_length().value_or(0) > limit) {
+        admission.route = nullptr;
+        admission.refusal =
+            Problem(413, "payload-too-large", "Payload too large",
+                    "this resource takes at most " + std::to_string(limit) + " bytes");
+      } else if (body_unread) {
+        parser.body_limit(limit);
+        tcp_layer.expires_after(opts.read_timeout);
+        std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
+        if (ec == http::error::body_limit) {
+          co_await Refuse(
+              stream, opts,
+              Problem(413, "payload-too-large", "Payload too large",
+                      "this resource takes at most " + std::to_string(limit) + " bytes"));
+          break;
+        }
+        if (ec) break;
+        body_unread = false;
+        request.body = std::move(parser.get().body());
+      } else {
+        request.body = std::move(parser.get().body());
+      }
     }
-    const bool keep_alive = beast_req.keep_alive() && !impl->stopping;
+    Response response = co_await impl->router.Handle(admission, request, route_template);
+    response.headers.emplace_back("X-Request-Id", request.request_id);
+    const auto& beast_req = parser.get();
+    // A refused request's body was never read: the connection cannot carry another request.
+    const bool keep_alive = beast_req.keep_alive() && !impl->stopping && !body_unread;
     if (response.stream) {
       http::response<http::empty_body> head{static_cast<http::status>(response.status),
                                             beast_req.version()};
@@ -209,9 +262,20 @@ asio::awaitable<void> Serve(std::shared_ptr<Server::Impl> impl, Stream& stream) 
 asio::awaitable<void> Session(std::shared_ptr<Server::Impl> impl, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   Registration registration(impl, stream);
-  co_await Serve(impl, stream);
+  co_await Serve(impl, stream, registration);
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  // A refused request's body may still be arriving: closing with unread data would reset the
+  // connection and could destroy the answer before the client reads it. Drain a little, briefly
+  // (bounded: the body is still never read in full).
+  std::array<char, 4096> sink{};
+  std::size_t drained = 0;
+  stream.expires_after(std::chrono::milliseconds(200));
+  while (drained < kJsonBodyLimit) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (ec) break;
+    drained += n;
+  }
 }
 
 asio::awaitable<void> TlsSession(std::shared_ptr<Server::Impl> impl, tcp::socket socket) {
@@ -220,7 +284,7 @@ asio::awaitable<void> TlsSession(std::shared_ptr<Server::Impl> impl, tcp::socket
   beast::get_lowest_layer(stream).expires_after(impl->options.read_timeout);
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
   if (ec) co_return;  // not TLS, or a client that gave up: nothing to answer
-  co_await Serve(impl, stream);
+  co_await Serve(impl, stream, registration);
   beast::get_lowest_layer(stream).expires_after(impl->options.write_timeout);
   co_await stream.async_shutdown(kTuple);
 }

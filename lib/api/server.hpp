@@ -14,10 +14,12 @@ namespace gw::api {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;  ///< 0 = ephemeral (tests); see Server::port()
-  int max_connections = 256;  ///< over the cap a connection gets 503 and is closed
+  std::uint16_t port = 8080;        ///< 0 = ephemeral (tests); see Server::port()
+  int max_connections = 256;        ///< over the cap a connection gets 503 and is closed
+  int max_connections_per_ip = 64;  ///< over it a client's new connection gets 429, closed
   std::size_t header_limit = 16 * 1024;
-  std::size_t body_limit = 8 * 1024 * 1024;
+  /// Bodies are limited per route (RouteOptions::body_limit), checked once the headers are in
+  /// and the caller is authenticated: nothing of a body is read before.
   std::chrono::milliseconds idle_timeout{30000};   ///< keep-alive wait for the next request
   std::chrono::milliseconds read_timeout{10000};   ///< reading one request once it started
   std::chrono::milliseconds write_timeout{10000};  ///< one response write / one stream chunk
@@ -33,7 +35,9 @@ using RequestObserver =
                        std::chrono::duration<double> elapsed)>;
 
 /// The HTTP/1.1 server of the façade: keep-alive, header/body limits, deadlines, a connection
-/// cap, one strand per connection. Handlers come from the Router.
+/// cap overall and per client address, one strand per connection. Handlers come from the
+/// Router: Router::Admit runs on the headers, then the body is read within the route's limit,
+/// then Router::Handle. Every response carries an `X-Request-Id`.
 class Server {
  public:
   Server(boost::asio::any_io_executor executor, ServerOptions options, const Router& router,

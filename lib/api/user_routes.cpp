@@ -8,6 +8,7 @@
 #include <set>
 
 #include "api/problem.hpp"
+#include "common/identifier.hpp"
 #include "common/time.hpp"
 #include "poll/worker_set.hpp"
 #include "store/database.hpp"
@@ -87,6 +88,9 @@ asio::awaitable<Response> GetUser(UserRoutesContext& ctx, Request& request) {
 
 asio::awaitable<Response> ListUsers(UserRoutesContext& ctx, Request& request) {
   std::string after = request.Query("after").value_or("");
+  if (!after.empty() && !ValidIdentifier(after)) {
+    co_return BadRequest("after", "must be a user_uuid, " + std::string(kIdentifierRule));
+  }
   int limit = 100;
   if (auto l = request.Query("limit")) {
     auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
@@ -175,9 +179,33 @@ asio::awaitable<Response> UserDevices(UserRoutesContext& ctx, Request& request) 
 
 asio::awaitable<Response> SyncPlan(UserRoutesContext& ctx, Request& request) {
   auto device = request.Query("device");
-  if (!device || device->empty()) co_return BadRequest("device", "required: a reader id");
+  if (!device || !ValidIdentifier(*device)) {
+    co_return BadRequest("device", "required: a reader id, " + std::string(kIdentifierRule));
+  }
   if (!ctx.sync) {
     co_return Problem(409, "sync-disabled", "User sync is disabled", "sync.enabled is false");
+  }
+  // A dry run reads the reader's whole user database: one at a time per reader (each paced
+  // at sync.max_ops_per_second), so it cannot starve that reader's polls.
+  struct Running {
+    UserRoutesContext& ctx;
+    std::string device;
+    bool taken = false;
+    ~Running() {
+      if (!taken) return;
+      std::lock_guard lock(ctx.plans_mutex);
+      ctx.plans_running.erase(device);
+    }
+  } running{ctx, *device};
+  {
+    std::lock_guard lock(ctx.plans_mutex);
+    running.taken = ctx.plans_running.insert(*device).second;
+  }
+  if (!running.taken) {
+    auto busy = Problem(429, "plan-running", "A sync plan is already running for this reader",
+                        "reader '" + *device + "' is being read for another plan; retry later");
+    busy.headers.emplace_back("Retry-After", "5");
+    co_return busy;
   }
   auto r = co_await ctx.sync->DryRun(*device);
   if (!r) {
@@ -248,13 +276,19 @@ void AddUserRoutes(Router& router, UserRoutesContext& ctx) {
   auto bind = [&ctx](asio::awaitable<Response> (*fn)(UserRoutesContext&, Request&)) -> Handler {
     return [&ctx, fn](Request& request) { return fn(ctx, request); };
   };
-  router.Add("GET", "/api/v1/users", Role::kRead, bind(ListUsers));
-  router.Add("GET", "/api/v1/users/by-card/{card}", Role::kRead, bind(UsersByCard));
-  router.Add("GET", "/api/v1/users/{user_uuid}", Role::kRead, bind(GetUser));
-  router.Add("PUT", "/api/v1/users/{user_uuid}", Role::kAdmin, bind(PutUser));
-  router.Add("DELETE", "/api/v1/users/{user_uuid}", Role::kAdmin, bind(DeleteUser));
+  // Credentials and biometric data served to an admin are audited reads.
+  const RouteOptions user_read{BodyKind::kNone, kJsonBodyLimit, AuditMode::kAdminRead};
+  router.Add("GET", "/api/v1/users", Role::kRead, bind(ListUsers), user_read);
+  // Looking a card number up is testing a credential: admins only.
+  router.Add("GET", "/api/v1/users/by-card/{card}", Role::kAdmin, bind(UsersByCard), user_read);
+  router.Add("GET", "/api/v1/users/{user_uuid}", Role::kRead, bind(GetUser), user_read);
+  // A user document carries templates and face features: larger than other JSON bodies.
+  router.Add("PUT", "/api/v1/users/{user_uuid}", Role::kAdmin, bind(PutUser),
+             RouteOptions{BodyKind::kJson, kUserBodyLimit, AuditMode::kAlways});
+  router.Add("DELETE", "/api/v1/users/{user_uuid}", Role::kAdmin, bind(DeleteUser),
+             RouteOptions{BodyKind::kNone, kJsonBodyLimit, AuditMode::kAlways});
   router.Add("GET", "/api/v1/users/{user_uuid}/devices", Role::kRead, bind(UserDevices));
-  router.Add("GET", "/api/v1/sync/plan", Role::kRead, bind(SyncPlan));
+  router.Add("GET", "/api/v1/sync/plan", Role::kAdmin, bind(SyncPlan));
   router.Add("GET", "/api/v1/sync/status", Role::kRead, bind(SyncStatus));
 }
 

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <mutex>
+#include <set>
+#include <string>
+
 #include "api/router.hpp"
 
 namespace gw::store {
@@ -19,19 +23,26 @@ struct UserRoutesContext {
   store::Database& db;
   poll::WorkerSet& workers;
   sync::SyncManager* sync = nullptr;  ///< nullptr when sync is disabled (changes still stored)
+  std::mutex plans_mutex{};
+  std::set<std::string> plans_running{};  ///< readers with a /sync/plan dry run in progress
 };
+
+/// Body limit of `PUT /users/{user_uuid}`: a user with iris templates and face features.
+inline constexpr std::size_t kUserBodyLimit = 8 * 1024 * 1024;
 
 /// Registers the users and sync routes of the façade:
 /// - `PUT /api/v1/users/{user_uuid}` (admin): the whole user as one document
 ///   `{"user_uuid","subject","user_info","faces","cards","groups"}` (reader field names inside
 ///   each part; a missing part means none). 201 created / 200 replaced, with the version.
 /// - `DELETE /api/v1/users/{user_uuid}` (admin): tombstone; readers drop the user.
-/// - `GET /api/v1/users/{user_uuid}`, `GET /api/v1/users?after=&limit=`,
-///   `GET /api/v1/users/by-card/{card}` (read): iris templates and face features only for admin
-///   callers, otherwise `"<redacted N bytes>"`.
+/// - `GET /api/v1/users/{user_uuid}`, `GET /api/v1/users?after=&limit=` (read),
+///   `GET /api/v1/users/by-card/{card}` (admin): credentials (pin, card, cards, wiegand fields)
+///   and biometric data (templates, face features) only for admin callers, otherwise redacted.
+///   An admin's read is an audit event.
 /// - `GET /api/v1/users/{user_uuid}/devices` (read): per reader applied version, pending or
 ///   failed with the reader's answer, and the reader's own state.
-/// - `GET /api/v1/sync/plan?device=ID` (read): dry run of the reader's full round.
+/// - `GET /api/v1/sync/plan?device=ID` (admin): dry run of the reader's full round, one at a
+///   time per reader (429 otherwise).
 /// - `GET /api/v1/sync/status` (read): per reader: last rounds, error, unknown users.
 void AddUserRoutes(Router& router, UserRoutesContext& context);
 

@@ -1,5 +1,7 @@
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +11,9 @@
 #include <limits>
 #include <set>
 #include <sstream>
+
+#include "common/identifier.hpp"
+#include "common/time.hpp"
 
 namespace gw::config {
 
@@ -212,12 +217,7 @@ void ReadLock(Reader& r, const YAML::Node& node, const std::string& path, LockCo
   r.Millis(node, "retry_ms", path, lock.retry, 100, 3'600'000);
 }
 
-bool ValidReaderId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
+bool ValidReaderId(const std::string& id) { return ValidIdentifier(id); }
 
 bool SplitHostPort(const std::string& text, std::string& host, std::uint16_t& port) {
   auto colon = text.rfind(':');
@@ -264,7 +264,7 @@ void ReadReaders(Reader& r, const YAML::Node& node, Config& config) {
     r.StringList(item, "groups", path, reader.groups);
     if (!ValidReaderId(reader.id)) {
       r.Fail(path + ".id", item["id"].IsDefined() ? item["id"] : item,
-             "required: 1-64 characters of A-Z a-z 0-9 . _ -");
+             "required: " + std::string(kIdentifierRule));
     } else if (!ids.insert(reader.id).second) {
       r.Fail(path + ".id", item["id"], "duplicate reader id '" + reader.id + "'");
     }
@@ -302,7 +302,8 @@ void TokensFromEnv(Reader& r, const std::string& text, std::vector<ApiToken>& to
       r.Fail(where, YAML::Node(), "must be name:role:sha256");
       continue;
     }
-    ApiToken token{entry.substr(0, first), entry.substr(second + 1), TokenRole::kRead};
+    ApiToken token{entry.substr(0, first), entry.substr(second + 1), TokenRole::kRead,
+                   std::nullopt};
     const std::string role = entry.substr(first + 1, second - first - 1);
     bool known = false;
     for (const auto& [name, value] : kRoles) {
@@ -319,10 +320,78 @@ void TokensFromEnv(Reader& r, const std::string& text, std::vector<ApiToken>& to
   }
 }
 
+/// A list of {name, sha256, role, expires} (api.tokens, or the whole tokens_file).
+void ReadTokenList(Reader& r, const YAML::Node& tokens, const std::string& where,
+                   std::vector<ApiToken>& out) {
+  if (!tokens.IsDefined() || tokens.IsNull()) return;
+  if (!tokens.IsSequence()) {
+    r.Fail(where, tokens, "must be a list of {name, sha256, role}");
+    return;
+  }
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    const std::string path = where + "[" + std::to_string(i) + "]";
+    const YAML::Node item = tokens[i];
+    if (!r.Map(item, path, {"name", "sha256", "role", "expires"})) {
+      if (!item.IsMap()) r.Fail(path, item, "must be a mapping with name, sha256 and role");
+      continue;
+    }
+    ApiToken token;
+    r.String(item, "name", path, token.name);
+    r.String(item, "sha256", path, token.sha256);
+    r.Choice(item, "role", path, token.role, kRoles);
+    if (token.name.empty()) r.Fail(path + ".name", item, "required");
+    if (!item["role"].IsDefined()) r.Fail(path + ".role", item, "required");
+    if (!IsSha256Hex(token.sha256)) {
+      r.Fail(path + ".sha256", item["sha256"].IsDefined() ? item["sha256"] : item,
+             "required: 64 lower-case hex digits (printf %s TOKEN | sha256sum)");
+    }
+    std::string expires;
+    r.String(item, "expires", path, expires);
+    if (!expires.empty()) {
+      auto t = ParseIso8601(expires);
+      if (!t) {
+        r.Fail(path + ".expires", item["expires"],
+               "must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z");
+      } else {
+        token.expires = std::chrono::system_clock::time_point(t->time_since_epoch());
+      }
+    }
+    out.push_back(std::move(token));
+  }
+}
+
+/// api.tokens_file: the same list as api.tokens, in a file only its owner may read.
+void ReadTokensFile(Reader& r, const std::string& file, const YAML::Node& at,
+                    std::vector<ApiToken>& out) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    r.Fail("api.tokens_file", at, "cannot read " + file);
+    return;
+  }
+  if ((st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH)) != 0) {
+    r.Fail("api.tokens_file", at,
+           file + " must not be readable or writable by group or others (chmod 600)");
+    return;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    r.Fail("api.tokens_file", at, file + ": " + e.msg);
+    return;
+  }
+  if (!root.IsSequence()) {
+    r.Fail("api.tokens_file", at, file + " must hold a list of {name, sha256, role, expires}");
+    return;
+  }
+  ReadTokenList(r, root, file, out);
+}
+
 void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& out) {
   if (r.Map(api, "api",
-            {"listen", "max_connections", "max_streams", "max_reader_ops", "stream_window",
-             "tokens", "open_metrics", "open_health", "tls"})) {
+            {"listen", "max_connections", "max_connections_per_ip", "max_streams", "max_reader_ops",
+             "stream_window", "tokens", "tokens_file", "insecure_open", "allow_plaintext",
+             "open_metrics", "open_health", "tls"})) {
     std::string listen;
     r.String(api, "listen", "api", listen);
     if (!listen.empty() && !SplitHostPort(listen, out.listen_host, out.listen_port)) {
@@ -334,30 +403,13 @@ void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& 
     r.Int(api, "stream_window", "api", out.stream_window, 1, 1'000'000);
     r.Bool(api, "open_metrics", "api", out.open_metrics);
     r.Bool(api, "open_health", "api", out.open_health);
-    const YAML::Node tokens = api["tokens"];
-    if (tokens.IsDefined() && !tokens.IsNull() && !tokens.IsSequence()) {
-      r.Fail("api.tokens", tokens, "must be a list of {name, sha256, role}");
-    } else if (tokens.IsDefined() && tokens.IsSequence()) {
-      for (std::size_t i = 0; i < tokens.size(); ++i) {
-        const std::string path = "api.tokens[" + std::to_string(i) + "]";
-        const YAML::Node item = tokens[i];
-        if (!r.Map(item, path, {"name", "sha256", "role"})) {
-          if (!item.IsMap()) r.Fail(path, item, "must be a mapping with name, sha256 and role");
-          continue;
-        }
-        ApiToken token;
-        r.String(item, "name", path, token.name);
-        r.String(item, "sha256", path, token.sha256);
-        r.Choice(item, "role", path, token.role, kRoles);
-        if (token.name.empty()) r.Fail(path + ".name", item, "required");
-        if (!item["role"].IsDefined()) r.Fail(path + ".role", item, "required");
-        if (!IsSha256Hex(token.sha256)) {
-          r.Fail(path + ".sha256", item["sha256"].IsDefined() ? item["sha256"] : item,
-                 "required: 64 lower-case hex digits (printf %s TOKEN | sha256sum)");
-        }
-        out.tokens.push_back(std::move(token));
-      }
-    }
+    ReadTokenList(r, api["tokens"], "api.tokens", out.tokens);
+    r.String(api, "tokens_file", "api", out.tokens_file);
+    r.Bool(api, "insecure_open", "api", out.insecure_open);
+    r.Bool(api, "allow_plaintext", "api", out.allow_plaintext);
+    r.Int(api, "max_connections_per_ip", "api", out.max_connections_per_ip, 1, 100000);
+    if (!out.tokens_file.empty())
+      ReadTokensFile(r, out.tokens_file, api["tokens_file"], out.tokens);
     const YAML::Node tls = api["tls"];
     if (r.Map(tls, "api.tls", {"cert", "key"})) {
       r.String(tls, "cert", "api.tls", out.tls.cert_file);
@@ -403,11 +455,80 @@ void ReadCluster(Reader& r, const YAML::Node& node, const EnvLookup& env, Cluste
     out.node_id = *from_env;
   }
   if (!out.node_id.empty() && !ValidReaderId(out.node_id)) {
-    r.Fail("cluster.node_id", node["node_id"], "1-64 characters of A-Z a-z 0-9 . _ -");
+    r.Fail("cluster.node_id", node["node_id"], std::string(kIdentifierRule));
+  }
+}
+
+/// An http(s) URL with a host and no user info, whitespace or control bytes.
+bool ValidBaseUrl(const std::string& url, const std::string& scheme) {
+  const std::string prefix = scheme + "://";
+  if (url.rfind(prefix, 0) != 0 || url.size() > 2048) return false;
+  const std::string rest = url.substr(prefix.size());
+  const auto host_end = rest.find_first_of("/?#");
+  const std::string authority = rest.substr(0, host_end);
+  if (authority.empty() || authority.front() == ':') return false;
+  for (char c : url) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '\\' || c == '"' || c == '<' || c == '>') return false;
+  }
+  return authority.find('@') == std::string::npos && rest.find_first_of("?#") == std::string::npos;
+}
+
+/// Invariant 7: off loopback the API needs tokens and TLS unless the operator says otherwise.
+void CheckExposure(Reader& r, const YAML::Node& root, const Config& config) {
+  const YAML::Node api = root["api"];
+  const YAML::Node at = api.IsDefined() && api["listen"].IsDefined() ? api["listen"] : api;
+  const ApiConfig& a = config.api;
+  const bool loopback = IsLoopback(a.listen_host);
+  if (a.tokens.empty() && !loopback && !a.insecure_open) {
+    r.Fail("api.listen", at,
+           "refusing to serve an API without tokens on " + a.listen_host +
+               ": anyone who reaches it could open doors. Configure api.tokens (or "
+               "api.tokens_file), listen on 127.0.0.1, or set api.insecure_open: true");
+  }
+  if (!loopback && !a.tls.enabled() && !a.allow_plaintext) {
+    r.Fail("api.listen", at,
+           "refusing plain HTTP on " + a.listen_host +
+               ": bearer tokens would cross the network in clear. Configure api.tls, listen "
+               "on 127.0.0.1, or set api.allow_plaintext: true");
+  }
+  std::set<std::string> hashes;
+  for (const auto& t : a.tokens) {
+    if (IsSha256Hex(t.sha256) && !hashes.insert(t.sha256).second) {
+      r.Fail("api.tokens", api.IsDefined() ? api["tokens"] : root,
+             "token '" + t.name + "' has the same hash as an earlier token (one token, one name)");
+    }
+  }
+  const ClusterConfig& c = config.cluster;
+  if (c.enabled() && !c.advertise_url.empty()) {
+    const std::string scheme = a.tls.enabled() ? "https" : "http";
+    if (!ValidBaseUrl(c.advertise_url, scheme)) {
+      const YAML::Node cluster = root["cluster"];
+      r.Fail("cluster.advertise_url",
+             cluster.IsDefined() && cluster["advertise_url"].IsDefined() ? cluster["advertise_url"]
+                                                                         : root,
+             "must be an " + scheme + ":// URL (this node's own scheme) with a host, e.g. " +
+                 scheme + "://10.0.0.5:8080");
+    }
   }
 }
 
 }  // namespace
+
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+bool ValidAdvertiseUrl(const std::string& url, bool tls) {
+  return ValidBaseUrl(url, tls ? "https" : "http");
+}
 
 ConfigError::ConfigError(std::vector<Problem> problems)
     : std::runtime_error(JoinProblems(problems)), problems_(std::move(problems)) {}
@@ -473,6 +594,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
       r.Millis(shutdown, "deadline_ms", "shutdown", config.shutdown_deadline, 100, 600'000);
     }
     ReadReaders(r, root["readers"], config);
+    CheckExposure(r, root, config);
   } else if (!root.IsMap()) {
     problems.push_back(Problem{"", LineOf(root), "the top level must be a mapping"});
   }

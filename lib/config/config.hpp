@@ -73,9 +73,11 @@ enum class TokenRole { kRead, kOperate, kAdmin };
 
 /// One API bearer token. Only the SHA-256 of the token is configured, never the token.
 struct ApiToken {
-  std::string name;    ///< who holds it (logs and metrics never show the token itself)
+  std::string name;    ///< who holds it (logs, metrics and audit events never show the token)
   std::string sha256;  ///< lower-case hex SHA-256 of the token, 64 characters
   TokenRole role = TokenRole::kRead;
+  /// From then on the token is refused (401), as if unknown. Unset: never expires.
+  std::optional<std::chrono::system_clock::time_point> expires;
 };
 
 struct TlsConfig {
@@ -91,10 +93,19 @@ struct ApiConfig {
   int max_streams = 1000;     ///< concurrent event-stream subscribers; more get 429
   int max_reader_ops = 8;     ///< API operations waiting for one reader; more get 429
   int stream_window = 20000;  ///< newest events kept in memory for the event streams
-  /// No tokens: the API is open (every caller is admin); the daemon warns at start-up.
+  /// No tokens: the API is open (every caller is admin). Allowed only on a loopback address,
+  /// or with `insecure_open` (then the daemon warns and exports ef45gw_api_insecure 1).
+  /// Includes the tokens of `tokens_file` and EF45GW_API_TOKENS. Two tokens with one hash are a
+  /// config error.
   std::vector<ApiToken> tokens;
-  bool open_metrics = true;  ///< /metrics needs no token
-  bool open_health = true;   ///< /healthz and /readyz need no token
+  /// A YAML file holding a list of tokens like `api.tokens` (keeps the hashes out of
+  /// gateway.yaml). Must not be readable by group or others. Re-read on SIGHUP.
+  std::string tokens_file;
+  bool insecure_open = false;       ///< allow no tokens on a non-loopback listen address
+  bool allow_plaintext = false;     ///< allow a non-loopback listen address without TLS
+  int max_connections_per_ip = 64;  ///< open connections from one client address at most
+  bool open_metrics = true;         ///< /metrics needs no token
+  bool open_health = true;          ///< /healthz and /readyz need no token
   TlsConfig tls;
 };
 
@@ -141,13 +152,23 @@ struct Config {
   std::vector<ReaderConfig> readers;
 };
 
+/// True for a loopback listen address (127.0.0.0/8, ::1, localhost).
+bool IsLoopback(const std::string& host);
+
+/// True if `url` may be a node's cluster.advertise_url: an `https://` (with `tls`) or `http://`
+/// URL with a host, optionally a port and path, no user info, query or fragment. The API
+/// redirects reader operations only to such a URL.
+bool ValidAdvertiseUrl(const std::string& url, bool tls);
+
 /// Reads an environment variable; injectable for tests.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup ProcessEnv();
 
 /// Parses and validates YAML text. `source` names it in messages. Unknown keys, wrong types,
-/// out-of-range values, duplicate reader ids or host:port pairs are problems; all of them are
-/// reported together in a ConfigError. Does not block beyond the parse; does no I/O.
+/// out-of-range values, duplicate reader ids or host:port pairs, duplicate token hashes and
+/// unsafe API exposure (no tokens or no TLS off loopback without the explicit keys) are
+/// problems; all of them are reported together in a ConfigError. Its only I/O is reading
+/// `api.tokens_file` when one is configured.
 Config LoadString(const std::string& yaml, const std::string& source,
                   const EnvLookup& env = ProcessEnv());
 

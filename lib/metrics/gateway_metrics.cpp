@@ -107,7 +107,18 @@ ApiMetrics::ApiMetrics(prometheus::Registry& r)
       disconnects_(prometheus::BuildCounter()
                        .Name("ef45gw_sse_disconnects_total")
                        .Help("Event streams ended, by reason.")
-                       .Register(r)) {
+                       .Register(r)),
+      insecure_(prometheus::BuildGauge()
+                    .Name("ef45gw_api_insecure")
+                    .Help("1 when the API is open without tokens on a non-loopback address "
+                          "(api.insecure_open).")
+                    .Register(r)
+                    .Add({})),
+      audit_failures_(prometheus::BuildCounter()
+                          .Name("ef45gw_audit_write_failures_total")
+                          .Help("Audit events that could not be committed (PostgreSQL down).")
+                          .Register(r)
+                          .Add({})) {
   // Known reasons exist from the start (at 0), so rate() and alerts see them before the first.
   for (const char* reason : {"client_gone", "slow_consumer", "database_unavailable"}) {
     disconnects_.Add({{"reason", reason}});
@@ -117,9 +128,17 @@ ApiMetrics::ApiMetrics(prometheus::Registry& r)
 void ApiMetrics::ObserveRequest(const std::string& route, const std::string& method, int status,
                                 double seconds) {
   std::string code = std::to_string(status / 100) + "xx";
-  requests_.Add({{"route", route}, {"method", method}, {"code", code}}).Increment();
+  std::string label = "other";
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == known) label = known;
+  }
+  requests_.Add({{"route", route}, {"method", label}, {"code", code}}).Increment();
   duration_.Add({{"route", route}}, LatencyBuckets()).Observe(seconds);
 }
+
+void ApiMetrics::SetInsecure(bool insecure) { insecure_.Set(insecure ? 1 : 0); }
+
+void ApiMetrics::AuditWriteFailed() { audit_failures_.Increment(); }
 
 void ApiMetrics::StreamOpened() { subscribers_.Increment(); }
 

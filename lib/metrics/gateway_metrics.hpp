@@ -53,8 +53,15 @@ class ApiMetrics {
  public:
   explicit ApiMetrics(prometheus::Registry& registry);
 
+  /// `route` must come from a bounded set (route templates and "unmatched"); `method` is
+  /// reduced to GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or "other" here, so made-up methods
+  /// cannot create series.
   void ObserveRequest(const std::string& route, const std::string& method, int status,
                       double seconds);
+  /// ef45gw_api_insecure: 1 when the API serves without tokens off loopback (api.insecure_open).
+  void SetInsecure(bool insecure);
+  /// An audit event could not be committed (ef45gw_audit_write_failures_total).
+  void AuditWriteFailed();
   void StreamOpened();
   /// `reason`: "client_gone" (disconnected, or the gateway stopping), "slow_consumer" (missed
   /// the write deadline), "database_unavailable".
@@ -65,6 +72,8 @@ class ApiMetrics {
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Gauge& subscribers_;
   prometheus::Family<prometheus::Counter>& disconnects_;
+  prometheus::Gauge& insecure_;
+  prometheus::Counter& audit_failures_;
 };
 
 }  // namespace gw::metrics

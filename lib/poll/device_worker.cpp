@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/log.hpp"
+#include "common/log_escape.hpp"
 #include "metrics/poll_metrics.hpp"
 #include "poll/convert.hpp"
 #include "store/database.hpp"
@@ -203,7 +204,7 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
                   "poll")
             << reader_.id << " (" << reader_.host << ":" << reader_.port << ") is " << state
             << (health_.reason().empty() ? "" : ": " + health_.reason())
-            << (outcome && !outcome->detail.empty() ? " (" + outcome->detail + ")" : "")
+            << (outcome && !outcome->detail.empty() ? " (" + log::Cut(outcome->detail) + ")" : "")
             << (suppressed ? " [" + std::to_string(suppressed) + " similar lines suppressed]" : "");
       }
     }
@@ -320,8 +321,8 @@ asio::awaitable<void> DeviceWorker::Loop() {
     std::string uid = client_->lock_uid();
     auto released = co_await client_->Unlock();
     if (!released) {
-      GW_LOG(kWarn, "poll") << reader_.id
-                            << ": could not release the lock: " << released.error().detail;
+      GW_LOG(kWarn, "poll") << reader_.id << ": could not release the lock: "
+                            << log::Cut(released.error().detail);
     } else if (auto forgot = co_await store::ForgetReaderLock(deps_.db, reader_.id, uid); !forgot) {
       // Harmless: the next start tries the released uid, the reader refuses it, and a new lock
       // is taken as usual.

@@ -10,13 +10,14 @@ std::string_view KindName(EventKind kind) noexcept {
     case EventKind::kDoor: return "door";
     case EventKind::kDevice: return "device";
     case EventKind::kGap: return "gap";
+    case EventKind::kAudit: return "audit";
   }
   return "log";
 }
 
 std::optional<EventKind> ParseKind(std::string_view name) noexcept {
   for (EventKind k : {EventKind::kRecognition, EventKind::kUserData, EventKind::kLog,
-                      EventKind::kDoor, EventKind::kDevice, EventKind::kGap}) {
+                      EventKind::kDoor, EventKind::kDevice, EventKind::kGap, EventKind::kAudit}) {
     if (KindName(k) == name) return k;
   }
   return std::nullopt;

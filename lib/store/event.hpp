@@ -19,6 +19,7 @@ enum class EventKind {
   kDoor,         ///< a door status change seen by the poller
   kDevice,       ///< a reader-level event (up/down, reboot, clock skew, log-id reset)
   kGap,          ///< the poller knows events were lost on the reader side (e.g. log wipe)
+  kAudit,        ///< an operator's request through the API (who did what, see lib/api/audit)
 };
 
 /// "recognition", "user_data", ... (the `events.kind` value).

@@ -185,6 +185,26 @@ boost::asio::awaitable<Result<void>> UpsertDoorState(Database& db, std::string d
   co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
+Result<std::int64_t> InsertAuditBlocking(Database& db, const AuditEvent& e) {
+  static const std::string kSql =
+      "INSERT INTO events (device_id, event_key, kind, sources, user_uuid, event_type, payload) "
+      "VALUES ($1, $2, 'audit', 4, $3, 'api', $4::jsonb) "
+      "ON CONFLICT (device_id, event_key) DO UPDATE SET payload = events.payload "
+      "RETURNING seq";
+  return detail::WithConnectionBlocking<std::int64_t>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto row = tx.exec_params1(kSql, e.device_id, "audit:" + e.key, OrNull(e.user_uuid), e.payload);
+    tx.commit();
+    return row[0].as<std::int64_t>();
+  });
+}
+
+boost::asio::awaitable<Result<std::int64_t>> InsertAudit(Database& db, AuditEvent e) {
+  Database* d = &db;
+  auto fn = [d, e = std::move(e)] { return InsertAuditBlocking(*d, e); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
 Result<std::vector<UserRow>> ListUsersBlocking(Database& db, const std::string& after_uuid,
                                                int limit, bool include_deleted) {
   static const std::string kSql = "SELECT user_uuid, version, deleted, " +

@@ -109,6 +109,21 @@ Result<std::vector<UserRow>> ListUsersBlocking(Database& db, const std::string& 
 boost::asio::awaitable<Result<std::vector<UserRow>>> ListUsers(Database& db, std::string after_uuid,
                                                                int limit, bool include_deleted);
 
+/// One audit event (kind `audit`): an operator's request through the API.
+struct AuditEvent {
+  std::string device_id;  ///< the reader, or kNoDevice for requests that name none
+  std::string key;        ///< unique per request (the request id): a retry inserts nothing twice
+  std::optional<std::string> user_uuid;  ///< the user a user operation is about
+  std::string payload;                   ///< JSON object text (actor, role, route, status, ...)
+};
+/// `events.device_id` of audit events that concern no reader (not a valid reader id).
+inline constexpr const char* kNoDevice = "@gateway";
+
+/// Inserts `e` in its own transaction and returns its seq once committed (the same seq order as
+/// every other event: it appears in /events, the stream and retention).
+Result<std::int64_t> InsertAuditBlocking(Database& db, const AuditEvent& e);
+boost::asio::awaitable<Result<std::int64_t>> InsertAudit(Database& db, AuditEvent e);
+
 /// Deletes events received before `cutoff` in transactions of at most `batch_size` rows (each
 /// one short: no long locks), until none is left or `max_batches` ran. Returns the count.
 Result<std::int64_t> DeleteEventsBeforeBlocking(Database& db, TimePoint cutoff, int batch_size,

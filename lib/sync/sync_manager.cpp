@@ -12,6 +12,7 @@
 #include <set>
 
 #include "common/log.hpp"
+#include "common/log_escape.hpp"
 #include "common/run_blocking.hpp"
 #include "ef45/client.hpp"
 #include "poll/device_worker.hpp"
@@ -985,12 +986,12 @@ asio::awaitable<bool> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r,
       }
       if (w.user) {
         *imported = true;
-        GW_LOG(kInfo, "sync") << r->id << ": imported user " << e.user_uuid << " (version "
-                              << *result << ")";
+        GW_LOG(kInfo, "sync") << r->id << ": imported user " << log::Cut(e.user_uuid)
+                              << " (version " << *result << ")";
       }
       if (w.conflict_info) {
-        GW_LOG(kInfo, "sync") << r->id << ": conflict on user " << e.user_uuid << ": "
-                              << *w.conflict_info;
+        GW_LOG(kInfo, "sync") << r->id << ": conflict on user " << log::Cut(e.user_uuid) << ": "
+                              << log::Cut(*w.conflict_info);
         if (*w.conflict_info == "GatewayWins") {
           // Make the next rounds push the gateway's record back to this reader.
           store::StateUpdate u{e.user_uuid,
@@ -1099,7 +1100,7 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
           std::lock_guard lock(r->mutex);
           error = r->status.last_error;
         }
-        GW_LOG(kWarn, "sync") << r->id << ": round failed (" << error << "); retry in "
+        GW_LOG(kWarn, "sync") << r->id << ": round failed (" << log::Cut(error) << "); retry in "
                               << backoff.count() << " ms" << (full ? "" : "");
       } else {
         backoff = milliseconds(0);

@@ -20,8 +20,9 @@ using ef45::OptInt64;
 using ef45::OptString;
 
 /// How a field takes part: kPlain in everything; kBiometric is redacted for non-admins and
-/// dropped by WithoutTemplates; kNoPrint is left out of the fingerprint (the reader sets it).
-enum class Kind { kPlain, kBiometric, kNoPrint };
+/// dropped by WithoutTemplates; kCredential (PIN, card, wiegand) is redacted for non-admins;
+/// kNoPrint is left out of the fingerprint (the reader sets it).
+enum class Kind { kPlain, kBiometric, kCredential, kNoPrint };
 
 template <class T>
 struct Field {
@@ -42,10 +43,10 @@ const std::vector<Field<Subject>>& SubjectFields() {
       {"last_name", &Subject::last_name},
       {"access_allowed", &Subject::access_allowed},
       {"match_until", &Subject::match_until},
-      {"wiegand_facility", &Subject::wiegand_facility},
-      {"wiegand_site", &Subject::wiegand_site},
-      {"wiegand_code", &Subject::wiegand_code},
-      {"wiegand_custom", &Subject::wiegand_custom},
+      {"wiegand_facility", &Subject::wiegand_facility, Kind::kCredential},
+      {"wiegand_site", &Subject::wiegand_site, Kind::kCredential},
+      {"wiegand_code", &Subject::wiegand_code, Kind::kCredential},
+      {"wiegand_custom", &Subject::wiegand_custom, Kind::kCredential},
       {"left_eye_template", &Subject::left_eye_template, Kind::kBiometric},
       {"right_eye_template", &Subject::right_eye_template, Kind::kBiometric},
       {"left_image_path", &Subject::left_image_path, Kind::kNoPrint},
@@ -55,8 +56,8 @@ const std::vector<Field<Subject>>& SubjectFields() {
 
 const std::vector<Field<UserInfo>>& UserInfoFields() {
   static const std::vector<Field<UserInfo>> f = {
-      {"card", &UserInfo::card},
-      {"pin", &UserInfo::pin},
+      {"card", &UserInfo::card, Kind::kCredential},
+      {"pin", &UserInfo::pin, Kind::kCredential},
       {"admin", &UserInfo::admin},
       {"group_index", &UserInfo::group_index},
       {"by_pass_card", &UserInfo::by_pass_card},
@@ -85,8 +86,9 @@ const std::vector<Field<Face>>& FaceFields() {
 }
 
 const std::vector<Field<CardEntry>>& CardFields() {
-  static const std::vector<Field<CardEntry>> f = {
-      {"sub_id", &CardEntry::sub_id}, {"card", &CardEntry::card}, {"remarks", &CardEntry::remarks}};
+  static const std::vector<Field<CardEntry>> f = {{"sub_id", &CardEntry::sub_id},
+                                                  {"card", &CardEntry::card, Kind::kCredential},
+                                                  {"remarks", &CardEntry::remarks}};
   return f;
 }
 
@@ -105,8 +107,10 @@ std::optional<std::int64_t> AsInt(const json::value& v, std::int64_t min, std::i
   } else if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(
                                                    std::numeric_limits<std::int64_t>::max())) {
     n = static_cast<std::int64_t>(v.as_uint64());
-  } else if (v.is_double() &&
+  } else if (v.is_double() && v.as_double() >= -9223372036854775808.0 &&
+             v.as_double() < 9223372036854775808.0 &&
              v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double()))) {
+    // Range first: converting a double outside int64 is undefined (found by fuzz_api_request).
     n = static_cast<std::int64_t>(v.as_double());
   } else {
     return std::nullopt;
@@ -187,6 +191,11 @@ void PartJson(const T& value, const std::vector<Field<T>>& fields, bool include_
               o[f.name] = "<redacted " + std::to_string(opt->size()) + " bytes>";
               return;
             }
+          }
+          // Credentials: not even their length (a PIN's length narrows a guess).
+          if (f.kind == Kind::kCredential && !include_biometrics) {
+            o[f.name] = "<redacted>";
+            return;
           }
           o[f.name] = *opt;
         },

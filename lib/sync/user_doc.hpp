@@ -36,8 +36,9 @@ Result<UserDoc> ParseUserDoc(std::string_view user_uuid, std::string_view json,
 /// The canonical JSON text stored in PostgreSQL (parts present only when set).
 std::string ToRecordJson(const UserDoc& doc);
 
-/// The document for API callers: templates and face features only when `include_biometrics`;
-/// otherwise each is replaced by `"<redacted N bytes>"`.
+/// The document for API callers: templates and face features, PIN, card numbers and wiegand
+/// fields only when `include_biometrics` (admin callers); otherwise each template is replaced by
+/// `"<redacted N bytes>"` and each credential by `"<redacted>"`.
 boost::json::object ToApiJson(const UserDoc& doc, bool include_biometrics);
 
 /// The same document without iris templates and face features (for a reader whose algorithm

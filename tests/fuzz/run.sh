@@ -10,7 +10,7 @@ seconds=${2:?usage: run.sh BUILD_DIR SECONDS}
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 cxx=${EF45GW_FUZZ_CXX:-clang++-14}
-families=(logs match_data biometric users objects)
+families=(logs match_data biometric users objects api_request)
 
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEF45GW_FUZZ=ON -DEF45GW_BUILD_BENCH=OFF >/dev/null

@@ -1,17 +1,23 @@
 // The façade end to end against the real daemon, ef45-sim and PostgreSQL.
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "common/time.hpp"
 #include "e2e/gateway/gateway_fixture.hpp"
 #include "pg/pg_fixture.hpp"
 #include "support/wait.hpp"
@@ -211,7 +217,9 @@ TEST_F(ApiTest, BadInputIsA400ProblemNamingTheField) {
       {"POST", "/api/v1/devices/sim-0/firmware?forced=maybe", "AAAA", "forced"},
   };
   for (const auto& c : cases) {
-    auto r = Call(c.method, c.target, admin_, c.body);
+    const bool firmware = c.target.find("/firmware") != std::string::npos;
+    auto r = Call(c.method, c.target, admin_, c.body,
+                  firmware ? "application/octet-stream" : "application/json");
     ExpectProblem(r, 400, c.method + " " + c.target + " " + c.body);
     EXPECT_EQ(Json(r).as_object().if_contains("field")
                   ? std::string(Json(r).at("field").as_string())
@@ -340,6 +348,32 @@ TEST_F(ApiTest, StreamAndReaderOperationLimitsAnswer429) {
       [&] { return Call("POST", "/api/v1/devices/sim-0/time", operate_).status == 200; }, 15s));
 }
 
+TEST_F(ApiTest, EventStreamsTakeAtMostHalfOfTheConnections) {
+  // max_streams says 1000, but with 6 connections streams may hold 3: operators keep the rest.
+  api_extra_suffix_ = ", max_connections: 6";
+  StartWithTokens(1, 0.0);
+  std::atomic<int> opened{0};
+  std::vector<std::thread> streams;
+  for (int i = 0; i < 3; ++i) {
+    streams.emplace_back([&] {
+      HttpClient client("127.0.0.1", api_port_, 4s);
+      ++opened;
+      client.RequestRaw("GET", "/api/v1/events/stream", 1 << 20, Bearer(read_));
+    });
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return opened == 3 &&
+               Call("GET", "/metrics", read_).body.find("ef45gw_sse_subscribers 3") !=
+                   std::string::npos;
+      },
+      5s));
+  auto fourth = Call("GET", "/api/v1/events/stream", read_);
+  ExpectProblem(fourth, 429, "fourth stream");
+  EXPECT_EQ(Call("GET", "/api/v1/devices", read_).status, 200);  // the API still answers
+  for (auto& t : streams) t.join();
+}
+
 TEST_F(ApiTest, PaginationWhileEventsArriveMissesAndRepeatsNothing) {
   StartWithTokens(3, 15.0);
   std::vector<std::int64_t> seen;
@@ -441,6 +475,289 @@ TEST_F(ApiTest, ServesHttpsWithTheConfiguredCertificate) {
   EXPECT_EQ(curl("/api/v1/devices", ""), "401");
   // Plain HTTP on the TLS port gets no HTTP answer.
   EXPECT_EQ(HttpRequest(api_port_, "GET", "/healthz").status, 0);
+}
+
+// ---- issue 15: secure by default, and on record ----
+
+/// The listen address in the written config, replaced (the fixture writes 127.0.0.1).
+void Relisten(const std::string& file, std::uint16_t port, const std::string& host) {
+  auto text = ReadFile(file);
+  const std::string from = "127.0.0.1:" + std::to_string(port);
+  auto at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, from.size(), host + ":" + std::to_string(port));
+  WriteFile(file, text);
+}
+
+TEST_F(ApiTest, RefusesToStartOffLoopbackWithoutTokensOrTlsUnlessTold) {
+  StartSim(1, 0.0);
+  struct Case {
+    std::string api_extra;
+    std::vector<std::string> reasons;  // empty: starts
+  };
+  const std::string token = ", tokens: [{ name: acs, role: read, sha256: " + Sha256("x") + " }]";
+  const std::vector<Case> cases = {
+      {"", {"without tokens", "api.insecure_open", "plain HTTP", "api.allow_plaintext"}},
+      {token, {"plain HTTP", "api.allow_plaintext"}},
+      {", allow_plaintext: true", {"without tokens", "api.insecure_open"}},
+      {", insecure_open: true", {"plain HTTP"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.api_extra);
+    api_extra_ = c.api_extra;
+    WriteConfig({0});
+    Relisten(dir_->File("gateway.yaml"), api_port_, "0.0.0.0");
+    auto out = Capture("timeout 30 " + BinaryDir() + "/daemon/ef45-gatewayd run --config " +
+                       dir_->File("gateway.yaml") + " 2>&1; echo rc=$?");
+    EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+    for (const auto& reason : c.reasons) EXPECT_NE(out.find(reason), std::string::npos) << out;
+  }
+  // Both keys given: it starts, warns, and says so in /metrics.
+  api_extra_ = ", insecure_open: true, allow_plaintext: true";
+  WriteConfig({0});
+  Relisten(dir_->File("gateway.yaml"), api_port_, "0.0.0.0");
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  EXPECT_NE(Call("GET", "/metrics", "").body.find("ef45gw_api_insecure 1"), std::string::npos);
+  EXPECT_NE(gateway_.Log().find("open to EVERY caller on the network"), std::string::npos);
+}
+
+TEST_F(ApiTest, QuickStartOnLoopbackStillNeedsNoToken) {
+  StartSim(1, 0.0);
+  WriteConfig({0});
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  EXPECT_EQ(Call("GET", "/api/v1/devices", "").status, 200);
+  EXPECT_NE(Call("GET", "/metrics", "").body.find("ef45gw_api_insecure 0"), std::string::npos);
+}
+
+/// The audit event of request `request_id`: its payload, or null when there is none.
+json::value AuditOf(const std::string& dsn, const std::string& request_id) {
+  auto rows = Query(dsn,
+                    "SELECT payload::text, device_id, coalesce(user_uuid, '') FROM events "
+                    "WHERE kind = 'audit' AND payload->>'request_id' = '" +
+                        request_id + "'");
+  if (rows.size() != 1) return nullptr;
+  auto v = json::parse(rows[0][0]);
+  v.as_object()["@device_id"] = rows[0][1];
+  v.as_object()["@user_uuid"] = rows[0][2];
+  return v;
+}
+
+TEST_F(ApiTest, EveryOperatorActionAnd401And403IsAnAuditEventCommittedBeforeTheAnswer) {
+  StartWithTokens(1, 0.0);
+  json::object user{
+      {"user_uuid", "u-audit"},
+      {"subject", json::object{{"first_name", "Ada"}, {"left_eye_template", "VEVNUExBVEU="}}},
+      {"user_info", json::object{{"card", "0A 0B 0C 0D"}, {"pin", "24681357"}}}};
+  struct Case {
+    std::string method, target, token, body, content_type;
+    std::string route, actor, role, target_field;
+    int status;
+  };
+  const std::string dev = "/api/v1/devices/sim-0";
+  const std::string base = "/api/v1/devices/{id}";
+  const std::string volume = "launcher.device.volume.devicevolume";
+  const std::vector<Case> cases = {
+      {"POST", dev + "/relay", operate_, "{\"duration_s\":3}", "application/json", base + "/relay",
+       "ops", "operate", "", 200},
+      // The reader does not know u-apb (404): failed operations are on record too.
+      {"POST", dev + "/apb/clear", operate_, "{\"user_uuid\":\"u-apb\"}", "application/json",
+       base + "/apb/clear", "ops", "operate", "u-apb", 404},
+      {"POST", dev + "/time", operate_, "", "", base + "/time", "ops", "operate", "", 200},
+      {"POST", dev + "/camera/start", operate_, "{\"face_mode\":true}", "application/json",
+       base + "/camera/start", "ops", "operate", "", 200},
+      {"POST", dev + "/camera/stop", operate_, "", "", base + "/camera/stop", "ops", "operate", "",
+       200},
+      {"PUT", dev + "/settings/" + volume, admin_, "{\"type\":\"int\",\"value\":5}",
+       "application/json", base + "/settings/{title}", "root", "admin", volume, 200},
+      {"PUT", "/api/v1/users/u-audit", admin_, json::serialize(user), "application/json",
+       "/api/v1/users/{user_uuid}", "root", "admin", "u-audit", 201},
+      {"GET", "/api/v1/users/u-audit", admin_, "", "", "/api/v1/users/{user_uuid}", "root", "admin",
+       "u-audit", 200},
+      {"GET", dev + "/capture", admin_, "", "", base + "/capture", "root", "admin", "", 200},
+      // Last of the reader operations: the reader installs the image and reboots.
+      {"POST", dev + "/firmware", admin_, std::string(1000, 'Z'), "application/octet-stream",
+       base + "/firmware", "root", "admin", "", 200},
+      {"DELETE", "/api/v1/users/u-audit", admin_, "", "", "/api/v1/users/{user_uuid}", "root",
+       "admin", "u-audit", 200},
+      // Refusals: 401 without a token, 403 with a weak one.
+      {"POST", dev + "/relay", "", "{}", "application/json", base + "/relay", "anonymous", "none",
+       "", 401},
+      {"POST", dev + "/relay", read_, "{}", "application/json", base + "/relay", "acs", "read", "",
+       403},
+      {"GET", "/api/v1/users/u-x", "wrong-token", "", "", "/api/v1/users/{user_uuid}", "anonymous",
+       "none", "u-x", 401},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.target);
+    auto r = Call(c.method, c.target, c.token, c.body, c.content_type);
+    ASSERT_EQ(r.status, c.status) << r.body;
+    ASSERT_EQ(r.headers.count("x-request-id"), 1u);
+    // No waiting: the event is committed before the answer was sent.
+    auto audit = AuditOf(dsn_, r.headers.at("x-request-id"));
+    ASSERT_TRUE(audit.is_object()) << "no audit event for " << r.headers.at("x-request-id");
+    EXPECT_EQ(audit.at("actor"), c.actor.c_str());
+    EXPECT_EQ(audit.at("role"), c.role.c_str());
+    EXPECT_EQ(audit.at("method"), c.method.c_str());
+    EXPECT_EQ(audit.at("route"), c.route.c_str());
+    EXPECT_EQ(audit.at("status").to_number<int>(), c.status);
+    EXPECT_EQ(audit.at("remote_addr"), "127.0.0.1");
+    const bool on_reader = c.target.rfind(dev, 0) == 0;
+    EXPECT_EQ(audit.at("device_id"), on_reader ? json::value("sim-0") : json::value(nullptr));
+    EXPECT_EQ(audit.at("@device_id"), on_reader ? "sim-0" : "@gateway");
+    EXPECT_EQ(audit.at("target"),
+              c.target_field.empty() ? json::value(nullptr) : json::value(c.target_field));
+  }
+  // Reads by non-admins and unaudited reads leave nothing.
+  auto plain = Call("GET", "/api/v1/devices", read_);
+  EXPECT_TRUE(AuditOf(dsn_, plain.headers.at("x-request-id")).is_null());
+  // Never a token or biometric data or a credential in the trail.
+  auto all = Query(dsn_, "SELECT string_agg(payload::text, ' ') FROM events WHERE kind = 'audit'");
+  for (const std::string& secret :
+       {read_, operate_, admin_, std::string("wrong-token"), std::string("VEVNUExBVEU="),
+        std::string("24681357"), std::string("0A 0B 0C 0D")}) {
+    EXPECT_EQ(all[0][0].find(secret), std::string::npos) << secret;
+  }
+  // The trail is in /events like any other event.
+  auto listed = Json(Call("GET", "/api/v1/events?kind=audit&limit=100", read_));
+  EXPECT_EQ(listed.at("items").as_array().size(), cases.size());
+  auto by_user = Json(Call("GET", "/api/v1/events?kind=audit&user=u-audit", read_));
+  EXPECT_EQ(by_user.at("items").as_array().size(), 3u);
+}
+
+TEST_F(ApiTest, JsonRoutesRefuseOtherContentTypesAndBrowserWrites) {
+  StartWithTokens(1, 0.0);
+  const std::string relay = "/api/v1/devices/sim-0/relay";
+  ExpectProblem(Call("POST", relay, operate_, "{}", "text/plain"), 415, "text/plain");
+  ExpectProblem(Call("POST", relay, operate_, "duration_s=5", "application/x-www-form-urlencoded"),
+                415, "form");
+  ExpectProblem(Call("POST", "/api/v1/devices/sim-0/firmware", admin_, "AAAA", "application/json"),
+                415, "firmware as JSON");
+  // A web page's request carries an Origin: refused even on loopback without tokens.
+  auto r = HttpRequest(api_port_, "POST", relay, "{}",
+                       {{"Authorization", "Bearer " + operate_},
+                        {"Content-Type", "application/json"},
+                        {"Origin", "http://intranet.example"}});
+  ExpectProblem(r, 403, "cross-origin");
+  EXPECT_EQ(Call("POST", relay, operate_, "{}", "application/json; charset=utf-8").status, 200);
+  // Identifiers in paths, queries and bodies.
+  ExpectProblem(Call("POST", "/api/v1/devices/sim-0/apb/clear", operate_, "{\"user_uuid\":\"..\"}"),
+                400, "apb ..");
+  ExpectProblem(
+      Call("POST", "/api/v1/devices/sim-0/apb/clear", operate_, "{\"user_uuid\":\"a b\"}"), 400,
+      "apb space");
+  ExpectProblem(Call("GET", "/api/v1/users/..", admin_), 400, "path ..");
+  ExpectProblem(Call("GET", "/api/v1/events?user=a%0Ab", read_), 400, "query newline");
+  ExpectProblem(Call("GET", "/api/v1/sync/plan?device=..", admin_), 400, "plan ..");
+}
+
+TEST_F(ApiTest, RandomMethodsAndPathsAddNoMetricSeries) {
+  StartWithTokens(1, 0.0);
+  auto series = [&] {
+    auto body = Call("GET", "/metrics", read_).body;
+    std::istringstream lines(body);
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("ef45gw_api_request", 0) == 0) ++n;
+    }
+    return n;
+  };
+  // One of each kind first: what random requests can produce is then already there.
+  Call("XKCD", "/api/v1/nothing", "");
+  Call("XKCD", "/api/v1/devices", "");
+  Call("GET", "/api/v1/nothing", "");
+  Call("GET", "/metrics", read_);
+  const int before = series();
+  std::mt19937 random(15);
+  auto word = [&](int min, int max, const char* alphabet, int size) {
+    std::string out(static_cast<std::size_t>(std::uniform_int_distribution<>(min, max)(random)),
+                    'X');
+    for (auto& c : out) c = alphabet[std::uniform_int_distribution<>(0, size - 1)(random)];
+    return out;
+  };
+  HttpClient client("127.0.0.1", api_port_, 2s);
+  for (int i = 0; i < 1000; ++i) {
+    auto method = word(3, 14, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 26);
+    for (const char* known : {"GET", "PUT", "POST", "HEAD", "PATCH", "DELETE", "OPTIONS"}) {
+      if (method == known) method = "XKCD";
+    }
+    auto path = "/api/v1/" + word(1, 30, "abcdefghijklmnopqrstuvwxyz0123456789-_", 38);
+    auto r = client.Request(i % 2 ? method : "GET", path, "", Bearer(i % 3 ? read_ : "bad"));
+    ASSERT_NE(r.status, 0) << i << " " << method << " " << path << ": " << r.error;
+  }
+  EXPECT_EQ(series(), before);
+  EXPECT_EQ(Call("GET", "/metrics", read_).body.find("XKCD"), std::string::npos);
+}
+
+TEST_F(ApiTest, SyncPlanIsAdminOnlyAndOneAtATimePerReader) {
+  StartWithTokens(1, 0.0);
+  const std::string plan = "/api/v1/sync/plan?device=sim-0";
+  ExpectProblem(Call("GET", plan, operate_), 403, "operate");
+  ASSERT_EQ(Call("GET", plan, admin_).status, 200);
+  // A slow reader keeps a dry run going for seconds: concurrent ones for it are refused.
+  Fault(0, "{\"latency_ms\":300}");
+  std::vector<int> statuses(3, 0);
+  std::vector<std::thread> callers;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    callers.emplace_back([&, i] {
+      HttpClient client("127.0.0.1", api_port_, 30s);
+      statuses[i] = client.Request("GET", plan, "", Bearer(admin_)).status;
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1)
+      << statuses[0] << " " << statuses[1] << " " << statuses[2];
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 429), 2);
+  Fault(0, "{}");
+  EXPECT_EQ(Call("GET", plan, admin_).status, 200);  // the slot is free again
+}
+
+TEST_F(ApiTest, TokensAreReloadedOnSighupAndExpire) {
+  const std::string tokens_file = dir_->File("tokens.yaml");
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  const std::string soon = FormatIso8601(now + std::chrono::seconds(25));
+  WriteFile(tokens_file, "- { name: acs, role: read, sha256: " + Sha256("first") +
+                             " }\n- { name: temp, role: read, sha256: " + Sha256("temp") +
+                             ", expires: \"" + soon + "\" }\n");
+  ::chmod(tokens_file.c_str(), 0600);
+  api_extra_ = ", tokens_file: \"" + tokens_file + "\"";
+  StartSim(1, 0.0);
+  WriteConfig({0});
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  EXPECT_EQ(Call("GET", "/api/v1/devices", "first").status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/devices", "").status, 401);
+  // The temporary token works until its expiry, then is refused.
+  EXPECT_EQ(Call("GET", "/api/v1/devices", "temp").status, 200);
+  EXPECT_TRUE(
+      WaitFor([&] { return Call("GET", "/api/v1/devices", "temp").status == 401; }, 45s, 200ms));
+  // Revoke "first", add "second": SIGHUP, no restart.
+  const auto pid = gateway_.pid();
+  WriteFile(tokens_file, "- { name: other, role: admin, sha256: " + Sha256("second") + " }\n");
+  ::chmod(tokens_file.c_str(), 0600);
+  gateway_.Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Call("GET", "/api/v1/devices", "first").status == 401 &&
+               Call("GET", "/api/v1/devices", "second").status == 200;
+      },
+      15s))
+      << gateway_.Log();
+  EXPECT_EQ(gateway_.pid(), pid);
+  // A reload with a duplicate hash is refused: the running tokens stay.
+  WriteFile(tokens_file, "- { name: a, role: admin, sha256: " + Sha256("second") +
+                             " }\n- { name: b, role: read, sha256: " + Sha256("second") + " }\n");
+  ::chmod(tokens_file.c_str(), 0600);
+  gateway_.Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor(
+      [&] { return gateway_.Log().find("same hash as an earlier token") != std::string::npos; },
+      15s))
+      << gateway_.Log();
+  EXPECT_EQ(Call("GET", "/api/v1/devices", "second").status, 200);
+  // The token never reaches the log.
+  EXPECT_EQ(gateway_.Log().find("second\""), std::string::npos);
 }
 
 }  // namespace

@@ -23,7 +23,9 @@ for f in usr/bin/ef45-gatewayd usr/bin/ef45ctl usr/bin/ef45-sim \
          usr/share/doc/ef45-gateway/README.md; do
   [ -e "$root/$f" ] || fail "package lacks /$f"
 done
-[ "$(stat -c %a "$root/etc/ef45-gateway/ef45-gatewayd.env")" = 600 ] || fail "env file not 0600"
+for f in ef45-gatewayd.env gateway.yaml; do
+  [ "$(stat -c %a "$root/etc/ef45-gateway/$f")" = 640 ] || fail "$f not 0640"
+done
 
 info=$(dpkg-deb -I "$deb")
 grep -q "^ Package: ef45-gateway" <<<"$info" || fail "package name"
@@ -31,6 +33,8 @@ grep -q "^ Depends:.*libpqxx" <<<"$info" || fail "shared library dependencies mi
 conffiles=$(dpkg-deb -I "$deb" conffiles)
 grep -qx /etc/ef45-gateway/gateway.yaml <<<"$conffiles" || fail "gateway.yaml is not a conffile"
 dpkg-deb -I "$deb" postinst | grep -q "adduser --system" || fail "postinst does not create the user"
+dpkg-deb -I "$deb" postinst | grep -q "chown root:ef45gw" || fail "postinst does not set the group"
+dpkg-deb -I "$deb" postinst | grep -q "gateway.yaml" || fail "postinst leaves gateway.yaml alone"
 
 out=$("$root/usr/bin/ef45-gatewayd" --version)
 grep -q "ef45-gatewayd $version (commit " <<<"$out" || fail "--version printed: $out"
@@ -43,7 +47,7 @@ sed "s#/usr/bin/ef45-gatewayd#$root/usr/bin/ef45-gatewayd#g" \
 systemd-analyze verify "$scratch/ef45-gatewayd.service" || fail "systemd-analyze verify"
 for key in Type=notify WatchdogSec= Restart=on-failure User=ef45gw ProtectSystem=strict \
            ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes CapabilityBoundingSet= \
-           EnvironmentFile=; do
+           EnvironmentFile= LimitCORE=0; do
   grep -q "^$key" "$scratch/ef45-gatewayd.service" || fail "unit lacks $key"
 done
 echo "1 passed, 0 failed"

@@ -550,8 +550,27 @@ TEST_F(SyncTest, ReadCallersGetNoTemplatesAndCannotChangeUsers) {
   auto listed = call("GET", "/api/v1/users", "sync-read");
   ASSERT_EQ(listed.status, 200);
   EXPECT_EQ(listed.body.find("TEZU1000004"), std::string::npos);
+  // Credentials are admin data too: PIN, card numbers and wiegand fields are redacted.
+  auto read_json = json::parse(as_read.body);
+  EXPECT_EQ(read_json.at("user_info").at("pin"), "<redacted>");
+  EXPECT_EQ(read_json.at("user_info").at("card"), "<redacted>");
+  EXPECT_EQ(read_json.at("subject").at("wiegand_code"), "<redacted>");
+  EXPECT_EQ(read_json.at("cards").at(0).at("card"), "<redacted>");
+  EXPECT_EQ(as_read.body.find(Card(4)), std::string::npos) << as_read.body;
+  EXPECT_EQ(listed.body.find(Card(4)), std::string::npos) << listed.body;
   auto as_admin = call("GET", "/api/v1/users/" + Uuid(4), "sync-admin");
   EXPECT_NE(as_admin.body.find("TEZU1000004"), std::string::npos);
+  auto admin_json = json::parse(as_admin.body);
+  EXPECT_EQ(admin_json.at("user_info").at("pin"), "1004");
+  EXPECT_EQ(admin_json.at("user_info").at("card"), json::value(Card(4)));
+  // Looking a card up tests a credential: admins only.
+  const std::string by_card = "/api/v1/users/by-card/A0%2000%2000%2004";
+  EXPECT_EQ(call("GET", by_card, "sync-read").status, 403);
+  auto found = call("GET", by_card, "sync-admin");
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(json::parse(found.body).at("items").as_array().size(), 1u);
+  // The dry run reads the reader's whole user database: admins only.
+  EXPECT_EQ(call("GET", "/api/v1/sync/plan?device=sim-0", "sync-read").status, 403);
   EXPECT_EQ(call("DELETE", "/api/v1/users/" + Uuid(4), "sync-read").status, 403);
   // Templates never reach the gateway's log.
   ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(4)); }, 30s));

@@ -6,7 +6,7 @@ namespace gw::api {
 namespace {
 
 config::ApiToken Token(std::string name, const std::string& secret, config::TokenRole role) {
-  return config::ApiToken{std::move(name), Sha256Hex(secret), role};
+  return config::ApiToken{std::move(name), Sha256Hex(secret), role, std::nullopt};
 }
 
 TEST(Sha256Hex, MatchesSha256sum) {
@@ -35,6 +35,29 @@ TEST(TokenAuthenticator, RejectsEverythingElse) {
   // The configured value is the hash: presenting the hash itself must not work.
   EXPECT_EQ(auth.Authenticate("Bearer " + Sha256Hex("s3cret-read")), Role::kNone);
   EXPECT_EQ(auth.NameOf("Bearer nope"), "");
+}
+
+TEST(TokenAuthenticator, ExpiredTokenIsRefused) {
+  using std::chrono::system_clock;
+  auto now = system_clock::now();
+  auto token = Token("temp", "s3cret-temp", config::TokenRole::kOperate);
+  token.expires = now + std::chrono::hours(1);
+  auto clock = std::make_shared<system_clock::time_point>(now);
+  TokenAuthenticator auth({token}, [clock] { return *clock; });
+  EXPECT_EQ(auth.Authenticate("Bearer s3cret-temp"), Role::kOperate);
+  EXPECT_EQ(auth.Identify("Bearer s3cret-temp").name, "temp");
+  *clock = now + std::chrono::hours(1);
+  EXPECT_EQ(auth.Authenticate("Bearer s3cret-temp"), Role::kNone);
+  EXPECT_EQ(auth.Identify("Bearer s3cret-temp").name, "");
+}
+
+TEST(TokenAuthenticator, ReplaceRevokesAndAddsAtOnce) {
+  TokenAuthenticator auth({Token("old", "s3cret-old", config::TokenRole::kAdmin)});
+  EXPECT_EQ(auth.Authenticate("Bearer s3cret-old"), Role::kAdmin);
+  auth.Replace({Token("new", "s3cret-new", config::TokenRole::kRead)});
+  EXPECT_EQ(auth.Authenticate("Bearer s3cret-old"), Role::kNone);
+  EXPECT_EQ(auth.Authenticate("Bearer s3cret-new"), Role::kRead);
+  EXPECT_EQ(auth.size(), 1u);
 }
 
 }  // namespace

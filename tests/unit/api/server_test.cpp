@@ -16,6 +16,7 @@ namespace gw::api {
 namespace {
 
 namespace asio = boost::asio;
+using Headers = std::vector<std::pair<std::string, std::string>>;
 
 asio::awaitable<Response> Hello(Request& request) {
   Response r;
@@ -56,7 +57,10 @@ class ServerTest : public ::testing::Test {
     router_.Add("GET", "/hello", Role::kNone, Hello);
     router_.Add("GET", "/throws", Role::kNone, Throws);
     router_.Add("GET", "/stream", Role::kNone, Stream);
-    router_.Add("POST", "/hello", Role::kNone, Hello);
+    router_.Add("POST", "/hello", Role::kNone, Hello, RouteOptions{BodyKind::kJson, 1024});
+    router_.Add("POST", "/upload", Role::kNone, Hello,
+                RouteOptions{BodyKind::kOctets, kFirmwareBodyLimit});
+    router_.Add("POST", "/secret", Role::kAdmin, Hello);
     options.port = 0;
     server_ = std::make_unique<Server>(
         io_.get_executor(), options, router_,
@@ -110,13 +114,83 @@ TEST_F(ServerTest, HandlerExceptionBecomes500Problem) {
   EXPECT_EQ(r.headers["content-type"], "application/problem+json");
 }
 
-TEST_F(ServerTest, OversizedBodyIs413) {
-  ServerOptions options;
-  options.body_limit = 1024;
-  Start(options);
-  auto r = gw::test::HttpRequest(port(), "POST", "/hello", std::string(4096, 'x'));
+/// Sends `head` (a request header announcing a body) and returns what the server answers
+/// without sending any body byte.
+std::string AnswerToHeaderOnly(std::uint16_t port, const std::string& head) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(socket, asio::buffer(head));
+  std::string out;
+  boost::system::error_code ec;
+  char buffer[4096];
+  while (out.find("\r\n\r\n") == std::string::npos && !ec) {
+    auto n = socket.read_some(asio::buffer(buffer), ec);
+    out.append(buffer, n);
+  }
+  return out;
+}
+
+TEST_F(ServerTest, OversizedBodyIs413ByRoute) {
+  Start({});
+  const Headers json = {{"Content-Type", "application/json"}};
+  auto r = gw::test::HttpRequest(port(), "POST", "/hello", std::string(4096, 'x'), json);
   EXPECT_EQ(r.status, 413);
   EXPECT_NE(r.body.find("payload-too-large"), std::string::npos);
+  EXPECT_EQ(gw::test::HttpRequest(port(), "POST", "/hello", "{}", json).status, 200);
+  // The firmware-style route takes 4 MiB; nothing takes more than 8 MiB.
+  const Headers octets = {{"Content-Type", "application/octet-stream"}};
+  EXPECT_EQ(
+      gw::test::HttpRequest(port(), "POST", "/upload", std::string(4 << 20, 'x'), octets).status,
+      200);
+  auto answer = AnswerToHeaderOnly(
+      port(),
+      "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Length: 8388609\r\n\r\n");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 413") << answer;
+}
+
+TEST_F(ServerTest, AuthenticatesOnTheHeadersBeforeReadingTheBody) {
+  router_ = Router([](std::string_view) { return Caller(Role::kNone); });
+  Start({});
+  // 8 MiB announced, not one byte sent: the answer comes from the headers alone.
+  auto answer =
+      AnswerToHeaderOnly(port(),
+                         "POST /secret HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 8000000\r\n\r\n");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 401") << answer;
+  answer = AnswerToHeaderOnly(port(),
+                              "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                              "Content-Length: 100\r\n\r\n");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 415") << answer;
+  answer =
+      AnswerToHeaderOnly(port(),
+                         "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 5000\r\n\r\n");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 413") << answer;
+}
+
+TEST_F(ServerTest, EveryResponseCarriesARequestId) {
+  Start({});
+  auto a = gw::test::HttpRequest(port(), "GET", "/hello");
+  auto b = gw::test::HttpRequest(port(), "GET", "/nothing");
+  ASSERT_EQ(a.headers.count("x-request-id"), 1u);
+  ASSERT_EQ(b.headers.count("x-request-id"), 1u);
+  EXPECT_NE(a.headers["x-request-id"], b.headers["x-request-id"]);
+}
+
+TEST_F(ServerTest, ConnectionsPerClientAddressAreCapped) {
+  ServerOptions options;
+  options.max_connections_per_ip = 2;
+  Start(options);
+  gw::test::HttpClient first("127.0.0.1", port());
+  gw::test::HttpClient second("127.0.0.1", port());
+  ASSERT_EQ(first.Get("/hello").status, 200);
+  ASSERT_EQ(second.Get("/hello").status, 200);
+  auto third = gw::test::HttpRequest(port(), "GET", "/hello");
+  EXPECT_EQ(third.status, 429);
+  EXPECT_EQ(third.headers.count("retry-after"), 1u);
+  EXPECT_EQ(first.Get("/hello").status, 200);
 }
 
 TEST_F(ServerTest, ConnectionsOverTheCapGet503) {

@@ -1,9 +1,11 @@
 #include "config/config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
+#include "support/process.hpp"
 #include "support/wait.hpp"
 
 namespace gw::config {
@@ -209,6 +211,163 @@ TEST(Config, ClusterRenewMustBeWellInsideTheLease) {
       "sync: { policy: sometimes }\n");
   EXPECT_TRUE(HasProblem(problems, "cluster.renew_ms", 2));
   EXPECT_TRUE(HasProblem(problems, "sync.policy", 3));
+}
+
+std::string Hash(char c) { return std::string(64, c); }
+
+TEST(ConfigSafeDefaults, LoopbackWithoutTokensStartsAsTheQuickStartDoes) {
+  for (const char* host : {"127.0.0.1", "127.0.0.2", "[::1]", "localhost"}) {
+    auto c =
+        LoadString(std::string("database: { dsn: 'x' }\napi: { listen: \"") + host + ":8080\" }\n",
+                   "t", NoEnv());
+    EXPECT_TRUE(c.api.tokens.empty()) << host;
+    EXPECT_FALSE(c.api.insecure_open) << host;
+  }
+}
+
+TEST(ConfigSafeDefaults, NonLoopbackWithoutTokensIsRefusedWithTheReason) {
+  for (const char* host : {"0.0.0.0", "10.0.0.5", "[::]"}) {
+    SCOPED_TRACE(host);
+    const std::string base =
+        std::string("database: { dsn: 'x' }\napi:\n  listen: \"") + host + ":8080\"\n";
+    auto problems = ProblemsOf(base + "  allow_plaintext: true\n");
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].path, "api.listen");
+    EXPECT_EQ(problems[0].line, 3);
+    EXPECT_NE(problems[0].message.find("without tokens"), std::string::npos);
+    EXPECT_NE(problems[0].message.find("api.insecure_open"), std::string::npos);
+    // The explicit key opens it.
+    auto c = LoadString(base + "  allow_plaintext: true\n  insecure_open: true\n", "t", NoEnv());
+    EXPECT_TRUE(c.api.insecure_open);
+  }
+}
+
+TEST(ConfigSafeDefaults, NonLoopbackWithoutTlsIsRefusedUnlessPlaintextIsAllowed) {
+  const std::string base =
+      "database: { dsn: 'x' }\napi:\n  listen: \"0.0.0.0:8080\"\n"
+      "  tokens: [{ name: a, role: read, sha256: " +
+      Hash('a') + " }]\n";
+  auto problems = ProblemsOf(base);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].path, "api.listen");
+  EXPECT_NE(problems[0].message.find("api.allow_plaintext"), std::string::npos);
+  EXPECT_NO_THROW(LoadString(base + "  allow_plaintext: true\n", "t", NoEnv()));
+  EXPECT_NO_THROW(LoadString(base + "  tls: { cert: /c.pem, key: /k.pem }\n", "t", NoEnv()));
+  // Both missing: both reasons.
+  EXPECT_EQ(ProblemsOf("database: { dsn: 'x' }\napi: { listen: \"0.0.0.0:8080\" }\n").size(), 2u);
+}
+
+TEST(ConfigTokens, DuplicateHashIsAConfigError) {
+  auto problems = ProblemsOf(
+      "database: { dsn: 'x' }\napi:\n  tokens:\n"
+      "    - { name: a, role: read, sha256: " +
+      Hash('a') +
+      " }\n"
+      "    - { name: b, role: admin, sha256: " +
+      Hash('a') + " }\n");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].path, "api.tokens");
+  EXPECT_NE(problems[0].message.find("'b'"), std::string::npos);
+  // Also across the file and the environment.
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "EF45GW_API_TOKENS") return "c:read:" + Hash('a');
+    return std::nullopt;
+  };
+  EXPECT_THROW(LoadString("database: { dsn: 'x' }\napi:\n  tokens:\n"
+                          "    - { name: a, role: read, sha256: " +
+                              Hash('a') + " }\n",
+                          "t", env),
+               ConfigError);
+}
+
+TEST(ConfigTokens, ExpiresIsAnRfc3339Time) {
+  auto c = LoadString(
+      "database: { dsn: 'x' }\napi:\n  tokens:\n"
+      "    - { name: a, role: read, sha256: " +
+          Hash('a') +
+          ", expires: \"2030-01-31T08:00:00Z\" }\n"
+          "    - { name: b, role: read, sha256: " +
+          Hash('b') + " }\n",
+      "t", NoEnv());
+  ASSERT_EQ(c.api.tokens.size(), 2u);
+  ASSERT_TRUE(c.api.tokens[0].expires.has_value());
+  EXPECT_EQ(
+      std::chrono::duration_cast<std::chrono::seconds>(c.api.tokens[0].expires->time_since_epoch())
+          .count(),
+      1896076800);
+  EXPECT_FALSE(c.api.tokens[1].expires.has_value());
+  auto problems = ProblemsOf(
+      "database: { dsn: 'x' }\napi:\n  tokens:\n"
+      "    - { name: a, role: read, sha256: " +
+      Hash('a') + ", expires: tomorrow }\n");
+  EXPECT_TRUE(HasProblem(problems, "api.tokens[0].expires", 4));
+}
+
+TEST(ConfigTokens, TokensFileMustBePrivate) {
+  gw::test::TempDir dir;
+  const std::string file = dir.File("tokens.yaml");
+  {
+    std::ofstream out(file);
+    out << "- { name: acs, role: read, sha256: " << Hash('c') << " }\n"
+        << "- { name: root, role: admin, sha256: " << Hash('d')
+        << ", expires: \"2031-01-01T00:00:00Z\" }\n";
+  }
+  const std::string yaml = "database: { dsn: 'x' }\napi: { tokens_file: \"" + file + "\" }\n";
+  ::chmod(file.c_str(), 0644);
+  auto problems = ProblemsOf(yaml);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].path, "api.tokens_file");
+  EXPECT_NE(problems[0].message.find("group or others"), std::string::npos);
+  ::chmod(file.c_str(), 0600);
+  auto c = LoadString(yaml, "t", NoEnv());
+  ASSERT_EQ(c.api.tokens.size(), 2u);
+  EXPECT_EQ(c.api.tokens[1].name, "root");
+  EXPECT_EQ(c.api.tokens[1].role, TokenRole::kAdmin);
+  EXPECT_TRUE(c.api.tokens[1].expires.has_value());
+  // A bad entry in the file names the file and the entry.
+  {
+    std::ofstream out(file);
+    out << "- { name: acs, role: read, sha256: nothex }\n";
+  }
+  problems = ProblemsOf(yaml);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].path, file + "[0].sha256");
+}
+
+TEST(ConfigApi, MaxConnectionsPerIpDefaultsTo64) {
+  EXPECT_EQ(LoadString("database: { dsn: 'x' }\n", "t", NoEnv()).api.max_connections_per_ip, 64);
+  EXPECT_EQ(LoadString("database: { dsn: 'x' }\napi: { max_connections_per_ip: 3 }\n", "t", NoEnv())
+                .api.max_connections_per_ip,
+            3);
+}
+
+TEST(ConfigCluster, AdvertiseUrlMustBeAnHttpUrlWithTheNodesScheme) {
+  auto load = [](const std::string& url, const std::string& tls = "") {
+    return ProblemsOf("database: { dsn: 'x' }\n" +
+                      (tls.empty() ? std::string() : "api: { tls: " + tls + " }\n") +
+                      "cluster: { node_id: a, advertise_url: \"" + url + "\" }\n");
+  };
+  EXPECT_TRUE(load("http://10.0.0.5:8080").empty());
+  EXPECT_TRUE(load("http://gw-a.example/base").empty());
+  EXPECT_TRUE(load("https://10.0.0.5:8443", "{ cert: /c, key: /k }").empty());
+  for (const char* bad :
+       {"https://10.0.0.5:8080", "ftp://x", "javascript:alert(1)", "http://user@evil.example",
+        "http://", "http://a b", "//evil.example", "http://x/?next=y"}) {
+    auto problems = load(bad);
+    ASSERT_EQ(problems.size(), 1u) << bad;
+    EXPECT_EQ(problems[0].path, "cluster.advertise_url") << bad;
+  }
+  EXPECT_EQ(load("http://10.0.0.5:8080", "{ cert: /c, key: /k }").size(), 1u);
+  EXPECT_TRUE(ValidAdvertiseUrl("https://a:1", true));
+  EXPECT_FALSE(ValidAdvertiseUrl("http://a:1", true));
+}
+
+TEST(ConfigIdentifiers, ReaderAndNodeIdsRefuseDots) {
+  auto problems = ProblemsOf(
+      "database: { dsn: 'x' }\ncluster: { node_id: \"..\" }\n"
+      "readers:\n  - { id: \".\", host: h }\n");
+  EXPECT_TRUE(HasProblem(problems, "cluster.node_id", 2));
+  EXPECT_TRUE(HasProblem(problems, "readers[0].id", 4));
 }
 
 }  // namespace

@@ -7,10 +7,39 @@
 #include <fstream>
 
 #include "common/version.hpp"
+#include "metrics/gateway_metrics.hpp"
 #include "support/wait.hpp"
 
 namespace gw::metrics {
 namespace {
+
+int Lines(const std::string& text, const std::string& prefix) {
+  int n = 0;
+  std::size_t at = 0;
+  while ((at = text.find("\n" + prefix, at)) != std::string::npos) {
+    ++n;
+    ++at;
+  }
+  return n;
+}
+
+TEST(ApiMetrics, MadeUpMethodsShareOneLabel) {
+  Registry registry;
+  ApiMetrics api(registry.get());
+  api.ObserveRequest("unmatched", "GET", 404, 0.001);
+  api.ObserveRequest("unmatched", "BREW", 404, 0.001);
+  const int before = Lines(registry.Serialize(), "ef45gw_api_requests_total{");
+  for (int i = 0; i < 1000; ++i) {
+    api.ObserveRequest("unmatched", "M" + std::to_string(i), 404, 0.001);
+  }
+  auto text = registry.Serialize();
+  EXPECT_EQ(Lines(text, "ef45gw_api_requests_total{"), before);
+  EXPECT_NE(text.find("method=\"other\""), std::string::npos);
+  EXPECT_EQ(text.find("M999"), std::string::npos);
+  EXPECT_NE(text.find("ef45gw_api_insecure 0"), std::string::npos);
+  api.SetInsecure(true);
+  EXPECT_NE(registry.Serialize().find("ef45gw_api_insecure 1"), std::string::npos);
+}
 
 TEST(Metrics, ExposesBuildInfoAndProcessMetrics) {
   Registry registry;

@@ -96,6 +96,34 @@ TEST(UserDoc, RedactsTemplatesForNonAdmins) {
   EXPECT_NE(json::serialize(ToApiJson(doc, true)).find("TEZU"), std::string::npos);
 }
 
+TEST(UserDoc, HugeNumbersAreAProblemNotUndefinedBehaviour) {
+  std::string problem;
+  EXPECT_FALSE(ParseUserDoc("u1", R"({"subject":{"wiegand_code":4.4e52}})", &problem));
+  EXPECT_NE(problem.find("subject.wiegand_code"), std::string::npos) << problem;
+  EXPECT_FALSE(
+      ParseUserDoc("u1", R"({"faces":[{"sub_id":0,"face_feature_size":-1e300}]})", &problem));
+  EXPECT_TRUE(ParseUserDoc("u1", R"({"subject":{"wiegand_code":7.0}})", &problem)) << problem;
+}
+
+TEST(UserDoc, RedactsCredentialsForNonAdmins) {
+  auto doc = Parse(kDoc);
+  auto redacted = ToApiJson(doc, false);
+  EXPECT_EQ(redacted.at("user_info").at("pin"), "<redacted>");
+  EXPECT_EQ(redacted.at("user_info").at("card"), "<redacted>");
+  EXPECT_EQ(redacted.at("subject").at("wiegand_code"), "<redacted>");
+  EXPECT_EQ(redacted.at("cards").at(0).at("card"), "<redacted>");
+  EXPECT_EQ(redacted.at("cards").at(0).at("remarks"), "spare");  // not a credential
+  EXPECT_EQ(redacted.at("subject").at("first_name"), "Ada");
+  auto text = json::serialize(redacted);
+  for (const char* secret : {"1234", "65 D8 A1 BD", "01 02 03 04"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+  }
+  auto admin = ToApiJson(doc, true);
+  EXPECT_EQ(admin.at("user_info").at("pin"), "1234");
+  EXPECT_EQ(admin.at("subject").at("wiegand_code"), 12);
+  EXPECT_EQ(admin.at("cards").at(0).at("card"), "01 02 03 04");
+}
+
 TEST(UserDoc, FingerprintTreatsAbsentFieldsAsTheReadersDefaults) {
   // A reader fills every column: what it returns must print like what we sent.
   auto sent = Parse(R"({"subject":{"first_name":"Ada"},"faces":[{"sub_id":0}]})");
