@@ -152,6 +152,7 @@ json::object ReaderJson(ControlTarget& target, int index) {
   o["user_data_logs_generated"] = s.user_data_logs_generated;
   o["match_pending"] = s.match_pending;
   o["match_overflowed"] = s.match_overflowed;
+  o["match_deleted"] = s.match_deleted;
   o["users"] = s.users;
   o["locked"] = s.locked;
   o["requests"] = s.requests;

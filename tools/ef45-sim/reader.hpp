@@ -44,6 +44,7 @@ struct Stats {
   std::uint64_t user_data_logs_generated = 0;
   std::size_t match_pending = 0;       ///< items in the match-data buffer
   std::uint64_t match_overflowed = 0;  ///< items dropped because the buffer was full
+  std::uint64_t match_deleted = 0;     ///< items a client deleted (DELETE /match-data/{id})
   std::size_t users = 0;               ///< subjects enrolled
   bool locked = false;
   std::uint64_t requests = 0;

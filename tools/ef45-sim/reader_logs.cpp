@@ -150,6 +150,7 @@ Response HandleMatchData(State& st, const Call& call) {
                            [&](const MatchItem& item) { return item.encounter_id == call.seg[1]; });
     if (it == st.match.end()) return Empty(400);
     st.match.erase(it);
+    ++st.stats.match_deleted;
     return Empty(200);
   }
   return Empty(405);

@@ -75,6 +75,16 @@ void GatewayTest::RestartDatabase() {
   ASSERT_EQ(Shell(SourceDir() + "/tests/support/pg.sh restart " + private_pg_ + " >/dev/null"), 0);
 }
 
+void GatewayTest::StopDatabase() {
+  ASSERT_FALSE(private_pg_.empty()) << "stop only a private cluster";
+  ASSERT_EQ(Shell(SourceDir() + "/tests/support/pg.sh stop " + private_pg_ + " >/dev/null"), 0);
+}
+
+void GatewayTest::StartDatabase() {
+  ASSERT_FALSE(private_pg_.empty()) << "start only a private cluster";
+  ASSERT_EQ(Shell(SourceDir() + "/tests/support/pg.sh start " + private_pg_ + " >/dev/null"), 0);
+}
+
 void GatewayTest::StartSim(int readers, double rate, double door_rate) {
   auto ready = dir_->File("sim-ready.json");
   std::ostringstream r, d;
@@ -223,6 +233,43 @@ void GatewayTest::ExpectExactlyOnce(int reader) {
   EXPECT_TRUE(extra.empty()) << DeviceId(reader) << ": " << extra.size()
                              << " stored events never generated";
   EXPECT_FALSE(generated.empty()) << DeviceId(reader) << " generated nothing";
+}
+
+void GatewayTest::ExpectMatchDataExactlyOnce(int reader) {
+  std::vector<std::string> generated;
+  std::int64_t after = 0;
+  while (true) {
+    auto v = SimGet("/sim/readers/" + std::to_string(reader) +
+                    "/generated?limit=10000&after=" + std::to_string(after));
+    if (v.is_null()) break;
+    for (const auto& e : v.at("items").as_array()) {
+      const auto& id = e.at("encounter_id").as_string();
+      if (!id.empty()) generated.emplace_back(id);
+    }
+    if (!v.at("has_more").as_bool()) break;
+    after = v.at("next").to_number<std::int64_t>();
+  }
+  std::map<std::string, int> stored;
+  for (const auto& row :
+       Query(dsn_, "SELECT encounter_id FROM events WHERE device_id = '" + DeviceId(reader) +
+                       "' AND sources & 2 = 2 AND encounter_id IS NOT NULL")) {
+    ++stored[row[0]];
+  }
+  std::size_t missing = 0;
+  std::size_t doubled = 0;
+  std::string first_missing;
+  for (const auto& id : generated) {
+    auto it = stored.find(id);
+    if (it == stored.end()) {
+      if (missing++ == 0) first_missing = id;
+    } else if (it->second > 1) {
+      ++doubled;
+    }
+  }
+  EXPECT_EQ(missing, 0u) << DeviceId(reader) << ": " << missing << " of " << generated.size()
+                         << " match-data items never stored, first " << first_missing;
+  EXPECT_EQ(doubled, 0u) << DeviceId(reader) << ": match-data items stored more than once";
+  EXPECT_FALSE(generated.empty()) << DeviceId(reader) << " buffered no match-data";
 }
 
 bool GatewayTest::LockIsFree(int reader) {

@@ -29,6 +29,10 @@ class GatewayTest : public ::testing::Test {
   /// it does not disturb tests running in parallel.
   void UsePrivateCluster();
   void RestartDatabase();
+  /// An outage of the private cluster: StopDatabase (fast shutdown: sessions are cut), then
+  /// StartDatabase on the same port.
+  void StopDatabase();
+  void StartDatabase();
 
   void StartSim(int readers, double rate, double door_rate = 0.2);
   /// Writes the config for readers [0, count) (or `indices`) and starts the gateway.
@@ -57,6 +61,10 @@ class GatewayTest : public ::testing::Test {
   bool WaitDrained(const std::vector<int>& readers, std::chrono::milliseconds deadline);
   /// Asserts that reader i's generated logs are stored exactly once each.
   void ExpectExactlyOnce(int reader);
+  /// Asserts that every match-data item the simulator buffered for reader i (its ledger's
+  /// encounter ids) is stored exactly once as match-data. Not for a reader that rebooted with
+  /// items pending: a reboot empties its RAM buffer (API.md), so those are lost on the reader.
+  void ExpectMatchDataExactlyOnce(int reader);
 
   std::string DeviceId(int reader) const { return "sim-" + std::to_string(reader); }
   bool LockIsFree(int reader);
