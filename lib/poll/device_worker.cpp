@@ -1,5 +1,6 @@
 #include "poll/device_worker.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -480,6 +481,21 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::
   auto items = co_await client_->GetMatchData();
   if (!items) co_return FromReply(kind, items.error());
   if (items->items.empty() && batch.events.empty()) co_return std::nullopt;
+  // An item whose log id is behind the cursor is normally one committed before whose delete
+  // failed. After a log wipe, though, the reader's new entries have small ids too: stored now,
+  // such an item would merge into the old epoch's entry with that id and be deleted, its own
+  // entry left without it. So before taking one, ask the reader where its ids stand; while a
+  // reset is suspected (not yet confirmed by a second check) those items stay on the reader.
+  const auto behind = [&](const ef45::MatchData& item) {
+    return item.log_id && *item.log_id <= batch.cursor.value_or(cursor_).last_log_id;
+  };
+  if (!batch.cursor && std::any_of(items->items.begin(), items->items.end(), behind)) {
+    if (auto failure = co_await CheckLogReset(kind, nullptr)) co_return failure;
+    if (suspect_newest_ && *suspect_newest_ < cursor_.last_log_id) {
+      std::erase_if(items->items, behind);
+      if (items->items.empty() && batch.events.empty()) co_return std::nullopt;
+    }
+  }
   auto received = Now();
   std::int64_t max_log_id = 0;
   for (const auto& item : items->items) {
