@@ -119,10 +119,10 @@ asio::awaitable<void> LeaseManager::ApplyLeases(const std::vector<store::HeldLea
   for (const auto& l : keep) {
     auto it = by_id.find(l.device_id);
     if (it == by_id.end()) continue;
-    auto reader = *it->second;
-    // The lease decides who polls: a previous owner's session lock is taken over.
-    reader.lock.on_conflict = config::OnConflict::kSteal;
-    owned.push_back(std::move(reader));
+    // The lease decides which instance polls; the previous owner's session lock is on record, so
+    // the new owner resumes it (DESIGN.md invariant 8). A lock that belongs to another client is
+    // subject to the reader's lock.on_conflict, as on a single instance.
+    owned.push_back(*it->second);
   }
   co_await apply_(std::move(owned));
 }

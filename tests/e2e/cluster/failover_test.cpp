@@ -95,7 +95,8 @@ TEST_F(ClusterFailoverTest, NodesShareTheFleetTakeOverAKilledNodeAndStoreEveryEv
   KillNode("a");
   auto killed = SteadyClock::now();
   auto killed_db = Scalar(dsn_, "SELECT clock_timestamp()");
-  // Taken over: the survivors steal the readers' locks and poll them successfully.
+  // Taken over: the survivors resume the locks a recorded and poll them successfully, under the
+  // default lock policy (wait): nothing is stolen.
   ASSERT_TRUE(WaitFor(
       [&] {
         auto up = PolledUp("b");

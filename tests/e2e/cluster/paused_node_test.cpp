@@ -72,7 +72,8 @@ TEST_F(ClusterPausedNodeTest, APausedNodeWritesNothingAfterLosingItsLeases) {
                           list + ")") == std::to_string(of_a.size());
       },
       // Paused in the middle of a statement, a keeps its locks until statement_timeout (30 s).
-      60s, 100ms));
+      60s, 100ms))
+      << node("b").process.Log();
   auto resumed_db = Scalar(dsn_, "SELECT clock_timestamp()");
   node("a").process.Signal(SIGCONT);
 
