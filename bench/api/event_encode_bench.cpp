@@ -1,8 +1,8 @@
 // event_encode_bench: what one event's JSON costs the façade, and what a direct writer would
 // cost (issue 6: the listing and the SSE stream spend most of the gateway's CPU encoding events).
 //
-//   a. the façade's way (lib/api/gateway_routes.cpp EventJson, rebuilt here with the same steps):
-//      a boost::json::object per event, the payload text parsed into it, times through
+//   a. the façade's way, the real encoder (lib/api/event_json.cpp EventJson): a
+//      boost::json::object per event, the payload text parsed into it, times through
 //      gw::FormatIso8601 (snprintf), then json::serialize;
 //   b. the same document written straight into one reserved string: fields appended with JSON
 //      escaping, the payload (PostgreSQL's jsonb text, already valid JSON) spliced as is, times
@@ -18,28 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "api/event_json.hpp"
 #include "common/time.hpp"
+#include "store/queries.hpp"
 
 namespace {
 
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-/// The columns ListEvents returns for one event (the shape of store::EventRow).
-struct Row {
-  std::int64_t seq;
-  std::string device_id;
-  std::string event_key;
-  std::string kind;
-  int sources;
-  int revision;
-  std::optional<std::int64_t> device_log_id;
-  std::int64_t log_epoch;
-  std::optional<std::string> encounter_id, event_type, info, additional_data, user_uuid;
-  std::optional<gw::Micros> device_time;
-  gw::Micros received_at, stored_at;
-  std::string payload;
-};
+/// The columns ListEvents returns for one event.
+using Row = gw::store::EventRow;
 
 std::vector<Row> MakeRows(int n) {
   std::vector<Row> rows;
@@ -50,7 +39,7 @@ std::vector<Row> MakeRows(int n) {
     r.seq = 500'000 + i;
     r.device_id = "sim-0" + std::to_string(10 + i % 90);
     r.event_key = "log:0:" + std::to_string(5000 + i);
-    r.kind = "recognition";
+    r.kind = gw::store::EventKind::kRecognition;
     r.sources = 3;
     r.revision = 2;
     r.device_log_id = 5000 + i;
@@ -73,39 +62,8 @@ std::vector<Row> MakeRows(int n) {
   return rows;
 }
 
-// --- a: object + serialize ---
-json::object ObjectOf(const Row& e) {
-  json::object o;
-  o["seq"] = e.seq;
-  o["device_id"] = e.device_id;
-  o["kind"] = e.kind;
-  o["key"] = e.event_key;
-  o["revision"] = e.revision;
-  json::array sources;
-  if (e.sources & 1) sources.emplace_back("log");
-  if (e.sources & 2) sources.emplace_back("match");
-  if (e.sources & 4) sources.emplace_back("poller");
-  o["sources"] = std::move(sources);
-  o["device_log_id"] = e.device_log_id ? json::value(*e.device_log_id) : nullptr;
-  o["log_epoch"] = e.log_epoch;
-  auto opt = [](const std::optional<std::string>& s) {
-    return s ? json::value(*s) : json::value(nullptr);
-  };
-  o["encounter_id"] = opt(e.encounter_id);
-  o["event_type"] = opt(e.event_type);
-  o["info"] = opt(e.info);
-  o["additional_data"] = opt(e.additional_data);
-  o["user_uuid"] = opt(e.user_uuid);
-  o["device_time"] = e.device_time ? json::value(gw::FormatIso8601(*e.device_time)) : nullptr;
-  o["received_at"] = gw::FormatIso8601(e.received_at);
-  o["stored_at"] = gw::FormatIso8601(e.stored_at);
-  boost::system::error_code ec;
-  auto payload = json::parse(e.payload, ec);
-  o["payload"] = ec ? json::value(json::object{}) : payload;
-  return o;
-}
-
-void EncodeA(const Row& e, std::string& out) { out += json::serialize(ObjectOf(e)); }
+// --- a: the façade's encoder ---
+void EncodeA(const Row& e, std::string& out) { out += json::serialize(gw::api::EventJson(e)); }
 
 // --- b, c: a direct writer ---
 void AppendString(std::string& out, std::string_view s) {
@@ -182,7 +140,7 @@ void EncodeDirect(const Row& e, std::string& out) {
   out += ",\"device_id\":";
   AppendString(out, e.device_id);
   out += ",\"kind\":";
-  AppendString(out, e.kind);
+  AppendString(out, gw::store::KindName(e.kind));
   out += ",\"key\":";
   AppendString(out, e.event_key);
   out += ",\"revision\":";

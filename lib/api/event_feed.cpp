@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "api/event_json.hpp"
 #include "common/log.hpp"
 #include "store/database.hpp"
 

@@ -74,7 +74,4 @@ class EventFeed {
   std::deque<Entry> entries_;
 };
 
-/// One event as its Server-Sent Events frame: `id: seq`, `event: kind`, `data: JSON`.
-std::string SseFrame(const store::EventRow& event);
-
 }  // namespace gw::api

@@ -205,34 +205,6 @@ boost::asio::awaitable<Result<std::int64_t>> InsertAudit(Database& db, AuditEven
   co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
-Result<std::vector<UserRow>> ListUsersBlocking(Database& db, const std::string& after_uuid,
-                                               int limit, bool include_deleted) {
-  static const std::string kSql = "SELECT user_uuid, version, deleted, " +
-                                  detail::MicrosOf("updated_at") +
-                                  ", record::text FROM users WHERE user_uuid > $1 "
-                                  "AND ($2 OR NOT deleted) ORDER BY user_uuid LIMIT $3";
-  int n = std::clamp(limit, 1, kMaxEventPage);
-  return detail::WithConnectionBlocking<std::vector<UserRow>>(
-      db.Connections(), [&](pqxx::connection& c) {
-        pqxx::read_transaction tx(c);
-        std::vector<UserRow> out;
-        for (const auto& r : tx.exec_params(kSql, after_uuid, include_deleted, n)) {
-          out.push_back({r[0].as<std::string>(), r[1].as<std::int64_t>(), r[2].as<bool>(),
-                         detail::FromMicros(r[3].as<std::int64_t>()), r[4].as<std::string>()});
-        }
-        return out;
-      });
-}
-
-boost::asio::awaitable<Result<std::vector<UserRow>>> ListUsers(Database& db, std::string after_uuid,
-                                                               int limit, bool include_deleted) {
-  Database* d = &db;
-  auto fn = [d, a = std::move(after_uuid), limit, include_deleted] {
-    return ListUsersBlocking(*d, a, limit, include_deleted);
-  };
-  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
-}
-
 Result<std::int64_t> DeleteEventsBeforeBlocking(Database& db, TimePoint cutoff, int batch_size,
                                                 int max_batches) {
   std::string when = detail::FormatTime(cutoff);

@@ -95,20 +95,6 @@ Result<void> UpsertDoorStateBlocking(Database& db, const std::string& device_id,
 boost::asio::awaitable<Result<void>> UpsertDoorState(Database& db, std::string device_id,
                                                      DoorState state);
 
-struct UserRow {
-  std::string user_uuid;
-  std::int64_t version = 0;
-  bool deleted = false;
-  TimePoint updated_at{};
-  std::string record;  ///< JSON
-};
-
-/// Users ordered by uuid, after `after_uuid`; tombstones only if asked.
-Result<std::vector<UserRow>> ListUsersBlocking(Database& db, const std::string& after_uuid,
-                                               int limit, bool include_deleted);
-boost::asio::awaitable<Result<std::vector<UserRow>>> ListUsers(Database& db, std::string after_uuid,
-                                                               int limit, bool include_deleted);
-
 /// One audit event (kind `audit`): an operator's request through the API.
 struct AuditEvent {
   std::string device_id;  ///< the reader, or kNoDevice for requests that name none

@@ -153,23 +153,6 @@ TEST_F(Queries, DeviceStatesShowCursorDoorAndLastEvent) {
   EXPECT_EQ((*after)[0].door_changed_at, T(8));
 }
 
-TEST_F(Queries, ListsUsersByUuidWithoutTombstones) {
-  Exec(Dsn(),
-       "INSERT INTO users (user_uuid, version, deleted, record) VALUES "
-       "('a', 1, false, '{\"subject\":1}'), ('b', 3, true, '{}'), ('c', 2, false, '{}')");
-  auto users = store::ListUsersBlocking(*db_, "", 10, false);
-  ASSERT_TRUE(users);
-  ASSERT_EQ(users->size(), 2u);
-  EXPECT_EQ((*users)[0].user_uuid, "a");
-  EXPECT_EQ((*users)[1].user_uuid, "c");
-  EXPECT_EQ((*users)[1].version, 2);
-  auto page2 = store::ListUsersBlocking(*db_, "a", 1, true);
-  ASSERT_TRUE(page2);
-  ASSERT_EQ(page2->size(), 1u);
-  EXPECT_EQ((*page2)[0].user_uuid, "b");
-  EXPECT_TRUE((*page2)[0].deleted);
-}
-
 TEST_F(Queries, RetentionDeletesOnlyOldEventsInBoundedBatches) {
   store::DeviceBatch b{"r1", {}, {}, {}};
   for (int i = 1; i <= 35; ++i) {

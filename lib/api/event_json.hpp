@@ -1,0 +1,19 @@
+#pragma once
+// One home for an event's API encoding: the listing (GET /api/v1/events) and the live stream
+// render the same JSON document from a stored row.
+
+#include <boost/json/object.hpp>
+#include <string>
+
+#include "store/queries.hpp"
+
+namespace gw::api {
+
+/// The event as the API serves it (api/openapi.yaml `Event`). A payload that is not a JSON
+/// object (it always is: the column has a CHECK) is served as {}.
+boost::json::object EventJson(const store::EventRow& event);
+
+/// One server-sent-events frame: `id: <seq>`, `event: <kind>`, `data: <EventJson>`.
+std::string SseFrame(const store::EventRow& event);
+
+}  // namespace gw::api
