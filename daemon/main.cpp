@@ -145,10 +145,15 @@ class Gateway {
     if (config_.cluster.enabled()) {
       cluster_metrics_ = std::make_unique<gw::cluster::ClusterMetrics>(
           registry_, config_.cluster.node_id, [this] { return writer_.Stats().fenced_batches; });
+      gw::cluster::ClusterOptions cluster;
+      cluster.node_id = config_.cluster.node_id;
+      cluster.advertise_url = config_.cluster.advertise_url;
+      cluster.lease = config_.cluster.lease;
+      cluster.renew = config_.cluster.renew;
+      // Batches of readers given up during a PostgreSQL outage are dropped, not kept waiting.
+      cluster.leases_dropped = [this] { writer_.LeasesChanged(); };
       leases_ = std::make_unique<gw::cluster::LeaseManager>(
-          io_.get_executor(), db_,
-          gw::cluster::ClusterOptions{config_.cluster.node_id, config_.cluster.advertise_url,
-                                      config_.cluster.lease, config_.cluster.renew},
+          io_.get_executor(), db_, std::move(cluster),
           [this](std::vector<gw::config::ReaderConfig> owned) {
             return ApplyOwned(std::move(owned));
           },
