@@ -6,7 +6,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <pqxx/pqxx>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -73,6 +75,16 @@ void GatewayTest::UsePrivateCluster() {
 void GatewayTest::RestartDatabase() {
   ASSERT_FALSE(private_pg_.empty()) << "restart only a private cluster";
   ASSERT_EQ(Shell(SourceDir() + "/tests/support/pg.sh restart " + private_pg_ + " >/dev/null"), 0);
+}
+
+void GatewayTest::StopDatabase() {
+  ASSERT_FALSE(private_pg_.empty()) << "stop only a private cluster";
+  ASSERT_EQ(Shell(SourceDir() + "/tests/support/pg.sh stop " + private_pg_ + " >/dev/null"), 0);
+}
+
+void GatewayTest::StartDatabase() {
+  ASSERT_FALSE(private_pg_.empty()) << "start only a private cluster";
+  ASSERT_EQ(Shell(SourceDir() + "/tests/support/pg.sh start " + private_pg_ + " >/dev/null"), 0);
 }
 
 void GatewayTest::StartSim(int readers, double rate, double door_rate) {
@@ -223,6 +235,60 @@ void GatewayTest::ExpectExactlyOnce(int reader) {
   EXPECT_TRUE(extra.empty()) << DeviceId(reader) << ": " << extra.size()
                              << " stored events never generated";
   EXPECT_FALSE(generated.empty()) << DeviceId(reader) << " generated nothing";
+}
+
+void GatewayTest::ExpectMatchDataExactlyOnce(int reader) {
+  std::set<std::string> generated;
+  std::int64_t after = 0;
+  while (true) {
+    auto v = SimGet("/sim/readers/" + std::to_string(reader) +
+                    "/generated?limit=10000&after=" + std::to_string(after));
+    ASSERT_FALSE(v.is_null()) << DeviceId(reader) << ": no ledger";
+    for (const auto& e : v.at("items").as_array()) {
+      // Empty: the reader's match buffer was full, so the recognition got no item.
+      const auto& id = e.at("encounter_id").as_string();
+      if (!id.empty()) generated.emplace(id);
+    }
+    if (!v.at("has_more").as_bool()) break;
+    after = v.at("next").to_number<std::int64_t>();
+  }
+  std::map<std::string, int> stored;  // encounter id -> rows with the match-data source
+  std::set<std::string> without_source;
+  for (const auto& row : Query(dsn_,
+                               "SELECT encounter_id, sources & 2 = 2 FROM events "
+                               "WHERE device_id = '" +
+                                   DeviceId(reader) + "' AND encounter_id IS NOT NULL")) {
+    if (row[1] == "t") {
+      ++stored[row[0]];
+    } else {
+      without_source.insert(row[0]);
+    }
+  }
+  std::vector<std::string> missing, doubled, extra;
+  for (const auto& id : generated) {
+    auto it = stored.find(id);
+    if (it == stored.end()) {
+      missing.push_back(id);
+    } else if (it->second > 1) {
+      doubled.push_back(id);
+    }
+  }
+  for (const auto& [id, n] : stored) {
+    if (!generated.count(id)) extra.push_back(id);
+  }
+  EXPECT_FALSE(generated.empty()) << DeviceId(reader) << " generated no match-data";
+  EXPECT_TRUE(missing.empty()) << DeviceId(reader) << ": " << missing.size() << " of "
+                               << generated.size() << " match-data items not stored, first "
+                               << missing.front();
+  EXPECT_TRUE(doubled.empty()) << DeviceId(reader) << ": " << doubled.size()
+                               << " match-data items stored more than once, first "
+                               << doubled.front();
+  EXPECT_TRUE(extra.empty()) << DeviceId(reader) << ": " << extra.size()
+                             << " stored match-data items never generated, first " << extra.front();
+  EXPECT_TRUE(without_source.empty())
+      << DeviceId(reader) << ": " << without_source.size()
+      << " rows carry an encounter id but not the match-data source, first "
+      << *without_source.begin();
 }
 
 bool GatewayTest::LockIsFree(int reader) {

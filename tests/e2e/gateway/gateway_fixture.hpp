@@ -29,6 +29,9 @@ class GatewayTest : public ::testing::Test {
   /// it does not disturb tests running in parallel.
   void UsePrivateCluster();
   void RestartDatabase();
+  /// Stops the private cluster (fast shutdown) until StartDatabase(): an outage of any length.
+  void StopDatabase();
+  void StartDatabase();
 
   void StartSim(int readers, double rate, double door_rate = 0.2);
   /// Writes the config for readers [0, count) (or `indices`) and starts the gateway.
@@ -57,6 +60,10 @@ class GatewayTest : public ::testing::Test {
   bool WaitDrained(const std::vector<int>& readers, std::chrono::milliseconds deadline);
   /// Asserts that reader i's generated logs are stored exactly once each.
   void ExpectExactlyOnce(int reader);
+  /// Asserts that every match-data item the simulator generated for reader i (its ledger's
+  /// encounter ids) is stored exactly once: one events row with that encounter id, with the
+  /// match-data source (sources & 2), and no stored encounter id that was never generated.
+  void ExpectMatchDataExactlyOnce(int reader);
 
   std::string DeviceId(int reader) const { return "sim-" + std::to_string(reader); }
   bool LockIsFree(int reader);
