@@ -109,6 +109,11 @@ TEST_F(ClusterDatabaseOutageTest, NodesStopPollingDuringALongOutageAndTheFleetIs
       << Query(dsn_,
                "SELECT app || ' ' || tbl || ' ' || device_id || ' owner ' || coalesce(owner, '') "
                "FROM write_audit WHERE NOT (owner_ok AND unexpired) LIMIT 1")[0][0];
+  EXPECT_EQ(Scalar(dsn_,
+                   "SELECT count(*) FROM write_audit WHERE tbl = 'events' AND op = 'INSERT' "
+                   "AND received_at IS NULL"),
+            "0")
+      << "the audit must know when each inserted event was received";
   // ...and nothing received before the outage was inserted after it (a batch held across the
   // outage belongs to a lease that expired meanwhile, whoever holds the reader now).
   EXPECT_EQ(Scalar(dsn_,
