@@ -101,8 +101,11 @@ class Gateway {
     if (config_.cluster.enabled()) {
       cluster_metrics_ = std::make_unique<cluster::ClusterMetrics>(
           registry_, config_.cluster.node_id, [this] { return writer_.Stats().fenced_batches; });
+      auto cluster = ClusterOptionsFor(config_.cluster);
+      // Batches of readers given up during a PostgreSQL outage are dropped, not kept waiting.
+      cluster.leases_dropped = [this] { writer_.LeasesChanged(); };
       leases_ = std::make_unique<cluster::LeaseManager>(
-          io_.get_executor(), db_, ClusterOptionsFor(config_.cluster),
+          io_.get_executor(), db_, std::move(cluster),
           [this](std::vector<config::ReaderConfig> owned) { return ApplyOwned(std::move(owned)); },
           cluster_metrics_.get());
       context_.owner_url = [this](const std::string& id) { return leases_->OwnerUrl(id); };

@@ -53,8 +53,12 @@ int MaxStreams(const config::ApiConfig& api) {
 }
 
 cluster::ClusterOptions ClusterOptionsFor(const config::ClusterConfig& cluster) {
-  return cluster::ClusterOptions{cluster.node_id, cluster.advertise_url, cluster.lease,
-                                 cluster.renew};
+  cluster::ClusterOptions o;
+  o.node_id = cluster.node_id;
+  o.advertise_url = cluster.advertise_url;
+  o.lease = cluster.lease;
+  o.renew = cluster.renew;
+  return o;
 }
 
 }  // namespace gw::app

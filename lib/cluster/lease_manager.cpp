@@ -106,10 +106,20 @@ std::vector<std::string> LeaseManager::ReaderIds() const {
 }
 
 void LeaseManager::SetTable(const std::vector<store::HeldLease>& leases) {
-  std::lock_guard lock(mutex_);
-  epochs_.clear();
-  for (const auto& l : leases) epochs_[l.device_id] = l.epoch;
-  status_.owned = leases.size();
+  bool dropped = false;
+  {
+    std::map<std::string, std::int64_t> next;
+    for (const auto& l : leases) next[l.device_id] = l.epoch;
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, epoch] : epochs_) {
+      auto it = next.find(id);
+      dropped = dropped || it == next.end() || it->second != epoch;
+    }
+    epochs_ = std::move(next);
+    status_.owned = leases.size();
+  }
+  // After the table changed: the writer's check (EpochOf) must already see the lease gone.
+  if (dropped && options_.leases_dropped) options_.leases_dropped();
 }
 
 asio::awaitable<void> LeaseManager::ApplyLeases(const std::vector<store::HeldLease>& keep) {

@@ -27,6 +27,11 @@ struct ClusterOptions {
   std::string advertise_url;  ///< where other nodes redirect reader operations for our readers
   std::chrono::milliseconds lease{15000};
   std::chrono::milliseconds renew{5000};
+  /// Called (on the manager's strand, must not block) when this node stops holding a lease it
+  /// held: given up after a lease without renewal, lost to another node, or released. The
+  /// daemon points it at EventWriter::LeasesChanged, so a commit retried through a PostgreSQL
+  /// outage drops those readers' batches at once instead of keeping their pollers waiting.
+  std::function<void()> leases_dropped;
 };
 
 /// Brings this node's pollers to exactly `owned` (WorkerSet::Apply in the daemon): readers not
@@ -49,6 +54,8 @@ using ApplyOwned = std::function<boost::asio::awaitable<void>(std::vector<config
 ///   committed cursor from PostgreSQL as at any start, so nothing is lost or doubled.
 /// - If no round succeeds for a whole lease (PostgreSQL unreachable, or this process was
 ///   paused), every lease may have been taken over: all readers stop until a round succeeds.
+///   Their batches still waiting for PostgreSQL are dropped, not written after the outage
+///   (ClusterOptions::leases_dropped), so the pollers stop at once.
 ///
 /// EpochOf() feeds the event writer's fence (WriterOptions::lease_epoch), OwnerUrl() the API's
 /// redirects of reader operations.

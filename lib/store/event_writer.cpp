@@ -815,7 +815,17 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
     events += p->events;
   }
   std::vector<std::string> fenced;
-  error_code ec = co_await CommitWithRetry(all, fenced);
+  // A batch dropped between retries (its lease was given up) completes at once; `done` is then
+  // empty.
+  auto drop = [this, &batch](const DeviceBatch& b) {
+    for (auto& p : batch) {
+      if (&p->batch != &b || !p->done) continue;
+      ++fenced_;
+      p->done->Complete(Errc::kLeaseLost);
+      p->done.reset();
+    }
+  };
+  error_code ec = co_await CommitWithRetry(all, fenced, drop);
   auto lost = [&fenced](const DeviceBatch& b) {
     return std::find(fenced.begin(), fenced.end(), b.device_id) != fenced.end();
   };
@@ -823,6 +833,7 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
     // Something in the transaction was refused: commit each reader's batch on its own, and split
     // a refused one until the refused event is found, so one bad entry holds up nothing.
     for (auto& p : batch) {
+      if (!p->done) continue;
       fenced.clear();
       error_code one_ec = Errc::kBadRequest;
       if (batch.size() > 1) {
@@ -846,6 +857,7 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
     }
   } else {
     for (auto& p : batch) {
+      if (!p->done) continue;
       if (!ec && lost(p->batch)) {
         ++fenced_;
         p->done->Complete(Errc::kLeaseLost);
@@ -883,7 +895,8 @@ asio::awaitable<error_code> EventWriter::CommitIsolating(const DeviceBatch& whol
   if (hi - lo > 1) {
     std::size_t mid = lo + (hi - lo) / 2;
     ec = co_await CommitIsolating(whole, lo, mid, false, fenced);
-    if (ec) co_return ec;
+    // Fenced or dropped: the rest (with the cursor) must not commit without it.
+    if (ec || !fenced.empty()) co_return ec;
     co_return co_await CommitIsolating(whole, mid, hi, last, fenced);
   }
   // The one event PostgreSQL refuses: store what can be stored of it, or say it is gone.
@@ -892,7 +905,7 @@ asio::awaitable<error_code> EventWriter::CommitIsolating(const DeviceBatch& whol
     part.events = {attempt == 0 ? Stripped(bad) : QuarantineGap(bad)};
     ec = co_await CommitWithRetry(one, fenced);
     if (ec != Errc::kBadRequest) {
-      if (!ec) {
+      if (!ec && fenced.empty()) {
         long suppressed = 0;
         if (QuarantineLogLimit().Allow(suppressed)) {
           GW_LOG(kWarn, "store") << "reader " << whole.device_id << ": PostgreSQL refused "
@@ -916,17 +929,59 @@ void EventWriter::Quarantined(const std::string& device_id, std::string_view rea
   if (options_.on_quarantine) options_.on_quarantine(device_id, reason);
 }
 
+std::vector<const DeviceBatch*> EventWriter::DropGivenUp(
+    std::vector<const DeviceBatch*>& batches) const {
+  std::vector<const DeviceBatch*> dropped;
+  if (options_.fence_owner.empty() || !options_.lease_epoch) return dropped;
+  std::erase_if(batches, [&](const DeviceBatch* b) {
+    auto epoch = options_.lease_epoch(b->device_id);
+    if (epoch && *epoch == b->lease_epoch) return false;
+    dropped.push_back(b);
+    return true;
+  });
+  if (!dropped.empty()) {
+    long suppressed = 0;
+    if (FenceLogLimit().Allow(suppressed)) {
+      GW_LOG(kWarn, "store") << "lease given up while its commit was retried: dropped the batches "
+                             << "of " << dropped.size() << " reader(s), first "
+                             << dropped.front()->device_id
+                             << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
+                                            : std::string());
+    }
+  }
+  return dropped;
+}
+
 asio::awaitable<error_code> EventWriter::CommitWithRetry(
-    const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced) {
+    const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced,
+    const std::function<void(const DeviceBatch&)>& on_dropped) {
   auto backoff = options_.retry_initial;
   asio::steady_timer timer(strand_);
   Database* db = &db_;
-  for (;;) {
+  std::vector<const DeviceBatch*> live = batches;
+  // Readers whose lease this node gave up (or lost) while the commit waited to be retried.
+  std::vector<std::string> dropped;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 0) {
+      // PostgreSQL was unreachable, maybe for longer than a lease: the lease manager may have
+      // given some of these readers up and stopped their pollers, and another node may poll them
+      // once PostgreSQL is back. Their batches must not be written then, even where the lease
+      // row has not expired yet and the fence below would let them through; the pollers
+      // acknowledged nothing, so the next owner reads the entries again from the cursor.
+      for (const DeviceBatch* b : DropGivenUp(live)) {
+        dropped.push_back(b->device_id);
+        // At once, not when the rest commits: the reader's poller is being stopped and waits.
+        if (on_dropped) on_dropped(*b);
+      }
+      if (live.empty()) {
+        fenced = dropped;
+        co_return error_code();
+      }
+    }
     auto start = Clock::now();
     const std::string* fence = &options_.fence_owner;
-    Result<WriteCounts> r = co_await RunBlocking(db->BlockingPool(), [db, &batches, fence] {
-      return WriteBatchesBlocking(*db, batches, *fence);
-    });
+    Result<WriteCounts> r = co_await RunBlocking(
+        db->BlockingPool(), [db, &live, fence] { return WriteBatchesBlocking(*db, live, *fence); });
     if (r) {
       fenced = r->fenced;
       if (!fenced.empty()) {
@@ -938,11 +993,12 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
                                                 : std::string());
         }
       }
+      fenced.insert(fenced.end(), dropped.begin(), dropped.end());
       last_commit_seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
       ++transactions_;
       if (options_.on_commit) {
         std::size_t events = 0;
-        for (const auto* b : batches) events += b->events.size();
+        for (const auto* b : live) events += b->events.size();
         options_.on_commit(events, last_commit_seconds_);
       }
       inserted_ += static_cast<std::uint64_t>(r->inserted);
@@ -958,6 +1014,7 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
                                << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
                                               : std::string());
       }
+      fenced = dropped;
       co_return r.error();
     }
     ++failed_attempts_;
@@ -968,7 +1025,10 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
                              << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
                                             : std::string());
     }
-    if (stopping_ && Clock::now() >= stop_deadline_) co_return Errc::kCancelled;
+    if (stopping_ && Clock::now() >= stop_deadline_) {
+      fenced = dropped;
+      co_return Errc::kCancelled;
+    }
     auto until = Clock::now() + backoff;
     if (stopping_) until = std::min(until, stop_deadline_);
     timer.expires_at(until);
@@ -1000,6 +1060,14 @@ asio::awaitable<void> EventWriter::Stop(std::chrono::milliseconds deadline) {
     }
   };
   co_await asio::co_spawn(strand_, on_strand(this, deadline), asio::use_awaitable);
+}
+
+void EventWriter::LeasesChanged() {
+  // A retry waiting out its back-off looks at the leases now (CommitWithRetry drops the batches
+  // of the readers given up); a cut back-off only costs one early attempt.
+  asio::post(strand_, [this] {
+    for (auto* t : backoffs_) t->cancel();
+  });
 }
 
 WriterStats EventWriter::Stats() const {

@@ -106,8 +106,10 @@ Result<WriteCounts> WriteBatchesBlocking(Database& db,
 /// - Backpressure: at most `queue_capacity` events are accepted and uncommitted; further Write
 ///   calls wait (the readers keep the data meanwhile).
 /// - Outage: a failed transaction is retried with exponential back-off, forever (until Stop's
-///   deadline); queued batches are never dropped. Writes are idempotent, so a retry after an
-///   in-doubt commit inserts nothing twice.
+///   deadline); queued batches are never dropped, except, in cluster mode, those of a reader
+///   whose lease this node gave up meanwhile (LeasesChanged): they fail with kLeaseLost before
+///   the next attempt, unacknowledged. Writes are idempotent, so a retry after an in-doubt
+///   commit inserts nothing twice.
 /// - Bad entries never block a reader (DESIGN.md invariant 8): events are sanitised first
 ///   (SanitizeBatch); a DeviceBatch that PostgreSQL still refuses is split in halves until the
 ///   refused event is found, which is then stored stripped to its key (originals escaped in the
@@ -153,6 +155,13 @@ class EventWriter {
   /// uncommitted at `deadline` (PostgreSQL down) fails with kCancelled: its producers keep it.
   boost::asio::awaitable<void> Stop(std::chrono::milliseconds deadline);
 
+  /// Cluster mode: this node gave up or lost the lease on some reader (WriterOptions::lease_epoch
+  /// no longer returns the epoch a batch was stamped with). A commit waiting to be retried
+  /// (PostgreSQL down) retries now, and every retry first drops the batches whose lease is gone:
+  /// they complete with kLeaseLost, unwritten, instead of being written after the outage by a
+  /// node that no longer owns the reader. Any thread; does not block.
+  void LeasesChanged();
+
   WriterStats Stats() const;
 
  private:
@@ -182,14 +191,20 @@ class EventWriter {
   void Admit();
   boost::asio::awaitable<void> Run();
   boost::asio::awaitable<void> Commit(std::vector<PendingPtr> batch);
-  /// Commits with retries; the readers left out by the lease fence are added to `fenced`.
+  /// Commits with retries; the readers left out by the lease fence, or dropped before a retry
+  /// because their lease was given up meanwhile (DropGivenUp), are returned in `fenced`.
+  /// `on_dropped` is called for each batch dropped, as soon as it is dropped.
   boost::asio::awaitable<boost::system::error_code> CommitWithRetry(
-      const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced);
+      const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced,
+      const std::function<void(const DeviceBatch&)>& on_dropped = {});
   /// Commits events [lo, hi) of `whole` (with its cursor and door state if `last`), splitting
   /// on refusal down to one event, which is then stripped or recorded as a gap.
   boost::asio::awaitable<boost::system::error_code> CommitIsolating(
       const DeviceBatch& whole, std::size_t lo, std::size_t hi, bool last,
       std::vector<std::string>& fenced);
+  /// Removes from `batches` those whose lease_epoch is no longer this node's epoch on their
+  /// reader (WriterOptions::lease_epoch); returns their readers. No-op without a fence.
+  std::vector<const DeviceBatch*> DropGivenUp(std::vector<const DeviceBatch*>& batches) const;
   void Quarantined(const std::string& device_id, std::string_view reason);
   void Wake();
   boost::asio::awaitable<void> WaitWake(std::chrono::steady_clock::time_point until);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -339,8 +340,10 @@ std::vector<config::ReaderConfig> ReaderConfigs(int n) {
 class LeaseManagerTest : public ClusterLeaseTest {
  protected:
   std::unique_ptr<cluster::LeaseManager> Manager(const std::string& node, Applied* applied,
-                                                 std::chrono::milliseconds lease = 3s) {
-    cluster::ClusterOptions o{node, "http://" + node + ":1", lease, 200ms};
+                                                 std::chrono::milliseconds lease = 3s,
+                                                 std::function<void()> leases_dropped = {}) {
+    cluster::ClusterOptions o{node, "http://" + node + ":1", lease, 200ms,
+                              std::move(leases_dropped)};
     return std::make_unique<cluster::LeaseManager>(
         io_.Io().get_executor(), *db_, o,
         [applied](std::vector<config::ReaderConfig> r) { return Record(applied, std::move(r)); });
@@ -447,6 +450,40 @@ TEST_F(LeaseManagerTest, ASighupRemovingReadersReleasesThem) {
   ASSERT_TRUE(WaitFor(
       [&] { return Scalar(Dsn(), "SELECT count(*) FROM device_leases WHERE owner = 'a'") == "4"; },
       5s, 20ms));
+  Stop(*m);
+}
+
+TEST_F(LeaseManagerTest, ALostLeaseIsGoneFromTheTableBeforeTheWriterIsTold) {
+  Applied applied;
+  std::mutex mutex;
+  int told = 0;
+  std::optional<std::int64_t> epoch_when_told = -1;
+  cluster::LeaseManager* manager = nullptr;
+  auto m = Manager("a", &applied, 3s, [&] {
+    std::lock_guard lock(mutex);
+    ++told;
+    epoch_when_told = manager->EpochOf("r100");
+  });
+  manager = m.get();
+  m->Start(ReaderConfigs(4));
+  ASSERT_TRUE(WaitFor([&] { return OwnedBy(applied).size() == 4; }, 10s, 20ms));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(told, 0) << "claims drop nothing";
+  }
+  // Another node took r100 over (as after a's lease expired during an outage).
+  Exec(Dsn(), "UPDATE device_leases SET owner = 'b', epoch = epoch + 1 WHERE device_id = 'r100'");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard lock(mutex);
+        return told > 0;
+      },
+      10s, 20ms));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(epoch_when_told, std::nullopt) << "the writer would still see the old epoch";
+  }
+  EXPECT_FALSE(m->EpochOf("r100").has_value());
   Stop(*m);
 }
 

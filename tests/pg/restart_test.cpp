@@ -3,12 +3,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <regex>
 
 #include "pg_fixture.hpp"
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
+#include "store/leases.hpp"
 #include "store/queries.hpp"
 #include "support/wait.hpp"
 
@@ -179,6 +182,100 @@ TEST_F(DatabaseOutage, StopGivesUpAtItsDeadlineWhileTheDatabaseIsDown) {
   writer_.reset();
   ASSERT_EQ(Ctl("start"), 0);
   EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM events"), "0");
+}
+
+// Cluster mode: node a holds r1 and r2 for a minute, and its writer is fenced on them.
+class FencedDatabaseOutage : public DatabaseOutage {
+ protected:
+  void SetUp() override {
+    DatabaseOutage::SetUp();
+    if (HasFatalFailure()) return;
+    store::LeaseTickRequest q;
+    q.node_id = "a";
+    q.readers = {"r1", "r2"};
+    q.lease = std::chrono::seconds(60);
+    q.ensure_rows = true;
+    auto tick = store::LeaseTickBlocking(*db_, q);
+    ASSERT_TRUE(tick);
+    ASSERT_EQ(tick->claimed.size(), 2u);
+    for (const auto& c : tick->claimed) epochs_[c.device_id] = c.epoch;
+  }
+  void TearDown() override {
+    if (fenced_) StopWriter(io_.Io(), *fenced_, std::chrono::seconds(5));
+    fenced_.reset();
+    DatabaseOutage::TearDown();
+  }
+  void StartFencedWriter(std::chrono::milliseconds retry) {
+    store::WriterOptions o;
+    o.fence_owner = "a";
+    o.lease_epoch = [this](const std::string& id) -> std::optional<std::int64_t> {
+      std::lock_guard lock(mutex_);
+      auto it = epochs_.find(id);
+      if (it == epochs_.end()) return std::nullopt;
+      return it->second;
+    };
+    o.retry_initial = retry;
+    o.retry_max = retry;
+    fenced_ = std::make_unique<store::EventWriter>(io_.Io().get_executor(), *db_, o);
+    fenced_->Start();
+  }
+  /// What a's lease manager does after a whole lease without a renewal: forget the lease (and
+  /// stop the reader's poller, which waits for its batch).
+  void GiveUp(const std::string& device) {
+    std::lock_guard lock(mutex_);
+    epochs_.erase(device);
+  }
+  std::string Stored(const std::string& device) {
+    return Scalar(dsn_, "SELECT (SELECT count(*) FROM events WHERE device_id = '" + device +
+                            "') || '/' || (SELECT count(*) FROM device_cursors WHERE "
+                            "device_id = '" +
+                            device + "')");
+  }
+
+  std::mutex mutex_;
+  std::map<std::string, std::int64_t> epochs_;
+  std::unique_ptr<store::EventWriter> fenced_;
+};
+
+TEST_F(FencedDatabaseOutage, ARetriedCommitDropsTheBatchesOfALeaseGivenUpMeanwhile) {
+  StartFencedWriter(std::chrono::milliseconds(200));
+  ASSERT_EQ(Ctl("stop"), 0);
+  auto r1 = WriteAsync(io_.Io(), *fenced_, Page("r1", 1, 5));
+  auto r2 = WriteAsync(io_.Io(), *fenced_, Page("r2", 1, 5));
+  ASSERT_TRUE(
+      WaitFor([&] { return fenced_->Stats().failed_attempts >= 1; }, std::chrono::seconds(20)));
+  GiveUp("r1");
+  // The next retry drops r1's batch, though PostgreSQL is still down: its poller may stop.
+  EXPECT_EQ(r1.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the batch of a given-up lease waits for PostgreSQL";
+  EXPECT_EQ(r2.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+
+  ASSERT_EQ(Ctl("start"), 0);
+  ASSERT_EQ(r2.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  ASSERT_EQ(r1.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(r1.get(), Errc::kLeaseLost);  // nothing acknowledged: the reader keeps the entries
+  EXPECT_FALSE(r2.get());
+  // The lease row still names a (it has not expired): only the writer can know that a gave the
+  // reader up, so the fence in the transaction would let these rows through.
+  EXPECT_EQ(Stored("r1"), "0/0") << "written after the outage under a lease given up during it";
+  EXPECT_EQ(Stored("r2"), "5/1");
+  EXPECT_EQ(fenced_->Stats().fenced_batches, 1u);
+}
+
+TEST_F(FencedDatabaseOutage, GivingALeaseUpCutsTheRetryBackOffShort) {
+  // One retry a minute: only LeasesChanged() can make the writer look again in time.
+  StartFencedWriter(std::chrono::seconds(60));
+  ASSERT_EQ(Ctl("stop"), 0);
+  auto r1 = WriteAsync(io_.Io(), *fenced_, Page("r1", 1, 5));
+  ASSERT_TRUE(
+      WaitFor([&] { return fenced_->Stats().failed_attempts >= 1; }, std::chrono::seconds(20)));
+  GiveUp("r1");
+  fenced_->LeasesChanged();
+  ASSERT_EQ(r1.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the batch of a given-up lease waits for the next retry";
+  EXPECT_EQ(r1.get(), Errc::kLeaseLost);
+  ASSERT_EQ(Ctl("start"), 0);
+  EXPECT_EQ(Stored("r1"), "0/0");
 }
 
 }  // namespace

@@ -30,7 +30,34 @@ std::map<std::string, double> ReaderSeries(const std::string& page, const std::s
   return out;
 }
 
+// application_name is gw-<node>: a row is legitimate only if that node owns the reader's lease
+// at the moment it is written (the lease row cannot change before commit: the writer's fence
+// holds it FOR SHARE).
+constexpr const char* kAudit = R"sql(
+CREATE TABLE write_audit (
+  app text, tbl text, op text, device_id text, owner text, owner_ok bool, unexpired bool,
+  received_at timestamptz, at timestamptz DEFAULT clock_timestamp());
+CREATE FUNCTION audit_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO write_audit (app, tbl, op, device_id, owner, owner_ok, unexpired, received_at)
+  SELECT current_setting('application_name'), TG_TABLE_NAME, TG_OP, NEW.device_id, l.owner,
+         coalesce(l.owner = substr(current_setting('application_name'), 4), false),
+         coalesce(l.expires_at > clock_timestamp(), false),
+         CASE WHEN TG_TABLE_NAME = 'events' THEN to_jsonb(NEW)->>'received_at' END::timestamptz
+  FROM (SELECT 1) AS one LEFT JOIN device_leases l ON l.device_id = NEW.device_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER audit_events AFTER INSERT OR UPDATE ON events
+  FOR EACH ROW EXECUTE FUNCTION audit_write();
+CREATE TRIGGER audit_cursors AFTER INSERT OR UPDATE ON device_cursors
+  FOR EACH ROW EXECUTE FUNCTION audit_write();
+CREATE TRIGGER audit_doors AFTER INSERT OR UPDATE ON door_state
+  FOR EACH ROW EXECUTE FUNCTION audit_write();
+)sql";
+
 }  // namespace
+
+void ClusterTest::AuditWrites() { Exec(dsn_, kAudit); }
 
 void ClusterTest::TearDown() {
   for (auto& [id, n] : nodes_) {

@@ -49,6 +49,12 @@ class ClusterTest : public GatewayTest {
   bool WaitBalanced(const std::vector<std::string>& ids, std::size_t min, std::size_t max,
                     std::chrono::milliseconds deadline);
 
+  /// Audits, from now on, every row written to events, device_cursors and door_state, inside the
+  /// writing transaction, into the table write_audit: app (gw-<node>), tbl, op (INSERT/UPDATE),
+  /// device_id, the lease's owner and whether it is the writing node (owner_ok) and unexpired,
+  /// the event's received_at (events only) and the time of the write (at).
+  void AuditWrites();
+
   /// More top-level YAML for every node's config (e.g. "sync: { enabled: false }\n").
   std::string extra_yaml_;
   int readers_ = 0;

@@ -13,30 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// application_name is gw-<node>: a row is legitimate only if that node owns the reader's lease
-// at the moment it is written (the lease row cannot change before commit: the writer's fence
-// holds it FOR SHARE).
-constexpr const char* kAudit = R"sql(
-CREATE TABLE write_audit (
-  app text, tbl text, device_id text, owner text, owner_ok bool, unexpired bool,
-  at timestamptz DEFAULT clock_timestamp());
-CREATE FUNCTION audit_write() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO write_audit (app, tbl, device_id, owner, owner_ok, unexpired)
-  SELECT current_setting('application_name'), TG_TABLE_NAME, NEW.device_id, l.owner,
-         coalesce(l.owner = substr(current_setting('application_name'), 4), false),
-         coalesce(l.expires_at > clock_timestamp(), false)
-  FROM (SELECT 1) AS one LEFT JOIN device_leases l ON l.device_id = NEW.device_id;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER audit_events AFTER INSERT OR UPDATE ON events
-  FOR EACH ROW EXECUTE FUNCTION audit_write();
-CREATE TRIGGER audit_cursors AFTER INSERT OR UPDATE ON device_cursors
-  FOR EACH ROW EXECUTE FUNCTION audit_write();
-CREATE TRIGGER audit_doors AFTER INSERT OR UPDATE ON door_state
-  FOR EACH ROW EXECUTE FUNCTION audit_write();
-)sql";
-
 class ClusterPausedNodeTest : public ClusterTest {};
 
 TEST_F(ClusterPausedNodeTest, APausedNodeWritesNothingAfterLosingItsLeases) {
@@ -48,7 +24,7 @@ TEST_F(ClusterPausedNodeTest, APausedNodeWritesNothingAfterLosingItsLeases) {
   ASSERT_TRUE(WaitNodeReady("a")) << node("a").process.Log();
   ASSERT_TRUE(WaitNodeReady("b")) << node("b").process.Log();
   ASSERT_TRUE(WaitBalanced({"a", "b"}, 10, 10, 30s));
-  Exec(dsn_, kAudit);
+  AuditWrites();
   // Both nodes are writing.
   ASSERT_TRUE(WaitFor(
       [&] {

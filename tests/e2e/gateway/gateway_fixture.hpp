@@ -61,9 +61,10 @@ class GatewayTest : public ::testing::Test {
   bool WaitDrained(const std::vector<int>& readers, std::chrono::milliseconds deadline);
   /// Asserts that reader i's generated logs are stored exactly once each.
   void ExpectExactlyOnce(int reader);
-  /// Asserts that every match-data item the simulator buffered for reader i (its ledger's
-  /// encounter ids) is stored exactly once as match-data. Not for a reader that rebooted with
-  /// items pending: a reboot empties its RAM buffer (API.md), so those are lost on the reader.
+  /// Asserts that every match-data item the simulator generated for reader i (its ledger's
+  /// encounter ids) is stored exactly once: one events row with that encounter id, with the
+  /// match-data source (sources & 2), and no stored encounter id that was never generated.
+  /// Not for a reader that rebooted with items pending: a reboot empties its RAM buffer.
   void ExpectMatchDataExactlyOnce(int reader);
 
   std::string DeviceId(int reader) const { return "sim-" + std::to_string(reader); }
