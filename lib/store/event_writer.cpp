@@ -336,15 +336,10 @@ ORDER BY l.device_id
 FOR SHARE OF l
 )sql";
 
-constexpr const char* kExistingKeys = R"sql(
-SELECT e.device_id, e.event_key FROM events e
-JOIN unnest($1::text[], $2::text[]) AS t(dev, k) ON e.device_id = t.dev AND e.event_key = t.k
-)sql";
-
-// One COPY line per row: [ord,] device_id, event_key, kind, sources, device_log_id, log_epoch,
-// encounter_id, event_type, info, additional_data, user_uuid, device_time, received_at, payload.
-// `default_received_at` fills a missing received_at when the target column has no default.
-void CopyRows(pqxx::stream_to& copy, const std::vector<const Row*>& rows, bool with_ord,
+// One COPY line per row (into gw_stage): ord, device_id, event_key, kind, sources, device_log_id,
+// log_epoch, encounter_id, event_type, info, additional_data, user_uuid, device_time, received_at,
+// payload. `default_received_at` fills a missing received_at when the target column has no default.
+void CopyRows(pqxx::stream_to& copy, const std::vector<const Row*>& rows,
               const std::string& default_received_at) {
   std::vector<std::string> text(15);
   std::vector<const char*> v(15);
@@ -391,134 +386,148 @@ void CopyRows(pqxx::stream_to& copy, const std::vector<const Row*>& rows, bool w
       v[13] = nullptr;
     }
     set(14, e.payload);
-    if (with_ord) {
-      copy << std::make_tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
-                              v[11], v[12], v[13], v[14]);
-    } else {
-      copy << std::make_tuple(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11],
-                              v[12], v[13], v[14]);
-    }
+    copy << std::make_tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                            v[11], v[12], v[13], v[14]);
   }
 }
 
-WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const DeviceBatch*>& all,
-                          const std::string& fence_owner) {
-  WriteCounts counts;
-  pqxx::work tx(conn);
-  std::vector<const DeviceBatch*> batches;
-  if (fence_owner.empty()) {
-    batches = all;
-  } else {
-    // One statement for every reader in the transaction, before anything is written.
-    detail::ArrayLiteral dev, ep;
-    for (const DeviceBatch* b : all) {
-      dev.Add(b->device_id);
-      ep.AddInt(b->lease_epoch);
-    }
-    conn.prepare("gw_lease_fence", kLeaseFence);
-    std::set<std::pair<std::string, std::int64_t>> held;
-    for (const auto& r :
-         tx.exec_prepared("gw_lease_fence", fence_owner, dev.Finish(), ep.Finish())) {
-      held.emplace(r[0].as<std::string>(), r[1].as<std::int64_t>());
-    }
-    for (const DeviceBatch* b : all) {
-      if (held.count({b->device_id, b->lease_epoch})) {
-        batches.push_back(b);
-      } else {
-        counts.fenced.push_back(b->device_id);
-      }
-    }
-    if (batches.empty()) return counts;  // the rollback releases the row locks
-  }
+// What one transaction writes: the batches' events merged per natural key, the newest cursor
+// and door state per reader.
+struct Collected {
   std::vector<Row> rows;
-  std::unordered_map<std::string, std::size_t> index;  // device \x1f key -> row
   std::map<std::string, Cursor> cursors;
   std::map<std::string, DoorState> doors;
-  std::vector<std::string> devices;
+  std::vector<std::string> devices;  // sorted, unique
+};
+
+Collected Collect(const std::vector<const DeviceBatch*>& batches) {
+  Collected c;
+  std::unordered_map<std::string, std::size_t> index;  // device \x1f key -> row
   for (const DeviceBatch* b : batches) {
-    devices.push_back(b->device_id);
+    c.devices.push_back(b->device_id);
     for (const Event& e : b->events) {
       std::string key = EventKey(e);
       std::string id = b->device_id + '\x1f' + key;
-      auto [it, fresh] = index.emplace(std::move(id), rows.size());
+      auto [it, fresh] = index.emplace(std::move(id), c.rows.size());
       if (fresh) {
-        rows.push_back({&b->device_id, std::move(key), e, static_cast<int>(e.source)});
+        c.rows.push_back({&b->device_id, std::move(key), e, static_cast<int>(e.source)});
       } else {
-        Row& r = rows[it->second];
+        Row& r = c.rows[it->second];
         MergeInto(r.event, r.sources, e);
       }
     }
     if (b->cursor) {
-      auto [it, fresh] = cursors.emplace(b->device_id, *b->cursor);
-      const Cursor& c = *b->cursor;
-      if (!fresh && std::pair(c.log_epoch, c.last_log_id) >
+      auto [it, fresh] = c.cursors.emplace(b->device_id, *b->cursor);
+      const Cursor& next = *b->cursor;
+      if (!fresh && std::pair(next.log_epoch, next.last_log_id) >
                         std::pair(it->second.log_epoch, it->second.last_log_id)) {
-        it->second = c;
+        it->second = next;
       }
     }
     if (b->door_state) {
-      auto [it, fresh] = doors.emplace(b->device_id, *b->door_state);
+      auto [it, fresh] = c.doors.emplace(b->device_id, *b->door_state);
       if (!fresh && b->door_state->observed_at >= it->second.observed_at) {
         it->second = *b->door_state;
       }
     }
   }
-  std::sort(devices.begin(), devices.end());
-  devices.erase(std::unique(devices.begin(), devices.end()), devices.end());
+  std::sort(c.devices.begin(), c.devices.end());
+  c.devices.erase(std::unique(c.devices.begin(), c.devices.end()), c.devices.end());
+  return c;
+}
 
-  if (!rows.empty()) {
-    // Take the commit-order lock first (gw_next_event_seq would take it at the first row anyway):
-    // while we hold it no other writer can add or re-sequence events, so the keys found below
-    // stay exactly the existing ones until we commit, and every row lock is taken under it.
-    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(detail::kSeqLockKey) + ")");
-    std::unordered_map<std::string, bool> existing;  // device \x1f key
-    {
-      detail::ArrayLiteral devs, keys;
-      for (const Row& r : rows) {
-        devs.Add(*r.device_id);
-        keys.Add(r.key);
-      }
-      conn.prepare("gw_existing_keys", kExistingKeys);
-      for (const auto& row : tx.exec_prepared("gw_existing_keys", devs.Finish(), keys.Finish())) {
-        existing[row[0].as<std::string>() + '\x1f' + row[1].as<std::string>()] = true;
-      }
-    }
-    std::vector<const Row*> fresh, merge;
-    for (const Row& r : rows) {
-      (existing.count(*r.device_id + '\x1f' + r.key) ? merge : fresh).push_back(&r);
-    }
-    // New keys (the common case) go straight into events with COPY; seq comes from the column
-    // default in row order.
-    if (!fresh.empty()) {
-      std::string now = detail::FormatTime(std::chrono::time_point_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now()));
-      pqxx::stream_to copy(tx, "events",
-                           std::vector<std::string>{
-                               "device_id", "event_key", "kind", "sources", "device_log_id",
-                               "log_epoch", "encounter_id", "event_type", "info", "additional_data",
-                               "user_uuid", "device_time", "received_at", "payload"});
-      CopyRows(copy, fresh, false, now);
-      copy.complete();
-      counts.inserted += static_cast<std::int64_t>(fresh.size());
-    }
-    if (!merge.empty()) {
-      // Existing keys: enrichment or replay. Stage them, then one INSERT ... ON CONFLICT merges.
-      {
-        pqxx::stream_to copy(tx, "gw_stage");
-        CopyRows(copy, merge, true, {});
-        copy.complete();
-      }
-      conn.prepare("gw_merge_staged", kMergeStaged);
-      for (const auto& r : tx.exec_prepared("gw_merge_staged")) {
-        if (r[0].as<bool>()) {
-          ++counts.inserted;
-        } else {
-          ++counts.enriched;
-        }
-      }
-    }
-    counts.ignored = static_cast<std::int64_t>(rows.size()) - counts.inserted - counts.enriched;
+// Cluster mode: the batches whose lease this node still holds (their rows stay locked until
+// commit); the others go to counts.fenced.
+std::vector<const DeviceBatch*> Fence(pqxx::connection& conn, pqxx::work& tx,
+                                      const std::vector<const DeviceBatch*>& all,
+                                      const std::string& fence_owner, WriteCounts& counts) {
+  detail::ArrayLiteral dev, ep;
+  for (const DeviceBatch* b : all) {
+    dev.Add(b->device_id);
+    ep.AddInt(b->lease_epoch);
   }
+  conn.prepare("gw_lease_fence", kLeaseFence);
+  std::set<std::pair<std::string, std::int64_t>> held;
+  for (const auto& r : tx.exec_prepared("gw_lease_fence", fence_owner, dev.Finish(), ep.Finish())) {
+    held.emplace(r[0].as<std::string>(), r[1].as<std::int64_t>());
+  }
+  std::vector<const DeviceBatch*> kept;
+  for (const DeviceBatch* b : all) {
+    if (held.count({b->device_id, b->lease_epoch})) {
+      kept.push_back(b);
+    } else {
+      counts.fenced.push_back(b->device_id);
+    }
+  }
+  return kept;
+}
+
+bool WriteOnce(pqxx::connection& conn, const std::vector<const DeviceBatch*>& all,
+               const std::string& fence_owner, WriteCounts& counts);
+
+WriteCounts WriteBlocking(pqxx::connection& conn, std::vector<const DeviceBatch*> all,
+                          const std::string& fence_owner) {
+  WriteCounts counts;
+  // A fenced batch is rare (a lease lost): the transaction then starts again without it, so the
+  // stage holds exactly what is written.
+  while (true) {
+    auto fenced = counts.fenced.size();
+    if (WriteOnce(conn, all, fence_owner, counts)) return counts;
+    std::vector<const DeviceBatch*> kept;
+    for (const DeviceBatch* b : all) {
+      if (std::find(counts.fenced.begin() + static_cast<std::ptrdiff_t>(fenced),
+                    counts.fenced.end(), b->device_id) == counts.fenced.end()) {
+        kept.push_back(b);
+      }
+    }
+    if (kept.empty()) return counts;
+    all = std::move(kept);
+  }
+}
+
+/// One attempt: false (rolled back) when the fence dropped some of the batches.
+bool WriteOnce(pqxx::connection& conn, const std::vector<const DeviceBatch*>& all,
+               const std::string& fence_owner, WriteCounts& counts) {
+  pqxx::work tx(conn);
+  Collected w = Collect(all);
+  // Every row reaches the server before any shared lock is taken. A backend waiting for COPY
+  // data services only termination, not statement_timeout: a process paused mid-COPY while
+  // holding the lease fence or the commit-order lock would stall every other writer and every
+  // lease claim until it resumed. The staging table is this session's own; from here on the
+  // transaction runs statements only (statement_timeout, then
+  // idle_in_transaction_session_timeout, bound how long a stalled client keeps its locks).
+  if (!w.rows.empty()) {
+    std::vector<const Row*> staged;
+    staged.reserve(w.rows.size());
+    for (const Row& r : w.rows) staged.push_back(&r);
+    std::string now = detail::FormatTime(
+        std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
+    pqxx::stream_to copy(tx, "gw_stage");
+    CopyRows(copy, staged, now);
+    copy.complete();
+  }
+  if (!fence_owner.empty() && Fence(conn, tx, all, fence_owner, counts).size() != all.size()) {
+    return false;  // the rollback releases the row locks and empties the stage
+  }
+  if (!w.rows.empty()) {
+    // The commit-order lock first (gw_next_event_seq would take it at the first row anyway):
+    // while we hold it no other writer can add or re-sequence events, and every row lock is
+    // taken under it. Then one statement: new keys insert (seq in row order), a new source
+    // enriches (new seq), a replayed source changes nothing.
+    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(detail::kSeqLockKey) + ")");
+    conn.prepare("gw_merge_staged", kMergeStaged);
+    for (const auto& r : tx.exec_prepared("gw_merge_staged")) {
+      if (r[0].as<bool>()) {
+        ++counts.inserted;
+      } else {
+        ++counts.enriched;
+      }
+    }
+    counts.ignored = static_cast<std::int64_t>(w.rows.size()) - counts.inserted - counts.enriched;
+  }
+  const auto& devices = w.devices;
+  const auto& cursors = w.cursors;
+  const auto& doors = w.doors;
   if (!devices.empty()) {
     detail::ArrayLiteral ids;
     for (const auto& d : devices) ids.Add(d);
@@ -550,7 +559,7 @@ WriteCounts WriteBlocking(pqxx::connection& conn, const std::vector<const Device
                      rt.Finish(), obs.Finish());
   }
   tx.commit();
-  return counts;
+  return true;
 }
 
 log::RateLimit& FenceLogLimit() {

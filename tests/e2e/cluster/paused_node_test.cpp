@@ -47,7 +47,8 @@ TEST_F(ClusterPausedNodeTest, APausedNodeWritesNothingAfterLosingItsLeases) {
                       "AND tbl = 'events' AND device_id IN (" +
                           list + ")") == std::to_string(of_a.size());
       },
-      // Paused in the middle of a statement, a keeps its locks until statement_timeout (30 s).
+      // Paused inside a transaction, a keeps its locks until statement_timeout (30 s) or
+      // idle_in_transaction_session_timeout (5 s); never across a COPY (the writer stages first).
       60s, 100ms))
       << node("b").process.Log();
   auto resumed_db = Scalar(dsn_, "SELECT clock_timestamp()");
