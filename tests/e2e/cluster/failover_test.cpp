@@ -215,6 +215,26 @@ TEST_F(ClusterFailoverTest, SigtermHandsTheReadersOverWithoutWaitingForTheLease)
   EXPECT_EQ(
       HttpRequest(node("a").api_port, "GET", "/api/v1/devices/nowhere/logs?min=1&max=2").status,
       404);
+  // The owner's URL comes from the database: one that is not a URL of our scheme (a tampered
+  // row) is refused with 502, never sent to the caller as a Location.
+  Exec(dsn_, R"sql(
+CREATE FUNCTION tamper_url() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.advertise_url := 'ftp://127.0.0.1:21/'; RETURN NEW; END $$;
+CREATE TRIGGER tamper_url BEFORE INSERT OR UPDATE ON cluster_nodes
+  FOR EACH ROW WHEN (NEW.node_id = 'b') EXECUTE FUNCTION tamper_url();
+)sql");
+  HttpResult refused;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        refused = HttpRequest(node("a").api_port, "GET", target);
+        return refused.status == 502;
+      },
+      10s, 100ms))
+      << refused.status << " " << refused.body;
+  EXPECT_EQ(refused.headers.count("location"), 0u);
+  Exec(dsn_, "DROP TRIGGER tamper_url ON cluster_nodes; DROP FUNCTION tamper_url()");
+  ASSERT_TRUE(WaitFor([&] { return HttpRequest(node("a").api_port, "GET", target).status == 307; },
+                      10s, 100ms));
   // Either node lists the whole fleet, each reader once, with the node that polls it.
   for (const char* name : {"a", "b"}) {
     auto listing = HttpRequest(node(name).api_port, "GET", "/api/v1/devices");
