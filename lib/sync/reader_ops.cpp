@@ -307,19 +307,18 @@ asio::awaitable<std::optional<Error>> RunOp(ef45::Client& client, RateLimiter& l
 
 }  // namespace
 
-asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(std::shared_ptr<poll::DeviceWorker> worker,
-                                                       std::shared_ptr<RateLimiter> limiter,
-                                                       std::shared_ptr<std::vector<OpWork>> work) {
-  std::vector<OpOutcome> out(work->size());
+asio::awaitable<std::vector<OpOutcome>> RunOps(ef45::Client& client, RateLimiter& limiter,
+                                               const std::vector<OpWork>& work) {
+  std::vector<OpOutcome> out(work.size());
   int failures_in_row = 0;
-  for (std::size_t i = 0; i < work->size(); ++i) {
+  for (std::size_t i = 0; i < work.size(); ++i) {
     auto& o = out[i];
-    o.error = co_await RunOp(worker->client(), *limiter, (*work)[i], o);
+    o.error = co_await RunOp(client, limiter, work[i], o);
     if (!o.attempted) continue;  // adopted or reported: neither a success nor a failure in a row
     o.ends_round = o.error && o.error->IsTransport();
     failures_in_row = o.ok() ? 0 : failures_in_row + 1;
     if (o.ends_round || failures_in_row >= kMaxFailuresInRow) {
-      for (std::size_t j = i + 1; j < work->size(); ++j) {
+      for (std::size_t j = i + 1; j < work.size(); ++j) {
         out[j].ends_round = true;
         out[j].error = Prefixed(*o.error, "not attempted");
       }
@@ -327,6 +326,12 @@ asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(std::shared_ptr<poll::Dev
     }
   }
   co_return out;
+}
+
+asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(std::shared_ptr<poll::DeviceWorker> worker,
+                                                       std::shared_ptr<RateLimiter> limiter,
+                                                       std::shared_ptr<std::vector<OpWork>> work) {
+  co_return co_await RunOps(worker->client(), *limiter, *work);
 }
 
 }  // namespace gw::sync

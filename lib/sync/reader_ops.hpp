@@ -107,6 +107,9 @@ struct OpOutcome {
 
 /// Runs each op in order, one outcome per op. A transport failure, or kMaxFailuresInRow
 /// failures in a row, ends the batch: the rest are "not attempted".
+boost::asio::awaitable<std::vector<OpOutcome>> RunOps(ef45::Client& client, RateLimiter& limiter,
+                                                      const std::vector<OpWork>& work);
+/// RunOps on `worker`'s client, to be spawned on its strand.
 boost::asio::awaitable<std::vector<OpOutcome>> RunOpsOnStrand(
     std::shared_ptr<poll::DeviceWorker> worker, std::shared_ptr<RateLimiter> limiter,
     std::shared_ptr<std::vector<OpWork>> work);

@@ -37,7 +37,7 @@ class SyncMetrics;
 struct SyncManager::Reconciler {
   using Clock = std::chrono::steady_clock;
 
-  Reconciler(boost::asio::any_io_executor ex, std::string device_id, int rate)
+  Reconciler(const boost::asio::any_io_executor& ex, std::string device_id, int rate)
       : id(std::move(device_id)),
         strand(boost::asio::make_strand(ex)),
         timer(strand),

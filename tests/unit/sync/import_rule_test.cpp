@@ -10,10 +10,10 @@ namespace {
 
 using std::chrono::seconds;
 
-const store::TimePoint kT0{std::chrono::seconds(1'700'000'000)};
+constexpr store::TimePoint kT0{std::chrono::seconds(1'700'000'000)};
 
-store::UserSummary User(std::int64_t version, std::string digest, store::TimePoint updated_at,
-                        bool deleted = false) {
+store::UserSummary User(std::int64_t version, const std::string& digest,
+                        store::TimePoint updated_at, bool deleted = false) {
   store::UserSummary u;
   u.user_uuid = "u";
   u.version = version;
@@ -35,12 +35,10 @@ store::DeviceUserState State(SyncStatus status, std::optional<std::int64_t> vers
   return s;
 }
 
-const ReaderView kReader{{}, std::nullopt};
-
 TEST(ImportRule, ReaderHoldingTheRecordedCurrentVersionIsInSync) {
   auto user = User(3, "d3", kT0);
   auto state = State(SyncStatus::kApplied, 3, "d3");
-  auto d = DecideImport(&user, &state, "d3", kT0 + seconds(10), kReader);
+  auto d = DecideImport(&user, &state, "d3", kT0 + seconds(10), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kInSync);
   EXPECT_FALSE(d.record_applied);
   EXPECT_FALSE(d.conflict);
@@ -52,7 +50,7 @@ TEST(ImportRule, ReaderHoldingTheCurrentVersionUnrecordedIsRecordedAsApplied) {
   for (const store::DeviceUserState* state :
        {static_cast<const store::DeviceUserState*>(nullptr),
         static_cast<const store::DeviceUserState*>(&failed)}) {
-    auto d = DecideImport(&user, state, "d3", kT0 + seconds(10), kReader);
+    auto d = DecideImport(&user, state, "d3", kT0 + seconds(10), ReaderView{});
     EXPECT_EQ(d.verdict, ImportVerdict::kInSync);
     EXPECT_TRUE(d.record_applied);
     EXPECT_FALSE(d.conflict);
@@ -72,7 +70,7 @@ TEST(ImportRule, TheExpectedDigestFollowsTheReadersRecordVersion) {
 TEST(ImportRule, WhatTheGatewayPushedThereEarlierIsItsOwnEcho) {
   auto user = User(4, "d4", kT0);
   auto state = State(SyncStatus::kApplied, 3, "d3");
-  auto d = DecideImport(&user, &state, "d3", kT0 + seconds(10), kReader);
+  auto d = DecideImport(&user, &state, "d3", kT0 + seconds(10), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kOwnEcho);
   EXPECT_FALSE(d.conflict);
 }
@@ -81,7 +79,7 @@ TEST(ImportRule, AGatewayChangeAsNewOrNewerWinsATie) {
   auto user = User(4, "d4", kT0);
   auto state = State(SyncStatus::kApplied, 4, "d4");
   for (auto occurred : {kT0, kT0 - seconds(1)}) {
-    auto d = DecideImport(&user, &state, "reader-edit", occurred, kReader);
+    auto d = DecideImport(&user, &state, "reader-edit", occurred, ReaderView{});
     EXPECT_EQ(d.verdict, ImportVerdict::kGatewayWins);
     EXPECT_TRUE(d.conflict);
     EXPECT_FALSE(d.record_applied);
@@ -91,31 +89,31 @@ TEST(ImportRule, AGatewayChangeAsNewOrNewerWinsATie) {
 TEST(ImportRule, ANewerReaderChangeWinsAndIsAConflictOnlyWhenAGatewayVersionIsLost) {
   auto user = User(4, "d4", kT0);
   auto caught_up = State(SyncStatus::kApplied, 4, "d4");
-  auto d = DecideImport(&user, &caught_up, "reader-edit", kT0 + seconds(1), kReader);
+  auto d = DecideImport(&user, &caught_up, "reader-edit", kT0 + seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_FALSE(d.conflict);  // the reader had the gateway's version: nothing of ours is lost
 
   auto behind = State(SyncStatus::kApplied, 3, "d3");
-  d = DecideImport(&user, &behind, "reader-edit", kT0 + seconds(1), kReader);
+  d = DecideImport(&user, &behind, "reader-edit", kT0 + seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_TRUE(d.conflict);  // version 4 never reached this reader
 
-  d = DecideImport(&user, nullptr, "reader-edit", kT0 + seconds(1), kReader);
+  d = DecideImport(&user, nullptr, "reader-edit", kT0 + seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_TRUE(d.conflict);
 }
 
 TEST(ImportRule, AUserNewToTheGatewayIsImportedWithoutConflict) {
-  auto d = DecideImport(nullptr, nullptr, "reader-edit", kT0, kReader);
+  auto d = DecideImport(nullptr, nullptr, "reader-edit", kT0, ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_FALSE(d.conflict);
 }
 
 TEST(ImportRule, ATombstoneIsNeverInSyncAndLosesToANewerReaderChangeWithoutConflict) {
   auto tomb = User(5, "d5", kT0, /*deleted=*/true);
-  auto d = DecideImport(&tomb, nullptr, "d5", kT0 - seconds(1), kReader);
+  auto d = DecideImport(&tomb, nullptr, "d5", kT0 - seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kGatewayWins);
-  d = DecideImport(&tomb, nullptr, "d5", kT0 + seconds(1), kReader);
+  d = DecideImport(&tomb, nullptr, "d5", kT0 + seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_FALSE(d.conflict);
 }
