@@ -7,7 +7,7 @@ namespace gw::sync {
 
 bool Error::IsTransport() const noexcept {
   if (source != ErrorSource::kReader) return false;
-  switch (reason()) {
+  switch (Reason()) {
     case Errc::kHttpStatus:
     case Errc::kBadResponse: return false;
     default: return true;
@@ -15,7 +15,7 @@ bool Error::IsTransport() const noexcept {
 }
 
 bool Error::IsNotFound() const noexcept {
-  return source == ErrorSource::kReader && reason() == Errc::kHttpStatus && http_status == 404;
+  return source == ErrorSource::kReader && Reason() == Errc::kHttpStatus && http_status == 404;
 }
 
 Error ReaderError(const ef45::Error& error, std::string step) {

@@ -9,7 +9,7 @@
 #include "ef45/reply.hpp"
 
 // Why a sync step failed, as a value (shaped like ef45::Error / ef45::Reply): the reconcilers
-// decide on `source` and `reason()`, and turn an error into text only for a status row, the API
+// decide on `source` and `Reason()`, and turn an error into text only for a status row, the API
 // or a log line (Describe). Never holds user data.
 
 namespace gw::sync {
@@ -31,7 +31,7 @@ struct Error {
   /// The call of a multi-call operation that failed ("updating face 2"); may be empty.
   std::string step;
 
-  Errc reason() const noexcept { return Classify(code); }
+  Errc Reason() const noexcept { return Classify(code); }
   /// The reader could not be talked to (it did not answer with a status or a body): the round
   /// ends and the reader is retried with back-off.
   bool IsTransport() const noexcept;

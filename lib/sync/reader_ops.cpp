@@ -316,7 +316,7 @@ asio::awaitable<std::vector<OpOutcome>> RunOps(ef45::Client& client, RateLimiter
     o.error = co_await RunOp(client, limiter, work[i], o);
     if (!o.attempted) continue;  // adopted or reported: neither a success nor a failure in a row
     o.ends_round = o.error && o.error->IsTransport();
-    failures_in_row = o.ok() ? 0 : failures_in_row + 1;
+    failures_in_row = o.Succeeded() ? 0 : failures_in_row + 1;
     if (o.ends_round || failures_in_row >= kMaxFailuresInRow) {
       for (std::size_t j = i + 1; j < work.size(); ++j) {
         out[j].ends_round = true;

@@ -102,7 +102,7 @@ struct OpOutcome {
   /// A transport failure, or not attempted after one (or after too many failures in a row):
   /// the round ends here.
   bool ends_round = false;
-  bool ok() const { return !error; }
+  bool Succeeded() const { return !error; }
 };
 
 /// Runs each op in order, one outcome per op. A transport failure, or kMaxFailuresInRow

@@ -79,7 +79,7 @@ std::optional<store::StateUpdate> StateOf(const OpWork& w, const OpOutcome& o) {
   }
   store::StateUpdate u;
   u.user_uuid = w.op.user_uuid;
-  if (o.ok()) {
+  if (o.Succeeded()) {
     u.status = SyncStatusName(SyncStatus::kApplied);
     u.applied_version = w.op.version;
     if (!w.op.digest.empty()) u.applied_digest = w.op.digest;
@@ -102,9 +102,9 @@ asio::awaitable<Outcome<void>> Record(Ctx ctx, Reconciler& r, const std::vector<
   for (std::size_t i = 0; i < work.size(); ++i) {
     const auto& w = work[i];
     const auto& o = outcomes[i];
-    if (o.attempted || !o.ok()) {
+    if (o.attempted || !o.Succeeded()) {
       auto& c = counts[std::string(OpName(w.op.kind))];
-      (o.ok() ? c.first : c.second) += 1;
+      (o.Succeeded() ? c.first : c.second) += 1;
     }
     if (o.ends_round && !round_error) round_error = *o.error;
     auto state = StateOf(w, o);

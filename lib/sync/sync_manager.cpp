@@ -167,7 +167,7 @@ SyncManager::SyncManager(asio::any_io_executor executor, store::Database& db,
     : executor_(std::move(executor)),
       db_(db),
       workers_(workers),
-      options_(std::move(options)),
+      options_(options),
       metrics_(metrics) {}
 
 SyncManager::~SyncManager() = default;
@@ -177,7 +177,7 @@ void SyncManager::Start() {
     std::lock_guard lock(mutex_);
     supervisor_done_ = false;
   }
-  asio::co_spawn(executor_, Supervise(), [this](std::exception_ptr e) {
+  asio::co_spawn(executor_, Supervise(), [this](const std::exception_ptr& e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -217,7 +217,7 @@ asio::awaitable<void> SyncManager::Supervise() {
     }
     for (auto& r : start) {
       auto task = RunReconciler(ctx, workers_, r, [this] { NotifyUsersChanged(); });
-      asio::co_spawn(r->strand, std::move(task), [r](std::exception_ptr e) {
+      asio::co_spawn(r->strand, std::move(task), [r](const std::exception_ptr& e) {
         r->done = true;
         if (!e) return;
         try {
@@ -262,8 +262,8 @@ asio::awaitable<void> SyncManager::Stop() {
 
 void SyncManager::NotifyUsersChanged() {
   std::lock_guard lock(mutex_);
-  for (auto& [id, r] : reconcilers_) {
-    asio::post(r->strand, [r] {
+  for (auto& entry : reconcilers_) {
+    asio::post(entry.second->strand, [r = entry.second] {
       r->dirty = true;
       r->timer.cancel();
     });

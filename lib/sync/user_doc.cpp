@@ -165,7 +165,9 @@ bool ParsePart(const json::object& o, const std::vector<Field<T>>& fields,
     std::string key(kv.key());
     auto it = std::find_if(fields.begin(), fields.end(),
                            [&](const Field<T>& f) { return key == f.name; });
-    std::string path = prefix + "." + key;
+    std::string path = prefix;
+    path += '.';
+    path += key;
     if (it == fields.end()) {
       bool known = extra(key, kv.value(), path);
       if (!known) return false;
