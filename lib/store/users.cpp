@@ -450,4 +450,78 @@ Result<std::int64_t> ImportUserBlocking(Database& db, const ImportWrite& w) {
   return **r;
 }
 
+// Awaitable forms: each runs its blocking form on the database's blocking pool and resumes on
+// the caller's executor (the lambda is named first: see RunBlocking on GCC 12).
+
+boost::asio::awaitable<Result<std::vector<StoredUser>>> UsersByUuid(
+    Database& db, std::vector<std::string> uuids) {
+  Database* d = &db;
+  auto fn = [d, u = std::move(uuids)] { return UsersByUuidBlocking(*d, u); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::vector<UserSummary>>> UserSummaries(
+    Database& db, std::optional<TimePoint> since) {
+  Database* d = &db;
+  auto fn = [d, since] { return UserSummariesBlocking(*d, since); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::vector<DeviceUserState>>> DeviceStatesOf(Database& db,
+                                                                            std::string device_id) {
+  Database* d = &db;
+  auto fn = [d, id = std::move(device_id)] { return DeviceStatesOfBlocking(*d, id); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<void>> RecordStates(Database& db, std::string device_id,
+                                                  std::vector<StateUpdate> updates) {
+  Database* d = &db;
+  auto fn = [d, id = std::move(device_id), u = std::move(updates)] {
+    return RecordStatesBlocking(*d, id, u);
+  };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<SyncCounts>> SyncCountsOf(Database& db, std::string device_id,
+                                                        std::vector<std::string> reader_groups) {
+  Database* d = &db;
+  auto fn = [d, id = std::move(device_id), g = std::move(reader_groups)] {
+    return SyncCountsBlocking(*d, id, g);
+  };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::int64_t>> ImportCursor(Database& db, std::string device_id) {
+  Database* d = &db;
+  auto fn = [d, id = std::move(device_id)] { return ImportCursorBlocking(*d, id); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::vector<UserDataEvent>>> UserDataEvents(Database& db,
+                                                                          std::string device_id,
+                                                                          std::int64_t after_seq,
+                                                                          int limit) {
+  Database* d = &db;
+  auto fn = [d, id = std::move(device_id), after_seq, limit] {
+    return UserDataEventsBlocking(*d, id, after_seq, limit);
+  };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<void>> SetImportCursor(Database& db, std::string device_id,
+                                                     std::int64_t last_seq) {
+  Database* d = &db;
+  auto fn = [d, id = std::move(device_id), last_seq] {
+    return SetImportCursorBlocking(*d, id, last_seq);
+  };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::int64_t>> ImportUser(Database& db, ImportWrite write) {
+  Database* d = &db;
+  auto fn = [d, w = std::move(write)] { return ImportUserBlocking(*d, w); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
 }  // namespace gw::store

@@ -93,10 +93,14 @@ boost::asio::awaitable<Result<std::vector<StoredUser>>> UsersByCard(Database& db
 /// Full rows of the listed users (tombstones included), in no particular order.
 Result<std::vector<StoredUser>> UsersByUuidBlocking(Database& db,
                                                     const std::vector<std::string>& uuids);
+boost::asio::awaitable<Result<std::vector<StoredUser>>> UsersByUuid(Database& db,
+                                                                    std::vector<std::string> uuids);
 
 /// Every user (tombstones included), or only those updated at or after `since`.
 Result<std::vector<UserSummary>> UserSummariesBlocking(Database& db,
                                                        const std::optional<TimePoint>& since);
+boost::asio::awaitable<Result<std::vector<UserSummary>>> UserSummaries(
+    Database& db, std::optional<TimePoint> since);
 
 /// Sync state of one user on one reader.
 struct DeviceUserState {
@@ -114,6 +118,8 @@ struct DeviceUserState {
 /// Every state row of a reader.
 Result<std::vector<DeviceUserState>> DeviceStatesOfBlocking(Database& db,
                                                             const std::string& device_id);
+boost::asio::awaitable<Result<std::vector<DeviceUserState>>> DeviceStatesOf(Database& db,
+                                                                            std::string device_id);
 /// Every state row of a user (one per reader it was tried on).
 Result<std::vector<DeviceUserState>> UserStatesBlocking(Database& db, const std::string& user_uuid);
 boost::asio::awaitable<Result<std::vector<DeviceUserState>>> UserStates(Database& db,
@@ -133,6 +139,8 @@ struct StateUpdate {
 /// needed). Updates of users that do not exist (never stored) are skipped.
 Result<void> RecordStatesBlocking(Database& db, const std::string& device_id,
                                   const std::vector<StateUpdate>& updates);
+boost::asio::awaitable<Result<void>> RecordStates(Database& db, std::string device_id,
+                                                  std::vector<StateUpdate> updates);
 
 /// Counts of one reader's users in scope (live users whose groups match `reader_groups`, plus
 /// tombstones still on the reader): applied at the current version, failed, pending.
@@ -143,6 +151,9 @@ struct SyncCounts {
 };
 Result<SyncCounts> SyncCountsBlocking(Database& db, const std::string& device_id,
                                       const std::vector<std::string>& reader_groups);
+/// (The awaitable form has another name: `SyncCounts` is the type.)
+boost::asio::awaitable<Result<SyncCounts>> SyncCountsOf(Database& db, std::string device_id,
+                                                        std::vector<std::string> reader_groups);
 
 /// A `UserData` log entry of a reader as the pollers stored it (events.kind = 'user_data').
 struct UserDataEvent {
@@ -154,12 +165,19 @@ struct UserDataEvent {
 
 /// The importer's position in a reader's events (0 when it never ran).
 Result<std::int64_t> ImportCursorBlocking(Database& db, const std::string& device_id);
+boost::asio::awaitable<Result<std::int64_t>> ImportCursor(Database& db, std::string device_id);
 /// `user_data` events of a reader after `after_seq`, oldest first, at most `limit`.
 Result<std::vector<UserDataEvent>> UserDataEventsBlocking(Database& db,
                                                           const std::string& device_id,
                                                           std::int64_t after_seq, int limit);
+boost::asio::awaitable<Result<std::vector<UserDataEvent>>> UserDataEvents(Database& db,
+                                                                          std::string device_id,
+                                                                          std::int64_t after_seq,
+                                                                          int limit);
 Result<void> SetImportCursorBlocking(Database& db, const std::string& device_id,
                                      std::int64_t last_seq);
+boost::asio::awaitable<Result<void>> SetImportCursor(Database& db, std::string device_id,
+                                                     std::int64_t last_seq);
 
 /// One import from a reader, applied atomically if the user is still at `expected_version`
 /// (nullopt = must not exist); otherwise Errc::kConflict and nothing changes.
@@ -176,5 +194,6 @@ struct ImportWrite {
   std::int64_t source_seq = 0;                 ///< the reader event that triggered the import
 };
 Result<std::int64_t> ImportUserBlocking(Database& db, const ImportWrite& write);
+boost::asio::awaitable<Result<std::int64_t>> ImportUser(Database& db, ImportWrite write);
 
 }  // namespace gw::store

@@ -1,5 +1,7 @@
 #include "sync/sync_metrics.hpp"
 
+#include "sync/status.hpp"
+
 namespace gw::sync {
 
 SyncMetrics::SyncMetrics(prometheus::Registry& registry)
@@ -29,14 +31,15 @@ void SyncMetrics::SetCounts(const std::string& reader, double applied, double pe
                             double failed) {
   std::lock_guard lock(mutex_);
   auto& g = gauges_[reader];
-  auto set = [&](const char* state, double v) {
-    auto& p = g[std::string("users:") + state];
+  auto set = [&](SyncStatus status, double v) {
+    std::string state(SyncStatusName(status));
+    auto& p = g["users:" + state];
     if (!p) p = &users_.Add({{"reader", reader}, {"state", state}});
     p->Set(v);
   };
-  set("applied", applied);
-  set("pending", pending);
-  set("failed", failed);
+  set(SyncStatus::kApplied, applied);
+  set(SyncStatus::kPending, pending);
+  set(SyncStatus::kFailed, failed);
 }
 
 void SyncMetrics::SetUnknown(const std::string& reader, double users) {

@@ -165,7 +165,9 @@ bool ParsePart(const json::object& o, const std::vector<Field<T>>& fields,
     std::string key(kv.key());
     auto it = std::find_if(fields.begin(), fields.end(),
                            [&](const Field<T>& f) { return key == f.name; });
-    std::string path = prefix + "." + key;
+    std::string path = prefix;
+    path += '.';
+    path += key;
     if (it == fields.end()) {
       bool known = extra(key, kv.value(), path);
       if (!known) return false;
@@ -248,22 +250,129 @@ bool CheckUuid(const json::value& v, std::string_view uuid, const std::string& p
   return true;
 }
 
+/// The user's uuid (the path): 1 to 128 characters, no control characters, no '/'.
+bool CheckUserUuid(std::string_view user_uuid, Problem& p) {
+  if (user_uuid.empty() || user_uuid.size() > 128) {
+    return p.Fail("user_uuid", "must be 1 to 128 characters");
+  }
+  for (unsigned char c : user_uuid) {
+    if (c < 0x20 || c == 0x7f || c == '/') {
+      return p.Fail("user_uuid", "must not contain control characters or '/'");
+    }
+  }
+  return true;
+}
+
+/// `subject` or `user_info`: an object of the reader's fields (and a matching user_uuid).
+bool ParseSinglePart(const std::string& key, const json::value& v, std::string_view user_uuid,
+                     Problem& p, UserDoc& doc) {
+  if (v.is_null()) return true;
+  if (!v.is_object()) return p.Fail(key, "expected an object");
+  auto uuid_only = [&](const std::string& k, const json::value& x, const std::string& path) {
+    if (k == "user_uuid") return CheckUuid(x, user_uuid, path, p);
+    return p.Fail(path, "unknown field");
+  };
+  bool ok = true;
+  if (key == "subject") {
+    ef45::Subject s;
+    s.user_uuid = doc.user_uuid;
+    ok = ParsePart(v.as_object(), SubjectFields(), key, p, s, uuid_only);
+    doc.subject = std::move(s);
+  } else {
+    ef45::UserInfo u;
+    u.user_uuid = doc.user_uuid;
+    ok = ParsePart(v.as_object(), UserInfoFields(), key, p, u, uuid_only);
+    doc.user_info = std::move(u);
+  }
+  return ok;
+}
+
+/// One item of `faces`: the reader's fields, a required sub_id 0..5 unique in the document.
+bool ParseFace(const json::object& item, const std::string& prefix, std::string_view user_uuid,
+               Problem& p, UserDoc& doc) {
+  ef45::Face face;
+  face.user_uuid = doc.user_uuid;
+  bool has_sub = false;
+  auto extra = [&](const std::string& k, const json::value& x, const std::string& path) {
+    if (k == "user_uuid") return CheckUuid(x, user_uuid, path, p);
+    if (k == "sub_id") {
+      auto n = AsInt(x, 0, 5);
+      if (!n) return p.Fail(path, "expected an integer 0..5");
+      face.sub_id = static_cast<std::int32_t>(*n);
+      has_sub = true;
+      return true;
+    }
+    return p.Fail(path, "unknown field");
+  };
+  if (!ParsePart(item, FaceFields(), prefix, p, face, extra)) return false;
+  if (!has_sub) return p.Fail(prefix + ".sub_id", "required");
+  for (const auto& other : doc.faces) {
+    if (other.sub_id == face.sub_id) return p.Fail(prefix + ".sub_id", "duplicate sub_id");
+  }
+  doc.faces.push_back(std::move(face));
+  return true;
+}
+
+/// One item of `cards`: the card fields, a non-empty card number.
+bool ParseCard(const json::object& item, const std::string& prefix, Problem& p, UserDoc& doc) {
+  ef45::CardEntry card;
+  auto none = [&](const std::string&, const json::value&, const std::string& path) {
+    return p.Fail(path, "unknown field");
+  };
+  if (!ParsePart(item, CardFields(), prefix, p, card, none)) return false;
+  if (!card.card || card.card->empty()) return p.Fail(prefix + ".card", "required");
+  doc.cards.push_back(std::move(card));
+  return true;
+}
+
+/// `faces` or `cards`: an array of at most 64 objects.
+bool ParseList(const std::string& key, const json::value& v, std::string_view user_uuid, Problem& p,
+               UserDoc& doc) {
+  if (v.is_null()) return true;
+  if (!v.is_array() || v.as_array().size() > 64) {
+    return p.Fail(key, "expected an array of at most 64 objects");
+  }
+  std::size_t i = 0;
+  for (const auto& item : v.as_array()) {
+    std::string prefix = key + "[" + std::to_string(i++) + "]";
+    if (!item.is_object()) return p.Fail(prefix, "expected an object");
+    bool ok = key == "faces" ? ParseFace(item.as_object(), prefix, user_uuid, p, doc)
+                             : ParseCard(item.as_object(), prefix, p, doc);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/// `groups`: at most 64 names of 1 to 64 characters without control characters, deduplicated
+/// and sorted.
+bool ParseGroups(const std::string& key, const json::value& v, Problem& p, UserDoc& doc) {
+  if (v.is_null()) return true;
+  if (!v.is_array() || v.as_array().size() > 64) {
+    return p.Fail(key, "expected an array of at most 64 group names");
+  }
+  std::set<std::string> seen;
+  for (const auto& g : v.as_array()) {
+    if (!g.is_string() || g.as_string().empty() || g.as_string().size() > 64) {
+      return p.Fail(key, "expected group names of 1 to 64 characters");
+    }
+    std::string name(g.as_string());
+    if (std::any_of(name.begin(), name.end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+      return p.Fail(key, "group names must not contain control characters");
+    }
+    seen.insert(std::move(name));
+  }
+  doc.groups.assign(seen.begin(), seen.end());
+  return true;
+}
+
 }  // namespace
 
 Result<UserDoc> ParseUserDoc(std::string_view user_uuid, std::string_view text,
                              std::string* problem) {
   Problem p{problem};
   auto bad = [] { return Result<UserDoc>(boost::system::error_code(Errc::kBadRequest)); };
-  if (user_uuid.empty() || user_uuid.size() > 128) {
-    p.Fail("user_uuid", "must be 1 to 128 characters");
-    return bad();
-  }
-  for (unsigned char c : user_uuid) {
-    if (c < 0x20 || c == 0x7f || c == '/') {
-      p.Fail("user_uuid", "must not contain control characters or '/'");
-      return bad();
-    }
-  }
+  if (!CheckUserUuid(user_uuid, p)) return bad();
   boost::system::error_code ec;
   json::value root = json::parse(text, ec);
   if (ec || !root.is_object()) {
@@ -275,109 +384,19 @@ Result<UserDoc> ParseUserDoc(std::string_view user_uuid, std::string_view text,
   for (const auto& kv : root.as_object()) {
     std::string key(kv.key());
     const json::value& v = kv.value();
+    bool ok = false;
     if (key == "user_uuid") {
-      if (!CheckUuid(v, user_uuid, key, p)) return bad();
+      ok = CheckUuid(v, user_uuid, key, p);
     } else if (key == "subject" || key == "user_info") {
-      if (v.is_null()) continue;
-      if (!v.is_object()) {
-        p.Fail(key, "expected an object");
-        return bad();
-      }
-      auto uuid_only = [&](const std::string& k, const json::value& x, const std::string& path) {
-        if (k == "user_uuid") return CheckUuid(x, user_uuid, path, p);
-        return p.Fail(path, "unknown field");
-      };
-      bool ok = true;
-      if (key == "subject") {
-        ef45::Subject s;
-        s.user_uuid = doc.user_uuid;
-        ok = ParsePart(v.as_object(), SubjectFields(), key, p, s, uuid_only);
-        doc.subject = std::move(s);
-      } else {
-        ef45::UserInfo u;
-        u.user_uuid = doc.user_uuid;
-        ok = ParsePart(v.as_object(), UserInfoFields(), key, p, u, uuid_only);
-        doc.user_info = std::move(u);
-      }
-      if (!ok) return bad();
+      ok = ParseSinglePart(key, v, user_uuid, p, doc);
     } else if (key == "faces" || key == "cards") {
-      if (v.is_null()) continue;
-      if (!v.is_array() || v.as_array().size() > 64) {
-        p.Fail(key, "expected an array of at most 64 objects");
-        return bad();
-      }
-      std::size_t i = 0;
-      for (const auto& item : v.as_array()) {
-        std::string prefix = key + "[" + std::to_string(i++) + "]";
-        if (!item.is_object()) {
-          p.Fail(prefix, "expected an object");
-          return bad();
-        }
-        if (key == "faces") {
-          ef45::Face face;
-          face.user_uuid = doc.user_uuid;
-          bool has_sub = false;
-          auto extra = [&](const std::string& k, const json::value& x, const std::string& path) {
-            if (k == "user_uuid") return CheckUuid(x, user_uuid, path, p);
-            if (k == "sub_id") {
-              auto n = AsInt(x, 0, 5);
-              if (!n) return p.Fail(path, "expected an integer 0..5");
-              face.sub_id = static_cast<std::int32_t>(*n);
-              has_sub = true;
-              return true;
-            }
-            return p.Fail(path, "unknown field");
-          };
-          if (!ParsePart(item.as_object(), FaceFields(), prefix, p, face, extra)) return bad();
-          if (!has_sub) {
-            p.Fail(prefix + ".sub_id", "required");
-            return bad();
-          }
-          for (const auto& other : doc.faces) {
-            if (other.sub_id == face.sub_id) {
-              p.Fail(prefix + ".sub_id", "duplicate sub_id");
-              return bad();
-            }
-          }
-          doc.faces.push_back(std::move(face));
-        } else {
-          ef45::CardEntry card;
-          auto none = [&](const std::string&, const json::value&, const std::string& path) {
-            return p.Fail(path, "unknown field");
-          };
-          if (!ParsePart(item.as_object(), CardFields(), prefix, p, card, none)) return bad();
-          if (!card.card || card.card->empty()) {
-            p.Fail(prefix + ".card", "required");
-            return bad();
-          }
-          doc.cards.push_back(std::move(card));
-        }
-      }
+      ok = ParseList(key, v, user_uuid, p, doc);
     } else if (key == "groups") {
-      if (v.is_null()) continue;
-      if (!v.is_array() || v.as_array().size() > 64) {
-        p.Fail(key, "expected an array of at most 64 group names");
-        return bad();
-      }
-      std::set<std::string> seen;
-      for (const auto& g : v.as_array()) {
-        if (!g.is_string() || g.as_string().empty() || g.as_string().size() > 64) {
-          p.Fail(key, "expected group names of 1 to 64 characters");
-          return bad();
-        }
-        std::string name(g.as_string());
-        if (std::any_of(name.begin(), name.end(),
-                        [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
-          p.Fail(key, "group names must not contain control characters");
-          return bad();
-        }
-        seen.insert(std::move(name));
-      }
-      doc.groups.assign(seen.begin(), seen.end());
+      ok = ParseGroups(key, v, p, doc);
     } else {
-      p.Fail(key, "unknown field");
-      return bad();
+      ok = p.Fail(key, "unknown field");
     }
+    if (!ok) return bad();
   }
   std::sort(doc.faces.begin(), doc.faces.end(),
             [](const auto& a, const auto& b) { return a.sub_id < b.sub_id; });

@@ -5,7 +5,7 @@
 namespace gw::sync {
 namespace {
 
-store::UserSummary User(std::string uuid, std::int64_t version, std::string digest,
+store::UserSummary User(std::string uuid, std::int64_t version, const std::string& digest,
                         bool deleted = false, std::vector<std::string> groups = {}) {
   store::UserSummary u;
   u.user_uuid = std::move(uuid);
