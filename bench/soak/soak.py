@@ -44,11 +44,11 @@ FAULT_KINDS = [
 ]
 FAULT_HOLD_S = 20          # how long a standing fault (hang, cut, malformed, stolen lock) lasts
 SAMPLE_EVERY_S = 10        # RSS / fd sampling period
-# The gateway's RSS rises by ~28 MiB between its first and second minute (first sync inventory
-# round at 60 s, pools and buffers reaching their working size), then only slowly: no process
-# is measured before it is this old.
+# The gateway keeps the newest events in memory for the event streams (api.stream_window,
+# default 20,000 events): at 200 events/s that window fills in 100 s, and the RSS rises from
+# ~65 MiB after one minute to ~93 MiB after two. No process is measured before it is this old.
 WARMUP_S = 120
-MIN_WINDOW_S = 60          # a process measured over less than this gives no growth figure
+MIN_WINDOW_S = 30          # a process measured over less than this gives no growth figure
 RSS_LIMIT_PCT = 10.0
 
 
@@ -133,6 +133,7 @@ class Soak:
         self.api_port = None
         self.actions = []       # heap of (due, seq, description, fn)
         self.action_seq = 0
+        self.bag = []           # fault kinds still to draw in this round
         self.busy_until = {}    # reader index -> time its standing fault ends
         self.injected = {k: 0 for k in FAULT_KINDS}
         self.samples = []       # (t, pid, rss_kb, fds)
@@ -325,8 +326,16 @@ class Soak:
         if status != 200:
             raise RuntimeError(f"fault {body} on reader {reader}: HTTP {status} {reply}")
 
+    def next_kind(self):
+        """Seeded draws from a shuffled bag of every kind not skipped: each kind comes once
+        before any comes again, so a short run still sees as many different faults as it can."""
+        if not self.bag:
+            self.bag = list(self.kinds)
+            self.rng.shuffle(self.bag)
+        return self.bag.pop()
+
     def inject(self):
-        kind = self.rng.choice(self.kinds)
+        kind = self.next_kind()
         reader = self.pick_reader()
         self.injected[kind] += 1
         hold = FAULT_HOLD_S
@@ -577,17 +586,17 @@ class Soak:
         return base_t, windows
 
     def rss_by_minute(self):
-        """`65 93 | 65 92 95`: the RSS at each whole minute and at the end; `|` = a restart."""
-        out, pid = [], None
-        marks = [m * 60 for m in range(1, int(self.args.minutes) + 1)] + [float("inf")]
-        for mark in marks:
-            before = [x for x in self.samples if x[0] <= mark]
-            if not before:
-                continue
-            t, p, rss, _ = before[-1]
-            if pid is not None and p != pid:
+        """`59 92 | 40 78 93`: the RSS (MiB) nearest each whole minute, then the last sample;
+        `|` marks a gateway restart."""
+        if not self.samples:
+            return "n/a"
+        picks = [min(self.samples, key=lambda x, t=m * 60: abs(x[0] - t))
+                 for m in range(1, int(self.args.minutes) + 1)] + [self.samples[-1]]
+        out, pid = [], picks[0][1]
+        for _, p, rss, _ in picks:
+            if p != pid:
                 out.append("|")
-            pid = p
+                pid = p
             out.append(f"{rss / 1024:.0f}")
         return " ".join(out)
 
