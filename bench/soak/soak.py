@@ -297,8 +297,7 @@ class Soak:
                 self.progress(next_minute // 60)
                 next_minute += 60
             self.run_due_actions()
-            # A fault whose clean-up would fall after the end is not started (nothing is left
-            # half-done), except the one-shot ones.
+            # Standing faults still on at the end are cleared before the drain (drain()).
             if now >= next_fault and self.kinds:
                 self.inject()
                 next_fault += self.args.interval
@@ -395,8 +394,11 @@ class Soak:
         status, r = http(self.control_port, "GET", f"/sim/readers/{reader}")
         if status != 200:
             return False, None
-        rows = self.sql("SELECT log_epoch, last_log_id FROM device_cursors "
-                        f"WHERE device_id = 'sim-{reader}'")
+        try:
+            rows = self.sql("SELECT log_epoch, last_log_id FROM device_cursors "
+                            f"WHERE device_id = 'sim-{reader}'")
+        except RuntimeError:
+            return False, None
         cursor = (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
         return r["match_pending"] == 0 and cursor[1] == r["last_log_id"], cursor
 
@@ -416,6 +418,8 @@ class Soak:
         if drained:
             return " (after the reader was drained)"
         # Entries above the cursor of the wiped epoch may be lost: allowed, counted apart.
+        if cursor is None:
+            raise RuntimeError(f"wipe of sim-{reader}: its cursor could not be read")
         self.wipe_losses.setdefault(reader, []).append(cursor)
         self.notes.append(f"wipe of sim-{reader} without a drain (60 s): its entries above "
                           f"cursor {cursor} may be missing")
