@@ -295,6 +295,7 @@ json::object GeneratedJson(const GeneratedEvent& e, std::size_t seq) {
   o["timestamp"] = e.timestamp;
   o["encounter_id"] = e.encounter_id;
   if (e.defect != LogDefect::kNone) o["poison"] = LogDefectName(e.defect);
+  if (e.match_dropped) o["match_dropped"] = true;
   return o;
 }
 

@@ -68,9 +68,10 @@ class ControlTarget {
 ///   `errors`, `hung`, `closed_mid_response`, `malformed_json`, `reboots`).
 /// - `GET /sim/readers/{i}/generated?after=N&limit=M` → `{"index","total","after","next",
 ///   "has_more","items":[{"seq","log_id","log_epoch","event_type","info","additional_data",
-///   "user_uuid","timestamp","encounter_id"}]}`. `after` is an offset into the ledger (entries
-///   to skip; `next` is the value for the following page), not a log id: log ids restart after a
-///   wipe. `limit` 1..10000, default 1000.
+///   "user_uuid","timestamp","encounter_id"}]}`, plus `"poison"` for a spoiled entry and
+///   `"match_dropped":true` when a reboot cleared its match-data item before a client deleted it.
+///   `after` is an offset into the ledger (entries to skip; `next` is the value for the
+///   following page), not a log id: log ids restart after a wipe. `limit` 1..10000, default 1000.
 /// - `POST /sim/readers/{i}/faults`, `POST /sim/readers/all/faults`: any of `latency_ms`
 ///   (0..600000), `error_rate`, `close_mid_response`, `malformed_json` (0..1), `hang`, `down`
 ///   (bool; down = connection refused, like a reader without power), `clock_skew_s` (int), and the

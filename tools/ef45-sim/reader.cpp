@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <mutex>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "reader_state.hpp"
 #include "sim_util.hpp"
@@ -186,6 +188,14 @@ void Reader::State::WipeLogs() {
 
 void Reader::State::Reboot() {
   lock_uid.clear();
+  if (!match.empty()) {
+    // The buffer is RAM: say in the ledger which encounters are gone for good.
+    std::unordered_set<std::string_view> lost;
+    for (const auto& item : match) lost.insert(item.encounter_id);
+    for (auto it = generated.rbegin(); it != generated.rend() && !lost.empty(); ++it) {
+      if (!it->encounter_id.empty() && lost.erase(it->encounter_id) > 0) it->match_dropped = true;
+    }
+  }
   match.clear();
   capturing = false;
   biometric.clear();

@@ -75,6 +75,9 @@ struct GeneratedEvent {
   std::string timestamp;                ///< as written in the log entry (reader clock)
   std::string encounter_id;             ///< of the match-data item; empty when none was buffered
   LogDefect defect = LogDefect::kNone;  ///< fault poison_log spoiled its log entry
+  /// The reader lost the match-data item before a client deleted it (a reboot clears the
+  /// buffer): no client can store it, so a ledger check must not expect it.
+  bool match_dropped = false;
 };
 
 /// Tunables of one emulated reader. The defaults suit tests and a 1,000-reader fleet.

@@ -481,6 +481,28 @@ TEST(Faults, RebootDropsTheLockAndTheMatchBuffer) {
             501);
 }
 
+TEST(Faults, RebootMarksTheDroppedMatchDataInTheLedger) {
+  RunningFleet sim;
+  std::string lock = TakeLock(sim.reader(0));
+  ASSERT_FALSE(lock.empty()) << "needs the reader's POST /1.0/lock";
+  sim.Control("POST", "/sim/readers/0/generate", R"({"recognitions":2})");
+  // A client stores and deletes the first item; the second is still buffered at the reboot.
+  json::array pending = sim.Control("GET", "/sim/readers/0/generated").at("items").as_array();
+  ASSERT_EQ(pending.size(), 2u);
+  std::string first(pending[0].at("encounter_id").as_string());
+  ASSERT_EQ(gw::test::HttpRequest(sim.reader(0), "DELETE",
+                                  "/1.0/match-data/" + first + "?lock_uid=" + lock)
+                .status,
+            200);
+  sim.Faults(0, R"({"reboot":true})");
+  sim.Control("POST", "/sim/readers/0/generate", R"({"recognitions":1})");
+  json::array items = sim.Control("GET", "/sim/readers/0/generated").at("items").as_array();
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_FALSE(items[0].as_object().contains("match_dropped")) << "deleted before the reboot";
+  EXPECT_TRUE(items[1].at("match_dropped").as_bool());
+  EXPECT_FALSE(items[2].as_object().contains("match_dropped")) << "generated after the reboot";
+}
+
 TEST(Faults, StealLockMakesTheOldLockUidGet501) {
   RunningFleet sim;
   std::string lock = TakeLock(sim.reader(0));
