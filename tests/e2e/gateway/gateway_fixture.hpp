@@ -64,7 +64,8 @@ class GatewayTest : public ::testing::Test {
   /// Asserts that every match-data item the simulator generated for reader i (its ledger's
   /// encounter ids) is stored exactly once: one events row with that encounter id, with the
   /// match-data source (sources & 2), and no stored encounter id that was never generated.
-  /// Not for a reader that rebooted with items pending: a reboot empties its RAM buffer.
+  /// Items a reboot emptied from the reader's RAM buffer (the ledger's match_dropped) are not
+  /// expected, but must not be stored twice.
   void ExpectMatchDataExactlyOnce(int reader);
 
   std::string DeviceId(int reader) const { return "sim-" + std::to_string(reader); }
