@@ -1,0 +1,116 @@
+// DeviceWorker against the in-process emulator and a real PostgreSQL, without the binaries
+// (issue 16, item 7): DESIGN.md invariant 1, match-data is deleted on the reader only after the
+// commit that holds it.
+#include "poll/device_worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "pg_fixture.hpp"
+#include "store/database.hpp"
+#include "store/event_writer.hpp"
+#include "support/process.hpp"
+#include "support/wait.hpp"
+#include "unit/ef45/client_support.hpp"
+
+namespace gw::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+config::ReaderConfig ReaderAt(std::uint16_t port) {
+  config::ReaderConfig r;
+  r.id = "r1";
+  r.host = "127.0.0.1";
+  r.port = port;
+  r.polling.match = 100ms;
+  r.polling.logs = 200ms;
+  r.polling.door = 200ms;
+  r.polling.timeout = 1000ms;
+  r.polling.backoff_max = 200ms;
+  return r;
+}
+
+void StopWorker(asio::io_context& io, poll::DeviceWorker& worker) {
+  auto done = asio::co_spawn(io, worker.Stop(2s), asio::use_future);
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+}
+
+class DeviceWorkerTest : public PgTest {};
+
+TEST_F(DeviceWorkerTest, MatchDataStaysOnTheReaderWhileItsCommitFails) {
+  ef45::test::Sim sim(ef45sim::FleetOptions{.rate = 20.0, .seed = 7});
+  IoThread io;
+  // The cursor and the lock record come from a working database; the writer's database does not
+  // answer (nothing listens on that port), so no commit can succeed.
+  store::Database db(store::DatabaseOptions{Dsn(), 2});
+  store::Database unreachable(store::DatabaseOptions{
+      "host=127.0.0.1 port=" + std::to_string(FreePort()) + " user=postgres dbname=none", 1, 1s});
+  store::WriterOptions o;
+  o.retry_initial = 20ms;
+  o.retry_max = 200ms;
+  store::EventWriter writer(io.Io().get_executor(), unreachable, o);
+  writer.Start();
+  poll::DeviceWorker worker(io.Io().get_executor(), poll::WorkerDeps{db, writer, nullptr},
+                            ReaderAt(sim.port()));
+  worker.Start();
+
+  // The worker polls (it holds the reader's lock) while the reader buffers recognitions.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = sim.State();
+        return s.at("locked").as_bool() && s.at("match_pending").to_number<std::int64_t>() >= 40;
+      },
+      20s));
+  auto state = sim.State();
+  EXPECT_EQ(state.at("match_deleted").to_number<std::int64_t>(), 0)
+      << "match-data deleted on the reader without a commit";
+  EXPECT_EQ(state.at("match_pending").to_number<std::int64_t>(),
+            state.at("recognitions_generated").to_number<std::int64_t>() -
+                state.at("match_overflowed").to_number<std::int64_t>());
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events"), "0");
+  // The writer first: its deadline ends the Write the worker is waiting on (a commit that cannot
+  // happen), then the worker can stop.
+  StopWriter(io.Io(), writer, 1s);
+  StopWorker(io.Io(), worker);
+  EXPECT_EQ(sim.State().at("match_deleted").to_number<std::int64_t>(), 0);
+}
+
+TEST_F(DeviceWorkerTest, CommittedMatchDataIsDeletedAndStoredOnceWithItsLogEntry) {
+  ef45::test::Sim sim(ef45sim::FleetOptions{.rate = 20.0, .seed = 8});
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 2});
+  store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
+  writer.Start();
+  poll::DeviceWorker worker(io.Io().get_executor(), poll::WorkerDeps{db, writer, nullptr},
+                            ReaderAt(sim.port()));
+  worker.Start();
+  ASSERT_TRUE(WaitFor(
+      [&] { return sim.State().at("match_deleted").to_number<std::int64_t>() >= 40; }, 20s));
+  sim.Control("POST", "/sim/generation/pause", "{}");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = sim.State();
+        return s.at("match_pending").to_number<std::int64_t>() == 0 &&
+               std::to_string(s.at("last_log_id").to_number<std::int64_t>()) ==
+                   Scalar(Dsn(), "SELECT coalesce(max(last_log_id), -1) FROM device_cursors");
+      },
+      20s));
+  auto s = sim.State();
+  auto deleted = s.at("match_deleted").to_number<std::int64_t>();
+  // Every deleted item is stored, once, merged with its log entry (both sources).
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE sources & 2 = 2"),
+            std::to_string(deleted));
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE sources = 3"),
+            std::to_string(deleted));
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
+            std::to_string(s.at("recognitions_generated").to_number<std::int64_t>()));
+  StopWorker(io.Io(), worker);
+  StopWriter(io.Io(), writer, 5s);
+}
+
+}  // namespace
+}  // namespace gw::test
