@@ -354,13 +354,25 @@ class Gateway {
     server_->Stop();
     feed_.Stop();
     if (sync_) co_await sync_->Stop();  // before the pollers: it uses their readers
-    // Pollers first (their last batches go to the writer), then the writer flushes.
+    // Pollers first (their last batches go to the writer), then the writer flushes. A poller
+    // waiting on a commit that cannot happen (PostgreSQL down) would wait for ever: once the
+    // pollers' deadline has passed, the writer fails what it has not begun to commit. Nothing of
+    // that was acknowledged: the readers keep it for the next start.
+    asio::steady_timer stuck(io_);
+    stuck.expires_after(config_.shutdown_deadline);
+    stuck.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      GW_LOG(kWarn, "gatewayd") << "pollers still waiting on commits at the shutdown deadline "
+                                   "(PostgreSQL down?): their batches stay on the readers";
+      writer_.BeginStop(milliseconds(0));
+    });
     if (leases_) {
       // Stops every poller, then gives the leases back so the other nodes take over at once.
       co_await leases_->Stop();
     } else {
       co_await workers_.StopAll(config_.shutdown_deadline);
     }
+    stuck.cancel();
     co_await writer_.Stop(config_.shutdown_deadline);
     GW_LOG(kInfo, "gatewayd") << "stopped";
     io_.stop();

@@ -1050,10 +1050,7 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
 
 asio::awaitable<void> EventWriter::Stop(std::chrono::milliseconds deadline) {
   auto on_strand = [](EventWriter* self, std::chrono::milliseconds limit) -> asio::awaitable<void> {
-    if (!self->stopping_) {
-      self->stopping_ = true;
-      self->stop_deadline_ = Clock::now() + limit;
-    }
+    self->MarkStopping(limit);
     if (!self->started_) {
       for (auto* q : {&self->queue_, &self->waiting_}) {
         for (auto& p : *q) p->done->Complete(Errc::kCancelled);
@@ -1069,6 +1066,20 @@ asio::awaitable<void> EventWriter::Stop(std::chrono::milliseconds deadline) {
     }
   };
   co_await asio::co_spawn(strand_, on_strand(this, deadline), asio::use_awaitable);
+}
+
+void EventWriter::MarkStopping(std::chrono::milliseconds deadline) {
+  if (stopping_) return;  // the first deadline holds
+  stopping_ = true;
+  stop_deadline_ = Clock::now() + deadline;
+}
+
+void EventWriter::BeginStop(std::chrono::milliseconds deadline) {
+  asio::post(strand_, [this, deadline] {
+    MarkStopping(deadline);
+    Wake();
+    for (auto* t : backoffs_) t->cancel();  // a retry waiting out its back-off looks again now
+  });
 }
 
 void EventWriter::LeasesChanged() {

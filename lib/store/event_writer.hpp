@@ -154,6 +154,10 @@ class EventWriter {
   /// Stops accepting batches, commits what is queued, and completes when done. Whatever is still
   /// uncommitted at `deadline` (PostgreSQL down) fails with kCancelled: its producers keep it.
   boost::asio::awaitable<void> Stop(std::chrono::milliseconds deadline);
+  /// Begins what Stop does without waiting for it: no more batches are accepted, and whatever is
+  /// uncommitted `deadline` from now fails with kCancelled. For a shutdown whose producers are
+  /// themselves waiting on commits that cannot happen (PostgreSQL down). Any thread.
+  void BeginStop(std::chrono::milliseconds deadline);
 
   /// Cluster mode: this node gave up or lost the lease on some reader (WriterOptions::lease_epoch
   /// no longer returns the epoch a batch was stamped with). A commit waiting to be retried
@@ -207,6 +211,7 @@ class EventWriter {
   std::vector<const DeviceBatch*> DropGivenUp(std::vector<const DeviceBatch*>& batches) const;
   void Quarantined(const std::string& device_id, std::string_view reason);
   void Wake();
+  void MarkStopping(std::chrono::milliseconds deadline);  // on the strand
   boost::asio::awaitable<void> WaitWake(std::chrono::steady_clock::time_point until);
 
   Database& db_;
