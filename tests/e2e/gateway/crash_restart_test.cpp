@@ -15,12 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<int> Range(int n) {
-  std::vector<int> v;
-  for (int i = 0; i < n; ++i) v.push_back(i);
-  return v;
-}
-
 /// The value of one sample line of the gateway's /metrics (`name{labels}`), or -1.
 double Sample(std::uint16_t port, const std::string& series) {
   auto text = HttpRequest(port, "GET", "/metrics").body;

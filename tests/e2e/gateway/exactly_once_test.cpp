@@ -10,12 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<int> Range(int n) {
-  std::vector<int> v;
-  for (int i = 0; i < n; ++i) v.push_back(i);
-  return v;
-}
-
 TEST_F(GatewayTest, StoresEveryRecognitionExactlyOnceAtSteadyLoad) {
   constexpr int kReaders = 20;
   StartSim(kReaders, 5.0);

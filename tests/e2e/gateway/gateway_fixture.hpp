@@ -18,6 +18,13 @@ namespace gw::test {
 /// (log epoch, log id): what identifies a reader log entry across wipes.
 using LogKey = std::pair<std::int64_t, std::int64_t>;
 
+/// Reader indices [0, n): the whole fleet of a test.
+inline std::vector<int> Range(int n) {
+  std::vector<int> v;
+  for (int i = 0; i < n; ++i) v.push_back(i);
+  return v;
+}
+
 /// Runs ef45-sim, PostgreSQL (shared test cluster, or a private one for tests that restart it)
 /// and ef45-gatewayd for one test, and offers the checks the e2e tests share.
 class GatewayTest : public ::testing::Test {

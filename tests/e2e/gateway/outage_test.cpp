@@ -12,12 +12,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::vector<int> Range(int n) {
-  std::vector<int> v;
-  for (int i = 0; i < n; ++i) v.push_back(i);
-  return v;
-}
-
 struct FleetCounts {
   std::int64_t generated = 0;  ///< recognitions
   std::int64_t pending = 0;    ///< match-data items on the readers
