@@ -52,7 +52,9 @@ struct Client::Impl {
   tcp::resolver resolver;
   beast::flat_buffer buffer;
   bool connected = false;
-  bool retired = false;  // Retire(): every later call fails kCancelled
+  bool retired = false;      // Retire(): every later call fails kCancelled
+  bool taking_lock = false;  // a POST/PUT /lock is on the wire: Close() must not cut it
+  bool close_after_turn = false;
   std::string lock_uid;
   LockHolder holder = LockHolder::kUnknown;
   std::optional<ReplyClock> last_clock;
@@ -71,6 +73,10 @@ struct Client::Impl {
   }
   void LeaveTurn() {
     busy = false;
+    if (close_after_turn) {
+      close_after_turn = false;
+      Disconnect();
+    }
     if (!waiters.empty()) {
       waiters.front()->cancel();
       waiters.pop_front();
@@ -278,11 +284,28 @@ std::string_view LockHolderName(LockHolder holder) {
   return "unknown";
 }
 const std::optional<ReplyClock>& Client::last_reply_clock() const { return impl_->last_clock; }
-void Client::Close() { impl_->Disconnect(); }
-
-void Client::Retire() {
-  impl_->retired = true;
+void Client::Close() {
+  if (impl_->taking_lock) {
+    impl_->close_after_turn = true;
+    return;
+  }
   impl_->Disconnect();
+}
+
+Client::Async<std::string> Client::Retire() {
+  impl_->retired = true;  // from here on no call takes the lock, whoever makes it
+  co_await impl_->EnterTurn();
+  Impl::Turn turn(*impl_);
+  std::string uid = std::exchange(impl_->lock_uid, {});
+  if (uid.empty()) {
+    impl_->Disconnect();
+    co_return uid;
+  }
+  impl_->holder = LockHolder::kNobody;
+  auto released = co_await impl_->Release(uid);
+  impl_->Disconnect();
+  if (!released) co_return released.error();
+  co_return uid;
 }
 
 namespace {
@@ -297,7 +320,9 @@ Error Retired(OpId id) {
 
 asio::awaitable<Reply<void>> Client::Impl::TakeLock(ResponseParser& parser, OpId id) {
   const Operation& op = Op(id);
+  taking_lock = true;
   auto reply = co_await Exchange(op, "/1.0/lock", {}, {});
+  taking_lock = false;
   if (!reply) co_return reply.error();
   if (reply->status == 409) {
     holder = LockHolder::kOtherClient;
@@ -348,6 +373,7 @@ asio::awaitable<Reply<void>> Client::Impl::Release(const std::string& uid) {
 asio::awaitable<Reply<void>> Client::Impl::Acquire(ResponseParser& parser) {
   const auto give_up = Clock::now() + options.lock_wait;
   while (true) {
+    if (retired) co_return Retired(OpId::kLockAcquire);
     auto taken = co_await TakeLock(parser, OpId::kLockAcquire);
     if (taken || taken.error().reason() != Errc::kLockConflict) co_return taken;
     if (options.lock_policy == LockPolicy::kSteal) {

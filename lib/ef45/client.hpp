@@ -103,13 +103,18 @@ class Client {
   LockHolder lock_holder() const;
   /// The `Date` header of the newest reply that had one (nullopt until then).
   const std::optional<ReplyClock>& last_reply_clock() const;
-  /// Closes the connection; a call in flight completes with kCancelled. The lock is kept.
+  /// Closes the connection; a call in flight completes with kCancelled. The lock is kept. A
+  /// lock request in flight is not cut (it ends by its own deadline, then the connection
+  /// closes): the reader may have granted it, and a grant nobody heard of is a lock nobody can
+  /// release (API.md 1.2: no expiry).
   void Close();
-  /// For good: closes the connection, and every later call (queued ones included) fails
-  /// kCancelled without connecting or taking the lock again. For an owner that released the
-  /// reader (removed by a reload, handed to another gateway) while others may still hold the
-  /// client (API operations, user sync).
-  void Retire();
+  /// For good: every later call (queued ones included) fails kCancelled without connecting or
+  /// taking the lock again; a call in flight finishes first. Then the lock this client holds by
+  /// then, if any, is released (DELETE /lock/{uid}) and the connection closed. For an owner that
+  /// lets go of the reader (removed by a reload, handed to another gateway) while others may
+  /// still hold the client (API operations, user sync). Returns the uid released, empty when
+  /// none was held; an error when the release failed (the lock is then forgotten anyway).
+  Async<std::string> Retire();
 
   // ---- session (POST/PUT /lock, DELETE /lock/{lock_uid}) ----
   /// Takes the lock if we do not hold it (POST /lock; on 409 per LockPolicy).

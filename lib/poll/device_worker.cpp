@@ -317,21 +317,21 @@ asio::awaitable<void> DeviceWorker::Loop() {
       due_[next] = end + std::max(Interval(kind), delay);
     }
   }
-  // Release the reader for whoever comes next (another gateway, a technician's tool).
-  if (!client_->lock_uid().empty()) {
-    std::string uid = client_->lock_uid();
-    auto released = co_await client_->Unlock();
-    if (!released) {
-      GW_LOG(kWarn, "poll") << reader_.id << ": could not release the lock: "
-                            << log::Cut(released.error().detail);
-    } else if (auto forgot = co_await store::ForgetReaderLock(deps_.db, reader_.id, uid); !forgot) {
+  // Release the reader for whoever comes next (another gateway, a technician's tool). Retiring
+  // the client first means whoever else holds this worker (an API operation, user sync) cannot
+  // take the lock back meanwhile; a call of theirs in flight finishes, and whatever lock the
+  // client holds by then is the one released.
+  auto released = co_await client_->Retire();
+  if (!released) {
+    GW_LOG(kWarn, "poll") << reader_.id
+                          << ": could not release the lock: " << log::Cut(released.error().detail);
+  } else if (!released->empty()) {
+    if (auto forgot = co_await store::ForgetReaderLock(deps_.db, reader_.id, *released); !forgot) {
       // Harmless: the next start tries the released uid, the reader refuses it, and a new lock
       // is taken as usual.
       GW_LOG(kDebug, "poll") << reader_.id << ": released lock still on record";
     }
   }
-  // Whoever still holds this worker (an API operation, user sync) must not take the lock back.
-  client_->Retire();
   // The reader is no longer polled here: its series go now, not when the last holder of this
   // worker lets go (a scrape must never show two instances polling one reader).
   metrics_.reset();

@@ -2,8 +2,11 @@
 // node stops polling within about a lease (it cannot renew, so the readers may be someone
 // else's), the fleet is re-owned after the restart, and every generated log entry and match-data
 // item is stored exactly once, none of it written by a node that no longer held the reader.
+#include <boost/json/serialize.hpp>
 #include <chrono>
+#include <deque>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "cluster_fixture.hpp"
@@ -97,7 +100,26 @@ TEST_F(ClusterDatabaseOutageTest, NodesStopPollingDuringALongOutageAndTheFleetIs
   PauseGeneration();
   std::vector<int> all;
   for (int i = 0; i < readers_; ++i) all.push_back(i);
-  ASSERT_TRUE(WaitDrained(all, 90s));
+  if (!WaitDrained(all, 90s)) {
+    // What each node said about the reader that is behind.
+    const auto device = DeviceId(undrained_);
+    for (const auto& id : ids) {
+      std::istringstream log(node(id).process.Log());
+      std::deque<std::string> tail;
+      for (std::string line; std::getline(log, line);) {
+        if (line.find(device + ":") == std::string::npos) continue;
+        tail.push_back(line);
+        if (tail.size() > 40) tail.pop_front();
+      }
+      std::cerr << "---- node " << id << " on " << device << "\n";
+      for (const auto& line : tail) std::cerr << line << "\n";
+    }
+    auto sim = SimGet("/sim/readers");
+    FAIL() << device << " was not drained; ef45-sim: "
+           << (sim.is_null() ? "no answer"
+                             : boost::json::serialize(
+                                   sim.as_array().at(static_cast<std::size_t>(undrained_))));
+  }
   for (int i = 0; i < readers_; ++i) {
     ExpectExactlyOnce(i);
     ExpectMatchDataExactlyOnce(i);

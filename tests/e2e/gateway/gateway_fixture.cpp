@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
@@ -193,28 +194,35 @@ std::vector<LogKey> GatewayTest::Stored(int reader) {
 }
 
 bool GatewayTest::WaitDrained(const std::vector<int>& readers, std::chrono::milliseconds deadline) {
-  return WaitFor(
+  std::string pending;  // why the last check failed, printed if the deadline passes
+  bool drained = WaitFor(
       [&] {
         auto sim = SimGet("/sim/readers");
-        if (sim.is_null()) return false;
+        if (sim.is_null()) {
+          pending = "ef45-sim does not answer";
+          return false;
+        }
         for (int i : readers) {
           const auto& r = sim.as_array().at(static_cast<std::size_t>(i));
-          if (r.at("match_pending").to_number<std::int64_t>() != 0) return false;
+          auto match = r.at("match_pending").to_number<std::int64_t>();
           auto last = r.at("last_log_id").to_number<std::int64_t>();
-          auto epoch = Scalar(dsn_,
-                              "SELECT coalesce(max(log_epoch), -1) FROM device_cursors "
-                              "WHERE device_id = '" +
-                                  DeviceId(i) + "'");
           auto cursor = Scalar(dsn_,
                                "SELECT coalesce(max(last_log_id), -1) FROM device_cursors "
                                "WHERE device_id = '" +
                                    DeviceId(i) + "'");
-          (void)epoch;
-          if (std::stoll(cursor) != last) return false;
+          if (match != 0 || std::stoll(cursor) != last) {
+            undrained_ = i;
+            pending = DeviceId(i) + ": " + std::to_string(match) +
+                      " match-data items on the reader, log cursor " + cursor + " of " +
+                      std::to_string(last);
+            return false;
+          }
         }
         return true;
       },
       deadline, 200ms);
+  if (!drained) std::cerr << "[ drained  ] not drained: " << pending << "\n";
+  return drained;
 }
 
 void GatewayTest::ExpectExactlyOnce(int reader) {

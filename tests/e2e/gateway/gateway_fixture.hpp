@@ -66,6 +66,8 @@ class GatewayTest : public ::testing::Test {
   /// Waits until every listed reader's generated logs are all stored and its match buffer is
   /// empty (generation should be paused).
   bool WaitDrained(const std::vector<int>& readers, std::chrono::milliseconds deadline);
+  /// The reader WaitDrained last found not drained (-1: none yet).
+  int undrained_ = -1;
   /// Asserts that reader i's generated logs are stored exactly once each.
   void ExpectExactlyOnce(int reader);
   /// Asserts that every match-data item the simulator generated for reader i (its ledger's

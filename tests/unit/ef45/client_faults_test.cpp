@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <functional>
+#include <optional>
 #include <vector>
 
 #include "client_support.hpp"
@@ -114,11 +119,13 @@ TEST_F(ClientFaults, AStolenLockIsLockLostWhenThePolicyIsWait) {
   EXPECT_TRUE(client->lock_uid().empty());
 }
 
-TEST_F(ClientFaults, ARetiredClientNeverTakesTheLockAgain) {
+TEST_F(ClientFaults, ARetiredClientReleasesItsLockAndNeverTakesItAgain) {
   auto client = MakeClient(Options(std::chrono::seconds(5)));
   ASSERT_TRUE(RunOn(io_, client->GetDoorStatus()));
-  ASSERT_TRUE(RunOn(io_, client->Unlock()));
-  client->Retire();
+  const std::string held = client->lock_uid();
+  auto released = RunOn(io_, client->Retire());
+  ASSERT_TRUE(released) << Why(released.error());
+  EXPECT_EQ(*released, held);
   auto reply = RunOn(io_, client->GetDoorStatus());
   ASSERT_FALSE(reply);
   EXPECT_EQ(reply.error().reason(), Errc::kCancelled);
@@ -126,6 +133,57 @@ TEST_F(ClientFaults, ARetiredClientNeverTakesTheLockAgain) {
   EXPECT_TRUE(client->lock_uid().empty());
   // Nobody holds the reader's lock: another client takes it at once.
   EXPECT_EQ(gw::test::HttpRequest(sim_.port(), "POST", "/1.0/lock").status, 200);
+}
+
+// After `delay`, runs `then` on the io_context (while another call is in flight).
+boost::asio::awaitable<bool> After(std::chrono::milliseconds delay, std::function<void()> then) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+  co_await timer.async_wait(boost::asio::use_awaitable);
+  then();
+  co_return true;
+}
+
+TEST_F(ClientFaults, CloseDoesNotCutALockRequestTheReaderMayHaveGranted) {
+  // The reader grants the lock 300 ms after the request; Close() comes at 100 ms. Cutting the
+  // request there would leave a lock nobody knows and nobody can release (no expiry).
+  auto client = MakeClient(Options(std::chrono::seconds(5)));
+  sim_.Faults(R"({"latency_ms":300})");
+  std::optional<Reply<void>> locked;
+  boost::asio::co_spawn(io_, client->Lock(),
+                        [&](std::exception_ptr, Reply<void> r) { locked = std::move(r); });
+  RunOn(io_, After(std::chrono::milliseconds(100), [&] { client->Close(); }));
+  ASSERT_TRUE(locked.has_value());
+  ASSERT_TRUE(*locked) << Why(locked->error());
+  EXPECT_FALSE(client->lock_uid().empty());
+  sim_.Faults("{}");
+  auto released = RunOn(io_, client->Retire());
+  ASSERT_TRUE(released) << Why(released.error());
+  EXPECT_EQ(gw::test::HttpRequest(sim_.port(), "POST", "/1.0/lock").status, 200);
+}
+
+TEST_F(ClientFaults, RetireLetsTheCallInFlightFinishAndReleasesTheLockItTook) {
+  // Another holder of the client (user sync) is taking the lock when the owner retires it: the
+  // lock it is granted is the one released, not left behind.
+  auto client = MakeClient(Options(std::chrono::seconds(5)));
+  sim_.Faults(R"({"latency_ms":300})");
+  std::optional<Reply<DoorStatus>> status;
+  boost::asio::co_spawn(io_, client->GetDoorStatus(),
+                        [&](std::exception_ptr, Reply<DoorStatus> r) { status = std::move(r); });
+  std::optional<Reply<std::string>> released;
+  RunOn(io_, After(std::chrono::milliseconds(100), [&] {
+          boost::asio::co_spawn(
+              io_, client->Retire(),
+              [&](std::exception_ptr, Reply<std::string> r) { released = std::move(r); });
+        }));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(*status) << Why(status->error());
+  ASSERT_TRUE(released.has_value());
+  ASSERT_TRUE(*released) << Why(released->error());
+  EXPECT_FALSE((*released)->empty());
+  EXPECT_TRUE(client->lock_uid().empty());
+  sim_.Faults("{}");
+  EXPECT_EQ(gw::test::HttpRequest(sim_.port(), "POST", "/1.0/lock").status, 200);
+  EXPECT_FALSE(RunOn(io_, client->GetDoorStatus()));
 }
 
 TEST_F(ClientFaults, ARebootedReaderIsReconnectedAndRelocked) {
