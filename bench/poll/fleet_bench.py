@@ -11,6 +11,8 @@ Each run starts a private PostgreSQL (tests/support/pg.sh), ef45-sim and ef45-ga
 table, and stops everything. Example:
   bench/poll/fleet_bench.py fleet --readers 1000 --rate 1 --seconds 60
   bench/poll/fleet_bench.py catchup --readers 100 --backlog 100000
+With PERF=1 in the environment, `perf record` samples the gateway during the fleet window and a
+flat profile (top symbols, and the kernel's share) is printed after the table.
 """
 import argparse, json, os, platform, re, shutil, subprocess, sys, tempfile, time, urllib.request
 
@@ -147,6 +149,32 @@ def free_port():
     return port
 
 
+def start_perf(s):
+    """perf record on the gateway for the window (no call graphs: a flat profile is enough)."""
+    if not shutil.which("perf"):
+        print("PERF=1: perf is not installed (apt-get install linux-perf)", file=sys.stderr)
+        return None
+    out = os.path.join(s.dir, "perf.data")
+    return subprocess.Popen(["perf", "record", "-F", "499", "-p", str(s.gw.pid), "-o", out, "--",
+                             "sleep", str(s.args.seconds)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def print_perf(s, perf):
+    proc, out = perf
+    proc.wait(30)
+    report = subprocess.run(["perf", "report", "-i", out, "--stdio", "--no-children",
+                             "--sort", "dso,symbol", "--percent-limit", "0.8"],
+                            capture_output=True, text=True).stdout
+    rows = [" ".join(l.split()).removesuffix(" - -") for l in report.splitlines()
+            if l.strip() and not l.startswith("#")]
+    kernel = sum(float(l.split("%")[0]) for l in rows if "[kernel" in l)
+    print(f"\nperf (gateway, {s.args.seconds}s at 499 Hz): kernel share of the listed rows "
+          f"{kernel:.1f}%; symbols over 0.8%:")
+    for l in rows[:30]:
+        print("  " + l[:150])
+
+
 def on_time(b0, b1, c0, c1, kind):
     le = {"door": "0.1", "match": "0.05", "logs": "0.2"}[kind]
     total = c1.get(kind, 0) - c0.get(kind, 0)
@@ -164,6 +192,7 @@ def fleet(args):
         cpu0, t0 = cpu_seconds(s.gw.pid), time.time()
         sim_cpu0 = cpu_seconds(s.sim.pid)
         window_start = s.psql("SELECT now()")
+        perf = start_perf(s) if os.environ.get("PERF") == "1" else None
         time.sleep(args.seconds)
         cpu1, t1 = cpu_seconds(s.gw.pid), time.time()
         sim_cpu1 = cpu_seconds(s.sim.pid)
@@ -198,6 +227,8 @@ def fleet(args):
         print(f"{'lag reader time -> committed p50 (s)':42} {lag[0]:>14}")
         print(f"{'lag reader time -> committed p99 (s)':42} {lag[1]:>14}")
         print(f"{'events in lag sample':42} {lag[2]:>14}")
+        if perf:
+            print_perf(s, perf)
     finally:
         s.stop()
 
