@@ -598,8 +598,26 @@ bool Walk(od::value v, Ctx& c, int depth) {
 
 }  // namespace
 
+// A simdjson parser keeps buffers of several times the largest document it parsed. One per
+// reader cost ~100 KB each at 1,000 readers (issue 18); parsing never suspends, so one parser
+// per thread serves every reader that thread runs. After a large document (a 5 MB biometric
+// reply), the next small one starts on a fresh parser, so the thread does not keep the large
+// buffers.
+namespace {
+
+constexpr std::size_t kKeepParserCapacity = 1 << 20;
+
+od::parser& ThreadParser(std::size_t next_size) {
+  thread_local od::parser parser;
+  if (parser.capacity() > kKeepParserCapacity && next_size <= kKeepParserCapacity) {
+    parser = od::parser{};
+  }
+  return parser;
+}
+
+}  // namespace
+
 struct ResponseParser::Impl {
-  od::parser parser;
   od::document doc;
 
   /// Starts parsing `body` and returns its root object, or fails `c`.
@@ -607,7 +625,8 @@ struct ResponseParser::Impl {
     if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
       body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     }
-    if (auto e = parser.iterate(body.data(), body.size(), body.capacity()).get(doc)) {
+    if (auto e =
+            ThreadParser(body.size()).iterate(body.data(), body.size(), body.capacity()).get(doc)) {
       return c.Fail(e, "malformed JSON");
     }
     if (auto e = doc.get_object().get(root)) return c.Fail(e, "expected a JSON object");
@@ -662,7 +681,9 @@ Reply<RawJson> ResponseParser::Parse<RawJson>(std::string_view op, std::string& 
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   }
   od::value root;
-  if (auto e = impl_->parser.iterate(body.data(), body.size(), body.capacity()).get(impl_->doc)) {
+  if (auto e = ThreadParser(body.size())
+                   .iterate(body.data(), body.size(), body.capacity())
+                   .get(impl_->doc)) {
     c.Fail(e, "malformed JSON");
     return c.TakeError();
   }

@@ -24,8 +24,9 @@ inline constexpr std::size_t kJsonPadding = 64;
 /// an Error with code `kBadResponse` (arrays over kMaxArrayElements: `kTooLarge`) and a detail
 /// naming the operation and the field (`match-data: items[3].log_id: expected integer`).
 ///
-/// Owns one simdjson parser and its buffers: one ResponseParser per Client (per reader
-/// strand), never shared between threads. Not thread-safe. Never blocks. Never logs.
+/// One ResponseParser per Client (per reader strand), never shared between threads; the simdjson
+/// parser and its buffers behind it are one per thread (parsing never suspends), so 1,000 readers
+/// do not keep 1,000 sets of buffers. Not thread-safe. Never blocks. Never logs.
 class ResponseParser {
  public:
   ResponseParser();
