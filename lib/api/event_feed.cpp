@@ -85,7 +85,16 @@ void EventFeed::Append(std::vector<store::EventRow> rows) {
   rendered.reserve(rows.size());
   for (auto& row : rows) {
     std::string frame = SseFrame(row);
-    rendered.push_back(Entry{std::move(row), std::move(frame)});
+    frame.shrink_to_fit();
+    // Read() filters on these fields only (store::Matches); the rest is in the frame already.
+    store::EventRow slim;
+    slim.seq = row.seq;
+    slim.device_id = std::move(row.device_id);
+    slim.kind = row.kind;
+    slim.user_uuid = std::move(row.user_uuid);
+    slim.device_time = row.device_time;
+    slim.received_at = row.received_at;
+    rendered.push_back(Entry{std::move(slim), std::move(frame)});
   }
   std::lock_guard lock(mutex_);
   for (auto& e : rendered) {

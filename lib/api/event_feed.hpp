@@ -56,7 +56,7 @@ class EventFeed {
 
  private:
   struct Entry {
-    store::EventRow row;
+    store::EventRow row;  ///< only what store::Matches reads (seq, device, kind, user, times)
     std::string frame;
   };
   boost::asio::awaitable<void> Loop();
