@@ -315,3 +315,42 @@ TEST(ResponseParser, ChecksThatRawJsonIsWellFormed) {
 
 }  // namespace
 }  // namespace gw::ef45
+
+namespace gw::ef45 {
+namespace {
+
+// The simdjson parser is one per thread, shared by every ResponseParser on it, and started
+// afresh after a document over 1 MB: a large reply, then small ones, then a large one again, from
+// parsers used in turn, all parse in full.
+TEST(ResponseParser, ParsersOnOneThreadTakeTurnsAcrossLargeAndSmallDocuments) {
+  std::string template_b64(3 << 20, 'A');  // a 3 MB "template": the document is over 1 MB
+  auto large = [&](int i) {
+    return Envelope(R"({"encounter_id":"big)" + std::to_string(i) + R"(","log_id":5,)" +
+                    R"("left_eye__iris_template":")" + template_b64 + R"("})");
+  };
+  ResponseParser a;
+  ResponseParser b;
+  for (int round = 0; round < 2; ++round) {
+    std::string big = large(round);
+    auto many = a.Parse<Collection<MatchData>>("match-data", big);
+    ASSERT_TRUE(many) << many.error().detail;
+    ASSERT_EQ(many->items.size(), 1u);
+    EXPECT_EQ(many->items[0].encounter_id, "big" + std::to_string(round));
+    ASSERT_TRUE(many->items[0].left_eye.iris_template);
+    EXPECT_EQ(many->items[0].left_eye.iris_template->size(), template_b64.size());
+    for (int i = 0; i < 3; ++i) {
+      std::string small = Envelope(MatchItem(i, "7"));
+      auto one = (i % 2 ? a : b).Parse<Collection<MatchData>>("match-data", small);
+      ASSERT_TRUE(one) << one.error().detail;
+      EXPECT_EQ(one->items.at(0).encounter_id, "e" + std::to_string(i));
+      EXPECT_EQ(one->items.at(0).log_id, 7);
+    }
+    std::string page = kLogPageSample;
+    auto logs = b.Parse<Collection<LogEntry>>("logs", page);
+    ASSERT_TRUE(logs) << logs.error().detail;
+    EXPECT_EQ(logs->items.size(), 2u);
+  }
+}
+
+}  // namespace
+}  // namespace gw::ef45
