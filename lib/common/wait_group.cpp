@@ -48,9 +48,14 @@ void WaitGroup::Park(asio::any_completion_handler<void()> handler, asio::any_io_
 }
 
 asio::awaitable<void> WaitGroup::Wait() {
-  auto executor = co_await asio::this_coro::executor;
-  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-      [this, executor](auto handler) { Park(std::move(handler), executor); }, asio::use_awaitable);
+  // The initiation captures nothing with a destructor: GCC 12 destroys a lambda temporary in a
+  // co_await expression twice (see common/run_blocking.hpp); a captured executor would release
+  // its strand twice. The waiter's executor comes from the handler instead.
+  auto park = [this](auto handler) {
+    auto executor = asio::get_associated_executor(handler);
+    Park(std::move(handler), std::move(executor));
+  };
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(park, asio::use_awaitable);
 }
 
 }  // namespace gw

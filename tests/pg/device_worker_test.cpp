@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "pg_fixture.hpp"
+#include "poll/worker_set.hpp"
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
 #include "support/process.hpp"
@@ -109,6 +111,33 @@ TEST_F(DeviceWorkerTest, CommittedMatchDataIsDeletedAndStoredOnceWithItsLogEntry
   EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
             std::to_string(s.at("recognitions_generated").to_number<std::int64_t>()));
   StopWorker(io.Io(), worker);
+  StopWriter(io.Io(), writer, 5s);
+}
+
+TEST_F(DeviceWorkerTest, WorkerSetStopsARemovedReaderAndKeepsTheOther) {
+  ef45::test::Sim sim(ef45sim::FleetOptions{.readers = 2, .rate = 5.0, .seed = 9});
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 2});
+  store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
+  writer.Start();
+  poll::WorkerSet workers(io.Io().get_executor(), poll::WorkerDeps{db, writer, nullptr});
+  auto r0 = ReaderAt(sim.port(0));
+  auto r1 = ReaderAt(sim.port(1));
+  r1.id = "r2";
+  // From a strand, as the lease manager calls it.
+  auto strand = asio::make_strand(io.Io().get_executor());
+  auto both = asio::co_spawn(strand, workers.Apply({r0, r1}, 2s), asio::use_future);
+  ASSERT_EQ(both.wait_for(10s), std::future_status::ready);
+  ASSERT_TRUE(WaitFor(
+      [&] { return sim.State(0).at("locked").as_bool() && sim.State(1).at("locked").as_bool(); },
+      20s));
+  auto one = asio::co_spawn(strand, workers.Apply({r0}, 2s), asio::use_future);
+  ASSERT_EQ(one.wait_for(10s), std::future_status::ready) << "stopping the removed worker hung";
+  EXPECT_EQ(one.get().removed, std::vector<std::string>{"r2"});
+  EXPECT_FALSE(sim.State(1).at("locked").as_bool()) << "the removed reader's lock was kept";
+  EXPECT_TRUE(sim.State(0).at("locked").as_bool());
+  auto all = asio::co_spawn(strand, workers.StopAll(2s), asio::use_future);
+  ASSERT_EQ(all.wait_for(10s), std::future_status::ready);
   StopWriter(io.Io(), writer, 5s);
 }
 
