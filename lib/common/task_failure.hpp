@@ -17,7 +17,8 @@ void ReportTaskFailure(std::string_view component, std::string_view task, std::e
                        std::string_view subject = {});
 
 /// The completion handler of a long-lived `co_spawn`: `co_spawn(ex, Loop(), LogFailure("poll",
-/// "poller"))`. Never a silent `detached` (STYLE.md, errors).
+/// "poller"))`. Never a silent `detached` (STYLE.md, errors). Keeps the two views: pass string
+/// literals (or strings that outlive the coroutine).
 inline auto LogFailure(std::string_view component, std::string_view task) {
   return [component, task](std::exception_ptr e) { ReportTaskFailure(component, task, e); };
 }
