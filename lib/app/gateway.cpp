@@ -1,5 +1,8 @@
 // The running gateway: what starts in which order, how it reloads and how it stops. The daemon
 // (daemon/main.cpp) only parses argv and calls the commands at the end of this file.
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -28,6 +31,7 @@
 #include "common/log.hpp"
 #include "common/run_blocking.hpp"
 #include "common/systemd.hpp"
+#include "common/task_failure.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
 #include "metrics/gateway_metrics.hpp"
@@ -48,15 +52,29 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-/// Every long-lived coroutine ends here: a failure is logged, never silent.
-void LogFailure(const char* what, std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    GW_LOG(kError, "gatewayd") << what << " failed: " << ex.what();
+/// A long-lived coroutine of the gateway ends here: a failure is logged and counted.
+auto LogFailure(std::string_view task) { return gw::LogFailure("gatewayd", task); }
+
+/// ef45gw_coroutine_failures_total{task}: the process-wide count kept by ReportTaskFailure
+/// (lib/common cannot reach the registry), read on each scrape.
+class TaskFailureCollector final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    auto failures = TaskFailures();
+    if (failures.empty()) return {};  // no family without a sample
+    prometheus::MetricFamily family;
+    family.name = "ef45gw_coroutine_failures_total";
+    family.help = "Long-lived coroutines (pollers, lease rounds, loops) ended by an exception.";
+    family.type = prometheus::MetricType::Counter;
+    for (const auto& [task, count] : failures) {
+      prometheus::ClientMetric metric;
+      metric.label.push_back({"task", task});
+      metric.counter.value = static_cast<double>(count);
+      family.metric.push_back(std::move(metric));
+    }
+    return {std::move(family)};
   }
-}
+};
 
 std::optional<config::Config> Load(const std::string& path) {
   try {
@@ -92,6 +110,7 @@ class Gateway {
                  &api_metrics_,
                  /*owner_url=*/nullptr},
         signals_(io_, SIGTERM, SIGINT, SIGHUP) {
+    registry_.AddCollectable(std::make_shared<TaskFailureCollector>());
     context_.commits = &commits_;
     context_.feed = &feed_;
     context_.open_metrics = config_.api.open_metrics;
@@ -156,18 +175,16 @@ class Gateway {
     writer_.Start();
     feed_.Start(io_.get_executor());
     asio::co_spawn(io_, Startup(), [this](std::exception_ptr e) {
-      LogFailure("start-up", e);
+      LogFailure("start-up")(e);
       if (e) {
         exit_code_ = 1;
-        asio::co_spawn(io_, Shutdown(), [](std::exception_ptr) {});
+        asio::co_spawn(io_, Shutdown(), LogFailure("shutdown"));
       }
     });
-    asio::co_spawn(io_, Signals(), [](std::exception_ptr e) { LogFailure("signals", e); });
-    asio::co_spawn(io_, DatabaseHealth(),
-                   [](std::exception_ptr e) { LogFailure("database health", e); });
+    asio::co_spawn(io_, Signals(), LogFailure("signals"));
+    asio::co_spawn(io_, DatabaseHealth(), LogFailure("database health"));
     if (auto interval = systemd::WatchdogInterval()) {
-      asio::co_spawn(io_, Watchdog(*interval),
-                     [](std::exception_ptr e) { LogFailure("watchdog", e); });
+      asio::co_spawn(io_, Watchdog(*interval), LogFailure("watchdog"));
     }
     io_.run();
     return exit_code_;
@@ -239,7 +256,7 @@ class Gateway {
       systemd::NotifyReady();
       systemd::NotifyStatus("cluster node " + config_.cluster.node_id);
       if (config_.store.retention_days > 0) {
-        asio::co_spawn(io_, Retention(), [](std::exception_ptr e) { LogFailure("retention", e); });
+        asio::co_spawn(io_, Retention(), LogFailure("retention"));
       }
       co_return;
     }
@@ -251,7 +268,7 @@ class Gateway {
     systemd::NotifyReady();
     systemd::NotifyStatus("polling " + std::to_string(workers_.size()) + " readers");
     if (config_.store.retention_days > 0) {
-      asio::co_spawn(io_, Retention(), [](std::exception_ptr e) { LogFailure("retention", e); });
+      asio::co_spawn(io_, Retention(), LogFailure("retention"));
     }
   }
 
@@ -290,7 +307,7 @@ class Gateway {
         GW_LOG(kError, "gatewayd")
             << "database schema: " << ec.message() << (problem.empty() ? "" : ": " + problem);
         exit_code_ = 1;
-        asio::co_spawn(io_, Shutdown(), [](std::exception_ptr e) { LogFailure("shutdown", e); });
+        asio::co_spawn(io_, Shutdown(), LogFailure("shutdown"));
         co_return false;
       }
       GW_LOG(kWarn, "gatewayd") << "waiting for PostgreSQL: " << problem;

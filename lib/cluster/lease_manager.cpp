@@ -11,6 +11,7 @@
 #include "cluster/balance.hpp"
 #include "cluster/cluster_metrics.hpp"
 #include "common/run_blocking.hpp"
+#include "common/task_failure.hpp"
 
 namespace gw::cluster {
 
@@ -25,10 +26,7 @@ LeaseManager::LeaseManager(asio::any_io_executor executor, store::Database& db,
       apply_(std::move(apply)),
       metrics_(metrics),
       strand_(asio::make_strand(std::move(executor))),
-      timer_(strand_),
-      done_(strand_) {
-  done_.expires_at(SteadyClock::time_point::max());
-}
+      timer_(strand_) {}
 
 LeaseManager::~LeaseManager() = default;
 
@@ -37,16 +35,11 @@ void LeaseManager::Start(std::vector<config::ReaderConfig> readers) {
     if (started_) return;
     started_ = true;
     readers_ = std::move(readers);
+    running_.Add();
     asio::co_spawn(strand_, Loop(), [this](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          GW_LOG(kError, "cluster") << "lease rounds stopped by an error: " << ex.what();
-        }
-      }
+      ReportTaskFailure("cluster", "lease rounds", e);
       finished_ = true;
-      done_.cancel();
+      running_.Done();
     });
   });
 }
@@ -64,7 +57,7 @@ asio::awaitable<void> LeaseManager::Stop() {
   co_await asio::dispatch(strand_, asio::use_awaitable);
   stopping_ = true;
   timer_.cancel();
-  if (started_ && !finished_) co_await done_.async_wait(kTuple);
+  if (started_ && !finished_) co_await running_.Wait();
   // Pollers first: their last batches commit under leases still held.
   co_await apply_({});
   auto held = held_;
@@ -139,20 +132,7 @@ asio::awaitable<void> LeaseManager::ApplyLeases(const std::vector<store::HeldLea
 
 asio::awaitable<void> LeaseManager::Round() {
   auto start = SteadyClock::now();
-  store::LeaseTickRequest request;
-  request.node_id = options_.node_id;
-  request.advertise_url = options_.advertise_url;
-  request.lease = options_.lease;
-  request.readers = ReaderIds();
-  request.held = held_;
-  request.ensure_rows = ensure_rows_;
-  store::Database* db = &db_;
-  auto fn = [db, request] { return store::LeaseTickBlocking(*db, request); };
-  auto result = co_await RunBlocking(db_.BlockingPool(), std::move(fn));
-  if (metrics_) {
-    metrics_->round_duration.Observe(
-        std::chrono::duration<double>(SteadyClock::now() - start).count());
-  }
+  auto result = co_await Tick();
   if (stopping_) {
     // Stop() gives back what is held: include what this round just claimed.
     if (result) {
@@ -161,42 +141,14 @@ asio::awaitable<void> LeaseManager::Round() {
     co_return;
   }
   if (!result) {
-    if (metrics_) metrics_->renew_failures.Increment();
-    long suppressed = 0;
-    if (log_limit_.Allow(suppressed)) {
-      GW_LOG(kWarn, "cluster") << "lease round failed (" << result.error().message() << "); "
-                               << held_.size() << " readers held"
-                               << (suppressed ? " [" + std::to_string(suppressed) + " suppressed]"
-                                              : std::string());
-    }
-    // The database's clock started our last successful renewal after `last_renewed_`: past a
-    // whole lease, the leases may belong to another node. Stop polling those readers rather than
-    // fight the new owner for their session locks.
-    if (!held_.empty() && SteadyClock::now() - last_renewed_ >= options_.lease) {
-      GW_LOG(kWarn, "cluster") << "no lease renewal for " << options_.lease.count()
-                               << " ms: stopping " << held_.size() << " readers";
-      if (metrics_) metrics_->leases_lost.Increment(static_cast<double>(held_.size()));
-      held_.clear();
-      SetTable({});
-      if (metrics_) metrics_->readers_owned.Set(0);
-      co_await ApplyLeases({});
-    }
+    co_await RoundFailed(result.error());
     co_return;
   }
   ensure_rows_ = false;
   last_renewed_ = start;
   auto& r = *result;
 
-  std::set<std::string> renewed;
-  for (const auto& l : r.renewed) renewed.insert(l.device_id);
-  std::vector<std::string> lost;
-  for (const auto& h : held_) {
-    if (!renewed.count(h.device_id)) lost.push_back(h.device_id);
-  }
-  if (!lost.empty()) {
-    GW_LOG(kWarn, "cluster") << "lost the lease on " << lost.size() << " readers (first "
-                             << lost.front() << "): another node took them over";
-  }
+  auto lost = LostLeases(r);
   std::size_t takeovers = 0;
   std::vector<store::HeldLease> now_held = r.renewed;
   for (const auto& c : r.claimed) {
@@ -205,18 +157,7 @@ asio::awaitable<void> LeaseManager::Round() {
   }
   auto ids = ReaderIds();
   auto plan = PlanOwnership(now_held, ids, r.share, options_.node_id);
-  {
-    std::lock_guard lock(mutex_);
-    owner_urls_.clear();
-    for (const auto& o : r.owners) {
-      if (o.node_id != options_.node_id && !o.advertise_url.empty()) {
-        owner_urls_[o.device_id] = o.advertise_url;
-      }
-    }
-    status_.live_nodes = r.live_nodes;
-    status_.share = r.share;
-    ++status_.rounds;
-  }
+  RecordOwners(r);
   if (!r.claimed.empty() || !plan.release.empty()) {
     GW_LOG(kInfo, "cluster") << "node " << options_.node_id << ": " << r.live_nodes
                              << " live nodes, share " << r.share << "; claimed " << r.claimed.size()
@@ -232,29 +173,106 @@ asio::awaitable<void> LeaseManager::Round() {
   if (changed) co_await ApplyLeases(plan.keep);
   SetTable(plan.keep);
   held_ = plan.keep;
-  if (!plan.release.empty()) {
-    auto release = [db, node = options_.node_id, leases = plan.release] {
-      return store::ReleaseLeasesBlocking(*db, node, leases);
-    };
-    auto released = co_await RunBlocking(db_.BlockingPool(), std::move(release));
-    if (!released) {
-      GW_LOG(kWarn, "cluster") << "could not give back " << plan.release.size()
-                               << " leases (they expire on their own): "
-                               << released.error().message();
-    } else if (metrics_) {
-      metrics_->releases.Increment(static_cast<double>(plan.release.size()));
+  if (!plan.release.empty()) co_await ReleaseLeases(plan.release);
+  CountRound(r, takeovers, lost.size());
+}
+
+asio::awaitable<Result<store::LeaseTickResult>> LeaseManager::Tick() {
+  auto start = SteadyClock::now();
+  store::LeaseTickRequest request;
+  request.node_id = options_.node_id;
+  request.advertise_url = options_.advertise_url;
+  request.lease = options_.lease;
+  request.readers = ReaderIds();
+  request.held = held_;
+  request.ensure_rows = ensure_rows_;
+  store::Database* db = &db_;
+  auto fn = [db, request] { return store::LeaseTickBlocking(*db, request); };
+  auto result = co_await RunBlocking(db_.BlockingPool(), std::move(fn));
+  if (metrics_) {
+    metrics_->round_duration.Observe(
+        std::chrono::duration<double>(SteadyClock::now() - start).count());
+  }
+  co_return result;
+}
+
+asio::awaitable<void> LeaseManager::RoundFailed(const boost::system::error_code& error) {
+  if (metrics_) metrics_->renew_failures.Increment();
+  long suppressed = 0;
+  if (log_limit_.Allow(suppressed)) {
+    GW_LOG(kWarn, "cluster") << "lease round failed (" << error.message() << "); " << held_.size()
+                             << " readers held"
+                             << (suppressed ? " [" + std::to_string(suppressed) + " suppressed]"
+                                            : std::string());
+  }
+  // The database's clock started our last successful renewal after `last_renewed_`: past a
+  // whole lease, the leases may belong to another node. Stop polling those readers rather than
+  // fight the new owner for their session locks.
+  if (!held_.empty() && SteadyClock::now() - last_renewed_ >= options_.lease) {
+    GW_LOG(kWarn, "cluster") << "no lease renewal for " << options_.lease.count()
+                             << " ms: stopping " << held_.size() << " readers";
+    if (metrics_) metrics_->leases_lost.Increment(static_cast<double>(held_.size()));
+    held_.clear();
+    SetTable({});
+    if (metrics_) metrics_->readers_owned.Set(0);
+    co_await ApplyLeases({});
+  }
+}
+
+std::vector<std::string> LeaseManager::LostLeases(const store::LeaseTickResult& r) const {
+  std::set<std::string> renewed;
+  for (const auto& l : r.renewed) renewed.insert(l.device_id);
+  std::vector<std::string> lost;
+  for (const auto& h : held_) {
+    if (!renewed.count(h.device_id)) lost.push_back(h.device_id);
+  }
+  if (!lost.empty()) {
+    GW_LOG(kWarn, "cluster") << "lost the lease on " << lost.size() << " readers (first "
+                             << lost.front() << "): another node took them over";
+  }
+  return lost;
+}
+
+void LeaseManager::RecordOwners(const store::LeaseTickResult& r) {
+  std::lock_guard lock(mutex_);
+  owner_urls_.clear();
+  for (const auto& o : r.owners) {
+    if (o.node_id != options_.node_id && !o.advertise_url.empty()) {
+      owner_urls_[o.device_id] = o.advertise_url;
     }
   }
-  if (metrics_) {
-    metrics_->renewals.Increment();
-    metrics_->claims.Increment(static_cast<double>(r.claimed.size()));
-    metrics_->takeovers.Increment(static_cast<double>(takeovers));
-    metrics_->leases_lost.Increment(static_cast<double>(lost.size()));
-    metrics_->readers_owned.Set(static_cast<double>(held_.size()));
-    metrics_->readers_configured.Set(static_cast<double>(readers_.size()));
-    metrics_->live_nodes.Set(r.live_nodes);
-    metrics_->fair_share.Set(r.share);
+  status_.live_nodes = r.live_nodes;
+  status_.share = r.share;
+  ++status_.rounds;
+}
+
+asio::awaitable<void> LeaseManager::ReleaseLeases(std::vector<store::HeldLease> leases) {
+  store::Database* db = &db_;
+  const auto count = leases.size();
+  auto release = [db, node = options_.node_id, leases = std::move(leases)] {
+    return store::ReleaseLeasesBlocking(*db, node, leases);
+  };
+  auto released = co_await RunBlocking(db_.BlockingPool(), std::move(release));
+  if (!released) {
+    GW_LOG(kWarn, "cluster") << "could not give back " << count
+                             << " leases (they expire on their own): "
+                             << released.error().message();
+  } else if (metrics_) {
+    metrics_->releases.Increment(static_cast<double>(count));
   }
+}
+
+void LeaseManager::CountRound(const store::LeaseTickResult& r, std::size_t takeovers,
+                              std::size_t lost) {
+  if (!metrics_) return;
+  metrics_->renewals.Increment();
+  metrics_->claims.Increment(static_cast<double>(r.claimed.size()));
+  metrics_->takeovers.Increment(static_cast<double>(takeovers));
+  metrics_->leases_lost.Increment(static_cast<double>(lost));
+  metrics_->readers_owned.Set(static_cast<double>(held_.size()));
+  metrics_->readers_configured.Set(static_cast<double>(readers_.size()));
+  metrics_->live_nodes.Set(r.live_nodes);
+  metrics_->fair_share.Set(r.share);
 }
 
 std::optional<std::int64_t> LeaseManager::EpochOf(const std::string& device_id) const {

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/wait_group.hpp"
 #include "config/config.hpp"
 #include "store/database.hpp"
 #include "store/leases.hpp"
@@ -97,6 +99,16 @@ class LeaseManager {
  private:
   boost::asio::awaitable<void> Loop();
   boost::asio::awaitable<void> Round();
+  /// One LeaseTickBlocking on the database pool (its duration observed).
+  boost::asio::awaitable<Result<store::LeaseTickResult>> Tick();
+  /// A round that did not reach PostgreSQL: past a whole lease without renewal, stop polling.
+  boost::asio::awaitable<void> RoundFailed(const boost::system::error_code& error);
+  /// The readers held before this round that it did not renew (logged).
+  std::vector<std::string> LostLeases(const store::LeaseTickResult& r) const;
+  /// Other nodes' advertise URLs and the cluster status, for any thread.
+  void RecordOwners(const store::LeaseTickResult& r);
+  boost::asio::awaitable<void> ReleaseLeases(std::vector<store::HeldLease> leases);
+  void CountRound(const store::LeaseTickResult& r, std::size_t takeovers, std::size_t lost);
   boost::asio::awaitable<void> ApplyLeases(const std::vector<store::HeldLease>& keep);
   void SetTable(const std::vector<store::HeldLease>& leases);
   std::vector<std::string> ReaderIds() const;
@@ -107,7 +119,7 @@ class LeaseManager {
   ClusterMetrics* metrics_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::steady_timer timer_;
-  boost::asio::steady_timer done_;
+  WaitGroup running_;  // the rounds, once started
   log::RateLimit log_limit_{5, std::chrono::seconds(60)};
   // Strand state.
   std::vector<config::ReaderConfig> readers_;

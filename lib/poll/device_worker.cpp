@@ -12,6 +12,7 @@
 
 #include "common/log.hpp"
 #include "common/log_escape.hpp"
+#include "common/task_failure.hpp"
 #include "metrics/poll_metrics.hpp"
 #include "poll/convert.hpp"
 #include "store/database.hpp"
@@ -85,7 +86,6 @@ DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
       reader_(std::move(reader)),
       client_(std::make_unique<ef45::Client>(strand_, ClientOptionsFor(reader_, deps_.db))),
       timer_(strand_),
-      done_(strand_),
       backoff_(milliseconds(std::min<std::int64_t>(reader_.polling.door.count(), 1000)),
                reader_.polling.backoff_max, SeedFor(reader_.id)) {
   if (deps_.metrics) {
@@ -96,7 +96,6 @@ DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
   snapshot_.host = reader_.host;
   snapshot_.port = reader_.port;
   snapshot_.reason = health_.reason();
-  done_.expires_at(SteadyClock::time_point::max());
 }
 
 DeviceWorker::~DeviceWorker() = default;
@@ -105,16 +104,11 @@ void DeviceWorker::Start() {
   asio::dispatch(strand_, [this] {
     if (started_) return;
     started_ = true;
+    running_.Add();
     asio::co_spawn(strand_, Loop(), [this](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          GW_LOG(kError, "poll") << reader_.id << ": poller failed: " << ex.what();
-        }
-      }
+      ReportTaskFailure("poll", "poller", e, reader_.id);
       finished_ = true;
-      done_.cancel();
+      running_.Done();
     });
   });
 }
@@ -130,7 +124,7 @@ asio::awaitable<void> DeviceWorker::Stop(milliseconds deadline) {
   limit.async_wait([this](boost::system::error_code ec) {
     if (!ec && !finished_) client_->Close();
   });
-  co_await done_.async_wait(kTuple);
+  co_await running_.Wait();
   limit.cancel();
 }
 
@@ -150,12 +144,16 @@ milliseconds DeviceWorker::Interval(PollKind kind) const {
   return reader_.polling.door;
 }
 
+std::string DeviceWorker::Failure::reason() const {
+  return std::string(ReasonName(make_error_code(code)));
+}
+
 DeviceWorker::Failure DeviceWorker::FromReply(PollKind kind, const ef45::Error& error) const {
   auto reason = error.reason();
   // A lock conflict is a session problem whatever call met it.
   PollKind k =
       (reason == Errc::kLockConflict || reason == Errc::kLockLost) ? PollKind::kSession : kind;
-  return Failure{k, std::string(ReasonName(error.code)), IsTransport(reason), error.detail};
+  return Failure{k, reason, IsTransport(reason), error.detail};
 }
 
 void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::duration took) {
@@ -169,8 +167,9 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
     changed = health_.RecordSuccess(kind, now);
     if (metrics_) metrics_->SetLastSuccess(UnixSeconds(now));
   } else {
-    changed = health_.RecordFailure(outcome->kind, outcome->reason, now);
-    if (metrics_) metrics_->CountError(static_cast<std::size_t>(outcome->kind), outcome->reason);
+    const auto reason = outcome->reason();
+    changed = health_.RecordFailure(outcome->kind, reason, now);
+    if (metrics_) metrics_->CountError(static_cast<std::size_t>(outcome->kind), reason);
   }
   {
     std::lock_guard lock(snapshot_mutex_);
@@ -237,7 +236,7 @@ asio::awaitable<bool> DeviceWorker::LoadState() {
       snapshot_.door = door_;
       co_return true;
     }
-    Record(PollKind::kSession, Failure{PollKind::kSession, "db_unavailable", true, ""},
+    Record(PollKind::kSession, Failure{PollKind::kSession, Errc::kDbUnavailable, true, ""},
            SteadyClock::duration::zero());
     timer_.expires_after(backoff_.Next());
     co_await timer_.async_wait(kTuple);
@@ -249,6 +248,21 @@ asio::awaitable<void> DeviceWorker::Loop() {
   if (!co_await LoadState()) co_return;
   backoff_.Reset();
   if (metrics_) metrics_->SetCursor(static_cast<double>(cursor_.last_log_id));
+  ScheduleFirstPolls();
+  while (!stopping_) {
+    if (!recorded_lock_.empty() && !co_await SettleRecordedLock()) continue;
+    const std::size_t next = NextDue();
+    if (due_[next] > SteadyClock::now()) {
+      timer_.expires_at(due_[next]);
+      co_await timer_.async_wait(kTuple);
+      continue;
+    }
+    if (!co_await RunPoll(static_cast<PollKind>(next))) break;
+  }
+  co_await ReleaseReader();
+}
+
+void DeviceWorker::ScheduleFirstPolls() {
   auto now = SteadyClock::now();
   for (auto kind : {PollKind::kDoor, PollKind::kMatch, PollKind::kLogs}) {
     due_[static_cast<std::size_t>(kind)] = now + backoff_.Spread(Interval(kind));
@@ -256,67 +270,74 @@ asio::awaitable<void> DeviceWorker::Loop() {
   // Health first: it learns the reader's version and newest log id (backlog) right away.
   due_[static_cast<std::size_t>(PollKind::kHealth)] = now;
   due_[static_cast<std::size_t>(PollKind::kSession)] = SteadyClock::time_point::max();
+}
 
-  while (!stopping_) {
-    if (!recorded_lock_.empty()) {
-      // Before anything takes a lock: the one we were granted before a restart (or a previous
-      // owner in the cluster) may still be ours. Retried until the reader answers either way.
-      auto start = SteadyClock::now();
-      auto outcome = co_await ResumeRecordedLock();
-      if (stopping_) break;
-      if (outcome) {
-        Record(PollKind::kSession, outcome, SteadyClock::now() - start);
-        timer_.expires_after(backoff_.Next());
-        co_await timer_.async_wait(kTuple);
-        continue;
-      }
-    }
-    // The earliest due poll runs next; ties go to the cheaper, more frequent kinds.
-    std::size_t next = 1;
-    for (std::size_t k = 1; k < kPollKinds; ++k) {
-      if (due_[k] < due_[next]) next = k;
-    }
-    if (due_[next] > SteadyClock::now()) {
-      timer_.expires_at(due_[next]);
-      co_await timer_.async_wait(kTuple);
-      continue;
-    }
-    auto kind = static_cast<PollKind>(next);
-    auto start = SteadyClock::now();
-    if (metrics_) {
-      metrics_->ObserveLateness(next, std::chrono::duration<double>(start - due_[next]).count());
-    }
-    bool more = false;
-    Outcome outcome;
-    switch (kind) {
-      case PollKind::kDoor: outcome = co_await PollDoor(); break;
-      case PollKind::kMatch: outcome = co_await PollMatch(); break;
-      case PollKind::kLogs: outcome = co_await PollLogs(more); break;
-      case PollKind::kHealth: outcome = co_await PollHealth(); break;
-      case PollKind::kSession: break;
-    }
-    auto end = SteadyClock::now();
-    if (stopping_ && outcome && outcome->reason == "cancelled") break;
-    Record(kind, outcome, end - start);
-    if (!outcome) {
-      backoff_.Reset();
-      // Keep the cadence (start-to-start), but never schedule into the past after a slow poll.
-      auto next_due = more ? end : std::max(due_[next] + Interval(kind), end);
-      due_[next] = next_due;
-      continue;
-    }
-    // Another client holds the lock: ask again every lock.retry_ms, as documented, not on a
-    // growing backoff: the reader answers, and its lock may be released at any moment.
-    const bool held_elsewhere =
-        outcome->reason == ReasonName(make_error_code(Errc::kLockConflict)) ||
-        outcome->reason == ReasonName(make_error_code(Errc::kLockLost));
-    auto delay = held_elsewhere ? reader_.lock.retry : backoff_.Next();
-    if (outcome->transport) {
-      for (std::size_t k = 1; k < kPollKinds; ++k) due_[k] = std::max(due_[k], end + delay);
-    } else {
-      due_[next] = end + std::max(Interval(kind), delay);
-    }
+asio::awaitable<bool> DeviceWorker::SettleRecordedLock() {
+  // Before anything takes a lock: the one we were granted before a restart (or a previous
+  // owner in the cluster) may still be ours. Retried until the reader answers either way.
+  auto start = SteadyClock::now();
+  auto outcome = co_await ResumeRecordedLock();
+  if (stopping_) co_return false;
+  if (!outcome) co_return true;
+  Record(PollKind::kSession, outcome, SteadyClock::now() - start);
+  timer_.expires_after(backoff_.Next());
+  co_await timer_.async_wait(kTuple);
+  co_return false;
+}
+
+std::size_t DeviceWorker::NextDue() const {
+  // The earliest due poll runs next; ties go to the cheaper, more frequent kinds.
+  std::size_t next = 1;
+  for (std::size_t k = 1; k < kPollKinds; ++k) {
+    if (due_[k] < due_[next]) next = k;
   }
+  return next;
+}
+
+asio::awaitable<bool> DeviceWorker::RunPoll(PollKind kind) {
+  const auto index = static_cast<std::size_t>(kind);
+  auto start = SteadyClock::now();
+  if (metrics_) {
+    metrics_->ObserveLateness(index, std::chrono::duration<double>(start - due_[index]).count());
+  }
+  bool more = false;
+  Outcome outcome;
+  switch (kind) {
+    case PollKind::kDoor: outcome = co_await PollDoor(); break;
+    case PollKind::kMatch: outcome = co_await PollMatch(); break;
+    case PollKind::kLogs: outcome = co_await PollLogs(more); break;
+    case PollKind::kHealth: outcome = co_await PollHealth(); break;
+    case PollKind::kSession: break;
+  }
+  auto end = SteadyClock::now();
+  if (stopping_ && outcome && outcome->code == Errc::kCancelled) co_return false;
+  Record(kind, outcome, end - start);
+  Reschedule(kind, outcome, more, end);
+  co_return true;
+}
+
+void DeviceWorker::Reschedule(PollKind kind, const Outcome& outcome, bool more,
+                              SteadyClock::time_point end) {
+  const auto index = static_cast<std::size_t>(kind);
+  if (!outcome) {
+    backoff_.Reset();
+    // Keep the cadence (start-to-start), but never schedule into the past after a slow poll.
+    due_[index] = more ? end : std::max(due_[index] + Interval(kind), end);
+    return;
+  }
+  // Another client holds the lock: ask again every lock.retry_ms, as documented, not on a
+  // growing backoff: the reader answers, and its lock may be released at any moment.
+  const bool held_elsewhere =
+      outcome->code == Errc::kLockConflict || outcome->code == Errc::kLockLost;
+  auto delay = held_elsewhere ? reader_.lock.retry : backoff_.Next();
+  if (outcome->transport) {
+    for (std::size_t k = 1; k < kPollKinds; ++k) due_[k] = std::max(due_[k], end + delay);
+  } else {
+    due_[index] = end + std::max(Interval(kind), delay);
+  }
+}
+
+asio::awaitable<void> DeviceWorker::ReleaseReader() {
   // Release the reader for whoever comes next (another gateway, a technician's tool). Retiring
   // the client first means whoever else holds this worker (an API operation, user sync) cannot
   // take the lock back meanwhile; a call of theirs in flight finishes, and whatever lock the
@@ -370,8 +391,8 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
   auto ec = co_await deps_.writer.Write(std::move(batch));
   if (ec) {
     auto reason = Classify(ec);
-    co_return Failure{kind, std::string(ReasonName(ec)),
-                      IsTransport(reason) || reason == Errc::kQueueFull, "store: " + ec.message()};
+    co_return Failure{kind, reason, IsTransport(reason) || reason == Errc::kQueueFull,
+                      "store: " + ec.message()};
   }
   auto now = Now();
   if (metrics_) {

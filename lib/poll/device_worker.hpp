@@ -3,8 +3,10 @@
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -12,8 +14,10 @@
 #include <optional>
 #include <string>
 
+#include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/wait_group.hpp"
 #include "config/config.hpp"
 #include "ef45/client.hpp"
 #include "poll/backoff.hpp"
@@ -106,24 +110,47 @@ class DeviceWorker {
   const std::string& id() const { return reader_.id; }
   const config::ReaderConfig& reader() const { return reader_; }
 
-  /// The reader's client, for reader operations from the API and user sync. Strand only: run
-  /// the coroutine that uses it on the strand, `co_await asio::co_spawn(strand(), Op(...),
-  /// use_awaitable)` (a `dispatch` to the strand does not keep the coroutine there: it resumes
-  /// on its own executor). Shares the lock and the one connection with the pollers; requests
-  /// queue behind the poll in flight.
+  /// Runs `op` on the worker's strand and gives its result (or its exception) back to the
+  /// caller, which resumes on its own executor. The one way for others (API reader operations,
+  /// user sync) to use client(): `co_await worker->Run(ReadThings(worker, ...))`. `op` must hold
+  /// what it uses by value (a shared_ptr to the worker keeps the worker alive); it shares the
+  /// lock and the one connection with the pollers, so its requests queue behind the poll in
+  /// flight. (A `dispatch` to the strand would not do: the coroutine resumes on its own executor.)
+  template <class T>
+  boost::asio::awaitable<T> Run(boost::asio::awaitable<T> op) {
+    return boost::asio::co_spawn(strand_, std::move(op), boost::asio::use_awaitable);
+  }
+
+  /// The reader's client. Strand only: use it inside an operation given to Run().
   ef45::Client& client() { return *client_; }
+  /// The worker's strand. Prefer Run(); kept for callers that still hop by hand.
   boost::asio::strand<boost::asio::any_io_executor>& strand() { return strand_; }
 
  private:
   struct Failure {
     PollKind kind;
-    std::string reason;
+    Errc code;
     bool transport;  // the reader (or the database) is unreachable: delay every poll
     std::string detail;
+    /// The stable name of `code` ("timeout", ...): the metric label and the reader's reason.
+    std::string reason() const;
   };
   using Outcome = std::optional<Failure>;
 
   boost::asio::awaitable<void> Loop();
+  /// The first poll of each kind spread over its interval (no thundering herd); health first.
+  void ScheduleFirstPolls();
+  /// Tries the recorded lock; false (after a backoff wait) while the reader has not answered.
+  boost::asio::awaitable<bool> SettleRecordedLock();
+  /// The poll kind due first (ties go to the cheaper, more frequent kinds).
+  std::size_t NextDue() const;
+  /// Runs one poll of `kind`, records it and schedules the next one of its kind; false when the
+  /// worker is stopping and the poll was cancelled by that.
+  boost::asio::awaitable<bool> RunPoll(PollKind kind);
+  void Reschedule(PollKind kind, const Outcome& outcome, bool more,
+                  std::chrono::steady_clock::time_point end);
+  /// After the loop: gives the reader's lock back and marks the worker stopped.
+  boost::asio::awaitable<void> ReleaseReader();
   boost::asio::awaitable<bool> LoadState();
   /// Tries the lock recorded in PostgreSQL (ours from before a restart or a take-over); clears
   /// recorded_lock_ once the reader answered either way.
@@ -153,7 +180,7 @@ class DeviceWorker {
   std::unique_ptr<ef45::Client> client_;
   std::unique_ptr<metrics::ReaderMetrics> metrics_;
   boost::asio::steady_timer timer_;
-  boost::asio::steady_timer done_;
+  WaitGroup running_;  // the loop, once started
   Backoff backoff_;
   ReaderHealth health_;
   log::RateLimit log_limit_{5, std::chrono::seconds(60)};  // state-change lines of this reader

@@ -1,12 +1,11 @@
 #include "poll/worker_set.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/log.hpp"
+#include "common/task_failure.hpp"
+#include "common/wait_group.hpp"
 
 namespace gw::poll {
 
@@ -23,13 +22,6 @@ bool SameSettings(const config::ReaderConfig& a, const config::ReaderConfig& b) 
          a.lock.on_conflict == b.lock.on_conflict && a.lock.retry == b.lock.retry;
 }
 
-asio::awaitable<void> StopOne(std::shared_ptr<DeviceWorker> worker,
-                              std::chrono::milliseconds deadline, std::shared_ptr<int> pending,
-                              std::shared_ptr<asio::steady_timer> all_done) {
-  co_await worker->Stop(deadline);
-  if (--*pending == 0) all_done->cancel();
-}
-
 }  // namespace
 
 WorkerSet::WorkerSet(asio::any_io_executor executor, WorkerDeps deps)
@@ -42,14 +34,15 @@ asio::awaitable<void> WorkerSet::StopWorkers(std::vector<std::shared_ptr<DeviceW
   if (workers.empty()) co_return;
   // Stop them in parallel: 1,000 readers each releasing a lock must not take 1,000 round trips.
   auto ex = co_await asio::this_coro::executor;
-  auto pending = std::make_shared<int>(static_cast<int>(workers.size()));
-  auto all_done = std::make_shared<asio::steady_timer>(ex);
-  all_done->expires_at(asio::steady_timer::time_point::max());
+  WaitGroup stopped;  // outlives every Done(): this coroutine waits for all of them
+  stopped.Add(workers.size());
   for (auto& w : workers) {
-    asio::co_spawn(ex, StopOne(w, deadline, pending, all_done), asio::detached);
+    asio::co_spawn(ex, w->Stop(deadline), [&stopped](std::exception_ptr e) {
+      ReportTaskFailure("poll", "stop poller", e);
+      stopped.Done();
+    });
   }
-  boost::system::error_code ec;
-  co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_await stopped.Wait();
 }
 
 asio::awaitable<ReloadReport> WorkerSet::Apply(std::vector<config::ReaderConfig> readers,

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "pg_fixture.hpp"
+#include "poll/worker_set.hpp"
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
 #include "support/process.hpp"
@@ -32,6 +34,21 @@ config::ReaderConfig ReaderAt(std::uint16_t port) {
   r.polling.timeout = 1000ms;
   r.polling.backoff_max = 200ms;
   return r;
+}
+
+asio::awaitable<bool> OnTheWorkersStrand(poll::DeviceWorker* worker) {
+  co_return worker->strand().running_in_this_thread();
+}
+
+/// {ran on the worker's strand, the caller resumed on its own strand}.
+asio::awaitable<std::pair<bool, bool>> HopThereAndBack(
+    poll::DeviceWorker* worker, asio::strand<asio::io_context::executor_type> caller) {
+  bool there = co_await worker->Run(OnTheWorkersStrand(worker));
+  co_return std::pair{there, caller.running_in_this_thread()};
+}
+
+std::int64_t Int(const boost::json::object& o, const char* key) {
+  return o.at(key).to_number<std::int64_t>();
 }
 
 void StopWorker(asio::io_context& io, poll::DeviceWorker& worker) {
@@ -108,6 +125,112 @@ TEST_F(DeviceWorkerTest, CommittedMatchDataIsDeletedAndStoredOnceWithItsLogEntry
             std::to_string(deleted));
   EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
             std::to_string(s.at("recognitions_generated").to_number<std::int64_t>()));
+  StopWorker(io.Io(), worker);
+  StopWriter(io.Io(), writer, 5s);
+}
+
+TEST_F(DeviceWorkerTest, WorkerSetStopsARemovedReaderAndKeepsTheOther) {
+  ef45::test::Sim sim(ef45sim::FleetOptions{.readers = 2, .rate = 5.0, .seed = 9});
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 2});
+  store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
+  writer.Start();
+  poll::WorkerSet workers(io.Io().get_executor(), poll::WorkerDeps{db, writer, nullptr});
+  auto r0 = ReaderAt(sim.port(0));
+  auto r1 = ReaderAt(sim.port(1));
+  r1.id = "r2";
+  // From a strand, as the lease manager calls it.
+  auto strand = asio::make_strand(io.Io().get_executor());
+  auto both = asio::co_spawn(strand, workers.Apply({r0, r1}, 2s), asio::use_future);
+  ASSERT_EQ(both.wait_for(10s), std::future_status::ready);
+  ASSERT_TRUE(WaitFor(
+      [&] { return sim.State(0).at("locked").as_bool() && sim.State(1).at("locked").as_bool(); },
+      20s));
+  auto one = asio::co_spawn(strand, workers.Apply({r0}, 2s), asio::use_future);
+  ASSERT_EQ(one.wait_for(10s), std::future_status::ready) << "stopping the removed worker hung";
+  EXPECT_EQ(one.get().removed, std::vector<std::string>{"r2"});
+  EXPECT_FALSE(sim.State(1).at("locked").as_bool()) << "the removed reader's lock was kept";
+  EXPECT_TRUE(sim.State(0).at("locked").as_bool());
+  auto all = asio::co_spawn(strand, workers.StopAll(2s), asio::use_future);
+  ASSERT_EQ(all.wait_for(10s), std::future_status::ready);
+  StopWriter(io.Io(), writer, 5s);
+}
+
+TEST_F(DeviceWorkerTest, RunExecutesOnTheReadersStrandAndResumesTheCaller) {
+  ef45::test::Sim sim;
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 1});
+  store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
+  poll::DeviceWorker worker(io.Io().get_executor(), poll::WorkerDeps{db, writer, nullptr},
+                            ReaderAt(sim.port()));
+  auto caller = asio::make_strand(io.Io().get_executor());
+  auto result = asio::co_spawn(caller, HopThereAndBack(&worker, caller), asio::use_future);
+  ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+  auto [there, back] = result.get();
+  EXPECT_TRUE(there) << "the operation did not run on the worker's strand";
+  EXPECT_TRUE(back) << "the caller did not resume on its own strand";
+}
+
+// DESIGN.md section 4: the reader's log ids restart (a wipe); two agreeing checks open a new log
+// epoch, and the new entries are stored in it: nothing lost, nothing doubled.
+TEST_F(DeviceWorkerTest, ALogResetOpensANewEpochAndStoresTheNewEntriesOnce) {
+  ef45::test::Sim sim(ef45sim::FleetOptions{.rate = 20.0, .seed = 10});
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 2});
+  store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
+  writer.Start();
+  poll::DeviceWorker worker(io.Io().get_executor(), poll::WorkerDeps{db, writer, nullptr},
+                            ReaderAt(sim.port()));
+  worker.Start();
+  const auto drained = [&](const char* epoch) {
+    auto s = sim.State();
+    return Int(s, "match_pending") == 0 &&
+           Scalar(Dsn(),
+                  "SELECT coalesce(max(log_epoch), -1) || ':' || "
+                  "coalesce(max(last_log_id), -1) FROM device_cursors") ==
+               std::string(epoch) + ":" + std::to_string(Int(s, "last_log_id"));
+  };
+  // Enough stored that the restarted ids stay below the cursor.
+  ASSERT_TRUE(WaitFor([&] { return Int(sim.State(), "last_log_id") >= 40; }, 20s));
+  sim.Control("POST", "/sim/generation/pause", "{}");
+  ASSERT_TRUE(WaitFor([&] { return drained("0"); }, 20s));
+  const auto old_cursor = Int(sim.State(), "last_log_id");
+
+  // One reply that says the ids restarted is not believed: the next check disagrees.
+  sim.Faults(R"({"phantom_newest_log_id": 5})");
+  ASSERT_TRUE(WaitFor([&] { return !sim.State().at("phantom_newest_pending").as_bool(); }, 10s));
+  const auto requests = Int(sim.State(), "requests");
+  ASSERT_TRUE(WaitFor([&] { return Int(sim.State(), "requests") >= requests + 10; }, 10s));
+  EXPECT_EQ(worker.Snapshot().log_resets, 0u) << "one phantom newest id started a new epoch";
+
+  sim.Faults(R"({"wipe_logs": true})");
+  sim.Control("POST", "/sim/readers/0/generate", R"({"recognitions": 10})");
+  ASSERT_LT(Int(sim.State(), "last_log_id"), old_cursor);
+  ASSERT_TRUE(WaitFor([&] { return drained("1"); }, 20s))
+      << "no new log epoch, or its entries not stored";
+
+  auto s = sim.State();
+  auto generated = sim.Control("GET", "/sim/readers/0/generated?limit=10000");
+  EXPECT_EQ(Scalar(Dsn(),
+                   "SELECT count(*) FROM events WHERE kind = 'device' AND "
+                   "event_type = 'log_reset'"),
+            "1");
+  EXPECT_EQ(worker.Snapshot().log_resets, 1u);
+  // Every entry the reader ever wrote, in either epoch, is one row; none is missing.
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE device_log_id IS NOT NULL"),
+            std::to_string(Int(generated.as_object(), "total")));
+  EXPECT_EQ(Scalar(Dsn(),
+                   "SELECT count(DISTINCT (log_epoch, device_log_id)) FROM events "
+                   "WHERE device_log_id IS NOT NULL"),
+            std::to_string(Int(generated.as_object(), "total")));
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
+            std::to_string(Int(s, "recognitions_generated")));
+  // The new epoch's recognitions, each merged with its match-data item (both sources).
+  EXPECT_EQ(Scalar(Dsn(),
+                   "SELECT count(*) FROM events WHERE kind = 'recognition' AND "
+                   "log_epoch = 1 AND sources = 3"),
+            "10");
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'gap'"), "0");
   StopWorker(io.Io(), worker);
   StopWriter(io.Io(), writer, 5s);
 }
