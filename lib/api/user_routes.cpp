@@ -50,16 +50,7 @@ asio::awaitable<Response> PutUser(UserRoutesContext& ctx, Request& request) {
     co_return BadRequest(problem.substr(0, colon),
                          colon == std::string::npos ? problem : problem.substr(colon + 2));
   }
-  store::UserWrite w;
-  w.user_uuid = uuid;
-  w.record = sync::ToRecordJson(*doc);
-  w.digest = sync::Fingerprint(*doc);
-  w.digest_no_templates = sync::Fingerprint(sync::WithoutTemplates(*doc));
-  w.record_version = sync::TemplateVersion(*doc);
-  w.groups = doc->groups;
-  w.cards = sync::AllCards(*doc);
-  w.source = "api";
-  auto r = co_await store::PutUser(ctx.db, std::move(w));
+  auto r = co_await store::PutUser(ctx.db, sync::ToUserWrite(*doc, "api"));
   if (!r) co_return DbProblem(r.error());
   if (r->changed && ctx.sync) ctx.sync->NotifyUsersChanged();
   co_return Json(json::object{{"user_uuid", uuid},

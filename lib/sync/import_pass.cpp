@@ -118,16 +118,7 @@ store::UserWrite RecordFrom(UserDoc incoming, const std::optional<store::StoredU
       incoming.groups = stored->groups;
     }
   }
-  store::UserWrite w;
-  w.user_uuid = incoming.user_uuid;
-  w.record = ToRecordJson(incoming);
-  w.digest = Fingerprint(incoming);
-  w.digest_no_templates = Fingerprint(WithoutTemplates(incoming));
-  w.record_version = TemplateVersion(incoming);
-  w.groups = incoming.groups;
-  w.cards = AllCards(incoming);
-  w.source = "device:" + device_id;
-  return w;
+  return ToUserWrite(incoming, "device:" + device_id);
 }
 
 /// What the decision writes; nullopt: nothing (in sync and recorded, or our own echo).
