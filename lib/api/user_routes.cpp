@@ -138,13 +138,13 @@ asio::awaitable<Response> UserDevices(UserRoutesContext& ctx, Request& request) 
     if (!in_scope && !s) continue;
     json::object o;
     o["device_id"] = id;
-    std::string status = "pending";
-    if (s && s->status == "failed") {
-      status = "failed";
-    } else if (s && s->status == "applied" && s->applied_version == u.version) {
-      status = "applied";
+    auto status = store::SyncStatus::kPending;
+    if (s && s->status == store::SyncStatus::kFailed) {
+      status = store::SyncStatus::kFailed;
+    } else if (s && s->status == store::SyncStatus::kApplied && s->applied_version == u.version) {
+      status = store::SyncStatus::kApplied;
     }
-    o["status"] = status;
+    o["status"] = store::SyncStatusName(status);
     o["wanted"] = !u.deleted && in_scope;
     o["version"] = u.version;
     o["applied_version"] = s && s->applied_version ? json::value(*s->applied_version) : nullptr;

@@ -165,7 +165,7 @@ asio::awaitable<void> AfterImport(Ctx ctx, Reconciler& r, const store::ImportWri
   if (d.verdict != ImportVerdict::kGatewayWins) co_return;
   std::vector<store::StateUpdate> pending(1);
   pending[0].user_uuid = w.user_uuid;
-  pending[0].status = SyncStatusName(SyncStatus::kPending);
+  pending[0].status = SyncStatus::kPending;
   pending[0].applied_digest = reader_print;
   pending[0].error = "conflict: the gateway's newer version wins";
   auto recorded = co_await store::RecordStates(ctx.db, r.id, std::move(pending));

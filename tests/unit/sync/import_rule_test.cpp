@@ -29,7 +29,7 @@ store::DeviceUserState State(SyncStatus status, std::optional<std::int64_t> vers
   store::DeviceUserState s;
   s.user_uuid = "u";
   s.device_id = "r1";
-  s.status = SyncStatusName(status);
+  s.status = status;
   s.applied_version = version;
   s.applied_digest = std::move(digest);
   return s;
