@@ -231,8 +231,12 @@ asio::awaitable<Outcome<void>> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r
       auto one = co_await ImportOne(ctx, r, worker, e, view, imported);
       if (!one) {
         SetError(*r, one.error());
-        // The pass failed already; a cursor not saved here only means re-reading those events.
-        (void)co_await SaveCursor(ctx.db, r->id, batch->cursor, done_seq);
+        // The pass fails (and its round is counted failed) with the import's error; a cursor
+        // not saved here only means re-reading those events, but it is said.
+        if (auto saved = co_await SaveCursor(ctx.db, r->id, batch->cursor, done_seq); !saved) {
+          GW_LOG(kWarn, "sync") << r->id
+                                << ": import cursor not saved: " << Describe(saved.error());
+        }
         co_return one.error();
       }
     }
