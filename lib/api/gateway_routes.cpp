@@ -10,11 +10,15 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <set>
 
 #include "api/commit_signal.hpp"
 #include "api/event_feed.hpp"
 #include "api/event_json.hpp"
+#include "api/limiters.hpp"
 #include "api/problem.hpp"
 #include "common/identifier.hpp"
 #include "common/time.hpp"
@@ -235,6 +239,71 @@ asio::awaitable<Response> ListEvents(GatewayContext& ctx, Request& request) {
   co_return Json(json::object{{"items", std::move(items)}, {"next", page->next}});
 }
 
+using StreamClock = std::chrono::steady_clock;
+constexpr auto kIdlePoll = std::chrono::milliseconds(1000);
+constexpr auto kFallbackPoll = std::chrono::milliseconds(250);  // without a CommitSignal
+constexpr auto kMinGap = std::chrono::milliseconds(20);
+constexpr auto kHeartbeat = std::chrono::seconds(15);
+
+/// The writing end of one event stream, in the stream's frame: counts the stream while it is
+/// open (StreamLimiter, metrics), writes, sends a heartbeat comment when idle, and says why the
+/// stream ended.
+class StreamOut {
+ public:
+  StreamOut(GatewayContext& ctx, StreamLimiter& streams, StreamWriter& writer)
+      : ctx_(ctx), writer_(writer) {
+    slot_.emplace(streams);
+    if (ctx_.api_metrics) ctx_.api_metrics->StreamOpened();
+  }
+  ~StreamOut() {
+    slot_.reset();
+    if (ctx_.api_metrics) ctx_.api_metrics->StreamClosed(reason_);
+  }
+  StreamOut(const StreamOut&) = delete;
+  StreamOut& operator=(const StreamOut&) = delete;
+
+  /// false: the write failed and the stream ends; the client resumes from its Last-Event-ID.
+  asio::awaitable<bool> Write(std::string data) {
+    auto ec = co_await writer_.Write(std::move(data));
+    if (ec == asio::error::timed_out) reason_ = "slow_consumer";
+    last_write_ = StreamClock::now();
+    co_return !ec;
+  }
+  /// A heartbeat comment when nothing was written for kHeartbeat; false as Write.
+  asio::awaitable<bool> HeartbeatIfIdle() {
+    if (StreamClock::now() - last_write_ < kHeartbeat) co_return true;
+    co_return co_await Write(": heartbeat\n\n");
+  }
+  /// Ends the stream for `reason` with a last `frame` (its write may fail: the stream ends).
+  asio::awaitable<void> EndWith(std::string reason, std::string frame) {
+    reason_ = std::move(reason);
+    co_await writer_.Write(std::move(frame));
+  }
+
+ private:
+  GatewayContext& ctx_;
+  StreamWriter& writer_;
+  std::optional<StreamLimiter::Slot> slot_;
+  std::string reason_ = "client_gone";
+  StreamClock::time_point last_write_ = StreamClock::now();
+};
+
+/// After a query: waits until something was committed (CommitSignal generation past `seen`, at
+/// most kIdlePoll) but no sooner than kMinGap after `queried`; without a signal, kFallbackPoll.
+asio::awaitable<void> WaitForCommits(GatewayContext& ctx, std::uint64_t seen,
+                                     StreamClock::time_point queried, asio::steady_timer& timer) {
+  if (ctx.commits) {
+    co_await ctx.commits->Wait(seen, kIdlePoll);
+    if (auto since = StreamClock::now() - queried; since < kMinGap) {
+      timer.expires_after(kMinGap - since);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  } else {
+    timer.expires_after(kFallbackPoll);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
 /// Server-Sent Events from `query.after` on: every committed event matching the filters, in seq
 /// order, `id:` = seq, then new ones as they are committed. A stream queries PostgreSQL when the
 /// CommitSignal says something was committed (at most every kMinGap, so a burst of commits costs
@@ -242,37 +311,13 @@ asio::awaitable<Response> ListEvents(GatewayContext& ctx, Request& request) {
 /// heartbeat comment every 15 s. A consumer that stops reading makes a write time out (the
 /// server's write deadline): the stream ends and the client resumes with Last-Event-ID. Memory
 /// per subscriber is one page.
-asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
-                                   StreamWriter& writer) {
-  using Clock = std::chrono::steady_clock;
-  constexpr auto kIdlePoll = std::chrono::milliseconds(1000);
-  constexpr auto kFallbackPoll = std::chrono::milliseconds(250);  // without a CommitSignal
-  constexpr auto kMinGap = std::chrono::milliseconds(20);
-  constexpr auto kHeartbeat = std::chrono::seconds(15);
+asio::awaitable<void> StreamEvents(GatewayContext& ctx, std::shared_ptr<StreamLimiter> streams,
+                                   store::EventQuery query, StreamWriter& writer) {
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
   query.limit = 500;
-  // Counts the stream while it is open and says why it ended.
-  struct Subscriber {
-    GatewayContext& ctx;
-    std::string reason = "client_gone";
-    explicit Subscriber(GatewayContext& c) : ctx(c) {
-      ++ctx.open_streams;
-      if (ctx.api_metrics) ctx.api_metrics->StreamOpened();
-    }
-    ~Subscriber() {
-      --ctx.open_streams;
-      if (ctx.api_metrics) ctx.api_metrics->StreamClosed(reason);
-    }
-  } subscriber(ctx);
-  // A failed write ends the stream; the client resumes from its Last-Event-ID.
-  auto write = [&writer, &subscriber](std::string data) -> asio::awaitable<bool> {
-    auto ec = co_await writer.Write(std::move(data));
-    if (ec == asio::error::timed_out) subscriber.reason = "slow_consumer";
-    co_return !ec;
-  };
-  if (!co_await write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
-  auto last_write = Clock::now();
+  StreamOut out(ctx, *streams, writer);
+  if (!co_await out.Write("retry: 2000\n: ef45-gatewayd event stream\n\n")) co_return;
   while (true) {
     // Caught up to the shared feed: copy frames out of it, no query of our own.
     if (ctx.feed) {
@@ -281,54 +326,39 @@ asio::awaitable<void> StreamEvents(GatewayContext& ctx, store::EventQuery query,
       if (read.covered) {
         query.after = read.next;
         if (read.events > 0) {
-          if (!co_await write(std::move(read.frames))) co_return;
-          last_write = Clock::now();
+          if (!co_await out.Write(std::move(read.frames))) co_return;
           continue;
         }
-        if (Clock::now() - last_write >= kHeartbeat) {
-          if (!co_await write(": heartbeat\n\n")) co_return;
-          last_write = Clock::now();
-        }
+        if (!co_await out.HeartbeatIfIdle()) co_return;
         co_await ctx.feed->Wait(seen_feed, kIdlePoll);
         continue;
       }
     }
     // Behind the feed's window (or no feed): read PostgreSQL until caught up.
-    const auto seen = ctx.commits ? ctx.commits->generation() : 0;
-    const auto queried = Clock::now();
+    const std::uint64_t seen = ctx.commits ? ctx.commits->generation() : 0;
+    const auto queried = StreamClock::now();
     auto page = co_await store::ListEvents(ctx.db, query);
     if (!page) {
       // Database unavailable: tell the client and end; it resumes from its Last-Event-ID.
-      subscriber.reason = "database_unavailable";
-      co_await writer.Write("event: error\ndata: {\"type\":\"database-unavailable\"}\n\n");
+      co_await out.EndWith("database_unavailable",
+                           "event: error\ndata: {\"type\":\"database-unavailable\"}\n\n");
       co_return;
     }
     if (!page->events.empty()) {
       std::string chunk;
       for (const auto& e : page->events) chunk += SseFrame(e);
-      if (!co_await write(std::move(chunk))) co_return;
-      last_write = Clock::now();
+      if (!co_await out.Write(std::move(chunk))) co_return;
       query.after = page->next;
       if (static_cast<int>(page->events.size()) == query.limit) continue;  // more waiting
     }
-    if (Clock::now() - last_write >= kHeartbeat) {
-      if (!co_await write(": heartbeat\n\n")) co_return;
-      last_write = Clock::now();
-    }
-    if (ctx.commits) {
-      co_await ctx.commits->Wait(seen, kIdlePoll);
-      if (auto since = Clock::now() - queried; since < kMinGap) {
-        timer.expires_after(kMinGap - since);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      }
-    } else {
-      timer.expires_after(kFallbackPoll);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
+    if (!co_await out.HeartbeatIfIdle()) co_return;
+    co_await WaitForCommits(ctx, seen, queried, timer);
   }
 }
 
-asio::awaitable<Response> OpenEventStream(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> OpenEventStream(GatewayContext& ctx,
+                                          std::shared_ptr<StreamLimiter> streams,
+                                          Request& request) {
   store::EventQuery query;
   if (auto bad = ParseEventQuery(request, query)) co_return *bad;
   if (!request.last_event_id.empty()) {
@@ -337,9 +367,9 @@ asio::awaitable<Response> OpenEventStream(GatewayContext& ctx, Request& request)
       co_return BadRequest("Last-Event-ID", "must be an event seq (a non-negative integer)");
     }
   }
-  if (ctx.open_streams.load() >= ctx.max_streams) {
+  if (streams->Full()) {
     auto busy = Problem(429, "too-many-streams", "Too many event streams",
-                        "the gateway serves " + std::to_string(ctx.max_streams) +
+                        "the gateway serves " + std::to_string(streams->limit()) +
                             " streams at most; retry later or page with /api/v1/events");
     busy.headers.emplace_back("Retry-After", "5");
     co_return busy;
@@ -347,7 +377,9 @@ asio::awaitable<Response> OpenEventStream(GatewayContext& ctx, Request& request)
   Response r;
   r.content_type = "text/event-stream";
   r.headers.emplace_back("X-Accel-Buffering", "no");
-  r.stream = [&ctx, query](StreamWriter& writer) { return StreamEvents(ctx, query, writer); };
+  r.stream = [&ctx, streams = std::move(streams), query](StreamWriter& writer) {
+    return StreamEvents(ctx, streams, query, writer);
+  };
   co_return r;
 }
 
@@ -358,6 +390,8 @@ void AddGatewayRoutes(Router& router, GatewayContext& ctx) {
   auto bind = [&ctx](asio::awaitable<Response> (*fn)(GatewayContext&, Request&)) -> Handler {
     return [&ctx, fn](Request& request) { return fn(ctx, request); };
   };
+  // The routes own the stream count; a stream in flight keeps it alive.
+  auto streams = std::make_shared<StreamLimiter>(ctx.max_streams);
   const Role health = ctx.open_health ? Role::kNone : Role::kRead;
   router.Add("GET", "/healthz", health, Healthz);
   router.Add("GET", "/readyz", health, bind(Readyz));
@@ -365,7 +399,8 @@ void AddGatewayRoutes(Router& router, GatewayContext& ctx) {
   router.Add("GET", "/api/v1/devices", Role::kRead, bind(ListDevices));
   router.Add("GET", "/api/v1/devices/{id}", Role::kRead, bind(GetDevice));
   router.Add("GET", "/api/v1/events", Role::kRead, bind(ListEvents));
-  router.Add("GET", "/api/v1/events/stream", Role::kRead, bind(OpenEventStream));
+  router.Add("GET", "/api/v1/events/stream", Role::kRead,
+             [&ctx, streams](Request& request) { return OpenEventStream(ctx, streams, request); });
 }
 
 }  // namespace gw::api

@@ -1,9 +1,6 @@
 #pragma once
 
-#include <atomic>
 #include <functional>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -25,7 +22,9 @@ namespace gw::api {
 class CommitSignal;
 class EventFeed;
 
-/// What the routes read. Everything outlives the Router.
+/// What the routes depend on, and their settings: no state of its own (the routes own their
+/// limits' counts: StreamLimiter, ReaderOpLimiter in api/limiters.hpp). Everything referenced
+/// outlives the Router; set every field before AddGatewayRoutes / AddReaderRoutes.
 struct GatewayContext {
   store::Database& db;
   poll::WorkerSet& workers;
@@ -46,13 +45,10 @@ struct GatewayContext {
   CommitSignal* commits = nullptr;
   /// The newest committed events shared by every event stream (see EventFeed); optional.
   EventFeed* feed = nullptr;
-  int max_streams = 1000;  ///< concurrent event streams; more get 429
-  int max_reader_ops = 8;  ///< API operations waiting for one reader; more get 429
-  std::atomic<int> open_streams{0};
-  std::mutex reader_ops_mutex{};
-  std::map<std::string, int, std::less<>> reader_ops_in_flight{};  ///< by reader id
-  bool open_metrics = true;                                        ///< /metrics needs no token
-  bool open_health = true;  ///< /healthz and /readyz need no token
+  int max_streams = 1000;    ///< concurrent event streams; more get 429
+  int max_reader_ops = 8;    ///< API operations waiting for one reader; more get 429
+  bool open_metrics = true;  ///< /metrics needs no token
+  bool open_health = true;   ///< /healthz and /readyz need no token
 };
 
 /// Registers the façade's routes: /healthz, /readyz, /metrics and /api/v1 (devices, events).

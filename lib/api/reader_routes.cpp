@@ -8,10 +8,12 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <climits>
+#include <memory>
 #include <span>
 #include <variant>
 
 #include "api/gateway_routes.hpp"
+#include "api/limiters.hpp"
 #include "api/problem.hpp"
 #include "common/identifier.hpp"
 #include "common/time.hpp"
@@ -92,8 +94,16 @@ asio::awaitable<Response> RunOnStrand(std::shared_ptr<poll::DeviceWorker> worker
   co_return co_await op(worker->client(), worker->id());
 }
 
+/// The reader routes' dependencies and the operations they have in flight per reader.
+struct ReaderRoutes {
+  ReaderRoutes(GatewayContext& c, int max_reader_ops) : ctx(c), limiter(max_reader_ops) {}
+  GatewayContext& ctx;
+  ReaderOpLimiter limiter;
+};
+
 /// Runs `op` on reader `id`'s strand. Unknown here: 307 to the owning instance (cluster) or 404.
-asio::awaitable<Response> OnReader(GatewayContext& ctx, Request& request, ReaderOp op) {
+asio::awaitable<Response> OnReader(ReaderRoutes& routes, Request& request, ReaderOp op) {
+  GatewayContext& ctx = routes.ctx;
   const std::string& id = request.path_params.at("id");
   auto worker = ctx.workers.Find(id);
   if (!worker) {
@@ -117,30 +127,12 @@ asio::awaitable<Response> OnReader(GatewayContext& ctx, Request& request, Reader
     co_return NotFound("no configured reader with id '" + id + "'");
   }
   // Bounded: a flood of API calls must not queue without end in front of one reader.
-  struct Slot {
-    GatewayContext& ctx;
-    const std::string& id;
-    bool taken = false;
-    ~Slot() {
-      if (!taken) return;
-      std::lock_guard lock(ctx.reader_ops_mutex);
-      if (--ctx.reader_ops_in_flight[id] == 0) ctx.reader_ops_in_flight.erase(id);
-    }
-  } slot{ctx, id};
-  {
-    std::lock_guard lock(ctx.reader_ops_mutex);
-    int& in_flight = ctx.reader_ops_in_flight[id];
-    if (in_flight < ctx.max_reader_ops) {
-      ++in_flight;
-      slot.taken = true;
-    } else if (in_flight == 0) {
-      ctx.reader_ops_in_flight.erase(id);
-    }
-  }
-  if (!slot.taken) {
-    auto busy = Problem(429, "reader-busy", "Too many operations for this reader",
-                        "reader '" + id + "' already has " + std::to_string(ctx.max_reader_ops) +
-                            " operations waiting; retry later");
+  auto slot = routes.limiter.TryAcquire(id);
+  if (!slot) {
+    auto busy =
+        Problem(429, "reader-busy", "Too many operations for this reader",
+                "reader '" + id + "' already has " + std::to_string(routes.limiter.limit()) +
+                    " operations waiting; retry later");
     busy.headers.emplace_back("Retry-After", "1");
     co_return busy;
   }
@@ -268,7 +260,7 @@ asio::awaitable<Response> Firmware(ef45::Client& client, const std::string& id, 
 
 // ---- request parsing → the operation ----
 
-asio::awaitable<Response> PostRelay(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> PostRelay(ReaderRoutes& routes, Request& request) {
   auto body = ObjectBody(request);
   if (auto* bad = std::get_if<Response>(&body)) co_return *bad;
   const auto& o = std::get<json::object>(body);
@@ -282,10 +274,10 @@ asio::awaitable<Response> PostRelay(GatewayContext& ctx, Request& request) {
   }
   if (auto bad = OptBool(o, "forced", options.forced)) co_return *bad;
   ReaderOp op = [options](ef45::Client& c, const std::string& id) { return Relay(c, id, options); };
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> PostApbClear(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> PostApbClear(ReaderRoutes& routes, Request& request) {
   auto body = ObjectBody(request);
   if (auto* bad = std::get_if<Response>(&body)) co_return *bad;
   const auto& o = std::get<json::object>(body);
@@ -304,15 +296,15 @@ asio::awaitable<Response> PostApbClear(GatewayContext& ctx, Request& request) {
     co_return BadRequest("user_uuid", "give either user_uuid or \"all\": true");
   }
   ReaderOp op = [user](ef45::Client& c, const std::string& id) { return ClearApb(c, id, user); };
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> PostTime(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> PostTime(ReaderRoutes& routes, Request& request) {
   if (!request.body.empty() && request.body != "{}") {
     co_return BadRequest("body", "takes no parameters: the reader is set to the gateway's clock");
   }
   ReaderOp op = SyncTime;
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
 std::optional<ef45::SettingType> ParseSettingType(std::string_view text) {
@@ -330,7 +322,7 @@ bool ValidTitle(const std::string& title) {
          });
 }
 
-asio::awaitable<Response> GetSettingRoute(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> GetSettingRoute(ReaderRoutes& routes, Request& request) {
   const auto title = request.path_params.at("title");
   if (!ValidTitle(title)) co_return BadRequest("title", "1-128 characters of A-Z a-z 0-9 _ - .");
   auto type_text = request.Query("type");
@@ -339,10 +331,10 @@ asio::awaitable<Response> GetSettingRoute(GatewayContext& ctx, Request& request)
   ReaderOp op = [title, t = *type](ef45::Client& c, const std::string& id) {
     return GetSetting(c, id, title, t);
   };
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> PutSettingRoute(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> PutSettingRoute(ReaderRoutes& routes, Request& request) {
   const auto title = request.path_params.at("title");
   if (!ValidTitle(title)) co_return BadRequest("title", "1-128 characters of A-Z a-z 0-9 _ - .");
   auto body = ObjectBody(request);
@@ -381,10 +373,10 @@ asio::awaitable<Response> PutSettingRoute(GatewayContext& ctx, Request& request)
   ReaderOp op = [title, value](ef45::Client& c, const std::string& id) {
     return PutSetting(c, id, title, value);
   };
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> GetLogs(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> GetLogs(ReaderRoutes& routes, Request& request) {
   std::int64_t min = 0;
   std::int64_t max = 0;
   auto min_text = request.Query("min");
@@ -404,10 +396,10 @@ asio::awaitable<Response> GetLogs(GatewayContext& ctx, Request& request) {
   ReaderOp op = [min, max, biometrics](ef45::Client& c, const std::string& id) {
     return RawLogs(c, id, min, max, biometrics);
   };
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> PostCameraStart(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> PostCameraStart(ReaderRoutes& routes, Request& request) {
   auto body = ObjectBody(request);
   if (auto* bad = std::get_if<Response>(&body)) co_return *bad;
   const auto& o = std::get<json::object>(body);
@@ -433,20 +425,20 @@ asio::awaitable<Response> PostCameraStart(GatewayContext& ctx, Request& request)
   ReaderOp op = [options](ef45::Client& c, const std::string& id) {
     return CameraStart(c, id, options);
   };
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> PostCameraStop(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> PostCameraStop(ReaderRoutes& routes, Request& request) {
   ReaderOp op = CameraStop;
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> GetCapture(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> GetCapture(ReaderRoutes& routes, Request& request) {
   ReaderOp op = Capture;
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
-asio::awaitable<Response> PostFirmware(GatewayContext& ctx, Request& request) {
+asio::awaitable<Response> PostFirmware(ReaderRoutes& routes, Request& request) {
   if (request.body.empty()) co_return BadRequest("body", "the firmware image (octet-stream)");
   bool forced = false;
   if (auto f = request.Query("forced")) {
@@ -458,14 +450,16 @@ asio::awaitable<Response> PostFirmware(GatewayContext& ctx, Request& request) {
   ReaderOp op = [image, forced](ef45::Client& c, const std::string& id) {
     return Firmware(c, id, std::move(*image), forced);
   };
-  co_return co_await OnReader(ctx, request, std::move(op));
+  co_return co_await OnReader(routes, request, std::move(op));
 }
 
 }  // namespace
 
 void AddReaderRoutes(Router& router, GatewayContext& ctx) {
-  auto bind = [&ctx](asio::awaitable<Response> (*fn)(GatewayContext&, Request&)) -> Handler {
-    return [&ctx, fn](Request& request) { return fn(ctx, request); };
+  // The routes own their per-reader bound; an operation in flight keeps it alive.
+  auto routes = std::make_shared<ReaderRoutes>(ctx, ctx.max_reader_ops);
+  auto bind = [&routes](asio::awaitable<Response> (*fn)(ReaderRoutes&, Request&)) -> Handler {
+    return [routes, fn](Request& request) { return fn(*routes, request); };
   };
   const std::string base = "/api/v1/devices/{id}";
   // Every operation that changes a reader is an audit event, committed before the answer.

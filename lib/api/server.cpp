@@ -148,6 +148,87 @@ asio::awaitable<void> Refuse(Stream& stream, const ServerOptions& opts, Response
   co_await http::async_write(stream, res, kTuple);
 }
 
+/// Refuses a connection over the server's limits (503 overall, 429 for its client address).
+/// true: refused, the connection ends.
+template <class Stream>
+asio::awaitable<bool> RefuseOverLimits(const Server::Impl& impl, Stream& stream,
+                                       const Registration& registration) {
+  const ServerOptions& opts = impl.options;
+  if (impl.active > opts.max_connections) {
+    co_await Refuse(stream, opts,
+                    Problem(503, "too-many-connections", "Too many connections",
+                            "the gateway is at its connection limit; retry later"));
+    co_return true;
+  }
+  if (registration.from_address > opts.max_connections_per_ip) {
+    auto busy = Problem(429, "too-many-connections-from-client", "Too many connections",
+                        "this client address has " + std::to_string(opts.max_connections_per_ip) +
+                            " connections open already");
+    busy.headers.emplace_back("Retry-After", "1");
+    co_await Refuse(stream, opts, std::move(busy));
+    co_return true;
+  }
+  co_return false;
+}
+
+Response BodyTooLarge(std::size_t limit) {
+  return Problem(413, "payload-too-large", "Payload too large",
+                 "this resource takes at most " + std::to_string(limit) + " bytes");
+}
+
+/// Reads the body of an admitted request into `request.body` under its route's limit. A
+/// Content-Length over the limit turns the admission into a 413 without reading (the body stays
+/// unread); a body that grows over it is answered 413 and ends the connection. false: the
+/// connection ends (refused, closed or timed out).
+template <class Stream>
+asio::awaitable<bool> ReadAdmittedBody(Stream& stream, beast::flat_buffer& buffer,
+                                       http::request_parser<http::string_body>& parser,
+                                       const ServerOptions& opts, Router::Admission& admission,
+                                       Request& request, bool& body_unread) {
+  const std::size_t limit = admission.route->options.body_limit;
+  if (parser.content_length().value_or(0) > limit) {
+    admission.route = nullptr;
+    admission.refusal = BodyTooLarge(limit);
+    co_return true;
+  }
+  if (body_unread) {
+    parser.body_limit(limit);
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    (void)n;
+    if (ec == http::error::body_limit) {
+      co_await Refuse(stream, opts, BodyTooLarge(limit));
+      co_return false;
+    }
+    if (ec) co_return false;
+    body_unread = false;
+  }
+  request.body = std::move(parser.get().body());
+  co_return true;
+}
+
+/// Sends the head of a streamed response, then lets the route write the stream until it ends
+/// (the connection is not kept alive). `observe` runs once the head is written (or failed).
+template <class Stream, class Observe>
+asio::awaitable<void> WriteStreamed(Stream& stream, const ServerOptions& opts, Response& response,
+                                    unsigned version, const Observe& observe) {
+  http::response<http::empty_body> head{static_cast<http::status>(response.status), version};
+  head.set(http::field::server, "ef45-gatewayd");
+  head.set(http::field::content_type, response.content_type);
+  head.set(http::field::cache_control, "no-cache");
+  for (const auto& [name, value] : response.headers) head.set(name, value);
+  head.keep_alive(false);
+  http::response_serializer<http::empty_body> sr{head};
+  beast::get_lowest_layer(stream).expires_after(opts.write_timeout);
+  auto [wec, wn] = co_await http::async_write_header(stream, sr, kTuple);
+  (void)wn;
+  observe();
+  if (!wec) {
+    BeastStreamWriter<Stream> writer(stream, opts.write_timeout);
+    co_await response.stream(writer);
+  }
+}
+
 /// Answers requests on one connection (plain or TLS) until it closes, times out or the server
 /// stops.
 template <class Stream>
@@ -156,20 +237,7 @@ asio::awaitable<void> Serve(std::shared_ptr<Server::Impl> impl, Stream& stream,
   auto& tcp_layer = beast::get_lowest_layer(stream);
   const ServerOptions& opts = impl->options;
   beast::flat_buffer buffer;
-  if (impl->active > opts.max_connections) {
-    co_await Refuse(stream, opts,
-                    Problem(503, "too-many-connections", "Too many connections",
-                            "the gateway is at its connection limit; retry later"));
-    co_return;
-  }
-  if (registration.from_address > opts.max_connections_per_ip) {
-    auto busy = Problem(429, "too-many-connections-from-client", "Too many connections",
-                        "this client address has " + std::to_string(opts.max_connections_per_ip) +
-                            " connections open already");
-    busy.headers.emplace_back("Retry-After", "1");
-    co_await Refuse(stream, opts, std::move(busy));
-    co_return;
-  }
+  if (co_await RefuseOverLimits(*impl, stream, registration)) co_return;
   while (!impl->stopping) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
@@ -195,66 +263,30 @@ asio::awaitable<void> Serve(std::shared_ptr<Server::Impl> impl, Stream& stream,
     // Authenticated and checked on the headers alone: nothing of the body is read before.
     auto admission = impl->router.Admit(request, route_template);
     bool body_unread = !parser.is_done();
-    if (admission.route) {
-      const std::size_t limit = admission.route->options.body_limit;
-      if (parser.content_length().value_or(0) > limit) {
-        admission.route = nullptr;
-        admission.refusal =
-            Problem(413, "payload-too-large", "Payload too large",
-                    "this resource takes at most " + std::to_string(limit) + " bytes");
-      } else if (body_unread) {
-        parser.body_limit(limit);
-        tcp_layer.expires_after(opts.read_timeout);
-        std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
-        if (ec == http::error::body_limit) {
-          co_await Refuse(
-              stream, opts,
-              Problem(413, "payload-too-large", "Payload too large",
-                      "this resource takes at most " + std::to_string(limit) + " bytes"));
-          break;
-        }
-        if (ec) break;
-        body_unread = false;
-        request.body = std::move(parser.get().body());
-      } else {
-        request.body = std::move(parser.get().body());
-      }
+    if (admission.route &&
+        !co_await ReadAdmittedBody(stream, buffer, parser, opts, admission, request, body_unread)) {
+      break;
     }
     Response response = co_await impl->router.Handle(admission, request, route_template);
     response.headers.emplace_back("X-Request-Id", request.request_id);
     const auto& beast_req = parser.get();
     // A refused request's body was never read: the connection cannot carry another request.
     const bool keep_alive = beast_req.keep_alive() && !impl->stopping && !body_unread;
-    if (response.stream) {
-      http::response<http::empty_body> head{static_cast<http::status>(response.status),
-                                            beast_req.version()};
-      head.set(http::field::server, "ef45-gatewayd");
-      head.set(http::field::content_type, response.content_type);
-      head.set(http::field::cache_control, "no-cache");
-      for (const auto& [name, value] : response.headers) head.set(name, value);
-      head.keep_alive(false);
-      http::response_serializer<http::empty_body> sr{head};
-      tcp_layer.expires_after(opts.write_timeout);
-      auto [wec, wn] = co_await http::async_write_header(stream, sr, kTuple);
-      (void)wn;
+    auto observe = [&] {
       if (impl->observer) {
         impl->observer(route_template, request.method, response.status,
                        std::chrono::steady_clock::now() - start);
       }
-      if (!wec) {
-        BeastStreamWriter<Stream> writer(stream, opts.write_timeout);
-        co_await response.stream(writer);
-      }
+    };
+    if (response.stream) {
+      co_await WriteStreamed(stream, opts, response, beast_req.version(), observe);
       break;
     }
     auto res = ToBeast(response, beast_req.version(), keep_alive);
     tcp_layer.expires_after(opts.write_timeout);
     auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
     (void)wn;
-    if (impl->observer) {
-      impl->observer(route_template, request.method, response.status,
-                     std::chrono::steady_clock::now() - start);
-    }
+    observe();
     if (wec || !keep_alive) break;
   }
 }

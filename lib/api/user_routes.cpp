@@ -50,16 +50,7 @@ asio::awaitable<Response> PutUser(UserRoutesContext& ctx, Request& request) {
     co_return BadRequest(problem.substr(0, colon),
                          colon == std::string::npos ? problem : problem.substr(colon + 2));
   }
-  store::UserWrite w;
-  w.user_uuid = uuid;
-  w.record = sync::ToRecordJson(*doc);
-  w.digest = sync::Fingerprint(*doc);
-  w.digest_no_templates = sync::Fingerprint(sync::WithoutTemplates(*doc));
-  w.record_version = sync::TemplateVersion(*doc);
-  w.groups = doc->groups;
-  w.cards = sync::AllCards(*doc);
-  w.source = "api";
-  auto r = co_await store::PutUser(ctx.db, std::move(w));
+  auto r = co_await store::PutUser(ctx.db, sync::ToUserWrite(*doc, "api"));
   if (!r) co_return DbProblem(r.error());
   if (r->changed && ctx.sync) ctx.sync->NotifyUsersChanged();
   co_return Json(json::object{{"user_uuid", uuid},
@@ -147,13 +138,13 @@ asio::awaitable<Response> UserDevices(UserRoutesContext& ctx, Request& request) 
     if (!in_scope && !s) continue;
     json::object o;
     o["device_id"] = id;
-    std::string status = "pending";
-    if (s && s->status == "failed") {
-      status = "failed";
-    } else if (s && s->status == "applied" && s->applied_version == u.version) {
-      status = "applied";
+    auto status = store::SyncStatus::kPending;
+    if (s && s->status == store::SyncStatus::kFailed) {
+      status = store::SyncStatus::kFailed;
+    } else if (s && s->status == store::SyncStatus::kApplied && s->applied_version == u.version) {
+      status = store::SyncStatus::kApplied;
     }
-    o["status"] = status;
+    o["status"] = store::SyncStatusName(status);
     o["wanted"] = !u.deleted && in_scope;
     o["version"] = u.version;
     o["applied_version"] = s && s->applied_version ? json::value(*s->applied_version) : nullptr;

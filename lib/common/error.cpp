@@ -69,6 +69,19 @@ Errc Classify(const boost::system::error_code& ec) noexcept {
   return Errc::kClosed;
 }
 
+bool IsTransport(Errc reason) noexcept {
+  switch (reason) {
+    case Errc::kTimeout:
+    case Errc::kRefused:
+    case Errc::kClosed:
+    case Errc::kLockConflict:
+    case Errc::kLockLost:
+    case Errc::kDbUnavailable:
+    case Errc::kCancelled: return true;
+    default: return false;
+  }
+}
+
 std::string_view ReasonName(const boost::system::error_code& ec) noexcept {
   return Name(Classify(ec));
 }

@@ -43,6 +43,15 @@ std::string_view ReasonName(const boost::system::error_code& ec) noexcept;
 /// Maps an Asio/Beast/system error to the `gw::Errc` it means for us (identity for `gw` codes).
 Errc Classify(const boost::system::error_code& ec) noexcept;
 
+/// The other side (a reader, or PostgreSQL) could not be talked to right now: a deadline
+/// passed, the connection was refused or closed, the reader's session lock is not ours
+/// (kLockConflict, kLockLost), the database is unavailable, or the operation was cancelled.
+/// Callers back off and retry that peer as a whole. Not transport: an answer that could not be
+/// used (kHttpStatus, kBadResponse, kTooLarge: a body over its limit is an answer about one entry,
+/// retrying it does not help), a request refused before it was sent (kBadRequest), and the
+/// gateway's own outcomes (kNotFound, kConflict, kLeaseLost, kQueueFull). Pure, thread-safe.
+bool IsTransport(Errc reason) noexcept;
+
 template <class T>
 using Result = boost::system::result<T>;
 

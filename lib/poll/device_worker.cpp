@@ -35,19 +35,6 @@ Micros Now() {
 
 double UnixSeconds(Micros t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
-bool IsTransport(Errc reason) {
-  switch (reason) {
-    case Errc::kTimeout:
-    case Errc::kRefused:
-    case Errc::kClosed:
-    case Errc::kLockConflict:
-    case Errc::kLockLost:
-    case Errc::kDbUnavailable:
-    case Errc::kCancelled: return true;
-    default: return false;
-  }
-}
-
 // The lock is on record before it is used (DESIGN.md invariant 8): a crash right after this
 // leaves a lock the next start recognises as its own.
 asio::awaitable<ef45::Reply<void>> RecordLock(store::Database* db, std::string device_id,

@@ -582,6 +582,35 @@ log::RateLimit& OutageLogLimit() {
   return limit;
 }
 
+std::string Suppressed(long suppressed) {
+  return suppressed ? " (" + std::to_string(suppressed) + " suppressed)" : std::string();
+}
+
+/// The lease fence left readers out of a commit (rate-limited).
+void LogFenced(const std::vector<std::string>& fenced) {
+  long suppressed = 0;
+  if (fenced.empty() || !FenceLogLimit().Allow(suppressed)) return;
+  GW_LOG(kWarn, "store") << "lease lost: refused the batches of " << fenced.size()
+                         << " reader(s), first " << fenced.front() << Suppressed(suppressed);
+}
+
+/// PostgreSQL refused a commit's data: the caller isolates the entry (rate-limited).
+void LogRefused(std::size_t batches) {
+  long suppressed = 0;
+  if (!RefusedLogLimit().Allow(suppressed)) return;
+  GW_LOG(kWarn, "store") << "PostgreSQL refused a batch of " << batches
+                         << " reader batch(es); isolating the refused entry"
+                         << Suppressed(suppressed);
+}
+
+/// A commit failed and is retried after `backoff` (rate-limited).
+void LogRetry(const boost::system::error_code& error, std::chrono::milliseconds backoff) {
+  long suppressed = 0;
+  if (!OutageLogLimit().Allow(suppressed)) return;
+  GW_LOG(kWarn, "store") << "event commit failed (" << ReasonName(error) << "), retrying in "
+                         << backoff.count() << " ms" << Suppressed(suppressed);
+}
+
 }  // namespace
 
 std::vector<std::string> SanitizeBatch(DeviceBatch& batch) {
@@ -961,6 +990,21 @@ std::vector<const DeviceBatch*> EventWriter::DropGivenUp(
   return dropped;
 }
 
+void EventWriter::CountCommit(const WriteCounts& counts,
+                              const std::vector<const DeviceBatch*>& committed,
+                              std::chrono::steady_clock::time_point start) {
+  last_commit_seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
+  ++transactions_;
+  if (options_.on_commit) {
+    std::size_t events = 0;
+    for (const auto* b : committed) events += b->events.size();
+    options_.on_commit(events, last_commit_seconds_);
+  }
+  inserted_ += static_cast<std::uint64_t>(counts.inserted);
+  enriched_ += static_cast<std::uint64_t>(counts.enriched);
+  ignored_ += static_cast<std::uint64_t>(counts.ignored);
+}
+
 asio::awaitable<error_code> EventWriter::CommitWithRetry(
     const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced,
     const std::function<void(const DeviceBatch&)>& on_dropped) {
@@ -993,47 +1037,18 @@ asio::awaitable<error_code> EventWriter::CommitWithRetry(
         db->BlockingPool(), [db, &live, fence] { return WriteBatchesBlocking(*db, live, *fence); });
     if (r) {
       fenced = r->fenced;
-      if (!fenced.empty()) {
-        long suppressed = 0;
-        if (FenceLogLimit().Allow(suppressed)) {
-          GW_LOG(kWarn, "store") << "lease lost: refused the batches of " << fenced.size()
-                                 << " reader(s), first " << fenced.front()
-                                 << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
-                                                : std::string());
-        }
-      }
+      LogFenced(fenced);
       fenced.insert(fenced.end(), dropped.begin(), dropped.end());
-      last_commit_seconds_ = std::chrono::duration<double>(Clock::now() - start).count();
-      ++transactions_;
-      if (options_.on_commit) {
-        std::size_t events = 0;
-        for (const auto* b : live) events += b->events.size();
-        options_.on_commit(events, last_commit_seconds_);
-      }
-      inserted_ += static_cast<std::uint64_t>(r->inserted);
-      enriched_ += static_cast<std::uint64_t>(r->enriched);
-      ignored_ += static_cast<std::uint64_t>(r->ignored);
+      CountCommit(*r, live, start);
       co_return error_code();
     }
     if (r.error() == Errc::kBadRequest) {
-      long suppressed = 0;
-      if (RefusedLogLimit().Allow(suppressed)) {
-        GW_LOG(kWarn, "store") << "PostgreSQL refused a batch of " << batches.size()
-                               << " reader batch(es); isolating the refused entry"
-                               << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
-                                              : std::string());
-      }
+      LogRefused(batches.size());
       fenced = dropped;
       co_return r.error();
     }
     ++failed_attempts_;
-    long suppressed = 0;
-    if (OutageLogLimit().Allow(suppressed)) {
-      GW_LOG(kWarn, "store") << "event commit failed (" << ReasonName(r.error())
-                             << "), retrying in " << backoff.count() << " ms"
-                             << (suppressed ? " (" + std::to_string(suppressed) + " suppressed)"
-                                            : std::string());
-    }
+    LogRetry(r.error(), backoff);
     if (stopping_ && Clock::now() >= stop_deadline_) {
       fenced = dropped;
       co_return Errc::kCancelled;

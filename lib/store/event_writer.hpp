@@ -201,6 +201,9 @@ class EventWriter {
   boost::asio::awaitable<boost::system::error_code> CommitWithRetry(
       const std::vector<const DeviceBatch*>& batches, std::vector<std::string>& fenced,
       const std::function<void(const DeviceBatch&)>& on_dropped = {});
+  /// Counts one committed transaction of `committed` begun at `start` (stats and on_commit).
+  void CountCommit(const WriteCounts& counts, const std::vector<const DeviceBatch*>& committed,
+                   std::chrono::steady_clock::time_point start);
   /// Commits events [lo, hi) of `whole` (with its cursor and door state if `last`), splitting
   /// on refusal down to one event, which is then stripped or recorded as a gap.
   boost::asio::awaitable<boost::system::error_code> CommitIsolating(

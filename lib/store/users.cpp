@@ -6,6 +6,22 @@
 #include "store/pg.hpp"
 
 namespace gw::store {
+
+std::string_view SyncStatusName(SyncStatus status) noexcept {
+  switch (status) {
+    case SyncStatus::kPending: return "pending";
+    case SyncStatus::kApplied: return "applied";
+    case SyncStatus::kFailed: return "failed";
+  }
+  return "pending";
+}
+
+std::optional<SyncStatus> ParseSyncStatus(std::string_view name) noexcept {
+  for (SyncStatus s : {SyncStatus::kPending, SyncStatus::kApplied, SyncStatus::kFailed}) {
+    if (SyncStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
 namespace {
 
 // Group names and cards travel as one text joined by the unit separator: simpler than
@@ -267,7 +283,8 @@ std::vector<DeviceUserState> ReadStates(const pqxx::result& result) {
     s.user_uuid = r[0].as<std::string>();
     s.device_id = r[1].as<std::string>();
     if (!r[2].is_null()) s.applied_version = r[2].as<std::int64_t>();
-    s.status = r[3].as<std::string>();
+    // The column's CHECK admits only the three names.
+    s.status = ParseSyncStatus(r[3].as<std::string>()).value_or(SyncStatus::kPending);
     s.applied_digest = OptText(r[4]);
     s.last_error = OptText(r[5]);
     s.note = OptText(r[6]);
@@ -316,7 +333,7 @@ Result<void> RecordStatesBlocking(Database& db, const std::string& device_id,
   detail::ArrayLiteral uuids, statuses, versions, digests, errors, notes;
   for (const auto& u : updates) {
     uuids.Add(u.user_uuid);
-    statuses.Add(u.status);
+    statuses.Add(SyncStatusName(u.status));
     versions.AddOptInt(u.applied_version);
     digests.AddOpt(u.applied_digest);
     errors.AddOpt(u.error);

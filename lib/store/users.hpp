@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.hpp"
@@ -102,12 +103,24 @@ Result<std::vector<UserSummary>> UserSummariesBlocking(Database& db,
 boost::asio::awaitable<Result<std::vector<UserSummary>>> UserSummaries(
     Database& db, std::optional<TimePoint> since);
 
+/// A user's sync status on one reader, stored as text in `user_device_state.status` (the names
+/// are the stored text and the API's: changing one changes the schema's data, SCHEMA.md).
+enum class SyncStatus {
+  kPending,  ///< not applied yet (or the gateway won a conflict: to be pushed again)
+  kApplied,  ///< the reader holds `applied_version`
+  kFailed,   ///< the last attempt failed (`last_error` says why)
+};
+/// "pending", "applied", "failed".
+std::string_view SyncStatusName(SyncStatus status) noexcept;
+/// Inverse of SyncStatusName; nullopt for anything else.
+std::optional<SyncStatus> ParseSyncStatus(std::string_view name) noexcept;
+
 /// Sync state of one user on one reader.
 struct DeviceUserState {
   std::string user_uuid;
   std::string device_id;
   std::optional<std::int64_t> applied_version;
-  std::string status;  ///< pending | applied | failed
+  SyncStatus status = SyncStatus::kPending;
   std::optional<std::string> applied_digest;
   std::optional<std::string> last_error;  ///< the reader's answer or the transport error
   std::optional<std::string> note;        ///< e.g. templates not pushed (record_version)
@@ -128,7 +141,7 @@ boost::asio::awaitable<Result<std::vector<DeviceUserState>>> UserStates(Database
 /// One outcome to record. `failed` increments attempts; anything else resets them.
 struct StateUpdate {
   std::string user_uuid;
-  std::string status;                           ///< pending | applied | failed
+  SyncStatus status = SyncStatus::kPending;
   std::optional<std::int64_t> applied_version;  ///< kept as stored when nullopt and failed
   std::optional<std::string> applied_digest;
   std::optional<std::string> error;

@@ -5,13 +5,11 @@
 
 namespace gw::sync {
 
-bool Error::IsTransport() const noexcept {
+bool Error::IsUnanswered() const noexcept {
   if (source != ErrorSource::kReader) return false;
-  switch (Reason()) {
-    case Errc::kHttpStatus:
-    case Errc::kBadResponse: return false;
-    default: return true;
-  }
+  const Errc reason = Reason();
+  if (IsTransport(reason)) return true;
+  return reason != Errc::kHttpStatus && reason != Errc::kBadResponse;
 }
 
 bool Error::IsNotFound() const noexcept {

@@ -32,9 +32,15 @@ struct Error {
   std::string step;
 
   Errc Reason() const noexcept { return Classify(code); }
-  /// The reader could not be talked to (it did not answer with a status or a body): the round
-  /// ends and the reader is retried with back-off.
-  bool IsTransport() const noexcept;
+  /// A reader error that is no answer about the object: the reader could not be talked to
+  /// (gw::IsTransport), or its body was over a size limit (kTooLarge), or the client refused to
+  /// send the request (kBadRequest). The round ends and the reader is retried with back-off, and
+  /// a part read this way is never taken as absent. Only an HTTP status and a body that does not
+  /// parse are answers (a reader that answers an error for a part has none). This is wider than
+  /// gw::IsTransport on purpose: the pollers treat a too-large body as an answer about one entry,
+  /// but here taking it for "absent" would overwrite or delete the user. False for database and
+  /// sync errors.
+  bool IsUnanswered() const noexcept;
   /// The reader answered 404 (the object is not there).
   bool IsNotFound() const noexcept;
 };

@@ -118,16 +118,7 @@ store::UserWrite RecordFrom(UserDoc incoming, const std::optional<store::StoredU
       incoming.groups = stored->groups;
     }
   }
-  store::UserWrite w;
-  w.user_uuid = incoming.user_uuid;
-  w.record = ToRecordJson(incoming);
-  w.digest = Fingerprint(incoming);
-  w.digest_no_templates = Fingerprint(WithoutTemplates(incoming));
-  w.record_version = TemplateVersion(incoming);
-  w.groups = incoming.groups;
-  w.cards = AllCards(incoming);
-  w.source = "device:" + device_id;
-  return w;
+  return ToUserWrite(incoming, "device:" + device_id);
 }
 
 /// What the decision writes; nullopt: nothing (in sync and recorded, or our own echo).
@@ -174,7 +165,7 @@ asio::awaitable<void> AfterImport(Ctx ctx, Reconciler& r, const store::ImportWri
   if (d.verdict != ImportVerdict::kGatewayWins) co_return;
   std::vector<store::StateUpdate> pending(1);
   pending[0].user_uuid = w.user_uuid;
-  pending[0].status = SyncStatusName(SyncStatus::kPending);
+  pending[0].status = SyncStatus::kPending;
   pending[0].applied_digest = reader_print;
   pending[0].error = "conflict: the gateway's newer version wins";
   auto recorded = co_await store::RecordStates(ctx.db, r.id, std::move(pending));
@@ -240,8 +231,12 @@ asio::awaitable<Outcome<void>> ImportPass(Ctx ctx, std::shared_ptr<Reconciler> r
       auto one = co_await ImportOne(ctx, r, worker, e, view, imported);
       if (!one) {
         SetError(*r, one.error());
-        // The pass failed already; a cursor not saved here only means re-reading those events.
-        (void)co_await SaveCursor(ctx.db, r->id, batch->cursor, done_seq);
+        // The pass fails (and its round is counted failed) with the import's error; a cursor
+        // not saved here only means re-reading those events, but it is said.
+        if (auto saved = co_await SaveCursor(ctx.db, r->id, batch->cursor, done_seq); !saved) {
+          GW_LOG(kWarn, "sync") << r->id
+                                << ": import cursor not saved: " << Describe(saved.error());
+        }
         co_return one.error();
       }
     }

@@ -28,8 +28,8 @@ ImportDecision DecideImport(const store::UserSummary* user, const store::DeviceU
   if (!user) return {ImportVerdict::kReaderWins, false, false};  // new to the gateway
   auto expected = ExpectedDigest(*user, ReaderView{{}, reader.record_version}).first;
   if (!user->deleted && expected == reader_print) {
-    bool recorded = state && ParseSyncStatus(state->status) == SyncStatus::kApplied &&
-                    state->applied_version == user->version;
+    bool recorded =
+        state && state->status == SyncStatus::kApplied && state->applied_version == user->version;
     return {ImportVerdict::kInSync, !recorded, false};
   }
   if (state && state->applied_digest && *state->applied_digest == reader_print) {

@@ -44,7 +44,7 @@ std::pair<std::string, bool> ExpectedDigest(const store::UserSummary& user,
 namespace {
 
 bool Is(const store::DeviceUserState* state, SyncStatus status) {
-  return state && ParseSyncStatus(state->status) == status;
+  return state && state->status == status;
 }
 
 /// Applied on this reader at the user's current version, as recorded.

@@ -57,7 +57,7 @@ asio::awaitable<Outcome<std::optional<std::int32_t>>> ReadRecordVersion(poll::De
   auto rv = co_await worker.client().GetRecordVersion();
   if (rv) co_return std::optional<std::int32_t>(rv->record_version);
   auto error = ReaderError(rv.error());
-  if (error.IsTransport()) co_return error;
+  if (error.IsUnanswered()) co_return error;
   co_return std::optional<std::int32_t>();  // the reader has none to report
 }
 
@@ -101,7 +101,7 @@ Outcome<std::optional<T>> Part(ef45::Reply<T> reply, ReadMode mode, const char* 
   auto error = ReaderError(reply.error());
   if (error.IsNotFound()) return std::optional<T>();
   if (mode == ReadMode::kPresentParts) {
-    if (!error.IsTransport()) return std::optional<T>();
+    if (!error.IsUnanswered()) return std::optional<T>();
     return error;
   }
   error.step = step;
@@ -315,7 +315,7 @@ asio::awaitable<std::vector<OpOutcome>> RunOps(ef45::Client& client, RateLimiter
     auto& o = out[i];
     o.error = co_await RunOp(client, limiter, work[i], o);
     if (!o.attempted) continue;  // adopted or reported: neither a success nor a failure in a row
-    o.ends_round = o.error && o.error->IsTransport();
+    o.ends_round = o.error && o.error->IsUnanswered();
     failures_in_row = o.Succeeded() ? 0 : failures_in_row + 1;
     if (o.ends_round || failures_in_row >= kMaxFailuresInRow) {
       for (std::size_t j = i + 1; j < work.size(); ++j) {

@@ -80,12 +80,12 @@ std::optional<store::StateUpdate> StateOf(const OpWork& w, const OpOutcome& o) {
   store::StateUpdate u;
   u.user_uuid = w.op.user_uuid;
   if (o.Succeeded()) {
-    u.status = SyncStatusName(SyncStatus::kApplied);
+    u.status = SyncStatus::kApplied;
     u.applied_version = w.op.version;
     if (!w.op.digest.empty()) u.applied_digest = w.op.digest;
     if (!w.note.empty()) u.note = w.note;
   } else {
-    u.status = SyncStatusName(SyncStatus::kFailed);
+    u.status = SyncStatus::kFailed;
     u.error = Describe(*o.error);
   }
   return u;

@@ -1,23 +1,15 @@
 #pragma once
 
-#include <optional>
-#include <string_view>
+#include "store/users.hpp"
 
-// The words sync writes to PostgreSQL (user_device_state.status) and the API shows, as an enum
-// (the conflict kinds are ImportVerdict, import_rule.hpp). The names are the stored text: changing
-// one changes the schema's data and the API (SCHEMA.md "User sync").
+// The words sync writes to PostgreSQL (user_device_state.status) and the API shows. The enum lives
+// with the rows that store it (store/users.hpp); sync names it here. The conflict kinds are
+// ImportVerdict (import_rule.hpp).
 
 namespace gw::sync {
 
-/// A user's sync status on one reader (user_device_state.status).
-enum class SyncStatus {
-  kPending,  ///< not applied yet (or the gateway won a conflict: to be pushed again)
-  kApplied,  ///< the reader holds `applied_version`
-  kFailed,   ///< the last attempt failed (`last_error` says why)
-};
-/// "pending", "applied", "failed".
-std::string_view SyncStatusName(SyncStatus status) noexcept;
-/// Inverse of SyncStatusName; nullopt for anything else.
-std::optional<SyncStatus> ParseSyncStatus(std::string_view name) noexcept;
+using store::ParseSyncStatus;
+using store::SyncStatus;
+using store::SyncStatusName;
 
 }  // namespace gw::sync

@@ -552,4 +552,17 @@ std::optional<std::int32_t> TemplateVersion(const UserDoc& doc) {
   return doc.subject->record_version;
 }
 
+store::UserWrite ToUserWrite(const UserDoc& doc, std::string source) {
+  store::UserWrite w;
+  w.user_uuid = doc.user_uuid;
+  w.record = ToRecordJson(doc);
+  w.digest = Fingerprint(doc);
+  w.digest_no_templates = Fingerprint(WithoutTemplates(doc));
+  w.record_version = TemplateVersion(doc);
+  w.groups = doc.groups;
+  w.cards = AllCards(doc);
+  w.source = std::move(source);
+  return w;
+}
+
 }  // namespace gw::sync

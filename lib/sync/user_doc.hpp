@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "ef45/models.hpp"
+#include "store/users.hpp"
 
 // The canonical user of the gateway: one JSON document with the reader's own field names in each
 // part, `{"user_uuid", "subject": {...}, "user_info": {...}, "faces": [...], "cards": [...],
@@ -84,5 +85,10 @@ std::vector<std::string> AllCards(const UserDoc& doc);
 
 /// The templates' algorithm version (subject.record_version), nullopt when unset or 0.
 std::optional<std::int32_t> TemplateVersion(const UserDoc& doc);
+
+/// The record the store keeps for `doc` (canonical JSON, fingerprints, template version, groups,
+/// cards), written on behalf of `source`: "api" (PUT /users) or "device:<id>" (an import). The
+/// one place both build it, so a user stored by either compares equal. Pure; never logs.
+store::UserWrite ToUserWrite(const UserDoc& doc, std::string source);
 
 }  // namespace gw::sync

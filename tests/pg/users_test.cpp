@@ -91,9 +91,11 @@ TEST_F(Users, RecordsStatesAndCountsThemPerReader) {
   ASSERT_TRUE(store::PutUserBlocking(*db_, Write("u2")));
   ASSERT_TRUE(store::PutUserBlocking(*db_, Write("u3")));
   std::vector<store::StateUpdate> updates = {
-      {"u1", "applied", 1, std::string("d"), std::nullopt, std::nullopt},
-      {"u2", "failed", std::nullopt, std::nullopt, std::string("http_status 500"), std::nullopt},
-      {"nobody", "applied", 1, std::nullopt, std::nullopt, std::nullopt}};  // skipped
+      {"u1", store::SyncStatus::kApplied, 1, std::string("d"), std::nullopt, std::nullopt},
+      {"u2", store::SyncStatus::kFailed, std::nullopt, std::nullopt, std::string("http_status 500"),
+       std::nullopt},
+      {"nobody", store::SyncStatus::kApplied, 1, std::nullopt, std::nullopt,
+       std::nullopt}};  // skipped
   ASSERT_TRUE(store::RecordStatesBlocking(*db_, "r1", updates));
   ASSERT_TRUE(store::RecordStatesBlocking(*db_, "r1", {updates[1]}));
   auto states = store::DeviceStatesOfBlocking(*db_, "r1");
@@ -144,7 +146,7 @@ TEST_F(Users, ImportIsACompareAndSetAndRecordsTheConflictEvent) {
   auto states = store::UserStatesBlocking(*db_, "u1");
   ASSERT_TRUE(states);
   ASSERT_EQ(states->size(), 1u);
-  EXPECT_EQ((*states)[0].status, "applied");
+  EXPECT_EQ((*states)[0].status, store::SyncStatus::kApplied);
 }
 
 TEST_F(Users, ImportCursorOnlyMovesForward) {

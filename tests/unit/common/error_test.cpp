@@ -28,5 +28,18 @@ TEST(Errc, ClassifiesTransportErrors) {
   EXPECT_EQ(Classify({}), Errc::kOk);
 }
 
+TEST(Errc, IsTransportMeansThePeerCouldNotBeTalkedTo) {
+  for (Errc e : {Errc::kTimeout, Errc::kRefused, Errc::kClosed, Errc::kLockConflict,
+                 Errc::kLockLost, Errc::kDbUnavailable, Errc::kCancelled}) {
+    EXPECT_TRUE(IsTransport(e)) << ReasonName(e);
+  }
+  // Answers that could not be used, requests never sent and the gateway's own outcomes.
+  for (Errc e :
+       {Errc::kOk, Errc::kHttpStatus, Errc::kBadResponse, Errc::kTooLarge, Errc::kBadRequest,
+        Errc::kNotFound, Errc::kConflict, Errc::kLeaseLost, Errc::kQueueFull}) {
+    EXPECT_FALSE(IsTransport(e)) << ReasonName(e);
+  }
+}
+
 }  // namespace
 }  // namespace gw

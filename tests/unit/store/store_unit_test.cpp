@@ -6,6 +6,7 @@
 #include "store/migrate.hpp"
 #include "store/pg.hpp"
 #include "store/queries.hpp"
+#include "store/users.hpp"
 
 namespace gw::store {
 namespace {
@@ -51,6 +52,18 @@ TEST(EventKind, NamesRoundTrip) {
     EXPECT_EQ(ParseKind(KindName(k)), k);
   }
   EXPECT_FALSE(ParseKind("nonsense"));
+}
+
+TEST(SyncStatus, NamesAreTheStoredTextAndRoundTrip) {
+  // migrations/0001_initial.sql: CHECK (status IN ('pending', 'applied', 'failed')).
+  EXPECT_EQ(SyncStatusName(SyncStatus::kPending), "pending");
+  EXPECT_EQ(SyncStatusName(SyncStatus::kApplied), "applied");
+  EXPECT_EQ(SyncStatusName(SyncStatus::kFailed), "failed");
+  for (auto s : {SyncStatus::kPending, SyncStatus::kApplied, SyncStatus::kFailed}) {
+    EXPECT_EQ(ParseSyncStatus(SyncStatusName(s)), s);
+  }
+  EXPECT_FALSE(ParseSyncStatus("Applied"));
+  EXPECT_FALSE(ParseSyncStatus(""));
 }
 
 TEST(ValidateBatch, AcceptsAWellFormedBatch) {

@@ -29,7 +29,7 @@ store::DeviceUserState State(SyncStatus status, std::optional<std::int64_t> vers
   store::DeviceUserState s;
   s.user_uuid = "u";
   s.device_id = "r1";
-  s.status = SyncStatusName(status);
+  s.status = status;
   s.applied_version = version;
   s.applied_digest = std::move(digest);
   return s;
@@ -143,15 +143,31 @@ TEST(SyncError, DescribesEachSourceAsTheStatusRowsAlwaysHave) {
             "database: db_unavailable");
   auto reader = ReaderError(ef45::MakeError(Errc::kHttpStatus, "PUT /subjects", 500));
   EXPECT_EQ(Describe(reader), "http_status 500: PUT /subjects");
-  EXPECT_FALSE(reader.IsTransport());
+  EXPECT_FALSE(reader.IsUnanswered());
   EXPECT_EQ(Describe(Prefixed(ReaderError(ef45::MakeError(Errc::kTimeout, ""), "adding face 2"),
                               "not attempted")),
             "not attempted: adding face 2: timeout");
-  EXPECT_TRUE(ReaderError(ef45::MakeError(Errc::kTimeout, "")).IsTransport());
+  EXPECT_TRUE(ReaderError(ef45::MakeError(Errc::kTimeout, "")).IsUnanswered());
   EXPECT_TRUE(ReaderError(ef45::MakeError(Errc::kHttpStatus, "", 404)).IsNotFound());
   auto own = SyncError(Errc::kCancelled, "stopping");
   EXPECT_EQ(Describe(own), "stopping");
-  EXPECT_FALSE(own.IsTransport());
+  EXPECT_FALSE(own.IsUnanswered());
+}
+
+TEST(SyncError, OnlyAnHttpStatusOrAMalformedBodyIsAnAnswerFromTheReader) {
+  for (int v = 0; v <= static_cast<int>(Errc::kQueueFull); ++v) {
+    const Errc e = static_cast<Errc>(v);
+    if (e == Errc::kOk) continue;
+    const auto reader = ReaderError(ef45::MakeError(e, ""));
+    const bool answer = e == Errc::kHttpStatus || e == Errc::kBadResponse;
+    EXPECT_EQ(reader.IsUnanswered(), !answer) << ReasonName(e);
+    EXPECT_TRUE(!IsTransport(e) || reader.IsUnanswered()) << ReasonName(e);
+    EXPECT_FALSE(DatabaseError(make_error_code(e)).IsUnanswered()) << ReasonName(e);
+    EXPECT_FALSE(SyncError(e, "x").IsUnanswered()) << ReasonName(e);
+  }
+  // Where sync and the pollers part: a body over its limit leaves the user's part unknown here.
+  EXPECT_FALSE(IsTransport(Errc::kTooLarge));
+  EXPECT_TRUE(ReaderError(ef45::MakeError(Errc::kTooLarge, "")).IsUnanswered());
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sync/status.hpp"
+
 namespace gw::sync {
 namespace {
 
@@ -20,7 +22,7 @@ store::UserSummary User(std::string uuid, std::int64_t version, const std::strin
 store::DeviceUserState Applied(std::string uuid, std::int64_t version) {
   store::DeviceUserState s;
   s.user_uuid = std::move(uuid);
-  s.status = "applied";
+  s.status = SyncStatus::kApplied;
   s.applied_version = version;
   return s;
 }
@@ -142,7 +144,7 @@ TEST(SyncPlan, FailedUsersWaitForTheNextFullRoundInIncrementalRounds) {
   f.desired = {User("f", 1, "d")};
   store::DeviceUserState failed;
   failed.user_uuid = "f";
-  failed.status = "failed";
+  failed.status = SyncStatus::kFailed;
   f.states = {{"f", failed}};
   auto in = f.Full();
   in.actual = nullptr;

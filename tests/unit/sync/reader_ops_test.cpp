@@ -95,7 +95,7 @@ TEST_F(ReaderOps, AnErrorStatusIsAbsenceForTheImporterAndANamedStepForTheUpdate)
   ASSERT_FALSE(strict);
   EXPECT_EQ(Describe(strict.error()).rfind("reading the subject: http_status 500", 0), 0u)
       << Describe(strict.error());
-  EXPECT_FALSE(strict.error().IsTransport());
+  EXPECT_FALSE(strict.error().IsUnanswered());
 }
 
 TEST_F(ReaderOps, ATransportFailureIsAnErrorUnderBothRules) {
@@ -103,7 +103,7 @@ TEST_F(ReaderOps, ATransportFailureIsAnErrorUnderBothRules) {
   for (auto mode : {ReadMode::kPresentParts, ReadMode::kEveryPart}) {
     auto read = Read("ada", mode);
     ASSERT_FALSE(read);
-    EXPECT_TRUE(read.error().IsTransport()) << Describe(read.error());
+    EXPECT_TRUE(read.error().IsUnanswered()) << Describe(read.error());
   }
 }
 
@@ -156,7 +156,7 @@ TEST_F(ReaderOps, ATransportFailureEndsTheBatchAndTheRestAreNotAttempted) {
   ASSERT_EQ(out.size(), 3u);
   ASSERT_TRUE(out[0].error);
   EXPECT_TRUE(out[0].ends_round);
-  EXPECT_TRUE(out[0].error->IsTransport());
+  EXPECT_TRUE(out[0].error->IsUnanswered());
   for (std::size_t i = 1; i < out.size(); ++i) {
     ASSERT_TRUE(out[i].error);
     EXPECT_TRUE(out[i].ends_round);

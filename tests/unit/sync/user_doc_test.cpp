@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -150,6 +151,37 @@ TEST(UserDoc, WithoutTemplatesDropsIrisTemplatesAndFaceFeatures) {
   EXPECT_EQ(enroll.info.user_uuid, "u1");
   EXPECT_FALSE(enroll.subject.left_eye_template);
   EXPECT_EQ(enroll.cards.size(), 1u);
+}
+
+TEST(UserDoc, ToUserWriteFillsEveryFieldOfTheStoredRecord) {
+  auto doc = Parse(kDoc);
+  auto w = ToUserWrite(doc, "device:r1");
+  EXPECT_EQ(w.user_uuid, "u1");
+  EXPECT_EQ(w.source, "device:r1");
+  EXPECT_EQ(w.record, ToRecordJson(doc));
+  std::string problem;
+  auto stored = ParseUserDoc("u1", w.record, &problem);
+  ASSERT_TRUE(stored) << problem;
+  EXPECT_EQ(ToRecordJson(*stored), w.record);
+  EXPECT_EQ(w.digest, Fingerprint(doc));
+  EXPECT_EQ(w.digest_no_templates, Fingerprint(WithoutTemplates(doc)));
+  EXPECT_NE(w.digest, w.digest_no_templates);  // the document has templates
+  EXPECT_EQ(w.record_version, std::optional<std::int32_t>(8976));
+  EXPECT_EQ(w.groups, doc.groups);
+  EXPECT_FALSE(w.groups.empty());
+  std::vector<std::string> cards = w.cards;
+  std::sort(cards.begin(), cards.end());
+  EXPECT_EQ(cards, (std::vector<std::string>{"01 02 03 04", "65 D8 A1 BD"}));
+}
+
+TEST(UserDoc, ToUserWriteOfABareUserHasNoTemplateVersionGroupsOrCards) {
+  auto w = ToUserWrite(Parse(R"({"user_uuid": "u1"})"), "api");
+  EXPECT_EQ(w.user_uuid, "u1");
+  EXPECT_EQ(w.source, "api");
+  EXPECT_EQ(w.record_version, std::nullopt);
+  EXPECT_TRUE(w.groups.empty());
+  EXPECT_TRUE(w.cards.empty());
+  EXPECT_EQ(w.digest, w.digest_no_templates);
 }
 
 TEST(UserDocInPlace, ReaderCopyEqualToTheDocumentNeedsNoWrite) {
