@@ -7,6 +7,7 @@
 
 #include "api/event_json.hpp"
 #include "common/log.hpp"
+#include "common/task_failure.hpp"
 #include "store/database.hpp"
 
 namespace gw::api {
@@ -17,14 +18,7 @@ EventFeed::EventFeed(store::Database& db, CommitSignal& commits, std::size_t cap
     : db_(db), commits_(commits), capacity_(capacity) {}
 
 void EventFeed::Start(asio::any_io_executor executor) {
-  asio::co_spawn(executor, Loop(), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      GW_LOG(kError, "api") << "event feed stopped: " << ex.what();
-    }
-  });
+  asio::co_spawn(executor, Loop(), LogFailure("api", "event feed"));
 }
 
 void EventFeed::Stop() {

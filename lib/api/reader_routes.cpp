@@ -136,9 +136,9 @@ asio::awaitable<Response> OnReader(ReaderRoutes& routes, Request& request, Reade
     busy.headers.emplace_back("Retry-After", "1");
     co_return busy;
   }
-  auto strand = worker->strand();
+  auto& w = *worker;
   auto task = RunOnStrand(std::move(worker), std::move(op));
-  co_return co_await asio::co_spawn(strand, std::move(task), asio::use_awaitable);
+  co_return co_await w.Run(std::move(task));
 }
 
 // ---- the operations (free coroutines; the lambdas in AddReaderRoutes only bind) ----

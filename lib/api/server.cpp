@@ -19,6 +19,7 @@
 
 #include "api/problem.hpp"
 #include "common/log.hpp"
+#include "common/task_failure.hpp"
 
 namespace gw::api {
 
@@ -334,14 +335,7 @@ asio::awaitable<void> Accept(std::shared_ptr<Server::Impl> impl) {
     auto strand = socket.get_executor();
     auto session =
         impl->tls ? TlsSession(impl, std::move(socket)) : Session(impl, std::move(socket));
-    asio::co_spawn(strand, std::move(session), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        GW_LOG(kError, "api") << "connection failed: " << ex.what();
-      }
-    });
+    asio::co_spawn(strand, std::move(session), LogFailure("api", "api connection"));
   }
 }
 
@@ -377,14 +371,7 @@ void Server::Start() {
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
   impl_->acceptor.bind(endpoint);
   impl_->acceptor.listen(asio::socket_base::max_listen_connections);
-  asio::co_spawn(impl_->executor, Accept(impl_), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      GW_LOG(kError, "api") << "acceptor stopped: " << ex.what();
-    }
-  });
+  asio::co_spawn(impl_->executor, Accept(impl_), LogFailure("api", "api acceptor"));
 }
 
 void Server::Stop() {

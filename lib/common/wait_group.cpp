@@ -1,5 +1,6 @@
 #include "common/wait_group.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
@@ -20,14 +21,19 @@ void WaitGroup::Add(std::size_t n) {
 
 void WaitGroup::Done() {
   std::vector<Waiter> ready;
+  std::map<std::uint64_t, std::shared_ptr<asio::steady_timer>> timed;
   {
     std::lock_guard lock(mutex_);
     assert(count_ > 0);
     if (count_ == 0 || --count_ != 0) return;
     ready.swap(waiters_);
+    timed.swap(timed_);
   }
   // Outside the lock, and posted: a waiter that resumes may destroy the group at once.
   for (auto& w : ready) asio::post(w.work, std::move(w.handler));
+  for (auto& [id, timer] : timed) {
+    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+  }
 }
 
 std::size_t WaitGroup::count() const {
@@ -56,6 +62,21 @@ asio::awaitable<void> WaitGroup::Wait() {
     Park(std::move(handler), std::move(executor));
   };
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(park, asio::use_awaitable);
+}
+
+asio::awaitable<bool> WaitGroup::WaitFor(std::chrono::steady_clock::duration timeout) {
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, timeout);
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (count_ == 0) co_return true;
+    id = ++next_timed_;
+    timed_.emplace(id, timer);
+  }
+  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  std::lock_guard lock(mutex_);
+  timed_.erase(id);
+  co_return count_ == 0;
 }
 
 }  // namespace gw

@@ -3,7 +3,12 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -30,6 +35,9 @@ class WaitGroup {
   void Done();
   /// Completes when the count is zero. Does not block the thread.
   boost::asio::awaitable<void> Wait();
+  /// Wait() with a bound: true when the count reached zero, false when `timeout` passed first
+  /// (the tasks go on; for a shutdown that must end).
+  boost::asio::awaitable<bool> WaitFor(std::chrono::steady_clock::duration timeout);
   std::size_t count() const;
 
  private:
@@ -43,6 +51,10 @@ class WaitGroup {
   mutable std::mutex mutex_;
   std::size_t count_ = 0;
   std::vector<Waiter> waiters_;
+  // WaitFor: each bounded waiter sleeps on its own timer; the last Done() cancels it (on the
+  // timer's executor: the timer is shared, so a cancel still queued after a timeout is harmless).
+  std::uint64_t next_timed_ = 0;
+  std::map<std::uint64_t, std::shared_ptr<boost::asio::steady_timer>> timed_;
 };
 
 }  // namespace gw

@@ -123,8 +123,8 @@ class DeviceWorker {
 
   /// The reader's client. Strand only: use it inside an operation given to Run().
   ef45::Client& client() { return *client_; }
-  /// The worker's strand. Prefer Run(); kept for callers that still hop by hand.
-  boost::asio::strand<boost::asio::any_io_executor>& strand() { return strand_; }
+  /// True when called from the worker's strand (for checks and tests).
+  bool OnStrand() const { return strand_.running_in_this_thread(); }
 
  private:
   struct Failure {

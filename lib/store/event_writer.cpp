@@ -12,6 +12,7 @@
 
 #include "common/log.hpp"
 #include "common/run_blocking.hpp"
+#include "common/task_failure.hpp"
 #include "store/pg.hpp"
 
 namespace gw::store {
@@ -705,11 +706,7 @@ Result<WriteCounts> WriteBatchesBlocking(Database& db,
 }
 
 EventWriter::EventWriter(asio::any_io_executor executor, Database& db, WriterOptions options)
-    : db_(db),
-      options_(options),
-      strand_(asio::make_strand(executor)),
-      wake_(strand_),
-      stopped_(strand_) {
+    : db_(db), options_(options), strand_(asio::make_strand(executor)), wake_(strand_), running_() {
   options_.max_batch_events = std::max(1, options_.max_batch_events);
   options_.queue_capacity = std::max(options_.max_batch_events, options_.queue_capacity);
   options_.max_in_flight = std::max(1, options_.max_in_flight);
@@ -718,15 +715,13 @@ EventWriter::EventWriter(asio::any_io_executor executor, Database& db, WriterOpt
 EventWriter::~EventWriter() = default;
 
 void EventWriter::Start() {
+  running_.Add();  // now, not on the strand: a Stop() right after Start() waits for Run()
   asio::post(strand_, [this] {
     started_ = true;
-    asio::co_spawn(strand_, Run(), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        GW_LOG(kError, "store") << "event writer stopped by an error: " << ex.what();
-      }
+    asio::co_spawn(strand_, Run(), [this](std::exception_ptr e) {
+      ReportTaskFailure("store", "event writer", e);
+      finished_ = true;
+      running_.Done();
     });
   });
 }
@@ -832,17 +827,9 @@ asio::awaitable<void> EventWriter::Run() {
       queue_.pop_front();
     }
     ++in_flight_;
-    asio::co_spawn(strand_, Commit(std::move(batch)), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        GW_LOG(kError, "store") << "event commit coroutine failed: " << ex.what();
-      }
-    });
+    asio::co_spawn(strand_, Commit(std::move(batch)), LogFailure("store", "event commit"));
   }
   finished_ = true;
-  stopped_.cancel();
 }
 
 asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
@@ -1075,10 +1062,7 @@ asio::awaitable<void> EventWriter::Stop(std::chrono::milliseconds deadline) {
     }
     self->Wake();
     for (auto* t : self->backoffs_) t->cancel();  // flush now rather than after the back-off
-    while (!self->finished_) {
-      self->stopped_.expires_at(Clock::time_point::max());
-      co_await self->stopped_.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
+    co_await self->running_.Wait();
   };
   co_await asio::co_spawn(strand_, on_strand(this, deadline), asio::use_awaitable);
 }

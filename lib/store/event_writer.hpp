@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/wait_group.hpp"
 #include "store/database.hpp"
 #include "store/event.hpp"
 
@@ -221,7 +222,7 @@ class EventWriter {
   WriterOptions options_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::steady_timer wake_;
-  boost::asio::steady_timer stopped_;
+  WaitGroup running_;  // Run(), from Start() until it finished
   // Strand-only state.
   std::deque<PendingPtr> queue_;     // accepted, waiting for a transaction
   std::deque<PendingPtr> waiting_;   // not yet accepted (queue full)

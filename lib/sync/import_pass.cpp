@@ -184,9 +184,8 @@ asio::awaitable<Outcome<void>> ImportOne(Ctx ctx, std::shared_ptr<Reconciler> r,
                                          std::shared_ptr<poll::DeviceWorker> worker,
                                          const store::UserDataEvent& e, ReaderView view,
                                          bool* imported) {
-  auto strand = worker->strand();
   auto task = ReadUserOnStrand(worker, r->limiter, e.user_uuid);
-  auto read = co_await asio::co_spawn(strand, std::move(task), asio::use_awaitable);
+  auto read = co_await worker->Run(std::move(task));
   if (ctx.metrics) ctx.metrics->CountOperation(r->id, "import", static_cast<bool>(read));
   if (!read) co_return read.error();
   if (!*read) co_return Outcome<void>();  // gone again meanwhile

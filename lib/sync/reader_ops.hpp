@@ -21,8 +21,8 @@ class DeviceWorker;
 // What user sync does at a reader, in one place: read every user (paged), read one user, bring
 // one user's copy up to date in place, run a batch of planned operations. Everything here runs on
 // the reader's DeviceWorker strand (its lock and connection, FIFO with polling): the reconciler
-// hops there with `co_spawn(worker->strand(), ...)` for the `...OnStrand` functions, which take
-// their parameters by value. Reader calls are paced by a RateLimiter. Never logs user data.
+// runs the `...OnStrand` functions there with `worker->Run(...)`; they take their parameters by
+// value. Reader calls are paced by a RateLimiter. Never logs user data.
 
 namespace gw::sync {
 

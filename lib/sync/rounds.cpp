@@ -146,9 +146,8 @@ asio::awaitable<Outcome<void>> Execute(Ctx ctx, std::shared_ptr<Reconciler> r,
     for (std::size_t i = begin; i < end; ++i) {
       if (auto w = Prepare(*r, ops[i], *loaded, reader_rv)) work->push_back(std::move(*w));
     }
-    auto strand = worker->strand();
     auto task = RunOpsOnStrand(worker, r->limiter, work);
-    auto outcomes = co_await asio::co_spawn(strand, std::move(task), asio::use_awaitable);
+    auto outcomes = co_await worker->Run(std::move(task));
     auto recorded = co_await Record(ctx, *r, *work, outcomes);
     if (!recorded) co_return recorded.error();
     if (r->stop) co_return SyncError(Errc::kCancelled, "stopping");
@@ -165,16 +164,23 @@ asio::awaitable<Outcome<std::map<std::string, store::DeviceUserState>>> LoadStat
   co_return out;
 }
 
-/// Users with UserData events the importer has not handled yet. A database failure yields the
-/// empty set (as it always has: the full round then goes on without this protection).
-asio::awaitable<std::set<std::string>> PendingImports(store::Database& db, std::string id) {
+/// Users with UserData events the importer has not handled yet, read page by page. A database
+/// failure fails the round: without this set, a user enrolled at the reader and not yet imported
+/// would look unknown (and be deleted from the reader under `mirror`).
+asio::awaitable<Outcome<std::set<std::string>>> PendingImports(store::Database& db,
+                                                               std::string id) {
+  constexpr int kPage = 10000;
   std::set<std::string> out;
   auto cursor = co_await store::ImportCursor(db, id);
-  if (!cursor) co_return out;
-  auto events = co_await store::UserDataEvents(db, std::move(id), *cursor, 100000);
-  if (!events) co_return out;
-  for (const auto& e : *events) {
-    if (!e.user_uuid.empty()) out.insert(e.user_uuid);
+  if (!cursor) co_return DatabaseError(cursor.error());
+  for (std::int64_t after = *cursor;;) {
+    auto events = co_await store::UserDataEvents(db, id, after, kPage);
+    if (!events) co_return DatabaseError(events.error());
+    for (const auto& e : *events) {
+      if (!e.user_uuid.empty()) out.insert(e.user_uuid);
+      after = e.seq;
+    }
+    if (events->size() < static_cast<std::size_t>(kPage)) break;
   }
   co_return out;
 }
@@ -283,13 +289,14 @@ asio::awaitable<Outcome<FullInputs>> GatherFull(Ctx ctx, std::shared_ptr<poll::D
   auto states = co_await LoadStates(ctx.db, worker->id());
   if (!states) co_return states.error();
   in.states = std::move(*states);
-  auto strand = worker->strand();
   auto task = ReadReaderOnStrand(worker, limiter, ctx.options.page_size);
-  auto reader = co_await asio::co_spawn(strand, std::move(task), asio::use_awaitable);
+  auto reader = co_await worker->Run(std::move(task));
   if (!reader) co_return reader.error();
   in.record_version = reader->record_version;
   for (const auto& [uuid, doc] : reader->users) in.actual.emplace(uuid, Fingerprint(doc));
-  in.pending_import = co_await PendingImports(ctx.db, worker->id());
+  auto pending = co_await PendingImports(ctx.db, worker->id());
+  if (!pending) co_return pending.error();
+  in.pending_import = std::move(*pending);
   co_return in;
 }
 

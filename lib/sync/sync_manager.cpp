@@ -11,6 +11,7 @@
 
 #include "common/log.hpp"
 #include "common/log_escape.hpp"
+#include "common/task_failure.hpp"
 #include "poll/device_worker.hpp"
 #include "poll/worker_set.hpp"
 #include "sync/reconciler.hpp"
@@ -173,20 +174,10 @@ SyncManager::SyncManager(asio::any_io_executor executor, store::Database& db,
 SyncManager::~SyncManager() = default;
 
 void SyncManager::Start() {
-  {
-    std::lock_guard lock(mutex_);
-    supervisor_done_ = false;
-  }
+  running_.Add();
   asio::co_spawn(executor_, Supervise(), [this](const std::exception_ptr& e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        GW_LOG(kError, "sync") << "supervisor failed: " << ex.what();
-      }
-    }
-    std::lock_guard lock(mutex_);
-    supervisor_done_ = true;
+    ReportTaskFailure("sync", "sync supervisor", e);
+    running_.Done();
   });
 }
 
@@ -212,19 +203,16 @@ asio::awaitable<void> SyncManager::Supervise() {
         auto r = std::make_shared<Reconciler>(executor_, id, options_.max_ops_per_second);
         r->status.device_id = id;
         reconcilers_.emplace(id, r);
+        running_.Add();  // under the lock: Stop() collects what it waits for under it too
         start.push_back(r);
       }
     }
     for (auto& r : start) {
       auto task = RunReconciler(ctx, workers_, r, [this] { NotifyUsersChanged(); });
-      asio::co_spawn(r->strand, std::move(task), [r](const std::exception_ptr& e) {
+      asio::co_spawn(r->strand, std::move(task), [this, r](const std::exception_ptr& e) {
         r->done = true;
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          GW_LOG(kError, "sync") << r->id << ": reconciler failed: " << ex.what();
-        }
+        ReportTaskFailure("sync", "reconciler", e, r->id);
+        running_.Done();
       });
     }
     timer.expires_after(std::chrono::seconds(1));
@@ -245,18 +233,8 @@ asio::awaitable<void> SyncManager::Stop() {
       r->timer.cancel();
     });
   }
-  asio::steady_timer timer(executor_);
-  auto deadline = Clock::now() + std::chrono::seconds(15);
-  while (Clock::now() < deadline) {
-    bool busy = false;
-    for (auto& r : all) busy = busy || !r->done;
-    {
-      std::lock_guard lock(mutex_);
-      busy = busy || !supervisor_done_;
-    }
-    if (!busy) break;
-    timer.expires_after(milliseconds(20));
-    co_await timer.async_wait(kTuple);
+  if (!co_await running_.WaitFor(std::chrono::seconds(15))) {
+    GW_LOG(kWarn, "sync") << "reconcilers still running 15 s after the stop; not waiting longer";
   }
 }
 

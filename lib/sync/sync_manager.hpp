@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/wait_group.hpp"
 #include "sync/plan.hpp"
 
 namespace gw::store {
@@ -113,7 +114,7 @@ class SyncManager {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Reconciler>> reconcilers_;
   bool stopping_ = false;
-  bool supervisor_done_ = true;
+  WaitGroup running_;  // the supervisor and every reconciler it started
 };
 
 }  // namespace gw::sync

@@ -37,7 +37,7 @@ config::ReaderConfig ReaderAt(std::uint16_t port) {
 }
 
 asio::awaitable<bool> OnTheWorkersStrand(poll::DeviceWorker* worker) {
-  co_return worker->strand().running_in_this_thread();
+  co_return worker->OnStrand();
 }
 
 /// {ran on the worker's strand, the caller resumed on its own strand}.

@@ -13,6 +13,8 @@
 #include <future>
 #include <memory>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "common/task_failure.hpp"
 
@@ -73,6 +75,43 @@ TEST(WaitGroup, WaitEndsAfterTheLastDone) {
   io.run();  // returns only if the parked waiter was resumed (it holds work while it waits)
   EXPECT_EQ(seen_by_waiter, 3);
   EXPECT_EQ(group.count(), 0u);
+}
+
+TEST(WaitGroup, WaitForEndsAtTheLastDoneOrAtItsBound) {
+  asio::io_context io;
+  WaitGroup group;
+  group.Add(2);
+  std::vector<std::pair<bool, std::chrono::steady_clock::duration>> results;
+  auto waiter = [&](std::chrono::milliseconds bound) -> asio::awaitable<void> {
+    auto start = std::chrono::steady_clock::now();
+    bool done = co_await group.WaitFor(bound);
+    results.emplace_back(done, std::chrono::steady_clock::now() - start);
+  };
+  asio::co_spawn(io, waiter(20ms), Rethrow);  // gives up before the tasks end
+  asio::co_spawn(io, waiter(5s), Rethrow);    // sees them end
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await Sleep(60ms);
+        group.Done();
+        co_await Sleep(20ms);
+        group.Done();
+      },
+      Rethrow);
+  io.run();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_FALSE(results[0].first);
+  EXPECT_LT(results[0].second, 60ms);
+  EXPECT_TRUE(results[1].first);
+  EXPECT_GE(results[1].second, 80ms);
+  EXPECT_LT(results[1].second, 2s);
+  // Nothing running: at once.
+  bool at_once = false;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { at_once = co_await group.WaitFor(5s); }, Rethrow);
+  io.restart();
+  io.run();
+  EXPECT_TRUE(at_once);
 }
 
 TEST(WaitGroup, EveryWaiterResumesOnItsOwnStrand) {
