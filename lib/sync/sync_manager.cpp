@@ -174,10 +174,10 @@ SyncManager::SyncManager(asio::any_io_executor executor, store::Database& db,
 SyncManager::~SyncManager() = default;
 
 void SyncManager::Start() {
-  running_.Add();
-  asio::co_spawn(executor_, Supervise(), [this](const std::exception_ptr& e) {
+  running_->Add();
+  asio::co_spawn(executor_, Supervise(), [running = running_](const std::exception_ptr& e) {
     ReportTaskFailure("sync", "sync supervisor", e);
-    running_.Done();
+    running->Done();
   });
 }
 
@@ -203,17 +203,18 @@ asio::awaitable<void> SyncManager::Supervise() {
         auto r = std::make_shared<Reconciler>(executor_, id, options_.max_ops_per_second);
         r->status.device_id = id;
         reconcilers_.emplace(id, r);
-        running_.Add();  // under the lock: Stop() collects what it waits for under it too
+        running_->Add();  // under the lock: Stop() collects what it waits for under it too
         start.push_back(r);
       }
     }
     for (auto& r : start) {
       auto task = RunReconciler(ctx, workers_, r, [this] { NotifyUsersChanged(); });
-      asio::co_spawn(r->strand, std::move(task), [this, r](const std::exception_ptr& e) {
-        r->done = true;
-        ReportTaskFailure("sync", "reconciler", e, r->id);
-        running_.Done();
-      });
+      asio::co_spawn(r->strand, std::move(task),
+                     [r, running = running_](const std::exception_ptr& e) {
+                       r->done = true;
+                       ReportTaskFailure("sync", "reconciler", e, r->id);
+                       running->Done();
+                     });
     }
     timer.expires_after(std::chrono::seconds(1));
     co_await timer.async_wait(kTuple);
@@ -233,7 +234,7 @@ asio::awaitable<void> SyncManager::Stop() {
       r->timer.cancel();
     });
   }
-  if (!co_await running_.WaitFor(std::chrono::seconds(15))) {
+  if (!co_await running_->WaitFor(std::chrono::seconds(15))) {
     GW_LOG(kWarn, "sync") << "reconcilers still running 15 s after the stop; not waiting longer";
   }
 }

@@ -114,7 +114,9 @@ class SyncManager {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Reconciler>> reconcilers_;
   bool stopping_ = false;
-  WaitGroup running_;  // the supervisor and every reconciler it started
+  // The supervisor and every reconciler it started. Shared with their completion handlers: a
+  // reconciler still running when Stop() gave up may end after the manager is gone.
+  std::shared_ptr<WaitGroup> running_ = std::make_shared<WaitGroup>();
 };
 
 }  // namespace gw::sync
