@@ -31,7 +31,8 @@ void WaitGroup::Done() {
   }
   // Outside the lock, and posted: a waiter that resumes may destroy the group at once.
   for (auto& w : ready) asio::post(w.work, std::move(w.handler));
-  for (auto& [id, timer] : timed) {
+  for (auto& entry : timed) {
+    auto timer = entry.second;  // (a structured binding cannot be captured before C++20 in clang)
     asio::post(timer->get_executor(), [timer] { timer->cancel(); });
   }
 }
