@@ -20,6 +20,7 @@ commands:
   migrate        apply pending database migrations and exit
   check-config   validate the configuration, list every problem, and exit (0 = valid)
   routes         print the API's routes (method, path template, role) and exit
+  rekey          re-encrypt every user under the newest data key (online, in small batches)
 
 options:
   --config FILE  the YAML configuration (see config/gateway.example.yaml)
@@ -30,6 +31,7 @@ environment:
   EF45GW_DATABASE_DSN   overrides database.dsn (keeps the password out of the file)
   EF45GW_API_TOKENS     more API tokens: name:role:sha256,... (role read|operate|admin)
   EF45GW_CLUSTER_NODE_ID  overrides cluster.node_id
+  EF45GW_DATA_KEYS_FILE   overrides security.data_keys_file
 )";
 
 constexpr const char* kDefaultConfig = "/etc/ef45-gateway/gateway.yaml";
@@ -65,14 +67,15 @@ int main(int argc, char** argv) {
     }
   }
   if (command.empty()) {
-    std::cerr
-        << "ef45-gatewayd: missing COMMAND (run, migrate, check-config, routes; see --help)\n";
+    std::cerr << "ef45-gatewayd: missing COMMAND (run, migrate, check-config, routes, rekey; see "
+                 "--help)\n";
     return 2;
   }
   if (command == "check-config") return gw::app::CheckConfig(config_path);
   if (command == "migrate") return gw::app::Migrate(config_path);
   if (command == "run") return gw::app::RunGateway(config_path);
   if (command == "routes") return gw::app::PrintRoutes(config_path);
+  if (command == "rekey") return gw::app::Rekey(config_path);
   std::cerr << "ef45-gatewayd: unknown command '" << command << "' (see --help)\n";
   return 2;
 }

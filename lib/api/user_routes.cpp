@@ -28,12 +28,13 @@ std::string Iso(std::chrono::system_clock::time_point t) {
   return FormatIso8601(std::chrono::time_point_cast<std::chrono::microseconds>(t));
 }
 
-/// A stored user for the caller: biometrics only for admins. A record that no longer parses
-/// (never expected) is served without its parts rather than failing the listing.
+/// A stored user for the caller: biometrics only for admins. A record that no longer parses or
+/// opens (never expected) is served without its parts rather than failing the listing.
 json::object UserJson(const store::StoredUser& u, bool admin) {
   std::string problem;
   auto doc = sync::ParseUserDoc(u.user_uuid, u.record, &problem);
-  json::object o = doc ? sync::ToApiJson(*doc, admin) : json::object{{"user_uuid", u.user_uuid}};
+  json::object o = doc && u.record_error.empty() ? sync::ToApiJson(*doc, admin)
+                                                 : json::object{{"user_uuid", u.user_uuid}};
   o["version"] = u.version;
   o["deleted"] = u.deleted;
   o["source"] = u.source;
@@ -50,7 +51,7 @@ asio::awaitable<Response> PutUser(UserRoutesContext& ctx, Request& request) {
     co_return BadRequest(problem.substr(0, colon),
                          colon == std::string::npos ? problem : problem.substr(colon + 2));
   }
-  auto r = co_await store::PutUser(ctx.db, sync::ToUserWrite(*doc, "api"));
+  auto r = co_await store::PutUser(ctx.db, sync::ToUserWrite(*doc, "api", ctx.db.Keys()));
   if (!r) co_return DbProblem(r.error());
   if (r->changed && ctx.sync) ctx.sync->NotifyUsersChanged();
   co_return Json(json::object{{"user_uuid", uuid},

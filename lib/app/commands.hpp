@@ -15,5 +15,7 @@ int Migrate(const std::string& config_path);
 int CheckConfig(const std::string& config_path);
 /// `routes`: the route table as the running daemon would serve it, "METHOD TEMPLATE ROLE".
 int PrintRoutes(const std::string& config_path);
+/// `rekey`: every user re-encrypted under the newest data key (lib/app/data_protection.hpp).
+int Rekey(const std::string& config_path);
 
 }  // namespace gw::app

@@ -25,6 +25,7 @@
 #include "api/server.hpp"
 #include "api/user_routes.hpp"
 #include "app/commands.hpp"
+#include "app/data_protection.hpp"
 #include "app/options.hpp"
 #include "cluster/cluster_metrics.hpp"
 #include "cluster/lease_manager.hpp"
@@ -42,6 +43,7 @@
 #include "store/event_writer.hpp"
 #include "store/migrate.hpp"
 #include "store/queries.hpp"
+#include "store/users.hpp"
 #include "sync/sync_manager.hpp"
 #include "sync/sync_metrics.hpp"
 
@@ -88,16 +90,18 @@ std::optional<config::Config> Load(const std::string& path) {
 /// The running gateway: what starts in which order, and how it stops.
 class Gateway {
  public:
-  Gateway(std::string config_path, config::Config config)
+  Gateway(std::string config_path, config::Config config,
+          std::shared_ptr<const crypto::DataKeys> keys)
       : config_path_(std::move(config_path)),
         config_(std::move(config)),
+        keys_(std::move(keys)),
         io_(1),
         build_metrics_(registry_.get()),
         poll_metrics_(registry_.get()),
         api_metrics_(registry_.get()),
         store_metrics_(registry_, [this] { return WriterCounters(); }),
-        db_(store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
-        api_db_(store::DatabaseOptions{config_.database.dsn, config_.database.pool_size}),
+        db_(DatabaseOptionsFor(config_.database.pool_size)),
+        api_db_(DatabaseOptionsFor(config_.database.pool_size)),
         writer_(io_.get_executor(), db_,
                 Fenced(WriterOptionsFor(config_.store, store_metrics_, poll_metrics_, commits_))),
         workers_(io_.get_executor(), poll::WorkerDeps{db_, writer_, &poll_metrics_}),
@@ -136,7 +140,7 @@ class Gateway {
     api::AddReaderRoutes(router_, context_);
     if (config_.sync.enabled) {
       // User sync has its own small pool: its rounds never queue ahead of commits or the API.
-      sync_db_ = std::make_unique<store::Database>(store::DatabaseOptions{config_.database.dsn, 2});
+      sync_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(2));
       sync_metrics_ = std::make_unique<sync::SyncMetrics>(registry_.get());
       sync_ =
           std::make_unique<sync::SyncManager>(io_.get_executor(), *sync_db_, workers_,
@@ -199,6 +203,32 @@ class Gateway {
   }
 
  private:
+  /// Every Database of the gateway seals and opens users with the same keys.
+  store::DatabaseOptions DatabaseOptionsFor(int pool_size) const {
+    store::DatabaseOptions o{config_.database.dsn, pool_size};
+    o.keys = keys_;
+    return o;
+  }
+
+  /// Start-up refuses users stored under a key the key file lacks (DataProtectionError text).
+  asio::awaitable<bool> CheckDataKeys() {
+    auto inventory = co_await RunBlocking(db_.BlockingPool(),
+                                          [this] { return store::KeyInventoryBlocking(db_); });
+    if (!inventory) {
+      GW_LOG(kError, "gatewayd") << "data keys: cannot list the keys in use: "
+                                 << inventory.error().message();
+      co_return false;
+    }
+    std::string warning;
+    auto problem = CheckStoredKeys(*inventory, keys_.get(), &warning);
+    if (!warning.empty()) {
+      GW_LOG(kWarn, "gatewayd") << "data keys: " << warning;
+    }
+    if (problem.empty()) co_return true;
+    GW_LOG(kError, "gatewayd") << "data keys: " << problem;
+    co_return false;
+  }
+
   /// No configured token: every caller is admin (a warning at start-up says so). Tokens are
   /// re-read on SIGHUP (Reload).
   api::Authenticator MakeAuthenticator() {
@@ -244,6 +274,11 @@ class Gateway {
 
   asio::awaitable<void> Startup() {
     if (!co_await PrepareSchema()) co_return;
+    if (!co_await CheckDataKeys()) {
+      exit_code_ = 1;
+      asio::co_spawn(io_, Shutdown(), LogFailure("shutdown"));
+      co_return;
+    }
     if (sync_) sync_->Start();  // follows the WorkerSet: the readers this instance polls
     if (leases_) {
       // The lease rounds decide which readers this node polls (a share of the fleet).
@@ -422,6 +457,7 @@ class Gateway {
 
   std::string config_path_;
   config::Config config_;
+  std::shared_ptr<const crypto::DataKeys> keys_;  // null: security.plaintext_biometrics
   asio::io_context io_;
   metrics::Registry registry_;
   metrics::BuildMetrics build_metrics_;
@@ -478,7 +514,18 @@ int RunGateway(const std::string& path) {
   if (!config) return 1;
   log::Level level{};
   if (log::ParseLevel(config->log_level, level)) log::SetLevel(level);
-  Gateway gateway(path, std::move(*config));
+  std::shared_ptr<const crypto::DataKeys> keys;
+  try {
+    keys = LoadDataKeys(config->security);
+  } catch (const DataProtectionError& e) {
+    std::cerr << "ef45-gatewayd: " << e.what() << "\n";
+    return 1;
+  }
+  if (!keys) {
+    GW_LOG(kWarn, "gatewayd") << "security.plaintext_biometrics is set: iris templates, faces, "
+                                 "PINs and cards are stored unencrypted";
+  }
+  Gateway gateway(path, std::move(*config), std::move(keys));
   return gateway.Run();
 }
 
@@ -486,7 +533,7 @@ int PrintRoutes(const std::string& path) {
   auto config = Load(path);
   if (!config) return 1;
   log::SetLevel(log::Level::kError);
-  Gateway gateway(path, std::move(*config));
+  Gateway gateway(path, std::move(*config), nullptr);
   gateway.PrintRoutes(std::cout);
   return 0;
 }
@@ -494,9 +541,14 @@ int PrintRoutes(const std::string& path) {
 int CheckConfig(const std::string& path) {
   try {
     auto config = config::LoadFile(path);
-    std::cout << path << ": ok (" << config.readers.size() << " readers)\n";
+    auto keys = LoadDataKeys(config.security);
+    std::cout << path << ": ok (" << config.readers.size() << " readers"
+              << (keys ? "; data key " + keys->current_id() : "; biometrics in plaintext") << ")\n";
     return 0;
   } catch (const config::ConfigError& e) {
+    std::cerr << path << ": " << e.what() << "\n";
+    return 1;
+  } catch (const DataProtectionError& e) {
     std::cerr << path << ": " << e.what() << "\n";
     return 1;
   }

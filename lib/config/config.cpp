@@ -440,6 +440,20 @@ void ReadSync(Reader& r, const YAML::Node& node, SyncConfig& out) {
   r.Int(node, "page_size", "sync", out.page_size, 1, 1000);
 }
 
+void ReadSecurity(Reader& r, const YAML::Node& node, const EnvLookup& env, SecurityConfig& out) {
+  if (r.Map(node, "security", {"data_keys_file", "plaintext_biometrics"})) {
+    r.String(node, "data_keys_file", "security", out.data_keys_file);
+    r.Bool(node, "plaintext_biometrics", "security", out.plaintext_biometrics);
+  }
+  if (auto from_env = env("EF45GW_DATA_KEYS_FILE"); from_env && !from_env->empty()) {
+    out.data_keys_file = *from_env;
+  }
+  if (!out.data_keys_file.empty() && out.plaintext_biometrics) {
+    r.Fail("security.plaintext_biometrics", node["plaintext_biometrics"],
+           "must not be true when security.data_keys_file is set (one or the other)");
+  }
+}
+
 void ReadCluster(Reader& r, const YAML::Node& node, const EnvLookup& env, ClusterConfig& out) {
   if (r.Map(node, "cluster", {"node_id", "lease_ms", "renew_ms", "advertise_url"})) {
     r.String(node, "node_id", "cluster", out.node_id);
@@ -555,7 +569,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     problems.push_back(Problem{"", 0, source + " is empty"});
   } else if (r.Map(root, "",
                    {"log", "database", "api", "polling", "lock", "store", "sync", "cluster",
-                    "shutdown", "readers"})) {
+                    "security", "shutdown", "readers"})) {
     if (r.Map(root["log"], "log", {"level"})) {
       r.String(root["log"], "level", "log", config.log_level);
       if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
@@ -589,6 +603,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     }
     ReadSync(r, root["sync"], config.sync);
     ReadCluster(r, root["cluster"], env, config.cluster);
+    ReadSecurity(r, root["security"], env, config.security);
     const YAML::Node shutdown = root["shutdown"];
     if (r.Map(shutdown, "shutdown", {"deadline_ms"})) {
       r.Millis(shutdown, "deadline_ms", "shutdown", config.shutdown_deadline, 100, 600'000);

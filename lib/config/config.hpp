@@ -139,6 +139,15 @@ struct StoreConfig {
   int retention_days = 0;            ///< delete events older than this; 0 = keep forever
 };
 
+/// Biometric data and credentials at rest (users' templates, faces, PINs, cards).
+struct SecurityConfig {
+  /// Key file: `<key id> <64 hex digits>` per line, readable by its owner only; the last key
+  /// encrypts, every key decrypts (crypto/data_keys.hpp). EF45GW_DATA_KEYS_FILE overrides it.
+  std::string data_keys_file;
+  /// Store users in plaintext when no key file is configured (start-up refuses otherwise).
+  bool plaintext_biometrics = false;
+};
+
 struct Config {
   std::string log_level = "info";
   DatabaseConfig database;
@@ -148,6 +157,7 @@ struct Config {
   StoreConfig store;
   SyncConfig sync;
   ClusterConfig cluster;
+  SecurityConfig security;
   milliseconds shutdown_deadline{10000};
   std::vector<ReaderConfig> readers;
 };

@@ -236,7 +236,30 @@ Opened DataKeys::Open(std::string_view sealed, std::string_view context) const {
 }
 
 std::string DataKeys::Fingerprint(std::string_view data) const {
-  const Key& key = keys_.back();
+  return PrintWith(keys_.back(), data);
+}
+
+std::optional<std::string> DataKeys::FingerprintUnder(std::string_view id,
+                                                      std::string_view data) const {
+  const Key* key = Find(id);
+  if (!key) return std::nullopt;
+  return PrintWith(*key, data);
+}
+
+std::vector<std::string> DataKeys::Fingerprints(std::string_view data) const {
+  std::vector<std::string> out;
+  out.reserve(keys_.size());
+  for (const auto& k : keys_) out.push_back(PrintWith(k, data));
+  return out;
+}
+
+std::optional<std::string> DataKeys::KeyIdOfFingerprint(std::string_view print) {
+  auto colon = print.find(':');
+  if (colon == std::string_view::npos || !ValidId(print.substr(0, colon))) return std::nullopt;
+  return std::string(print.substr(0, colon));
+}
+
+std::string DataKeys::PrintWith(const Key& key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int size = 0;
   if (!HMAC(EVP_sha256(), key.fingerprint.data(), static_cast<int>(key.fingerprint.size()),

@@ -62,6 +62,13 @@ class DataKeys {
   /// key; without the key a fingerprint says nothing about the data, not even for a 4-digit PIN.
   /// The key id prefix tells a fingerprint made under an older key from a changed record.
   std::string Fingerprint(std::string_view data) const;
+  /// The same under the key `id` names (nullopt: the file lacks it): compares with a fingerprint
+  /// stored before the last key was added, until `rekey` replaced it.
+  std::optional<std::string> FingerprintUnder(std::string_view id, std::string_view data) const;
+  /// Fingerprint under every key, oldest first (a lookup matching rows of any key).
+  std::vector<std::string> Fingerprints(std::string_view data) const;
+  /// The key id of a fingerprint (nullopt: not a keyed fingerprint).
+  static std::optional<std::string> KeyIdOfFingerprint(std::string_view print);
 
  private:
   struct Key {
@@ -76,6 +83,7 @@ class DataKeys {
     ~Key();  ///< wipes the key bytes
   };
   const Key* Find(std::string_view id) const;
+  static std::string PrintWith(const Key& key, std::string_view data);
 
   std::vector<Key> keys_;
 };

@@ -7,6 +7,10 @@
 #include <memory>
 #include <string>
 
+namespace gw::crypto {
+class DataKeys;
+}
+
 namespace gw::store {
 
 namespace detail {
@@ -19,6 +23,9 @@ struct DatabaseOptions {
   int pool_size = 4;  ///< connections, and threads of the blocking pool (one each)
   std::chrono::seconds connect_timeout{5};
   std::chrono::milliseconds statement_timeout{30000};
+  /// Data keys for biometric data and credentials (users.hpp); null: stored in plaintext
+  /// (security.plaintext_biometrics). Shared by every Database of the process.
+  std::shared_ptr<const crypto::DataKeys> keys{};
 };
 
 /// The store's blocking side: a dedicated thread pool and a small pool of libpqxx connections,
@@ -41,6 +48,8 @@ class Database {
   boost::asio::awaitable<boost::system::error_code> Ping();
 
   const DatabaseOptions& Options() const noexcept { return options_; }
+  /// The data keys (null: plaintext mode).
+  const crypto::DataKeys* Keys() const noexcept { return options_.keys.get(); }
   /// Connections opened since start; beyond `pool_size` they are reconnects (metrics).
   std::uint64_t ConnectionsOpened() const noexcept;
   detail::ConnectionPool& Connections() noexcept { return *connections_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/run_blocking.hpp"
+#include "crypto/data_keys.hpp"
 #include "store/pg.hpp"
 
 namespace gw::store {
@@ -69,12 +70,59 @@ const std::string& UserColumns() {
   return kColumns;
 }
 
-StoredUser ReadUser(const pqxx::row& r) {
+/// What authenticates a user's sealed record: a sealed record moved to another row does not open.
+std::string SealContext(std::string_view user_uuid) { return "user:" + std::string(user_uuid); }
+
+/// A sealed record as `record::text` shows it: a JSON string of the sealed form (base64 and the
+/// key id need no escaping).
+constexpr std::string_view kSealedJsonPrefix = "\"gwenc1:";
+
+/// The record, the card lookup keys and the key id of `user` as they are stored.
+struct ForStorage {
+  std::string record;                 ///< jsonb text: the record, or the sealed JSON string
+  std::optional<std::string> key_id;  ///< nullopt: plaintext
+  std::string mac;                    ///< keyed fingerprint of the record ("" in plaintext)
+  std::vector<std::string> cards;     ///< fingerprints, or the cards in plaintext
+};
+
+ForStorage Prepare(const crypto::DataKeys* keys, const UserWrite& user) {
+  if (!keys) return {user.record, std::nullopt, "", user.cards};
+  ForStorage out;
+  out.record = "\"" + keys->Seal(user.record, SealContext(user.user_uuid)) + "\"";
+  out.key_id = keys->current_id();
+  out.mac = keys->Fingerprint(user.record);
+  out.cards.reserve(user.cards.size());
+  for (const auto& c : user.cards) out.cards.push_back(keys->Fingerprint(c));
+  return out;
+}
+
+/// Opens a stored record (plaintext records pass through). A record that does not open is left
+/// empty with the reason in `record_error` (no key material, no data).
+void OpenRecord(const crypto::DataKeys* keys, StoredUser& u, std::string stored) {
+  if (stored.rfind(kSealedJsonPrefix, 0) != 0) {
+    u.record = std::move(stored);
+    return;
+  }
+  if (!keys) {
+    u.record_error = "the record is encrypted and no data key is configured";
+    return;
+  }
+  std::string_view sealed(stored);
+  sealed = sealed.substr(1, sealed.size() >= 2 ? sealed.size() - 2 : 0);
+  auto opened = keys->Open(sealed, SealContext(u.user_uuid));
+  if (opened.plaintext) {
+    u.record = std::move(*opened.plaintext);
+  } else {
+    u.record_error = opened.error;
+  }
+}
+
+StoredUser ReadUser(const pqxx::row& r, const crypto::DataKeys* keys) {
   StoredUser u;
   u.user_uuid = r[0].as<std::string>();
   u.version = r[1].as<std::int64_t>();
   u.deleted = r[2].as<bool>();
-  u.record = r[3].as<std::string>();
+  OpenRecord(keys, u, r[3].as<std::string>());
   u.digest = r[4].as<std::string>();
   u.digest_no_templates = r[5].as<std::string>();
   u.record_version = OptInt32(r[6]);
@@ -84,33 +132,36 @@ StoredUser ReadUser(const pqxx::row& r) {
   return u;
 }
 
-std::vector<StoredUser> ReadUsers(const pqxx::result& result) {
+std::vector<StoredUser> ReadUsers(const pqxx::result& result, const crypto::DataKeys* keys) {
   std::vector<StoredUser> out;
   out.reserve(result.size());
-  for (const auto& r : result) out.push_back(ReadUser(r));
+  for (const auto& r : result) out.push_back(ReadUser(r, keys));
   return out;
 }
 
 // Writes `user` as the next version (or the first). Returns the version written.
-std::int64_t WriteUser(pqxx::work& tx, const UserWrite& user,
+std::int64_t WriteUser(pqxx::work& tx, const crypto::DataKeys* keys, const UserWrite& user,
                        std::optional<std::int64_t> previous) {
   std::optional<std::string> rv;
   if (user.record_version) rv = std::to_string(*user.record_version);
+  const ForStorage stored = Prepare(keys, user);
   if (!previous) {
     tx.exec_params(
         "INSERT INTO users (user_uuid, version, record, deleted, digest, digest_no_templates, "
-        "record_version, reader_groups, cards, source) "
-        "VALUES ($1, 1, $2::jsonb, false, $3, $4, $5::int, $6::text[], $7::text[], $8)",
-        user.user_uuid, user.record, user.digest, user.digest_no_templates, OrNull(rv),
-        ArrayOf(user.groups), ArrayOf(user.cards), user.source);
+        "record_version, reader_groups, cards, source, key_id, record_mac) "
+        "VALUES ($1, 1, $2::jsonb, false, $3, $4, $5::int, $6::text[], $7::text[], $8, $9, $10)",
+        user.user_uuid, stored.record, user.digest, user.digest_no_templates, OrNull(rv),
+        ArrayOf(user.groups), ArrayOf(stored.cards), user.source, OrNull(stored.key_id),
+        stored.mac);
     return 1;
   }
   tx.exec_params(
       "UPDATE users SET version = version + 1, record = $2::jsonb, deleted = false, digest = $3, "
       "digest_no_templates = $4, record_version = $5::int, reader_groups = $6::text[], "
-      "cards = $7::text[], source = $8, updated_at = now() WHERE user_uuid = $1",
-      user.user_uuid, user.record, user.digest, user.digest_no_templates, OrNull(rv),
-      ArrayOf(user.groups), ArrayOf(user.cards), user.source);
+      "cards = $7::text[], source = $8, key_id = $9, record_mac = $10, updated_at = now() "
+      "WHERE user_uuid = $1",
+      user.user_uuid, stored.record, user.digest, user.digest_no_templates, OrNull(rv),
+      ArrayOf(user.groups), ArrayOf(stored.cards), user.source, OrNull(stored.key_id), stored.mac);
   return *previous + 1;
 }
 
@@ -119,19 +170,27 @@ std::int64_t WriteUser(pqxx::work& tx, const UserWrite& user,
 Result<PutOutcome> PutUserBlocking(Database& db, const UserWrite& user) {
   return detail::WithConnectionBlocking<PutOutcome>(db.Connections(), [&](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto row = tx.exec_params(
-        "SELECT version, deleted, record = $2::jsonb AND reader_groups = $3::text[] "
-        "FROM users WHERE user_uuid = $1 FOR UPDATE",
-        user.user_uuid, user.record, ArrayOf(user.groups));
+    // Sealed records differ at each write (random nonce): the keyed fingerprint of the
+    // plaintext tells a repeated PUT instead.
+    const crypto::DataKeys* keys = db.Keys();
+    auto row = keys ? tx.exec_params(
+                          "SELECT version, deleted, record_mac = $2 AND reader_groups = $3::text[] "
+                          "FROM users WHERE user_uuid = $1 FOR UPDATE",
+                          user.user_uuid, keys->Fingerprint(user.record), ArrayOf(user.groups))
+                    : tx.exec_params(
+                          "SELECT version, deleted, record = $2::jsonb AND key_id IS NULL "
+                          "AND reader_groups = $3::text[] FROM users WHERE user_uuid = $1 "
+                          "FOR UPDATE",
+                          user.user_uuid, user.record, ArrayOf(user.groups));
     PutOutcome out;
     if (row.empty()) {
-      out.version = WriteUser(tx, user, std::nullopt);
+      out.version = WriteUser(tx, keys, user, std::nullopt);
       out.created = out.changed = true;
     } else if (!row[0][1].as<bool>() && row[0][2].as<bool>()) {
       out.version = row[0][0].as<std::int64_t>();
       return out;
     } else {
-      out.version = WriteUser(tx, user, row[0][0].as<std::int64_t>());
+      out.version = WriteUser(tx, keys, user, row[0][0].as<std::int64_t>());
       out.changed = true;
     }
     tx.commit();
@@ -149,9 +208,12 @@ Result<std::optional<PutOutcome>> DeleteUserBlocking(Database& db, const std::st
   return detail::WithConnectionBlocking<std::optional<PutOutcome>>(
       db.Connections(), [&](pqxx::connection& c) -> std::optional<PutOutcome> {
         pqxx::work tx(c);
+        // Deletion is erasure: the tombstone keeps what sync needs (uuid, version, groups).
         auto r = tx.exec_params(
             "UPDATE users SET version = version + 1, deleted = true, updated_at = now(), "
-            "source = 'api' WHERE user_uuid = $1 AND NOT deleted RETURNING version",
+            "source = 'api', record = jsonb_build_object('user_uuid', user_uuid), cards = '{}', "
+            "digest = '', digest_no_templates = '', record_version = NULL, key_id = NULL, "
+            "record_mac = '' WHERE user_uuid = $1 AND NOT deleted RETURNING version",
             user_uuid);
         if (r.empty()) return std::nullopt;
         tx.commit();
@@ -173,7 +235,7 @@ Result<std::optional<StoredUser>> GetUserBlocking(Database& db, const std::strin
         auto r = tx.exec_params("SELECT " + UserColumns() + " FROM users WHERE user_uuid = $1",
                                 user_uuid);
         if (r.empty()) return std::nullopt;
-        return ReadUser(r[0]);
+        return ReadUser(r[0], db.Keys());
       });
 }
 
@@ -193,7 +255,8 @@ Result<std::vector<StoredUser>> ListUsersPageBlocking(Database& db, const std::s
         return ReadUsers(tx.exec_params("SELECT " + UserColumns() +
                                             " FROM users WHERE user_uuid > $1 AND NOT deleted "
                                             "ORDER BY user_uuid LIMIT $2",
-                                        after_uuid, n));
+                                        after_uuid, n),
+                         db.Keys());
       });
 }
 
@@ -209,10 +272,17 @@ Result<std::vector<StoredUser>> UsersByCardBlocking(Database& db, const std::str
   return detail::WithConnectionBlocking<std::vector<StoredUser>>(
       db.Connections(), [&](pqxx::connection& c) {
         pqxx::read_transaction tx(c);
+        // Under data keys `cards` holds fingerprints: one per key (rows rekey has not moved
+        // yet), and the card itself (rows stored before a key was configured).
+        std::vector<std::string> wanted{card};
+        if (const auto* keys = db.Keys()) {
+          for (auto& print : keys->Fingerprints(card)) wanted.push_back(std::move(print));
+        }
         return ReadUsers(tx.exec_params("SELECT " + UserColumns() +
-                                            " FROM users WHERE cards @> ARRAY[$1::text] "
+                                            " FROM users WHERE cards && $1::text[] "
                                             "AND NOT deleted ORDER BY user_uuid LIMIT 100",
-                                        card));
+                                        ArrayOf(wanted)),
+                         db.Keys());
       });
 }
 
@@ -228,9 +298,10 @@ Result<std::vector<StoredUser>> UsersByUuidBlocking(Database& db,
   return detail::WithConnectionBlocking<std::vector<StoredUser>>(
       db.Connections(), [&](pqxx::connection& c) {
         pqxx::read_transaction tx(c);
-        return ReadUsers(tx.exec_params(
-            "SELECT " + UserColumns() + " FROM users WHERE user_uuid = ANY($1::text[])",
-            ArrayOf(uuids)));
+        return ReadUsers(tx.exec_params("SELECT " + UserColumns() +
+                                            " FROM users WHERE user_uuid = ANY($1::text[])",
+                                        ArrayOf(uuids)),
+                         db.Keys());
       });
 }
 
@@ -440,7 +511,7 @@ Result<std::int64_t> ImportUserBlocking(Database& db, const ImportWrite& w) {
         if (!row.empty()) current = row[0][0].as<std::int64_t>();
         if (current != w.expected_version) return std::nullopt;  // lost a race: caller retries
         std::int64_t version = current.value_or(0);
-        if (w.user) version = WriteUser(tx, *w.user, current);
+        if (w.user) version = WriteUser(tx, db.Keys(), *w.user, current);
         if (w.conflict_info) {
           tx.exec_params(
               "INSERT INTO events (device_id, event_key, kind, sources, event_type, info, "
@@ -465,6 +536,65 @@ Result<std::int64_t> ImportUserBlocking(Database& db, const ImportWrite& w) {
   if (!r) return r.error();
   if (!*r) return boost::system::error_code(Errc::kConflict);
   return **r;
+}
+
+Result<KeyInventory> KeyInventoryBlocking(Database& db) {
+  return detail::WithConnectionBlocking<KeyInventory>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    KeyInventory out;
+    for (const auto& r : tx.exec(
+             "SELECT key_id, count(*) FROM users WHERE NOT deleted GROUP BY key_id ORDER BY 1")) {
+      if (r[0].is_null()) {
+        out.plaintext = r[1].as<std::int64_t>();
+      } else {
+        out.key_ids.push_back(r[0].as<std::string>());
+      }
+    }
+    return out;
+  });
+}
+
+Result<RekeyStep> RekeyStepBlocking(Database& db, const std::string& after_uuid, int limit,
+                                    const Reprint& reprint) {
+  const crypto::DataKeys* keys = db.Keys();
+  if (!keys) return boost::system::error_code(Errc::kBadRequest);
+  return detail::WithConnectionBlocking<RekeyStep>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    RekeyStep step;
+    auto rows = tx.exec_params("SELECT " + UserColumns() +
+                                   " FROM users WHERE user_uuid > $1 AND NOT deleted "
+                                   "AND key_id IS DISTINCT FROM $2 ORDER BY user_uuid LIMIT $3 "
+                                   "FOR UPDATE",
+                               after_uuid, keys->current_id(), std::max(1, limit));
+    for (const auto& r : rows) {
+      StoredUser old = ReadUser(r, keys);
+      step.last_uuid = old.user_uuid;
+      std::optional<UserWrite> fresh;
+      if (old.record_error.empty()) fresh = reprint(old.user_uuid, old.record);
+      if (!fresh) {
+        ++step.failed;
+        continue;
+      }
+      fresh->user_uuid = old.user_uuid;
+      fresh->groups = old.groups;
+      const ForStorage stored = Prepare(keys, *fresh);
+      tx.exec_params(
+          "UPDATE users SET record = $2::jsonb, digest = $3, digest_no_templates = $4, "
+          "cards = $5::text[], key_id = $6, record_mac = $7 WHERE user_uuid = $1",
+          old.user_uuid, stored.record, fresh->digest, fresh->digest_no_templates,
+          ArrayOf(stored.cards), OrNull(stored.key_id), stored.mac);
+      tx.exec_params(
+          "UPDATE user_device_state SET applied_digest = CASE applied_digest "
+          "WHEN $2 THEN $4 WHEN $3 THEN $5 END "
+          "WHERE user_uuid = $1 AND applied_digest IS NOT NULL",
+          old.user_uuid, old.digest, old.digest_no_templates, fresh->digest,
+          fresh->digest_no_templates);
+      ++step.moved;
+    }
+    tx.commit();
+    if (static_cast<int>(rows.size()) < std::max(1, limit)) step.last_uuid.clear();
+    return step;
+  });
 }
 
 // Awaitable forms: each runs its blocking form on the database's blocking pool and resumes on

@@ -2,6 +2,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,11 +35,16 @@ struct UserWrite {
 };
 
 /// A stored user (tombstones included where asked).
+///
+/// Under data keys (DatabaseOptions::keys) the record is sealed before it reaches PostgreSQL and
+/// opened when read; `cards` are stored as keyed fingerprints; `digest` and `digest_no_templates`
+/// are keyed by their writer (lib/sync). A tombstone keeps no record (erased at deletion).
 struct StoredUser {
   std::string user_uuid;
   std::int64_t version = 0;
   bool deleted = false;
-  std::string record;
+  std::string record;        ///< plaintext JSON; empty when it did not open (`record_error`)
+  std::string record_error;  ///< why the sealed record did not open (no data, no key material)
   std::string digest;
   std::string digest_no_templates;
   std::optional<std::int32_t> record_version;
@@ -70,7 +76,8 @@ struct PutOutcome {
 Result<PutOutcome> PutUserBlocking(Database& db, const UserWrite& user);
 boost::asio::awaitable<Result<PutOutcome>> PutUser(Database& db, UserWrite user);
 
-/// Turns a user into a tombstone (version + 1). nullopt: no live user with that uuid.
+/// Turns a user into a tombstone (version + 1) and erases its record and cards in the same
+/// statement. nullopt: no live user with that uuid.
 Result<std::optional<PutOutcome>> DeleteUserBlocking(Database& db, const std::string& user_uuid);
 boost::asio::awaitable<Result<std::optional<PutOutcome>>> DeleteUser(Database& db,
                                                                      std::string user_uuid);
@@ -208,5 +215,31 @@ struct ImportWrite {
 };
 Result<std::int64_t> ImportUserBlocking(Database& db, const ImportWrite& write);
 boost::asio::awaitable<Result<std::int64_t>> ImportUser(Database& db, ImportWrite write);
+
+/// Which data keys the users are stored under (start-up refuses a key id the key file lacks).
+struct KeyInventory {
+  std::vector<std::string> key_ids;  ///< distinct users.key_id of live users
+  std::int64_t plaintext = 0;        ///< live users stored before a key was configured
+};
+Result<KeyInventory> KeyInventoryBlocking(Database& db);
+
+/// Recomputes what lib/sync derives from a record (digests, cards, record_version) under the
+/// current key; nullopt: the record does not parse. The store does not look inside records.
+using Reprint = std::function<std::optional<UserWrite>(const std::string& user_uuid,
+                                                       const std::string& record)>;
+
+/// One step of `ef45-gatewayd rekey`.
+struct RekeyStep {
+  int moved = 0;          ///< users now under the current key
+  int failed = 0;         ///< records that did not open or parse (left as they were)
+  std::string last_uuid;  ///< where the next step starts (empty: the pass is over)
+};
+/// Moves at most `limit` live users after `after_uuid` (in uuid order) that are not under the
+/// current key to it, in one transaction, each row locked: the record is sealed again, the
+/// digests, card fingerprints and record fingerprint are recomputed, and no version is added
+/// (the content is the same). A reader's applied_digest equal to the old digest follows it;
+/// any other is cleared (it no longer compares). Needs data keys.
+Result<RekeyStep> RekeyStepBlocking(Database& db, const std::string& after_uuid, int limit,
+                                    const Reprint& reprint);
 
 }  // namespace gw::store

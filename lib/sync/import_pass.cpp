@@ -110,7 +110,7 @@ asio::awaitable<Outcome<GatewaySide>> ReadGatewaySide(store::Database& db, std::
 /// The canonical record the reader's copy becomes. Cards and groups, which a reader cannot
 /// report, are kept from the gateway's record.
 store::UserWrite RecordFrom(UserDoc incoming, const std::optional<store::StoredUser>& user,
-                            const std::string& device_id) {
+                            const std::string& device_id, const crypto::DataKeys* keys) {
   if (user) {
     std::string problem;
     if (auto stored = ParseUserDoc(user->user_uuid, user->record, &problem)) {
@@ -118,14 +118,14 @@ store::UserWrite RecordFrom(UserDoc incoming, const std::optional<store::StoredU
       incoming.groups = stored->groups;
     }
   }
-  return ToUserWrite(incoming, "device:" + device_id);
+  return ToUserWrite(incoming, "device:" + device_id, keys);
 }
 
 /// What the decision writes; nullopt: nothing (in sync and recorded, or our own echo).
 std::optional<store::ImportWrite> Act(const ImportDecision& d, const store::UserDataEvent& e,
                                       const GatewaySide& side, const UserDoc& reader_copy,
-                                      const std::string& reader_print,
-                                      const std::string& device_id) {
+                                      const std::string& reader_print, const std::string& device_id,
+                                      const crypto::DataKeys* keys) {
   if (d.verdict == ImportVerdict::kOwnEcho) return std::nullopt;
   if (d.verdict == ImportVerdict::kInSync && !d.record_applied) return std::nullopt;
   store::ImportWrite w;
@@ -145,7 +145,8 @@ std::optional<store::ImportWrite> Act(const ImportDecision& d, const store::User
       w.conflict_detail = "gateway version " + std::to_string(side.user->version) +
                           " lost to a newer change at the reader";
     }
-    w.user = RecordFrom(reader_copy, side.user, device_id);
+    w.user = RecordFrom(reader_copy, side.user, device_id, keys);
+    w.applied_digest = w.user->digest;  // the reader's copy, printed as the new version is
   }
   if (d.conflict) w.conflict_info = std::string(ImportVerdictName(d.verdict));
   return w;
@@ -190,15 +191,17 @@ asio::awaitable<Outcome<void>> ImportOne(Ctx ctx, std::shared_ptr<Reconciler> r,
   if (!read) co_return read.error();
   if (!*read) co_return Outcome<void>();  // gone again meanwhile
   const UserDoc& copy = **read;
-  std::string reader_print = Fingerprint(copy);
   for (int attempt = 0; attempt < kImportAttempts; ++attempt) {
     auto side = co_await ReadGatewaySide(ctx.db, e.user_uuid, r->id);
     if (!side) co_return side.error();
+    // Printed under the key of the gateway's digest it is compared with.
+    std::string reader_print =
+        Fingerprint(copy, ctx.db.Keys(), side->user ? side->user->digest : std::string());
     auto summary = side->user ? std::optional(SummaryOf(*side->user)) : std::nullopt;
     auto decision =
         DecideImport(summary ? &*summary : nullptr, side->state ? &*side->state : nullptr,
                      reader_print, e.occurred_at, view);
-    auto write = Act(decision, e, *side, copy, reader_print, r->id);
+    auto write = Act(decision, e, *side, copy, reader_print, r->id, ctx.db.Keys());
     if (!write) break;
     auto version = co_await store::ImportUser(ctx.db, *write);
     if (!version && version.error() == Errc::kConflict) continue;

@@ -47,11 +47,16 @@ asio::awaitable<Outcome<std::map<std::string, store::StoredUser>>> LoadRecords(
 /// The op with its bundle and document; nullopt when it is to be left for the next round.
 std::optional<OpWork> Prepare(const Reconciler& r, const PlannedOp& op,
                               const std::map<std::string, store::StoredUser>& loaded,
-                              std::optional<std::int32_t> reader_rv) {
+                              std::optional<std::int32_t> reader_rv, const crypto::DataKeys* keys) {
   OpWork w{op, std::nullopt, std::nullopt, {}};
   if (!NeedsRecord(op.kind)) return w;
   auto it = loaded.find(op.user_uuid);
   if (it == loaded.end() || it->second.deleted) return std::nullopt;  // changed meanwhile
+  if (!it->second.record_error.empty()) {
+    GW_LOG(kError, "sync") << r.id << ": stored user " << op.user_uuid
+                           << " cannot be opened: " << it->second.record_error;
+    return std::nullopt;
+  }
   std::string problem;
   auto doc = ParseUserDoc(it->second.user_uuid, it->second.record, &problem);
   if (!doc) {
@@ -66,7 +71,8 @@ std::optional<OpWork> Prepare(const Reconciler& r, const PlannedOp& op,
              " differs from the reader's " + std::to_string(*reader_rv);
   }
   w.op.version = it->second.version;
-  w.op.digest = Fingerprint(*doc);
+  // Under the key of the stored digest, as GatherFull prints the reader's copy.
+  w.op.digest = Fingerprint(*doc, keys, it->second.digest);
   w.bundle = ToEnrollUser(*doc);
   w.doc = std::move(*doc);
   return w;
@@ -144,7 +150,9 @@ asio::awaitable<Outcome<void>> Execute(Ctx ctx, std::shared_ptr<Reconciler> r,
     if (!loaded) co_return loaded.error();
     auto work = std::make_shared<std::vector<OpWork>>();
     for (std::size_t i = begin; i < end; ++i) {
-      if (auto w = Prepare(*r, ops[i], *loaded, reader_rv)) work->push_back(std::move(*w));
+      if (auto w = Prepare(*r, ops[i], *loaded, reader_rv, ctx.db.Keys())) {
+        work->push_back(std::move(*w));
+      }
     }
     auto task = RunOpsOnStrand(worker, r->limiter, work);
     auto outcomes = co_await worker->Run(std::move(task));
@@ -293,7 +301,15 @@ asio::awaitable<Outcome<FullInputs>> GatherFull(Ctx ctx, std::shared_ptr<poll::D
   auto reader = co_await worker->Run(std::move(task));
   if (!reader) co_return reader.error();
   in.record_version = reader->record_version;
-  for (const auto& [uuid, doc] : reader->users) in.actual.emplace(uuid, Fingerprint(doc));
+  // Each copy is printed under the key of the gateway's digest it is compared with (a key
+  // added since, until rekey moved the user, would make every user look changed).
+  std::map<std::string_view, std::string_view> stored;
+  for (const auto& u : in.desired) stored.emplace(u.user_uuid, u.digest);
+  for (const auto& [uuid, doc] : reader->users) {
+    auto like = stored.find(uuid);
+    in.actual.emplace(uuid, Fingerprint(doc, ctx.db.Keys(),
+                                        like == stored.end() ? std::string_view() : like->second));
+  }
   auto pending = co_await PendingImports(ctx.db, worker->id());
   if (!pending) co_return pending.error();
   in.pending_import = std::move(*pending);

@@ -458,7 +458,7 @@ bool HasTemplates(const UserDoc& doc) {
                      [&](const ef45::Face& f) { return set(f.face_feature); });
 }
 
-std::string Fingerprint(const UserDoc& doc) {
+std::string Fingerprint(const UserDoc& doc, const crypto::DataKeys* keys, std::string_view like) {
   // A reader creates both the subject and the user-info row for a bundle, filled with defaults:
   // an absent part prints as its defaults.
   std::string text = doc.user_uuid;
@@ -475,6 +475,12 @@ std::string Fingerprint(const UserDoc& doc) {
         "F" +
         std::to_string(f->sub_id) + ":";
     PrintPart(*f, FaceFields(), text);
+  }
+  if (keys) {
+    if (auto id = crypto::DataKeys::KeyIdOfFingerprint(like)) {
+      if (auto print = keys->FingerprintUnder(*id, text)) return std::move(*print);
+    }
+    return keys->Fingerprint(text);
   }
   char buf[40];
   std::snprintf(buf, sizeof buf, "%016llx%08zx", static_cast<unsigned long long>(Fnv1a(text)),
@@ -552,12 +558,12 @@ std::optional<std::int32_t> TemplateVersion(const UserDoc& doc) {
   return doc.subject->record_version;
 }
 
-store::UserWrite ToUserWrite(const UserDoc& doc, std::string source) {
+store::UserWrite ToUserWrite(const UserDoc& doc, std::string source, const crypto::DataKeys* keys) {
   store::UserWrite w;
   w.user_uuid = doc.user_uuid;
   w.record = ToRecordJson(doc);
-  w.digest = Fingerprint(doc);
-  w.digest_no_templates = Fingerprint(WithoutTemplates(doc));
+  w.digest = Fingerprint(doc, keys);
+  w.digest_no_templates = Fingerprint(WithoutTemplates(doc), keys);
   w.record_version = TemplateVersion(doc);
   w.groups = doc.groups;
   w.cards = AllCards(doc);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "crypto/data_keys.hpp"
 #include "ef45/models.hpp"
 #include "store/users.hpp"
 
@@ -51,7 +52,13 @@ bool HasTemplates(const UserDoc& doc);
 /// every field at the reader's default when absent (a reader fills missing columns with 0, ""
 /// or false). Image paths (the reader fills them in) and cards (no per-table read) are left out.
 /// Equal fingerprints = the reader's copy matches.
-std::string Fingerprint(const UserDoc& doc);
+///
+/// With data keys it is a keyed HMAC (crypto::DataKeys::Fingerprint), so a stored fingerprint
+/// tells nothing about a PIN or a card without the key: under the key the stored fingerprint
+/// `like` names (one made before the newest key was added) or else the current key. Without
+/// keys (security.plaintext_biometrics) it is FNV-1a.
+std::string Fingerprint(const UserDoc& doc, const crypto::DataKeys* keys,
+                        std::string_view like = {});
 
 /// How a reader that already holds a user is brought to a document in place, part by part, so
 /// that the user is never absent from the reader meanwhile (a delete + re-add would refuse the
@@ -89,6 +96,7 @@ std::optional<std::int32_t> TemplateVersion(const UserDoc& doc);
 /// The record the store keeps for `doc` (canonical JSON, fingerprints, template version, groups,
 /// cards), written on behalf of `source`: "api" (PUT /users) or "device:<id>" (an import). The
 /// one place both build it, so a user stored by either compares equal. Pure; never logs.
-store::UserWrite ToUserWrite(const UserDoc& doc, std::string source);
+/// Fingerprints are keyed with `keys` (null: plaintext mode).
+store::UserWrite ToUserWrite(const UserDoc& doc, std::string source, const crypto::DataKeys* keys);
 
 }  // namespace gw::sync

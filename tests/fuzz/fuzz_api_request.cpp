@@ -28,7 +28,7 @@ asio::awaitable<Response> ParseBody(Request& request) {
     auto doc = gw::sync::ParseUserDoc(request.path_params.at("user_uuid"), request.body, &problem);
     if (doc) {
       (void)gw::sync::ToApiJson(*doc, request.role == Role::kAdmin);
-      (void)gw::sync::Fingerprint(*doc);
+      (void)gw::sync::Fingerprint(*doc, nullptr);
     } else {
       r.status = 400;
     }

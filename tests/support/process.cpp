@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +138,25 @@ void WriteFile(const std::string& path, const std::string& text) {
     out << text;
   }
   std::filesystem::rename(tmp, path);
+}
+
+std::string TestDataKeyLine(const std::string& id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string line = id + " ";
+  std::uint32_t x = 2166136261u;
+  for (char c : id) x = (x ^ static_cast<unsigned char>(c)) * 16777619u;
+  for (int i = 0; i < 64; ++i) {
+    x = x * 1103515245u + 12345u;
+    line += kHex[(x >> 16) & 0xf];
+  }
+  return line + "\n";
+}
+
+std::string WriteDataKeys(const std::string& path, const std::string& lines) {
+  WriteFile(path, lines.empty() ? TestDataKeyLine("k1") : lines);
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return "security: { data_keys_file: \"" + path + "\" }\n";
 }
 
 int Shell(const std::string& command) {

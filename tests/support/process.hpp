@@ -55,6 +55,13 @@ class TempDir {
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& text);
 
+/// A data key line for tests (`<id> <64 hex>`): the key is derived from `id`, so two calls
+/// with one id give the same key.
+std::string TestDataKeyLine(const std::string& id);
+/// Writes a key file (mode 0600, as DataKeys requires) and returns the config's `security:`
+/// line naming it. `lines`: the file's text; default one test key "k1".
+std::string WriteDataKeys(const std::string& path, const std::string& lines = "");
+
 /// Runs a shell command and returns its exit status (for pg.sh restart and the like).
 int Shell(const std::string& command);
 

@@ -80,7 +80,7 @@ ClusterTest::Node& ClusterTest::StartNode(const std::string& id) {
     << "cluster: { node_id: " << id << ", lease_ms: " << lease_.count()
     << ", renew_ms: " << renew_.count() << ", advertise_url: \"http://127.0.0.1:" << n.api_port
     << "\" }\n"
-    << extra_yaml_ << "readers:\n";
+    << WriteDataKeys(dir_->File("data.keys")) << extra_yaml_ << "readers:\n";
   for (int i = 0; i < readers_; ++i) {
     y << "  - { id: " << DeviceId(i)
       << ", host: 127.0.0.1, port: " << reader_ports_.at(static_cast<std::size_t>(i)) << " }\n";

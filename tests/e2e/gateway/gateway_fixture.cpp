@@ -112,12 +112,17 @@ void GatewayTest::WriteConfig(const std::vector<int>& indices, const std::string
   y << "database: { dsn: \"" << dsn_ << "\" }\n"
     << "api: { listen: \"127.0.0.1:" << api_port_ << "\"" << api_extra_ << " }\n"
     << "shutdown: { deadline_ms: 10000 }\n"
-    << extra_yaml << "readers:\n";
+    << SecurityYaml() << extra_yaml << "readers:\n";
   for (int i : indices) {
     y << "  - { id: " << DeviceId(i)
       << ", host: 127.0.0.1, port: " << reader_ports_.at(static_cast<std::size_t>(i)) << " }\n";
   }
   WriteFile(dir_->File("gateway.yaml"), y.str());
+}
+
+const std::string& GatewayTest::SecurityYaml() {
+  if (security_yaml_.empty()) security_yaml_ = WriteDataKeys(dir_->File("data.keys"));
+  return security_yaml_;
 }
 
 void GatewayTest::StartGateway() {

@@ -91,6 +91,10 @@ class GatewayTest : public ::testing::Test {
   std::vector<std::uint16_t> reader_ports_;
   std::uint16_t api_port_ = 0;
   std::string api_extra_;  ///< more keys of the config's `api:` mapping, e.g. ", tokens: [...]"
+  /// The config's `security:` line; empty: a data key file written in the test's directory.
+  std::string security_yaml_;
+  /// security_yaml_, writing the default key file first when it is empty.
+  const std::string& SecurityYaml();
   int gateway_starts_ = 0;
 };
 

@@ -217,10 +217,20 @@ TEST(GatewayCheckConfig, RejectsBrokenConfigsWithPathAndLine) {
     EXPECT_NE(p.Log().find(c.expected), std::string::npos) << c.yaml << "\n" << p.Log();
     std::remove(dir.File("out.log").c_str());
   }
+  // The example names /etc/ef45-gateway/data.keys; the environment points at a test key.
+  WriteDataKeys(dir.File("data.keys"));
   Process ok({BinaryDir() + "/daemon/ef45-gatewayd", "check-config", "--config",
               SourceDir() + "/config/gateway.example.yaml"},
-             dir.File("ok.log"));
+             dir.File("ok.log"), {"EF45GW_DATA_KEYS_FILE=" + dir.File("data.keys")});
   EXPECT_EQ(ok.Wait(10s), 0) << ok.Log();
+  // A key file others may read is refused, naming the file.
+  std::filesystem::permissions(dir.File("data.keys"), std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  Process loose({BinaryDir() + "/daemon/ef45-gatewayd", "check-config", "--config",
+                 SourceDir() + "/config/gateway.example.yaml"},
+                dir.File("loose.log"), {"EF45GW_DATA_KEYS_FILE=" + dir.File("data.keys")});
+  EXPECT_EQ(loose.Wait(10s), 1) << loose.Log();
+  EXPECT_NE(loose.Log().find(dir.File("data.keys")), std::string::npos) << loose.Log();
 }
 
 }  // namespace

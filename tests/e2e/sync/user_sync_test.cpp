@@ -355,7 +355,7 @@ TEST_F(SyncTest, ReaderGroupsLimitWhereAUserGoes) {
   if (api_port_ == 0) api_port_ = FreePort();
   std::string yaml = "database: { dsn: \"" + dsn_ +
                      "\" }\napi: { listen: \"127.0.0.1:" + std::to_string(api_port_) + "\" }\n" +
-                     SyncYaml("additive") +
+                     SecurityYaml() + SyncYaml("additive") +
                      "readers:\n"
                      "  - { id: sim-0, host: 127.0.0.1, port: " +
                      std::to_string(reader_ports_[0]) +
@@ -594,6 +594,73 @@ TEST_F(SyncTest, ReadCallersGetNoTemplatesAndCannotChangeUsers) {
   // Templates never reach the gateway's log.
   ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(4)); }, 30s));
   EXPECT_EQ(gateway_.Log().find("TEZU1000004"), std::string::npos);
+}
+
+// Issue 17: biometric data at rest. Start-up refuses to run without a data key unless the
+// operator chose plaintext, and refuses users stored under a key the key file lacks; the users
+// it stored are readable again once the key is back, and a deletion erases them.
+TEST_F(SyncTest, StartUpRefusesAMissingDataKeyAndDeletionErasesTheUser) {
+  StartSim(1, 0.0, 0.0);
+  security_yaml_ = "# no security section\n";
+  WriteConfig({0}, SyncYaml("additive"));
+  StartGateway();
+  EXPECT_EQ(gateway_.Wait(30s), 1) << gateway_.Log();
+  EXPECT_NE(gateway_.Log().find("security.data_keys_file"), std::string::npos) << gateway_.Log();
+
+  // A key "k1": users are stored under it.
+  const std::string keys = dir_->File("data.keys");
+  security_yaml_ = WriteDataKeys(keys, TestDataKeyLine("k1"));
+  WriteConfig({0}, SyncYaml("additive"));
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  ASSERT_EQ(Put(client, UserDoc(1)), 201);
+  ASSERT_EQ(Put(client, UserDoc(2)), 201);
+  const std::string pin = std::string(UserDoc(1).at("user_info").at("pin").as_string());
+  const std::string tmpl =
+      std::string(UserDoc(1).at("subject").at("left_eye_template").as_string());
+  EXPECT_EQ(Scalar(dsn_,
+                   "SELECT count(*) FROM users WHERE key_id = 'k1' AND record::text LIKE "
+                   "'%gwenc1:k1:%'"),
+            "2");
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM users WHERE record::text LIKE '%" + tmpl + "%'"),
+            "0");
+  gateway_.Signal(SIGTERM);
+  ASSERT_EQ(gateway_.Wait(30s), 0) << gateway_.Log();
+
+  // The key file lost k1 (a new key k2 only): start-up names the missing key and stops.
+  WriteDataKeys(keys, TestDataKeyLine("k2"));
+  StartGateway();
+  EXPECT_EQ(gateway_.Wait(30s), 1) << gateway_.Log();
+  EXPECT_NE(gateway_.Log().find("k1 which the key file lacks"), std::string::npos)
+      << gateway_.Log();
+
+  // k1 back, k2 newest: the users open (an admin sees the PIN), and new writes use k2.
+  WriteDataKeys(keys, TestDataKeyLine("k1") + TestDataKeyLine("k2"));
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  auto user = GatewayGet("/api/v1/users/" + Uuid(1));
+  ASSERT_TRUE(user.is_object()) << gateway_.Log();
+  EXPECT_EQ(user.at("user_info").at("pin"), json::value(pin)) << json::serialize(user);
+  auto changed = UserDoc(2);
+  changed["subject"].as_object()["first_name"] = "Changed";
+  HttpClient again("127.0.0.1", api_port_, 10s);  // the first connection went with its gateway
+  ASSERT_EQ(Put(again, changed), 200);
+  EXPECT_EQ(Scalar(dsn_, "SELECT key_id FROM users WHERE user_uuid = '" + Uuid(2) + "'"), "k2");
+
+  // Deletion is erasure: nothing of the person is left in the row.
+  ASSERT_EQ(Delete(Uuid(1)), 200);
+  auto row = Query(dsn_,
+                   "SELECT record::text, array_to_string(cards, ','), key_id, digest "
+                   "FROM users WHERE user_uuid = '" +
+                       Uuid(1) + "'");
+  ASSERT_EQ(row.size(), 1u);
+  EXPECT_EQ(row[0][0], "{\"user_uuid\": \"" + Uuid(1) + "\"}");
+  EXPECT_EQ(row[0][1], "");
+  EXPECT_EQ(row[0][2], "<null>");
+  EXPECT_EQ(row[0][3], "");
+  // ... and the reader it was pushed to loses it too.
+  EXPECT_TRUE(WaitFor([&] { return !Holds(0, Uuid(1)); }, 60s)) << gateway_.Log();
 }
 
 }  // namespace

@@ -81,7 +81,7 @@ TEST_F(ReaderOps, ReadUserReturnsWhatWasEnrolled) {
   for (auto mode : {ReadMode::kPresentParts, ReadMode::kEveryPart}) {
     auto read = Read("ada", mode);
     ASSERT_TRUE(read && *read);
-    EXPECT_EQ(Fingerprint(**read), Fingerprint(want));
+    EXPECT_EQ(Fingerprint(**read, nullptr), Fingerprint(want, nullptr));
   }
 }
 
@@ -121,7 +121,7 @@ TEST_F(ReaderOps, AnUpdateInPlaceWritesOnlyTheDifferingParts) {
   EXPECT_EQ(written.echoes, 2);  // the user info and the added face; the deleted face: none
   auto read = Read("ada", ReadMode::kEveryPart);
   ASSERT_TRUE(read && *read);
-  EXPECT_EQ(Fingerprint(**read), Fingerprint(want));
+  EXPECT_EQ(Fingerprint(**read, nullptr), Fingerprint(want, nullptr));
 }
 
 TEST_F(ReaderOps, AnUpdateOfAUserGoneFromTheReaderEnrolsIt) {
@@ -132,7 +132,7 @@ TEST_F(ReaderOps, AnUpdateOfAUserGoneFromTheReaderEnrolsIt) {
   EXPECT_EQ(written.echoes, 1);
   auto read = Read("ada", ReadMode::kPresentParts);
   ASSERT_TRUE(read && *read);
-  EXPECT_EQ(Fingerprint(**read), Fingerprint(want));
+  EXPECT_EQ(Fingerprint(**read, nullptr), Fingerprint(want, nullptr));
 }
 
 TEST_F(ReaderOps, AnAddOfAUserAlreadyThereBecomesAnUpdateInPlace) {
@@ -145,7 +145,7 @@ TEST_F(ReaderOps, AnAddOfAUserAlreadyThereBecomesAnUpdateInPlace) {
   EXPECT_TRUE(out[0].attempted);
   auto read = Read("ada", ReadMode::kPresentParts);
   ASSERT_TRUE(read && *read);
-  EXPECT_EQ(Fingerprint(**read), Fingerprint(want));
+  EXPECT_EQ(Fingerprint(**read, nullptr), Fingerprint(want, nullptr));
 }
 
 TEST_F(ReaderOps, ATransportFailureEndsTheBatchAndTheRestAreNotAttempted) {

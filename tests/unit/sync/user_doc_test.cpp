@@ -85,7 +85,7 @@ TEST(UserDoc, RecordRoundTripsExactly) {
   auto record = ToRecordJson(doc);
   auto again = Parse(record);
   EXPECT_EQ(ToRecordJson(again), record);
-  EXPECT_EQ(Fingerprint(again), Fingerprint(doc));
+  EXPECT_EQ(Fingerprint(again, nullptr), Fingerprint(doc, nullptr));
 }
 
 TEST(UserDoc, RedactsTemplatesForNonAdmins) {
@@ -132,11 +132,11 @@ TEST(UserDoc, FingerprintTreatsAbsentFieldsAsTheReadersDefaults) {
       "access_allowed":false,"left_image_path":"/usr/local/share/x.jpg"},
       "user_info":{"card":"","pin":"","admin":0},
       "faces":[{"sub_id":0,"face_score":0.0,"face_feature":""}]})");
-  EXPECT_EQ(Fingerprint(sent), Fingerprint(held));
+  EXPECT_EQ(Fingerprint(sent, nullptr), Fingerprint(held, nullptr));
   auto other = Parse(R"({"subject":{"first_name":"Bob"},"faces":[{"sub_id":0}]})");
-  EXPECT_NE(Fingerprint(sent), Fingerprint(other));
+  EXPECT_NE(Fingerprint(sent, nullptr), Fingerprint(other, nullptr));
   auto no_face = Parse(R"({"subject":{"first_name":"Ada"}})");
-  EXPECT_NE(Fingerprint(sent), Fingerprint(no_face));
+  EXPECT_NE(Fingerprint(sent, nullptr), Fingerprint(no_face, nullptr));
 }
 
 TEST(UserDoc, WithoutTemplatesDropsIrisTemplatesAndFaceFeatures) {
@@ -145,7 +145,7 @@ TEST(UserDoc, WithoutTemplatesDropsIrisTemplatesAndFaceFeatures) {
   auto bare = WithoutTemplates(doc);
   EXPECT_FALSE(HasTemplates(bare));
   EXPECT_EQ(bare.subject->first_name, "Ada");
-  EXPECT_NE(Fingerprint(bare), Fingerprint(doc));
+  EXPECT_NE(Fingerprint(bare, nullptr), Fingerprint(doc, nullptr));
   auto enroll = ToEnrollUser(bare);
   EXPECT_EQ(enroll.subject.user_uuid, "u1");
   EXPECT_EQ(enroll.info.user_uuid, "u1");
@@ -153,9 +153,32 @@ TEST(UserDoc, WithoutTemplatesDropsIrisTemplatesAndFaceFeatures) {
   EXPECT_EQ(enroll.cards.size(), 1u);
 }
 
+TEST(UserDoc, KeyedFingerprintsNeedTheKeyAndFollowTheStoredOnesKey) {
+  auto old_key = crypto::DataKeys::Parse(
+      "k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", "test");
+  auto both = crypto::DataKeys::Parse(
+      "k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"
+      "k2 202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f\n",
+      "test");
+  auto doc = Parse(kDoc);
+  auto other = doc;
+  other.user_info->pin = "1235";
+  const std::string under_k1 = Fingerprint(doc, &old_key);
+  EXPECT_EQ(under_k1.rfind("k1:", 0), 0u);
+  EXPECT_NE(under_k1, Fingerprint(doc, nullptr));
+  EXPECT_NE(Fingerprint(other, &old_key), under_k1);  // one PIN digit apart
+  // The newest key prints new fingerprints; one stored under k1 is compared under k1.
+  EXPECT_EQ(Fingerprint(doc, &both).rfind("k2:", 0), 0u);
+  EXPECT_EQ(Fingerprint(doc, &both, under_k1), under_k1);
+  EXPECT_EQ(Fingerprint(doc, &both, "0123456789abcdef00000010").rfind("k2:", 0), 0u);
+  auto w = ToUserWrite(doc, "api", &both);
+  EXPECT_EQ(w.digest, Fingerprint(doc, &both));
+  EXPECT_EQ(w.digest_no_templates, Fingerprint(WithoutTemplates(doc), &both));
+}
+
 TEST(UserDoc, ToUserWriteFillsEveryFieldOfTheStoredRecord) {
   auto doc = Parse(kDoc);
-  auto w = ToUserWrite(doc, "device:r1");
+  auto w = ToUserWrite(doc, "device:r1", nullptr);
   EXPECT_EQ(w.user_uuid, "u1");
   EXPECT_EQ(w.source, "device:r1");
   EXPECT_EQ(w.record, ToRecordJson(doc));
@@ -163,8 +186,8 @@ TEST(UserDoc, ToUserWriteFillsEveryFieldOfTheStoredRecord) {
   auto stored = ParseUserDoc("u1", w.record, &problem);
   ASSERT_TRUE(stored) << problem;
   EXPECT_EQ(ToRecordJson(*stored), w.record);
-  EXPECT_EQ(w.digest, Fingerprint(doc));
-  EXPECT_EQ(w.digest_no_templates, Fingerprint(WithoutTemplates(doc)));
+  EXPECT_EQ(w.digest, Fingerprint(doc, nullptr));
+  EXPECT_EQ(w.digest_no_templates, Fingerprint(WithoutTemplates(doc), nullptr));
   EXPECT_NE(w.digest, w.digest_no_templates);  // the document has templates
   EXPECT_EQ(w.record_version, std::optional<std::int32_t>(8976));
   EXPECT_EQ(w.groups, doc.groups);
@@ -175,7 +198,7 @@ TEST(UserDoc, ToUserWriteFillsEveryFieldOfTheStoredRecord) {
 }
 
 TEST(UserDoc, ToUserWriteOfABareUserHasNoTemplateVersionGroupsOrCards) {
-  auto w = ToUserWrite(Parse(R"({"user_uuid": "u1"})"), "api");
+  auto w = ToUserWrite(Parse(R"({"user_uuid": "u1"})"), "api", nullptr);
   EXPECT_EQ(w.user_uuid, "u1");
   EXPECT_EQ(w.source, "api");
   EXPECT_EQ(w.record_version, std::nullopt);
