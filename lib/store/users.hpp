@@ -172,8 +172,9 @@ boost::asio::awaitable<Result<SyncCounts>> SyncCountsOf(Database& db, std::strin
 struct UserDataEvent {
   std::int64_t seq = 0;
   std::string user_uuid;
-  std::string info;  ///< AddUsers, UpdateUsers, DeleteUsers, ...
-  TimePoint occurred_at{};
+  std::string info;         ///< AddUsers, UpdateUsers, DeleteUsers, ...
+  TimePoint occurred_at{};  ///< the reader's time of the entry (else our receive time)
+  TimePoint received_at{};  ///< when the gateway stored the entry (our clock)
 };
 
 /// The importer's position in a reader's events (0 when it never ran).
