@@ -70,8 +70,13 @@ asio::awaitable<Response> Decide(UserRoutesContext& ctx, Request& request, bool 
   if (!ctx.sync) {
     co_return Problem(409, "sync-disabled", "User sync is disabled", "sync.enabled is false");
   }
-  auto r = approve ? co_await ctx.sync->ApproveImport(*id, request.actor)
-                   : co_await ctx.sync->RejectImport(*id, request.actor);
+  // Not a conditional expression around co_await: g++ 12 miscompiles that.
+  Result<sync::SyncManager::ImportDecided> r = boost::system::error_code(Errc::kCancelled);
+  if (approve) {
+    r = co_await ctx.sync->ApproveImport(*id, request.actor);
+  } else {
+    r = co_await ctx.sync->RejectImport(*id, request.actor);
+  }
   if (!r) co_return DbProblem(r.error());
   request.audit_target = r->user_uuid;
   switch (r->outcome) {
