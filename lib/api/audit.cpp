@@ -24,7 +24,9 @@ namespace {
 std::string Clean(std::string_view value) { return log::Escape(log::Cut(value)); }
 
 bool IsUserRoute(const std::string& route) {
-  return route.find("{user_uuid}") != std::string::npos || route.find("/apb/") != std::string::npos;
+  return route.find("{user_uuid}") != std::string::npos ||
+         route.find("/apb/") != std::string::npos ||
+         route.find("/sync/imports/") != std::string::npos;  // the target is the import's user
 }
 
 asio::awaitable<void> Record(store::Database& db, CommitSignal* commits,

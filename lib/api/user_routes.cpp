@@ -133,7 +133,9 @@ asio::awaitable<Response> UserDevices(UserRoutesContext& ctx, Request& request) 
     bool in_scope = true;
     if (rs != readers.end()) {
       auto worker = ctx.workers.Find(id);
-      sync::ReaderView view{worker ? worker->reader().groups : std::vector<std::string>{}, {}};
+      sync::ReaderView view{
+          sync::ReaderGroups(id, worker ? worker->reader().groups : std::vector<std::string>{}),
+          {}};
       in_scope = sync::InScope(u.groups, view);
     }
     if (!in_scope && !s) continue;
@@ -228,6 +230,7 @@ asio::awaitable<Response> SyncPlan(UserRoutesContext& ctx, Request& request) {
   counts["in_sync"] = r->plan.in_sync;
   counts["templates_withheld"] = r->plan.templates_skipped;
   counts["waiting_import"] = r->plan.waiting_import;
+  counts["held_for_review"] = r->plan.held_for_review;
   co_return Json(json::object{
       {"device_id", r->device_id},
       {"policy", ctx.sync->options().policy == sync::Policy::kMirror ? "mirror" : "additive"},
@@ -258,6 +261,8 @@ asio::awaitable<Response> SyncStatus(UserRoutesContext& ctx, Request&) {
       {"enabled", ctx.sync != nullptr},
       {"policy",
        ctx.sync && ctx.sync->options().policy == sync::Policy::kMirror ? "mirror" : "additive"},
+      {"import", ctx.sync ? json::value(sync::ImportPolicyName(ctx.sync->options().import_policy))
+                          : json::value(nullptr)},
       {"items", std::move(items)}});
 }
 
@@ -282,6 +287,7 @@ void AddUserRoutes(Router& router, UserRoutesContext& ctx) {
   router.Add("GET", "/api/v1/users/{user_uuid}/devices", Role::kRead, bind(UserDevices));
   router.Add("GET", "/api/v1/sync/plan", Role::kAdmin, bind(SyncPlan));
   router.Add("GET", "/api/v1/sync/status", Role::kRead, bind(SyncStatus));
+  AddImportRoutes(router, ctx);
 }
 
 }  // namespace gw::api

@@ -44,6 +44,19 @@ inline constexpr std::size_t kUserBodyLimit = 8 * 1024 * 1024;
 /// - `GET /api/v1/sync/plan?device=ID` (admin): dry run of the reader's full round, one at a
 ///   time per reader (429 otherwise).
 /// - `GET /api/v1/sync/status` (read): per reader: last rounds, error, unknown users.
+/// Also registers the review of changes held from readers (AddImportRoutes).
 void AddUserRoutes(Router& router, UserRoutesContext& context);
+
+/// The review of changes made at readers and held under `sync.import: review` (admin):
+/// - `GET /api/v1/sync/imports?after=&limit=`: pending ones, oldest first, each with its reader,
+///   user, reader time, receive time and which parts differ (`changed`: subject, name,
+///   templates, faces, cards, pin, user_info), never the values;
+/// - `POST /api/v1/sync/imports/{import_id}/approve`: the reader's record becomes the user's next
+///   version, pushed to the user's groups;
+/// - `POST /api/v1/sync/imports/{import_id}/reject`: the gateway's record goes back to that
+///   reader (or the user is deleted there when the gateway has no live user).
+/// A decided import answers 409 (`import-decided`); an approve after the user changed at the
+/// gateway answers 409 (`import-stale`). Each decision is an audit event.
+void AddImportRoutes(Router& router, UserRoutesContext& context);
 
 }  // namespace gw::api

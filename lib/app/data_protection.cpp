@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "store/database.hpp"
+#include "store/imports.hpp"
 #include "sync/user_doc.hpp"
 
 namespace gw::app {
@@ -97,7 +98,17 @@ int Rekey(const std::string& config_path) {
       pass_failed += step->failed;
       after = step->last_uuid;
     } while (!after.empty());
-    failed = pass_failed;
+    int imports_failed = 0;
+    while (true) {
+      auto step = store::RekeyImportsStepBlocking(db, kRekeyBatch, &imports_failed);
+      if (!step) {
+        std::cerr << "ef45-gatewayd rekey: " << step.error().message() << "\n";
+        return 1;
+      }
+      moved += *step;
+      if (*step == 0) break;
+    }
+    failed = pass_failed + imports_failed;
     auto left = store::KeyInventoryBlocking(db);
     if (!left) {
       std::cerr << "ef45-gatewayd rekey: " << left.error().message() << "\n";
@@ -108,7 +119,7 @@ int Rekey(const std::string& config_path) {
                  (left->key_ids.size() == 1 && left->key_ids[0] == keys->current_id()));
     if (done) break;
   }
-  std::cout << "rekey: " << moved << " users moved to key " << keys->current_id();
+  std::cout << "rekey: " << moved << " users and held imports moved to key " << keys->current_id();
   if (failed > 0) std::cout << "; " << failed << " records could not be opened or read";
   std::cout << "\n";
   return failed > 0 ? 1 : 0;

@@ -30,6 +30,11 @@ sync::SyncOptions SyncOptionsFor(const config::SyncConfig& sync) {
   sync::SyncOptions o;
   o.policy =
       sync.policy == config::SyncPolicy::kMirror ? sync::Policy::kMirror : sync::Policy::kAdditive;
+  switch (sync.import) {
+    case config::ImportPolicy::kReview: o.import_policy = sync::ImportPolicy::kReview; break;
+    case config::ImportPolicy::kAuto: o.import_policy = sync::ImportPolicy::kAuto; break;
+    case config::ImportPolicy::kOff: o.import_policy = sync::ImportPolicy::kOff; break;
+  }
   o.audit = sync.audit;
   o.inventory = sync.inventory;
   o.max_ops_per_second = sync.max_ops_per_second;

@@ -425,15 +425,20 @@ void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& 
 }
 
 void ReadSync(Reader& r, const YAML::Node& node, SyncConfig& out) {
-  if (!r.Map(
-          node, "sync",
-          {"enabled", "policy", "audit_ms", "inventory_ms", "max_ops_per_second", "page_size"})) {
+  if (!r.Map(node, "sync",
+             {"enabled", "policy", "import", "audit_ms", "inventory_ms", "max_ops_per_second",
+              "page_size"})) {
     return;
   }
   r.Bool(node, "enabled", "sync", out.enabled);
   constexpr std::array<std::pair<std::string_view, SyncPolicy>, 2> kPolicies = {
       {{"mirror", SyncPolicy::kMirror}, {"additive", SyncPolicy::kAdditive}}};
   r.Choice(node, "policy", "sync", out.policy, kPolicies);
+  constexpr std::array<std::pair<std::string_view, ImportPolicy>, 3> kImports = {
+      {{"review", ImportPolicy::kReview},
+       {"auto", ImportPolicy::kAuto},
+       {"off", ImportPolicy::kOff}}};
+  r.Choice(node, "import", "sync", out.import, kImports);
   r.Millis(node, "audit_ms", "sync", out.audit, 1000, 86'400'000);
   r.Millis(node, "inventory_ms", "sync", out.inventory, 1000, 86'400'000);
   r.Int(node, "max_ops_per_second", "sync", out.max_ops_per_second, 1, 100000);

@@ -114,9 +114,17 @@ enum class SyncPolicy {
   kAdditive  ///< ... are only reported
 };
 
+/// What becomes of changes made at a reader (enrolments, edits): a reader is not an authority.
+enum class ImportPolicy {
+  kReview,  ///< held until an admin approves or rejects them (/api/v1/sync/imports)
+  kAuto,    ///< imported at once; a new user reaches only the source reader's groups
+  kOff      ///< never imported: the gateway's record goes back to the reader
+};
+
 struct SyncConfig {
   bool enabled = true;
   SyncPolicy policy = SyncPolicy::kAdditive;
+  ImportPolicy import = ImportPolicy::kReview;
   milliseconds audit{300000};     ///< full drift audit of every reader this often
   milliseconds inventory{60000};  ///< import enrolments done at readers this often
   int max_ops_per_second = 50;    ///< reader calls per second one reconciler may make

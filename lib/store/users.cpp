@@ -5,6 +5,7 @@
 #include "common/run_blocking.hpp"
 #include "crypto/data_keys.hpp"
 #include "store/pg.hpp"
+#include "store/users_tx.hpp"
 
 namespace gw::store {
 
@@ -472,7 +473,7 @@ Result<std::vector<UserDataEvent>> UserDataEventsBlocking(Database& db,
                                                           std::int64_t after_seq, int limit) {
   static const std::string kSql =
       "SELECT seq, coalesce(user_uuid, ''), coalesce(info, ''), " +
-      detail::MicrosOf("occurred_at") +
+      detail::MicrosOf("occurred_at") + ", " + detail::MicrosOf("received_at") +
       " FROM events WHERE device_id = $1 AND seq > $2 AND kind = 'user_data' "
       "AND event_key LIKE 'log:%' ORDER BY seq LIMIT $3";
   return detail::WithConnectionBlocking<std::vector<UserDataEvent>>(
@@ -481,7 +482,8 @@ Result<std::vector<UserDataEvent>> UserDataEventsBlocking(Database& db,
         std::vector<UserDataEvent> out;
         for (const auto& r : tx.exec_params(kSql, device_id, after_seq, std::max(1, limit))) {
           out.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                         detail::FromMicros(r[3].as<std::int64_t>())});
+                         detail::FromMicros(r[3].as<std::int64_t>()),
+                         detail::FromMicros(r[4].as<std::int64_t>())});
         }
         return out;
       });
@@ -501,36 +503,46 @@ Result<void> SetImportCursorBlocking(Database& db, const std::string& device_id,
   });
 }
 
+namespace detail {
+
+std::optional<std::int64_t> ImportUserTx(pqxx::work& tx, const crypto::DataKeys* keys,
+                                         const ImportWrite& w) {
+  auto row =
+      tx.exec_params("SELECT version FROM users WHERE user_uuid = $1 FOR UPDATE", w.user_uuid);
+  std::optional<std::int64_t> current;
+  if (!row.empty()) current = row[0][0].as<std::int64_t>();
+  if (current != w.expected_version) return std::nullopt;  // lost a race: caller retries
+  std::int64_t version = current.value_or(0);
+  if (w.user) version = WriteUser(tx, keys, *w.user, current);
+  if (w.conflict_info) {
+    tx.exec_params(
+        "INSERT INTO events (device_id, event_key, kind, sources, event_type, info, "
+        "additional_data, user_uuid) VALUES ($1, 'sync-conflict:' || $2 || ':' || $3, "
+        "'user_data', 4, 'SyncConflict', $4, $5, $6) ON CONFLICT DO NOTHING",
+        w.device_id, std::to_string(w.source_seq), std::to_string(version), *w.conflict_info,
+        w.conflict_detail.value_or(""), w.user_uuid);
+  }
+  if (w.applied_digest && version > 0) {
+    EnsureDevice(tx, w.device_id);
+    tx.exec_params(
+        "INSERT INTO user_device_state (user_uuid, device_id, applied_version, status, "
+        "applied_digest, attempts, updated_at) VALUES ($1, $2, $3, 'applied', $4, 0, now()) "
+        "ON CONFLICT (user_uuid, device_id) DO UPDATE SET applied_version = $3, "
+        "status = 'applied', applied_digest = $4, last_error = NULL, note = NULL, "
+        "attempts = 0, updated_at = now()",
+        w.user_uuid, w.device_id, version, *w.applied_digest);
+  }
+  return version;
+}
+
+}  // namespace detail
+
 Result<std::int64_t> ImportUserBlocking(Database& db, const ImportWrite& w) {
   auto r = detail::WithConnectionBlocking<std::optional<std::int64_t>>(
       db.Connections(), [&](pqxx::connection& c) -> std::optional<std::int64_t> {
         pqxx::work tx(c);
-        auto row = tx.exec_params("SELECT version FROM users WHERE user_uuid = $1 FOR UPDATE",
-                                  w.user_uuid);
-        std::optional<std::int64_t> current;
-        if (!row.empty()) current = row[0][0].as<std::int64_t>();
-        if (current != w.expected_version) return std::nullopt;  // lost a race: caller retries
-        std::int64_t version = current.value_or(0);
-        if (w.user) version = WriteUser(tx, db.Keys(), *w.user, current);
-        if (w.conflict_info) {
-          tx.exec_params(
-              "INSERT INTO events (device_id, event_key, kind, sources, event_type, info, "
-              "additional_data, user_uuid) VALUES ($1, 'sync-conflict:' || $2 || ':' || $3, "
-              "'user_data', 4, 'SyncConflict', $4, $5, $6) ON CONFLICT DO NOTHING",
-              w.device_id, std::to_string(w.source_seq), std::to_string(version), *w.conflict_info,
-              w.conflict_detail.value_or(""), w.user_uuid);
-        }
-        if (w.applied_digest && version > 0) {
-          EnsureDevice(tx, w.device_id);
-          tx.exec_params(
-              "INSERT INTO user_device_state (user_uuid, device_id, applied_version, status, "
-              "applied_digest, attempts, updated_at) VALUES ($1, $2, $3, 'applied', $4, 0, now()) "
-              "ON CONFLICT (user_uuid, device_id) DO UPDATE SET applied_version = $3, "
-              "status = 'applied', applied_digest = $4, last_error = NULL, note = NULL, "
-              "attempts = 0, updated_at = now()",
-              w.user_uuid, w.device_id, version, *w.applied_digest);
-        }
-        tx.commit();
+        auto version = detail::ImportUserTx(tx, db.Keys(), w);
+        if (version) tx.commit();
         return version;
       });
   if (!r) return r.error();
@@ -547,6 +559,17 @@ Result<KeyInventory> KeyInventoryBlocking(Database& db) {
       if (r[0].is_null()) {
         out.plaintext = r[1].as<std::int64_t>();
       } else {
+        out.key_ids.push_back(r[0].as<std::string>());
+      }
+    }
+    // Changes held for review hold a reader's record too (imports.hpp).
+    for (const auto& r :
+         tx.exec("SELECT CASE WHEN record LIKE 'gwenc1:%' THEN split_part(record, ':', 2) END, "
+                 "count(*) FROM sync_imports WHERE status = 'pending' GROUP BY 1 ORDER BY 1")) {
+      if (r[0].is_null()) {
+        out.plaintext += r[1].as<std::int64_t>();
+      } else if (std::find(out.key_ids.begin(), out.key_ids.end(), r[0].as<std::string>()) ==
+                 out.key_ids.end()) {
         out.key_ids.push_back(r[0].as<std::string>());
       }
     }

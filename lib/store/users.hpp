@@ -179,8 +179,9 @@ boost::asio::awaitable<Result<SyncCounts>> SyncCountsOf(Database& db, std::strin
 struct UserDataEvent {
   std::int64_t seq = 0;
   std::string user_uuid;
-  std::string info;  ///< AddUsers, UpdateUsers, DeleteUsers, ...
-  TimePoint occurred_at{};
+  std::string info;         ///< AddUsers, UpdateUsers, DeleteUsers, ...
+  TimePoint occurred_at{};  ///< the reader's time of the entry (else our receive time)
+  TimePoint received_at{};  ///< when the gateway stored the entry (our clock)
 };
 
 /// The importer's position in a reader's events (0 when it never ran).
@@ -218,8 +219,8 @@ boost::asio::awaitable<Result<std::int64_t>> ImportUser(Database& db, ImportWrit
 
 /// Which data keys the users are stored under (start-up refuses a key id the key file lacks).
 struct KeyInventory {
-  std::vector<std::string> key_ids;  ///< distinct users.key_id of live users
-  std::int64_t plaintext = 0;        ///< live users stored before a key was configured
+  std::vector<std::string> key_ids;  ///< key ids of live users and of changes held for review
+  std::int64_t plaintext = 0;        ///< such rows stored before a key was configured
 };
 Result<KeyInventory> KeyInventoryBlocking(Database& db);
 

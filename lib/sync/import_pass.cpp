@@ -9,6 +9,8 @@
 #include "common/log_escape.hpp"
 #include "poll/device_worker.hpp"
 #include "store/database.hpp"
+#include "store/imports.hpp"
+#include "sync/import_diff.hpp"
 #include "sync/import_rule.hpp"
 #include "sync/reconciler.hpp"
 #include "sync/status.hpp"
@@ -107,10 +109,13 @@ asio::awaitable<Outcome<GatewaySide>> ReadGatewaySide(store::Database& db, std::
   co_return side;
 }
 
-/// The canonical record the reader's copy becomes. Cards and groups, which a reader cannot
-/// report, are kept from the gateway's record.
-store::UserWrite RecordFrom(UserDoc incoming, const std::optional<store::StoredUser>& user,
-                            const std::string& device_id, const crypto::DataKeys* keys) {
+}  // namespace
+
+store::UserWrite ImportedRecord(UserDoc incoming, const std::optional<store::StoredUser>& user,
+                                const std::string& device_id,
+                                std::vector<std::string> new_user_groups,
+                                const crypto::DataKeys* keys) {
+  incoming.groups = std::move(new_user_groups);
   if (user) {
     std::string problem;
     if (auto stored = ParseUserDoc(user->user_uuid, user->record, &problem)) {
@@ -121,13 +126,29 @@ store::UserWrite RecordFrom(UserDoc incoming, const std::optional<store::StoredU
   return ToUserWrite(incoming, "device:" + device_id, keys);
 }
 
-/// What the decision writes; nullopt: nothing (in sync and recorded, or our own echo).
+namespace {
+
+/// Where a user new to the gateway imported under `auto` may go: the source reader's groups, or
+/// only that reader when it has none. (An import never reaches readers the source reader does
+/// not share a group with: a reader is not trusted to enrol people at other doors.)
+std::vector<std::string> NewUserGroups(const poll::DeviceWorker& worker) {
+  if (!worker.reader().groups.empty()) return worker.reader().groups;
+  return {OwnGroup(worker.id())};
+}
+
+/// What the decision writes; nullopt: nothing (in sync and recorded, our own echo, held for
+/// review, or not imported).
 std::optional<store::ImportWrite> Act(const ImportDecision& d, const store::UserDataEvent& e,
                                       const GatewaySide& side, const UserDoc& reader_copy,
-                                      const std::string& reader_print, const std::string& device_id,
+                                      const std::string& reader_print,
+                                      const poll::DeviceWorker& worker,
                                       const crypto::DataKeys* keys) {
-  if (d.verdict == ImportVerdict::kOwnEcho) return std::nullopt;
+  if (d.verdict == ImportVerdict::kOwnEcho || d.verdict == ImportVerdict::kHeld ||
+      d.verdict == ImportVerdict::kNotImported) {
+    return std::nullopt;
+  }
   if (d.verdict == ImportVerdict::kInSync && !d.record_applied) return std::nullopt;
+  const std::string& device_id = worker.id();
   store::ImportWrite w;
   w.device_id = device_id;
   w.user_uuid = e.user_uuid;
@@ -135,21 +156,55 @@ std::optional<store::ImportWrite> Act(const ImportDecision& d, const store::User
   w.applied_digest = reader_print;
   if (side.user) w.expected_version = side.user->version;
   if (d.verdict == ImportVerdict::kGatewayWins) {
-    // The reader gets the gateway's record back.
+    // The reader gets the gateway's record (or its deletion) back.
     w.applied_digest.reset();
     w.conflict_detail = "reader change at " +
-                        std::to_string(e.occurred_at.time_since_epoch().count()) +
-                        "us lost to gateway version " + std::to_string(side.user->version);
+                        std::to_string(e.occurred_at.time_since_epoch().count()) + "us (received " +
+                        std::to_string(e.received_at.time_since_epoch().count()) +
+                        "us) lost to gateway version " + std::to_string(side.user->version) + ": " +
+                        std::string(d.reason);
   } else if (d.verdict == ImportVerdict::kReaderWins) {
     if (d.conflict) {
       w.conflict_detail = "gateway version " + std::to_string(side.user->version) +
                           " lost to a newer change at the reader";
     }
-    w.user = RecordFrom(reader_copy, side.user, device_id, keys);
+    w.user = ImportedRecord(reader_copy, side.user, device_id, NewUserGroups(worker), keys);
     w.applied_digest = w.user->digest;  // the reader's copy, printed as the new version is
   }
   if (d.conflict) w.conflict_info = std::string(ImportVerdictName(d.verdict));
   return w;
+}
+
+/// Holds the reader's change for review (sync.import: review): stored as a pending import of
+/// this reader, pushed nowhere; the gateway's record stays canonical meanwhile.
+asio::awaitable<Outcome<void>> Hold(Ctx ctx, Reconciler& r, const store::UserDataEvent& e,
+                                    const GatewaySide& side, const UserDoc& copy,
+                                    const std::string& reader_print) {
+  store::HeldImport h;
+  h.device_id = r.id;
+  h.user_uuid = e.user_uuid;
+  h.record = ToRecordJson(copy);
+  h.reader_digest = reader_print;
+  std::optional<UserDoc> gateway_doc;
+  if (side.user && !side.user->deleted) {
+    h.base_version = side.user->version;
+    std::string problem;
+    if (auto d = ParseUserDoc(side.user->user_uuid, side.user->record, &problem)) {
+      gateway_doc = std::move(*d);
+    }
+  } else if (side.user) {
+    h.base_version = side.user->version;
+  }
+  h.changed = ChangedParts(gateway_doc ? &*gateway_doc : nullptr, copy);
+  h.source_seq = e.seq;
+  h.occurred_at = e.occurred_at;
+  h.received_at = e.received_at;
+  auto id = co_await store::HoldImport(ctx.db, std::move(h));
+  if (!id) co_return DatabaseError(id.error());
+  GW_LOG(kInfo, "sync") << r.id << ": change to user " << log::Cut(e.user_uuid)
+                        << " held for review (import " << *id << ")";
+  if (ctx.metrics) ctx.metrics->CountImport(r.id, "held");
+  co_return Outcome<void>();
 }
 
 /// Logs an import and, when the gateway won, makes the next rounds push its record back.
@@ -185,6 +240,7 @@ asio::awaitable<Outcome<void>> ImportOne(Ctx ctx, std::shared_ptr<Reconciler> r,
                                          std::shared_ptr<poll::DeviceWorker> worker,
                                          const store::UserDataEvent& e, ReaderView view,
                                          bool* imported) {
+  const ImportPolicy policy = ctx.options.import_policy;
   auto task = ReadUserOnStrand(worker, r->limiter, e.user_uuid);
   auto read = co_await worker->Run(std::move(task));
   if (ctx.metrics) ctx.metrics->CountOperation(r->id, "import", static_cast<bool>(read));
@@ -198,15 +254,24 @@ asio::awaitable<Outcome<void>> ImportOne(Ctx ctx, std::shared_ptr<Reconciler> r,
     std::string reader_print =
         Fingerprint(copy, ctx.db.Keys(), side->user ? side->user->digest : std::string());
     auto summary = side->user ? std::optional(SummaryOf(*side->user)) : std::nullopt;
-    auto decision =
-        DecideImport(summary ? &*summary : nullptr, side->state ? &*side->state : nullptr,
-                     reader_print, e.occurred_at, view);
-    auto write = Act(decision, e, *side, copy, reader_print, r->id, ctx.db.Keys());
+    ReaderChange change{reader_print, e.occurred_at, e.received_at};
+    auto decision = DecideImport(summary ? &*summary : nullptr,
+                                 side->state ? &*side->state : nullptr, change, view, policy);
+    if (decision.verdict == ImportVerdict::kHeld) {
+      auto held = co_await Hold(ctx, *r, e, *side, copy, reader_print);
+      if (!held) co_return held.error();
+      break;
+    }
+    auto write = Act(decision, e, *side, copy, reader_print, *worker, ctx.db.Keys());
     if (!write) break;
     auto version = co_await store::ImportUser(ctx.db, *write);
     if (!version && version.error() == Errc::kConflict) continue;
     if (!version) co_return DatabaseError(version.error());
     if (write->user) *imported = true;
+    if (write->user && ctx.metrics) ctx.metrics->CountImport(r->id, "imported");
+    if (decision.verdict == ImportVerdict::kGatewayWins && ctx.metrics) {
+      ctx.metrics->CountImport(r->id, "refused");
+    }
     co_await AfterImport(ctx, *r, *write, decision, *version, reader_print);
     break;
   }

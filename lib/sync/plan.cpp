@@ -23,6 +23,14 @@ std::int64_t Plan::Count(OpKind kind) const {
                        [&](const PlannedOp& op) { return op.kind == kind; });
 }
 
+std::string OwnGroup(const std::string& device_id) { return "reader:" + device_id; }
+
+std::vector<std::string> ReaderGroups(const std::string& device_id,
+                                      std::vector<std::string> configured) {
+  configured.push_back(OwnGroup(device_id));
+  return configured;
+}
+
 bool InScope(const std::vector<std::string>& user_groups, const ReaderView& reader) {
   if (user_groups.empty()) return true;
   for (const auto& g : user_groups) {
@@ -127,6 +135,10 @@ void PlanUnwanted(const PlanInput& in, const store::UserSummary& user,
 void PlanUnknown(const PlanInput& in, const std::set<std::string>& known, Plan& plan) {
   for (const auto& [uuid, digest] : *in.actual) {
     if (known.count(uuid)) continue;
+    if (in.held && in.held->count(uuid)) {
+      ++plan.held_for_review;
+      continue;
+    }
     if (in.pending_import && in.pending_import->count(uuid)) {
       ++plan.waiting_import;
       continue;
@@ -150,6 +162,10 @@ Plan ComputePlan(const PlanInput& in) {
     if (in.states) {
       auto it = in.states->find(user.user_uuid);
       if (it != in.states->end()) state = &it->second;
+    }
+    if (!user.deleted && in.held && in.held->count(user.user_uuid)) {
+      ++plan.held_for_review;
+      continue;
     }
     bool wanted = !user.deleted && InScope(user.groups, in.reader);
     auto [digest, strip] = ExpectedDigest(user, in.reader);

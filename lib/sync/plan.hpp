@@ -42,6 +42,9 @@ struct Plan {
   std::int64_t in_sync = 0;            ///< users needing nothing
   std::int64_t templates_skipped = 0;  ///< users pushed without templates (record_version)
   std::int64_t waiting_import = 0;     ///< users changed at the reader, import pending: left alone
+  /// Users whose change at this reader waits for an admin's review: their copy there is left as
+  /// the reader holds it (neither overwritten nor deleted) until the decision.
+  std::int64_t held_for_review = 0;
   std::int64_t Count(OpKind kind) const;
 };
 
@@ -50,6 +53,14 @@ struct ReaderView {
   std::vector<std::string> groups;             ///< the reader's groups (config)
   std::optional<std::int32_t> record_version;  ///< the reader's algorithm version, if known
 };
+
+/// The groups reader `device_id` belongs to: its configured groups and its own group
+/// `reader:<id>` (a user limited to that group reaches only that reader; an enrolment imported
+/// under `sync.import: auto` from a reader without groups is).
+std::vector<std::string> ReaderGroups(const std::string& device_id,
+                                      std::vector<std::string> configured);
+/// The name of reader `device_id`'s own group.
+std::string OwnGroup(const std::string& device_id);
 
 /// True when a user limited to `user_groups` (empty = all readers) belongs on this reader.
 bool InScope(const std::vector<std::string>& user_groups, const ReaderView& reader);
@@ -69,6 +80,9 @@ struct PlanInput {
   Policy policy = Policy::kAdditive;
   /// Users with reader events the importer has not handled yet: never deleted as unknown.
   const std::set<std::string>* pending_import = nullptr;
+  /// Users with a change at this reader pending review (sync_imports): left alone there unless
+  /// deleted at the gateway (a deletion is final).
+  const std::set<std::string>* held = nullptr;
   /// Unknown users allowed to be deleted under mirror (seen unknown for long enough); nullptr =
   /// all of them.
   const std::set<std::string>* unknown_ripe = nullptr;

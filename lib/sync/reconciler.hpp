@@ -61,6 +61,8 @@ struct SyncManager::Reconciler {
   std::map<std::string, std::pair<std::int64_t, store::TimePoint>> handled;
   /// Users to push again whatever their version (the gateway won a conflict on this reader).
   std::set<std::string> force;
+  /// A held import from this reader was rejected: restore the gateway's records here.
+  bool restore_due = true;
 
   mutable std::mutex mutex;
   ReaderSyncStatus status;
@@ -95,12 +97,28 @@ boost::asio::awaitable<Outcome<void>> IncrementalRound(Ctx ctx, std::shared_ptr<
                                                        std::shared_ptr<poll::DeviceWorker> worker,
                                                        bool* worked);
 
+/// Carries out rejected imports of this reader (sync_imports rejected, not yet restored): the
+/// gateway's record is pushed back there, or the user deleted there when the gateway has no live
+/// user for it; then each is marked restored. Users with a newer pending import there are left
+/// alone. Errors are recorded.
+boost::asio::awaitable<Outcome<void>> RestoreRejected(Ctx ctx, std::shared_ptr<Reconciler> r,
+                                                      std::shared_ptr<poll::DeviceWorker> worker);
+
+/// The canonical record a reader's copy becomes, imported from reader `device_id`: cards and
+/// groups, which a reader cannot report, are kept from the gateway's record `user`; a user new
+/// to the gateway gets `new_user_groups`.
+store::UserWrite ImportedRecord(UserDoc incoming, const std::optional<store::StoredUser>& user,
+                                const std::string& device_id,
+                                std::vector<std::string> new_user_groups,
+                                const crypto::DataKeys* keys);
+
 /// The inputs of a full round's plan, read from PostgreSQL and the reader.
 struct FullInputs {
   std::vector<store::UserSummary> desired;
   std::map<std::string, store::DeviceUserState> states;
   std::map<std::string, std::string> actual;  ///< reader uuid -> fingerprint
   std::set<std::string> pending_import;
+  std::set<std::string> held;  ///< users with a change at this reader pending review
   std::optional<std::int32_t> record_version;
 };
 boost::asio::awaitable<Outcome<FullInputs>> GatherFull(Ctx ctx,

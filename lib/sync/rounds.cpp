@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "poll/device_worker.hpp"
 #include "store/database.hpp"
+#include "store/imports.hpp"
 #include "sync/import_rule.hpp"
 #include "sync/reconciler.hpp"
 #include "sync/status.hpp"
@@ -193,6 +194,13 @@ asio::awaitable<Outcome<std::set<std::string>>> PendingImports(store::Database& 
   co_return out;
 }
 
+/// Users whose change at reader `id` waits for review.
+asio::awaitable<Outcome<std::set<std::string>>> LoadHeld(store::Database& db, std::string id) {
+  auto held = co_await store::HeldUsers(db, std::move(id));
+  if (!held) co_return DatabaseError(held.error());
+  co_return std::set<std::string>(held->begin(), held->end());
+}
+
 void Advance(Reconciler& r, const std::vector<store::UserSummary>& users) {
   for (const auto& u : users) {
     if (!r.watermark || u.updated_at > *r.watermark) r.watermark = u.updated_at;
@@ -285,7 +293,7 @@ void SetError(Reconciler& r, const Error& error) {
 }
 
 ReaderView ViewOf(const poll::DeviceWorker& worker, std::optional<std::int32_t> record_version) {
-  return ReaderView{worker.reader().groups, record_version};
+  return ReaderView{ReaderGroups(worker.id(), worker.reader().groups), record_version};
 }
 
 asio::awaitable<Outcome<FullInputs>> GatherFull(Ctx ctx, std::shared_ptr<poll::DeviceWorker> worker,
@@ -313,6 +321,9 @@ asio::awaitable<Outcome<FullInputs>> GatherFull(Ctx ctx, std::shared_ptr<poll::D
   auto pending = co_await PendingImports(ctx.db, worker->id());
   if (!pending) co_return pending.error();
   in.pending_import = std::move(*pending);
+  auto held = co_await LoadHeld(ctx.db, worker->id());
+  if (!held) co_return held.error();
+  in.held = std::move(*held);
   co_return in;
 }
 
@@ -330,6 +341,7 @@ asio::awaitable<Outcome<void>> FullRound(Ctx ctx, std::shared_ptr<Reconciler> r,
   pi.reader = ViewOf(*worker, in->record_version);
   pi.policy = ctx.options.policy;
   pi.pending_import = &in->pending_import;
+  pi.held = &in->held;
   pi.unknown_ripe = &ripe;
   auto plan = ComputePlan(pi);
   HoldReaderChanges(*r, *in, ctx.options.unknown_grace, now, plan);
@@ -386,6 +398,8 @@ asio::awaitable<Outcome<void>> IncrementalRound(Ctx ctx, std::shared_ptr<Reconci
   if (changed->empty()) co_return Outcome<void>();
   auto states = co_await LoadStates(ctx.db, r->id);
   if (!states) co_return Failed(*r, states.error());
+  auto held = co_await LoadHeld(ctx.db, r->id);
+  if (!held) co_return Failed(*r, held.error());
   std::optional<std::int32_t> rv = worker->Snapshot().record_version;
   {
     std::lock_guard lock(r->mutex);
@@ -396,6 +410,7 @@ asio::awaitable<Outcome<void>> IncrementalRound(Ctx ctx, std::shared_ptr<Reconci
   pi.states = &*states;
   pi.reader = ViewOf(*worker, rv);
   pi.policy = ctx.options.policy;
+  pi.held = &*held;
   pi.retry_failed = false;
   auto plan = ComputePlan(pi);
   auto remember = [&] {
@@ -422,6 +437,55 @@ asio::awaitable<void> RefreshCounts(Ctx ctx, std::shared_ptr<Reconciler> r,
   if (!counts) co_return;  // a gauge, not a result: the next refresh catches up
   ctx.metrics->SetCounts(r->id, static_cast<double>(counts->applied),
                          static_cast<double>(counts->pending), static_cast<double>(counts->failed));
+  auto held = co_await store::PendingImportCount(ctx.db, r->id);
+  if (held) ctx.metrics->SetPendingImports(r->id, static_cast<double>(*held));
+}
+
+asio::awaitable<Outcome<void>> RestoreRejected(Ctx ctx, std::shared_ptr<Reconciler> r,
+                                               std::shared_ptr<poll::DeviceWorker> worker) {
+  auto todo = co_await store::ImportsToRestore(ctx.db, r->id);
+  if (!todo) co_return Failed(*r, DatabaseError(todo.error()));
+  if (todo->empty()) co_return Outcome<void>();
+  auto held = co_await LoadHeld(ctx.db, r->id);
+  if (!held) co_return Failed(*r, held.error());
+  std::vector<std::string> uuids;
+  for (const auto& t : *todo) uuids.push_back(t.user_uuid);
+  auto rows = co_await store::UsersByUuid(ctx.db, std::move(uuids));
+  if (!rows) co_return Failed(*r, DatabaseError(rows.error()));
+  std::map<std::string, store::UserSummary> users;
+  for (const auto& u : *rows) users.emplace(u.user_uuid, SummaryOf(u));
+  std::optional<std::int32_t> rv = worker->Snapshot().record_version;
+  {
+    std::lock_guard lock(r->mutex);
+    if (!rv) rv = r->status.record_version;
+  }
+  const auto view = ViewOf(*worker, rv);
+  std::vector<PlannedOp> ops;
+  std::set<std::string> planned;
+  for (const auto& t : *todo) {
+    // A newer change there waits for its own review; one op per user is enough.
+    if (held->count(t.user_uuid) || !planned.insert(t.user_uuid).second) continue;
+    auto it = users.find(t.user_uuid);
+    PlannedOp op{OpKind::kDeleteUnknown, t.user_uuid, 0, false, {}, "import rejected"};
+    if (it != users.end()) {
+      const auto& u = it->second;
+      op.version = u.version;
+      // kAdd: a reader holding the user answers 409 and gets the record in place.
+      op.kind = !u.deleted && InScope(u.groups, view) ? OpKind::kAdd : OpKind::kDelete;
+    }
+    ops.push_back(std::move(op));
+  }
+  if (!ops.empty()) {
+    GW_LOG(kInfo, "sync") << r->id << ": restoring the gateway's record of " << ops.size()
+                          << " user(s) after rejected imports";
+    auto done = co_await Execute(ctx, r, worker, std::move(ops), rv);
+    if (!done) co_return Failed(*r, done.error());
+  }
+  std::vector<std::int64_t> ids;
+  for (const auto& t : *todo) ids.push_back(t.id);
+  auto marked = co_await store::MarkRestored(ctx.db, std::move(ids));
+  if (!marked) co_return Failed(*r, DatabaseError(marked.error()));
+  co_return Outcome<void>();
 }
 
 }  // namespace gw::sync

@@ -115,6 +115,12 @@ asio::awaitable<void> Turn(Ctx ctx, const std::shared_ptr<Reconciler>& r,
                            const poll::ReaderSnapshot& snap, Clock::time_point now, Schedule& s,
                            const std::function<void()>& notify_all) {
   bool ok = co_await ImportIfDue(ctx, r, worker, snap, now, s, notify_all);
+  if (ok && (r->restore_due || s.full_due || now >= s.next_full)) {
+    // Rejected imports (decided here, on another instance, or before a restart).
+    r->restore_due = false;
+    ok = static_cast<bool>(co_await RestoreRejected(ctx, r, worker));
+    if (!ok) r->restore_due = true;
+  }
   RoundResult round;
   if (ok) round = co_await RoundIfDue(ctx, r, worker, now, s);
   if (!ok || !round.ok) {
@@ -122,7 +128,9 @@ asio::awaitable<void> Turn(Ctx ctx, const std::shared_ptr<Reconciler>& r,
   } else {
     s.backoff = milliseconds(0);
   }
-  if (round.refresh) co_await RefreshCounts(ctx, r, worker->reader().groups);
+  if (round.refresh) {
+    co_await RefreshCounts(ctx, r, ReaderGroups(worker->id(), worker->reader().groups));
+  }
 }
 
 /// One reader's reconciler until it is stopped or its reader is no longer polled here.
@@ -281,6 +289,7 @@ asio::awaitable<Result<PlanReport>> SyncManager::DryRun(std::string device_id) {
   pi.reader = ViewOf(*worker, in->record_version);
   pi.policy = options_.policy;
   pi.pending_import = &in->pending_import;
+  pi.held = &in->held;
   PlanReport report;
   report.device_id = device_id;
   report.plan = ComputePlan(pi);

@@ -12,6 +12,8 @@
 
 #include "common/error.hpp"
 #include "common/wait_group.hpp"
+#include "store/imports.hpp"
+#include "sync/import_rule.hpp"
 #include "sync/plan.hpp"
 
 namespace gw::store {
@@ -27,6 +29,8 @@ class SyncMetrics;
 
 struct SyncOptions {
   Policy policy = Policy::kAdditive;
+  /// What becomes of changes made at readers (config `sync.import`).
+  ImportPolicy import_policy = ImportPolicy::kReview;
   std::chrono::milliseconds audit{300000};     ///< full round (read the whole reader) this often
   std::chrono::milliseconds inventory{60000};  ///< scan the reader's UserData events at least
                                                ///< this often (also whenever it has new events)
@@ -97,6 +101,24 @@ class SyncManager {
   /// and PostgreSQL, changes nothing. Errc::kNotFound when this process does not poll it;
   /// reader and database errors as values.
   boost::asio::awaitable<Result<PlanReport>> DryRun(std::string device_id);
+
+  /// What deciding a held import did.
+  struct ImportDecided {
+    store::DecisionOutcome outcome = store::DecisionOutcome::kDone;
+    std::int64_t version = 0;  ///< approve: the version written
+    std::string user_uuid;
+    std::string device_id;
+  };
+  /// Approves held import `id` on behalf of `actor`: the reader's record becomes the user's next
+  /// version (cards and groups kept from the gateway's record; a new user has no groups: every
+  /// reader) and every reconciler is woken to push it. kStale when the user changed at the
+  /// gateway since the change was held (reject it instead, or change the user). Database
+  /// errors as values.
+  boost::asio::awaitable<Result<ImportDecided>> ApproveImport(std::int64_t id, std::string actor);
+  /// Rejects held import `id`: the source reader's reconciler puts the gateway's record back
+  /// there (or deletes the user there when the gateway has no live user), at once if this
+  /// process polls that reader, else at that reader's next full round.
+  boost::asio::awaitable<Result<ImportDecided>> RejectImport(std::int64_t id, std::string actor);
 
   std::vector<ReaderSyncStatus> Status() const;
   const SyncOptions& options() const { return options_; }

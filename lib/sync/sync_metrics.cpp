@@ -25,7 +25,20 @@ SyncMetrics::SyncMetrics(prometheus::Registry& registry)
       rounds_(prometheus::BuildCounter()
                   .Name("ef45gw_sync_rounds_total")
                   .Help("Reconciliation rounds by kind (full, incremental) and result")
-                  .Register(registry)) {}
+                  .Register(registry)),
+      imports_pending_(prometheus::BuildGauge()
+                           .Name("ef45gw_sync_imports_pending")
+                           .Help("Changes made at a reader waiting for an admin's review")
+                           .Register(registry)),
+      imports_(prometheus::BuildCounter()
+                   .Name("ef45gw_sync_imports_total")
+                   .Help("Changes made at a reader by outcome (held for review, imported, "
+                         "refused: the gateway's record went back)")
+                   .Register(registry)),
+      decisions_(prometheus::BuildCounter()
+                     .Name("ef45gw_sync_import_decisions_total")
+                     .Help("Admins' decisions on held imports (approved, rejected)")
+                     .Register(registry)) {}
 
 void SyncMetrics::SetCounts(const std::string& reader, double applied, double pending,
                             double failed) {
@@ -74,6 +87,25 @@ void SyncMetrics::CountRound(const std::string& reader, bool full, bool ok) {
   p->Increment();
 }
 
+void SyncMetrics::SetPendingImports(const std::string& reader, double imports) {
+  std::lock_guard lock(mutex_);
+  auto& p = gauges_[reader]["imports_pending"];
+  if (!p) p = &imports_pending_.Add({{"reader", reader}});
+  p->Set(imports);
+}
+
+void SyncMetrics::CountImport(const std::string& reader, const std::string& outcome) {
+  std::lock_guard lock(mutex_);
+  auto& p = counters_[reader]["import:" + outcome];
+  if (!p) p = &imports_.Add({{"reader", reader}, {"outcome", outcome}});
+  p->Increment();
+}
+
+void SyncMetrics::CountDecision(bool approved) {
+  // Not per reader: kept when readers come and go.
+  decisions_.Add({{"decision", approved ? "approved" : "rejected"}}).Increment();
+}
+
 void SyncMetrics::RemoveReader(const std::string& reader) {
   std::lock_guard lock(mutex_);
   for (auto& [key, g] : gauges_[reader]) {
@@ -81,6 +113,8 @@ void SyncMetrics::RemoveReader(const std::string& reader) {
       users_.Remove(g);
     } else if (key == "unknown") {
       unknown_.Remove(g);
+    } else if (key == "imports_pending") {
+      imports_pending_.Remove(g);
     } else {
       templates_skipped_.Remove(g);
     }
@@ -88,6 +122,8 @@ void SyncMetrics::RemoveReader(const std::string& reader) {
   for (auto& [key, c] : counters_[reader]) {
     if (key.rfind("op:", 0) == 0) {
       operations_.Remove(c);
+    } else if (key.rfind("import:", 0) == 0) {
+      imports_.Remove(c);
     } else {
       rounds_.Remove(c);
     }

@@ -23,13 +23,15 @@ using namespace std::chrono_literals;
 
 /// Fast rounds for tests: short audits and imports, a high call rate, big pages.
 constexpr char kSyncYaml[] =
-    "sync: { policy: POLICY, audit_ms: 3000, inventory_ms: 1000, max_ops_per_second: 5000, "
-    "page_size: 1000 }\n"
+    "sync: { policy: POLICY, import: IMPORT, audit_ms: 3000, inventory_ms: 1000, "
+    "max_ops_per_second: 5000, page_size: 1000 }\n"
     "polling: { logs_ms: 500, health_ms: 2000, timeout_ms: 1000 }\n";
 
-std::string SyncYaml(const std::string& policy) {
+/// `import_policy`: what becomes of changes made at readers (the default is review).
+std::string SyncYaml(const std::string& policy, const std::string& import_policy = "review") {
   std::string y = kSyncYaml;
   y.replace(y.find("POLICY"), 6, policy);
+  y.replace(y.find("IMPORT"), 6, import_policy);
   return y;
 }
 
@@ -95,13 +97,82 @@ class SyncTest : public GatewayTest {
 
   bool Holds(int reader, const std::string& uuid) { return ReaderUsers(reader).count(uuid) > 0; }
 
-  void StartFleet(int readers, const std::string& policy) {
+  void StartFleet(int readers, const std::string& policy,
+                  const std::string& import_policy = "review") {
     StartSim(readers, 0.0, 0.0);
     std::vector<int> all;
     for (int i = 0; i < readers; ++i) all.push_back(i);
-    WriteConfig(all, SyncYaml(policy));
+    WriteConfig(all, SyncYaml(policy, import_policy));
     StartGateway();
     ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  }
+
+  /// The newest full round of reader `device` ("" before the first).
+  std::string LastFullRound(const std::string& device) {
+    auto v = GatewayGet("/api/v1/sync/status");
+    if (v.is_null()) return {};
+    for (const auto& item : v.at("items").as_array()) {
+      if (item.at("device_id") == json::value(device) && item.at("last_full_round").is_string()) {
+        return std::string(item.at("last_full_round").as_string());
+      }
+    }
+    return {};
+  }
+
+  /// Waits until reader `device` completed two more full rounds (each compares the whole
+  /// reader): whatever sync was going to do there by now, it did.
+  void AwaitTwoFullRounds(const std::string& device) {
+    for (int i = 0; i < 2; ++i) {
+      auto before = LastFullRound(device);
+      ASSERT_TRUE(WaitFor([&] { return LastFullRound(device) != before; }, 30s)) << gateway_.Log();
+    }
+  }
+
+  /// The value of one series on /metrics (`name{labels}` as printed), or -1 when absent.
+  double ScrapeMetric(const std::string& series) {
+    auto r = HttpRequest(api_port_, "GET", "/metrics");
+    auto pos = r.body.find("\n" + series + " ");
+    if (pos == std::string::npos) return -1;
+    return std::stod(r.body.substr(pos + series.size() + 2));
+  }
+
+  /// The held imports the API lists.
+  json::array HeldImports() {
+    auto v = GatewayGet("/api/v1/sync/imports");
+    if (v.is_null()) return {};
+    return v.at("items").as_array();
+  }
+
+  /// The held import of `uuid` (null when none).
+  json::value HeldImportOf(const std::string& uuid) {
+    for (const auto& item : HeldImports()) {
+      if (item.at("user_uuid") == json::value(uuid)) return item;
+    }
+    return nullptr;
+  }
+
+  HttpResult DecideImport(const json::value& item, const std::string& decision) {
+    auto r = HttpRequest(
+        api_port_, "POST",
+        "/api/v1/sync/imports/" + std::to_string(item.at("id").to_number<int>()) + "/" + decision,
+        "", {});
+    if (r.status == 0) ADD_FAILURE() << r.error << "\n" << gateway_.Log();
+    return r;
+  }
+
+  std::string Enrol(int reader) {
+    auto r =
+        HttpRequest(control_port_, "POST", "/sim/readers/" + std::to_string(reader) + "/enroll",
+                    "{}", {{"Content-Type", "application/json"}});
+    EXPECT_EQ(r.status, 200);
+    return std::string(json::parse(r.body).at("user_uuid").as_string());
+  }
+
+  /// A change made at the reader (logged as the reader's UserData entry).
+  void ChangeAt(int reader, const json::object& bundle) {
+    ASSERT_EQ(SimPost("/sim/readers/" + std::to_string(reader) + "/users?log=true",
+                      json::serialize(bundle)),
+              201);
   }
 };
 
@@ -178,7 +249,7 @@ TEST_F(SyncTest, ThousandUsersReachTwentyReadersWithTheirContent) {
       << Scalar(dsn_, "SELECT count(*) FROM user_device_state WHERE status = 'applied'");
 }
 
-TEST_F(SyncTest, EnrolmentAtAReaderAndADeleteReachEveryReaderEvenOneThatWasDown) {
+TEST_F(SyncTest, ApprovedEnrolmentAtAReaderAndADeleteReachEveryReaderEvenOneThatWasDown) {
   StartFleet(4, "mirror");
   HttpClient client("127.0.0.1", api_port_, 10s);
   auto doc = UserDoc(1);
@@ -186,12 +257,14 @@ TEST_F(SyncTest, EnrolmentAtAReaderAndADeleteReachEveryReaderEvenOneThatWasDown)
   ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(1)) && Holds(2, Uuid(1)); }, 30s))
       << gateway_.Log();
 
-  // Reader 2 loses power; meanwhile a user enrols at reader 3 and user 1 is deleted.
+  // Reader 2 loses power; meanwhile a user enrols at reader 3 (an admin approves it) and user 1
+  // is deleted.
   Fault(2, R"({"down": true})");
-  auto r = HttpRequest(control_port_, "POST", "/sim/readers/3/enroll", "{}",
-                       {{"Content-Type", "application/json"}});
-  ASSERT_EQ(r.status, 200);
-  std::string uuid(json::parse(r.body).at("user_uuid").as_string());
+  std::string uuid = Enrol(3);
+  json::value held;
+  ASSERT_TRUE(WaitFor([&] { return !(held = HeldImportOf(uuid)).is_null(); }, 30s))
+      << gateway_.Log();
+  ASSERT_EQ(DecideImport(held, "approve").status, 200);
   ASSERT_TRUE(WaitFor([&] { return Holds(0, uuid) && Holds(1, uuid); }, 60s)) << gateway_.Log();
   auto at3 = ReaderUsers(3).at(uuid);
   auto at0 = ReaderUsers(0).at(uuid);
@@ -382,7 +455,7 @@ TEST_F(SyncTest, ReaderGroupsLimitWhereAUserGoes) {
 }
 
 TEST_F(SyncTest, ChangesAtAReaderAreImportedAndConflictsGoToTheNewestChange) {
-  StartFleet(2, "additive");
+  StartFleet(2, "additive", "auto");
   HttpClient client("127.0.0.1", api_port_, 10s);
   ASSERT_EQ(Put(client, UserDoc(3)), 201);
   ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(3)) && Holds(1, Uuid(3)); }, 30s))
@@ -661,6 +734,187 @@ TEST_F(SyncTest, StartUpRefusesAMissingDataKeyAndDeletionErasesTheUser) {
   EXPECT_EQ(row[0][3], "");
   // ... and the reader it was pushed to loses it too.
   EXPECT_TRUE(WaitFor([&] { return !Holds(0, Uuid(1)); }, 60s)) << gateway_.Log();
+}
+
+TEST_F(SyncTest, UnderReviewAnEnrolmentAtAReaderIsHeldAndPushedNowhereUntilApproved) {
+  // mirror: a held user unknown to the gateway must not be deleted from its reader either.
+  StartFleet(3, "mirror");
+  std::string uuid = Enrol(0);
+  const auto enrolled = ReaderUsers(0).at(uuid);
+  json::value held;
+  ASSERT_TRUE(WaitFor([&] { return !(held = HeldImportOf(uuid)).is_null(); }, 30s))
+      << gateway_.Log();
+  EXPECT_EQ(held.at("device_id"), "sim-0");
+  EXPECT_EQ(held.at("new_user"), true);
+  EXPECT_TRUE(held.at("reader_time").is_string());
+  EXPECT_TRUE(held.at("received_at").is_string());
+  std::set<std::string> changed;
+  for (const auto& c : held.at("changed").as_array()) changed.insert(std::string(c.as_string()));
+  EXPECT_TRUE(changed.count("templates") && changed.count("name")) << held;
+  // The listing shows which parts, never their values.
+  auto listing = HttpRequest(api_port_, "GET", "/api/v1/sync/imports");
+  for (const char* key : {"left_eye_template", "right_eye_template", "pin", "card"}) {
+    const auto& v = enrolled.at(key);
+    if (v.is_string() && !v.as_string().empty()) {
+      EXPECT_EQ(listing.body.find(std::string(v.as_string())), std::string::npos) << key;
+    }
+  }
+  // Pushed nowhere, not canonical, and left alone on its reader (two full rounds later).
+  AwaitTwoFullRounds("sim-0");
+  AwaitTwoFullRounds("sim-1");
+  EXPECT_TRUE(Holds(0, uuid));
+  EXPECT_FALSE(Holds(1, uuid));
+  EXPECT_FALSE(Holds(2, uuid));
+  EXPECT_TRUE(GatewayGet("/api/v1/users/" + uuid).is_null());
+  EXPECT_TRUE(WaitFor(
+      [&] { return ScrapeMetric("ef45gw_sync_imports_pending{reader=\"sim-0\"}") == 1.0; }, 30s));
+
+  // Approved: the next version, from sim-0, on every reader.
+  // The held reader copy is sealed like the users (issue 17): no template in the table.
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM sync_imports WHERE record LIKE 'gwenc1:k1:%'"), "1");
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM sync_imports WHERE record LIKE '%template%'"), "0");
+  auto approved = DecideImport(held, "approve");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM sync_imports WHERE record <> ''"), "0");
+  ASSERT_TRUE(WaitFor([&] { return Holds(1, uuid) && Holds(2, uuid); }, 30s)) << gateway_.Log();
+  auto at1 = ReaderUsers(1).at(uuid);
+  for (const char* key : {"first_name", "left_eye_template", "right_eye_template", "pin"}) {
+    EXPECT_EQ(at1.at(key), enrolled.at(key)) << key;
+  }
+  auto user = GatewayGet("/api/v1/users/" + uuid);
+  ASSERT_FALSE(user.is_null());
+  EXPECT_EQ(user.at("source"), "device:sim-0");
+  EXPECT_TRUE(HeldImports().empty());
+  // Deciding twice: 409 problem; the decision is an audit event naming the user.
+  auto again = DecideImport(held, "approve");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.headers.count("content-type") ? again.headers.at("content-type") : "",
+            "application/problem+json");
+  EXPECT_EQ(DecideImport(held, "reject").status, 409);
+  // Three decisions (one approved, two refused with 409), each an audit event naming the user.
+  EXPECT_EQ(Scalar(dsn_,
+                   "SELECT count(*) FROM events WHERE kind = 'audit' AND payload::text "
+                   "LIKE '%sync/imports/%' AND payload::text LIKE '%" +
+                       uuid + "%'"),
+            "3");
+  EXPECT_EQ(gateway_.Log().find(std::string(enrolled.at("left_eye_template").as_string())),
+            std::string::npos);
+}
+
+TEST_F(SyncTest, ARejectedChangeAtAReaderGetsTheGatewaysRecordBackThere) {
+  StartFleet(2, "additive");
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  ASSERT_EQ(Put(client, UserDoc(3)), 201);
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(3)) && Holds(1, Uuid(3)); }, 30s))
+      << gateway_.Log();
+  auto field = [&](int reader, const char* key) -> std::string {
+    auto users = ReaderUsers(reader);
+    auto it = users.find(Uuid(3));
+    return it == users.end() ? "" : std::string(it->second.at(key).as_string());
+  };
+  // Someone at reader 0 changes the user's name and card.
+  ChangeAt(0, json::object{{"user_uuid", Uuid(3)},
+                           {"first_name", "Mallory"},
+                           {"record_version", 8976},
+                           {"card", Card(999)}});
+  json::value held;
+  ASSERT_TRUE(WaitFor([&] { return !(held = HeldImportOf(Uuid(3))).is_null(); }, 30s))
+      << gateway_.Log();
+  EXPECT_EQ(held.at("new_user"), false);
+  EXPECT_EQ(held.at("base_version").to_number<int>(), 1);
+  std::set<std::string> changed;
+  for (const auto& c : held.at("changed").as_array()) changed.insert(std::string(c.as_string()));
+  EXPECT_TRUE(changed.count("name") && changed.count("cards")) << held;
+  // While it is held: reader 1 keeps the gateway's record, reader 0 its own copy.
+  AwaitTwoFullRounds("sim-0");
+  EXPECT_EQ(field(0, "first_name"), "Mallory");
+  EXPECT_EQ(field(1, "first_name"), "First3");
+  EXPECT_EQ(GatewayGet("/api/v1/users/" + Uuid(3)).at("version").to_number<int>(), 1);
+
+  auto rejected = DecideImport(held, "reject");
+  ASSERT_EQ(rejected.status, 200) << rejected.body;
+  ASSERT_TRUE(WaitFor([&] { return field(0, "first_name") == "First3"; }, 30s)) << gateway_.Log();
+  EXPECT_EQ(field(0, "card"), Card(3));
+  EXPECT_EQ(DecideImport(held, "reject").status, 409);
+  EXPECT_EQ(GatewayGet("/api/v1/users/" + Uuid(3)).at("version").to_number<int>(), 1);
+
+  // A rejected enrolment of a user the gateway does not know: deleted at that reader.
+  std::string stranger = Enrol(1);
+  json::value held2;
+  ASSERT_TRUE(WaitFor([&] { return !(held2 = HeldImportOf(stranger)).is_null(); }, 30s))
+      << gateway_.Log();
+  ASSERT_EQ(DecideImport(held2, "reject").status, 200);
+  ASSERT_TRUE(WaitFor([&] { return !Holds(1, stranger); }, 30s)) << gateway_.Log();
+  EXPECT_FALSE(Holds(0, stranger));
+  EXPECT_TRUE(GatewayGet("/api/v1/users/" + stranger).is_null());
+}
+
+TEST_F(SyncTest, ATombstoneBeatsAReaderChangeMadeWithItsClockAnHourAhead) {
+  // auto: the policy under which a reader change is imported at once; even then a deletion at
+  // the gateway is final.
+  StartFleet(2, "additive", "auto");
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  ASSERT_EQ(Put(client, UserDoc(5)), 201);
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(5)) && Holds(1, Uuid(5)); }, 30s))
+      << gateway_.Log();
+  ASSERT_EQ(Delete(Uuid(5)), 200);
+  ASSERT_TRUE(WaitFor([&] { return !Holds(0, Uuid(5)) && !Holds(1, Uuid(5)); }, 30s))
+      << gateway_.Log();
+  // Reader 0's clock runs an hour ahead; someone puts the deleted user back there.
+  Fault(0, R"({"clock_skew_s": 3600})");
+  ChangeAt(0, json::object{{"user_uuid", Uuid(5)},
+                           {"first_name", "Back"},
+                           {"record_version", 8976},
+                           {"card", Card(5)}});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Scalar(dsn_,
+                      "SELECT count(*) FROM events WHERE event_type = 'SyncConflict' AND "
+                      "info = 'GatewayWins' AND device_id = 'sim-0' AND user_uuid = '" +
+                          Uuid(5) + "'") == "1";
+      },
+      30s))
+      << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !Holds(0, Uuid(5)); }, 30s)) << gateway_.Log();
+  AwaitTwoFullRounds("sim-1");
+  EXPECT_FALSE(Holds(1, Uuid(5)));
+  EXPECT_FALSE(Holds(0, Uuid(5)));
+  EXPECT_TRUE(GatewayGet("/api/v1/users/" + Uuid(5)).is_null());
+  EXPECT_EQ(Scalar(dsn_, "SELECT deleted FROM users WHERE user_uuid = '" + Uuid(5) + "'"), "t");
+}
+
+TEST_F(SyncTest, UnderAutoANewUserReachesOnlyTheSourceReadersGroups) {
+  StartSim(4, 0.0, 0.0);
+  if (api_port_ == 0) api_port_ = FreePort();
+  std::string yaml = "database: { dsn: \"" + dsn_ +
+                     "\" }\napi: { listen: \"127.0.0.1:" + std::to_string(api_port_) + "\" }\n" +
+                     SecurityYaml() + SyncYaml("additive", "auto") + "readers:\n";
+  const char* groups[] = {"[lobby]", "[lobby]", "[lab]", "[]"};
+  for (int i = 0; i < 4; ++i) {
+    yaml += "  - { id: sim-" + std::to_string(i) +
+            ", host: 127.0.0.1, port: " + std::to_string(reader_ports_[i]) +
+            ", groups: " + groups[i] + " }\n";
+  }
+  WriteFile(dir_->File("gateway.yaml"), yaml);
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+
+  std::string at_lobby = Enrol(0);
+  ASSERT_TRUE(WaitFor([&] { return Holds(1, at_lobby); }, 30s)) << gateway_.Log();
+  auto user = GatewayGet("/api/v1/users/" + at_lobby);
+  ASSERT_FALSE(user.is_null());
+  EXPECT_EQ(user.at("groups"), json::array{"lobby"});
+  // A reader without groups: only that reader.
+  std::string at_lone = Enrol(3);
+  ASSERT_TRUE(WaitFor([&] { return !GatewayGet("/api/v1/users/" + at_lone).is_null(); }, 30s))
+      << gateway_.Log();
+  EXPECT_EQ(GatewayGet("/api/v1/users/" + at_lone).at("groups"), json::array{"reader:sim-3"});
+  for (int r : {2, 3}) AwaitTwoFullRounds("sim-" + std::to_string(r));
+  AwaitTwoFullRounds("sim-0");
+  EXPECT_FALSE(Holds(2, at_lobby));
+  EXPECT_FALSE(Holds(3, at_lobby));
+  EXPECT_TRUE(Holds(3, at_lone));
+  for (int r : {0, 1, 2}) EXPECT_FALSE(Holds(r, at_lone)) << r;
 }
 
 }  // namespace

@@ -189,12 +189,13 @@ TEST(Config, BadTokensAreReportedWithoutEchoingThem) {
 TEST(Config, SyncClusterAndReaderGroups) {
   auto c = LoadString(
       "database: { dsn: 'x' }\n"
-      "sync: { policy: mirror, audit_ms: 5000, max_ops_per_second: 7 }\n"
+      "sync: { policy: mirror, import: auto, audit_ms: 5000, max_ops_per_second: 7 }\n"
       "cluster: { node_id: gw-a, lease_ms: 6000, renew_ms: 2000 }\n"
       "readers:\n"
       "  - { id: r1, host: 127.0.0.1, groups: [lobby, east] }\n",
       "t", NoEnv());
   EXPECT_EQ(c.sync.policy, SyncPolicy::kMirror);
+  EXPECT_EQ(c.sync.import, ImportPolicy::kAuto);
   EXPECT_EQ(c.sync.audit.count(), 5000);
   EXPECT_EQ(c.sync.max_ops_per_second, 7);
   EXPECT_TRUE(c.cluster.enabled());
@@ -202,15 +203,19 @@ TEST(Config, SyncClusterAndReaderGroups) {
   ASSERT_EQ(c.readers.size(), 1u);
   EXPECT_EQ(c.readers[0].groups, (std::vector<std::string>{"lobby", "east"}));
   EXPECT_FALSE(LoadString("database: { dsn: 'x' }\n", "t", NoEnv()).cluster.enabled());
+  // Changes made at readers wait for review unless the operator says otherwise.
+  EXPECT_EQ(LoadString("database: { dsn: 'x' }\n", "t", NoEnv()).sync.import,
+            ImportPolicy::kReview);
 }
 
 TEST(Config, ClusterRenewMustBeWellInsideTheLease) {
   auto problems = ProblemsOf(
       "database: { dsn: 'x' }\n"
       "cluster: { node_id: gw-a, lease_ms: 4000, renew_ms: 2000 }\n"
-      "sync: { policy: sometimes }\n");
+      "sync: { policy: sometimes, import: yes }\n");
   EXPECT_TRUE(HasProblem(problems, "cluster.renew_ms", 2));
   EXPECT_TRUE(HasProblem(problems, "sync.policy", 3));
+  EXPECT_TRUE(HasProblem(problems, "sync.import", 3));
 }
 
 std::string Hash(char c) { return std::string(64, c); }

@@ -35,10 +35,19 @@ store::DeviceUserState State(SyncStatus status, std::optional<std::int64_t> vers
   return s;
 }
 
+/// A change at the reader whose log entry reached the gateway long after its own time (so the
+/// reader's time decides), under `policy` (auto: the rule as it was before review existed).
+ImportDecision Decide(const store::UserSummary* user, const store::DeviceUserState* state,
+                      const std::string& print, store::TimePoint occurred, ReaderView view,
+                      ImportPolicy policy = ImportPolicy::kAuto) {
+  return DecideImport(user, state, ReaderChange{print, occurred, occurred + std::chrono::hours(2)},
+                      view, policy);
+}
+
 TEST(ImportRule, ReaderHoldingTheRecordedCurrentVersionIsInSync) {
   auto user = User(3, "d3", kT0);
   auto state = State(SyncStatus::kApplied, 3, "d3");
-  auto d = DecideImport(&user, &state, "d3", kT0 + seconds(10), ReaderView{});
+  auto d = Decide(&user, &state, "d3", kT0 + seconds(10), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kInSync);
   EXPECT_FALSE(d.record_applied);
   EXPECT_FALSE(d.conflict);
@@ -50,7 +59,7 @@ TEST(ImportRule, ReaderHoldingTheCurrentVersionUnrecordedIsRecordedAsApplied) {
   for (const store::DeviceUserState* state :
        {static_cast<const store::DeviceUserState*>(nullptr),
         static_cast<const store::DeviceUserState*>(&failed)}) {
-    auto d = DecideImport(&user, state, "d3", kT0 + seconds(10), ReaderView{});
+    auto d = Decide(&user, state, "d3", kT0 + seconds(10), ReaderView{});
     EXPECT_EQ(d.verdict, ImportVerdict::kInSync);
     EXPECT_TRUE(d.record_applied);
     EXPECT_FALSE(d.conflict);
@@ -61,16 +70,16 @@ TEST(ImportRule, TheExpectedDigestFollowsTheReadersRecordVersion) {
   auto user = User(3, "d3", kT0);
   user.record_version = 2;
   // The reader runs another algorithm version: it holds the record without templates.
-  auto d = DecideImport(&user, nullptr, "d3-bare", kT0 + seconds(10), ReaderView{{}, 3});
+  auto d = Decide(&user, nullptr, "d3-bare", kT0 + seconds(10), ReaderView{{}, 3});
   EXPECT_EQ(d.verdict, ImportVerdict::kInSync);
-  d = DecideImport(&user, nullptr, "d3", kT0 + seconds(10), ReaderView{{}, 3});
+  d = Decide(&user, nullptr, "d3", kT0 + seconds(10), ReaderView{{}, 3});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
 }
 
 TEST(ImportRule, WhatTheGatewayPushedThereEarlierIsItsOwnEcho) {
   auto user = User(4, "d4", kT0);
   auto state = State(SyncStatus::kApplied, 3, "d3");
-  auto d = DecideImport(&user, &state, "d3", kT0 + seconds(10), ReaderView{});
+  auto d = Decide(&user, &state, "d3", kT0 + seconds(10), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kOwnEcho);
   EXPECT_FALSE(d.conflict);
 }
@@ -79,7 +88,7 @@ TEST(ImportRule, AGatewayChangeAsNewOrNewerWinsATie) {
   auto user = User(4, "d4", kT0);
   auto state = State(SyncStatus::kApplied, 4, "d4");
   for (auto occurred : {kT0, kT0 - seconds(1)}) {
-    auto d = DecideImport(&user, &state, "reader-edit", occurred, ReaderView{});
+    auto d = Decide(&user, &state, "reader-edit", occurred, ReaderView{});
     EXPECT_EQ(d.verdict, ImportVerdict::kGatewayWins);
     EXPECT_TRUE(d.conflict);
     EXPECT_FALSE(d.record_applied);
@@ -89,40 +98,112 @@ TEST(ImportRule, AGatewayChangeAsNewOrNewerWinsATie) {
 TEST(ImportRule, ANewerReaderChangeWinsAndIsAConflictOnlyWhenAGatewayVersionIsLost) {
   auto user = User(4, "d4", kT0);
   auto caught_up = State(SyncStatus::kApplied, 4, "d4");
-  auto d = DecideImport(&user, &caught_up, "reader-edit", kT0 + seconds(1), ReaderView{});
+  auto d = Decide(&user, &caught_up, "reader-edit", kT0 + seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_FALSE(d.conflict);  // the reader had the gateway's version: nothing of ours is lost
 
   auto behind = State(SyncStatus::kApplied, 3, "d3");
-  d = DecideImport(&user, &behind, "reader-edit", kT0 + seconds(1), ReaderView{});
+  d = Decide(&user, &behind, "reader-edit", kT0 + seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_TRUE(d.conflict);  // version 4 never reached this reader
 
-  d = DecideImport(&user, nullptr, "reader-edit", kT0 + seconds(1), ReaderView{});
+  d = Decide(&user, nullptr, "reader-edit", kT0 + seconds(1), ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_TRUE(d.conflict);
 }
 
 TEST(ImportRule, AUserNewToTheGatewayIsImportedWithoutConflict) {
-  auto d = DecideImport(nullptr, nullptr, "reader-edit", kT0, ReaderView{});
+  auto d = Decide(nullptr, nullptr, "reader-edit", kT0, ReaderView{});
   EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
   EXPECT_FALSE(d.conflict);
 }
 
-TEST(ImportRule, ATombstoneIsNeverInSyncAndLosesToANewerReaderChangeWithoutConflict) {
+TEST(ImportRule, ATombstoneBeatsAReaderChangeWhateverItsClockSays) {
   auto tomb = User(5, "d5", kT0, /*deleted=*/true);
-  auto d = DecideImport(&tomb, nullptr, "d5", kT0 - seconds(1), ReaderView{});
-  EXPECT_EQ(d.verdict, ImportVerdict::kGatewayWins);
-  d = DecideImport(&tomb, nullptr, "d5", kT0 + seconds(1), ReaderView{});
-  EXPECT_EQ(d.verdict, ImportVerdict::kReaderWins);
+  for (auto policy : {ImportPolicy::kReview, ImportPolicy::kAuto, ImportPolicy::kOff}) {
+    for (auto occurred : {kT0 - seconds(1), kT0 + seconds(1), kT0 + std::chrono::hours(1)}) {
+      // The reader's clock may even be believed (received later still): the deletion is final.
+      auto d = DecideImport(&tomb, nullptr, ReaderChange{"d5", occurred, occurred + seconds(5)},
+                            ReaderView{}, policy);
+      EXPECT_EQ(d.verdict, ImportVerdict::kGatewayWins) << ImportPolicyName(policy);
+      EXPECT_TRUE(d.conflict);
+      EXPECT_FALSE(d.reason.empty());
+    }
+  }
+}
+
+TEST(ImportRule, AReaderClockAnHourAheadCannotWinOverAGatewayChange) {
+  // The gateway changed the user at kT0; the reader's change reaches us 10 s earlier (kT0 - 10 s)
+  // but claims kT0 + 1 h: its receive time counts, and the gateway's newer change wins.
+  auto user = User(4, "d4", kT0);
+  auto state = State(SyncStatus::kApplied, 3, "d3");
+  ReaderChange ahead{"reader-edit", kT0 + std::chrono::hours(1), kT0 - seconds(10)};
+  for (auto policy : {ImportPolicy::kReview, ImportPolicy::kAuto, ImportPolicy::kOff}) {
+    auto d = DecideImport(&user, &state, ahead, ReaderView{}, policy);
+    EXPECT_EQ(d.verdict, ImportVerdict::kGatewayWins) << ImportPolicyName(policy);
+    EXPECT_TRUE(d.conflict);
+  }
+  // The same change received after the gateway's: it is newer by our own clock.
+  ahead.received_at = kT0 + seconds(10);
+  EXPECT_EQ(DecideImport(&user, &state, ahead, ReaderView{}, ImportPolicy::kAuto).verdict,
+            ImportVerdict::kReaderWins);
+}
+
+TEST(ImportRule, TheReadersTimeCountsOnlyWhereItIsEarlierThanTheReceiveTime) {
+  ReaderChange c{"p", kT0 + seconds(30), kT0 + seconds(40)};
+  EXPECT_EQ(EffectiveTime(c), kT0 + seconds(30));  // a log read late: the reader's own time
+  c.occurred_at = kT0 + seconds(50);
+  EXPECT_EQ(EffectiveTime(c), kT0 + seconds(40));  // a clock ahead: our receive time
+  // A reader clock behind makes its change older: the gateway's change at kT0 + 20 s wins.
+  auto user = User(2, "d2", kT0 + seconds(20));
+  auto state = State(SyncStatus::kApplied, 2, "d2");
+  ReaderChange behind{"edit", kT0 + seconds(10), kT0 + seconds(40)};
+  EXPECT_EQ(DecideImport(&user, &state, behind, ReaderView{}, ImportPolicy::kAuto).verdict,
+            ImportVerdict::kGatewayWins);
+}
+
+TEST(ImportRule, UnderReviewAChangeTheReaderWouldWinIsHeldAndANewUserToo) {
+  auto user = User(4, "d4", kT0);
+  auto state = State(SyncStatus::kApplied, 4, "d4");
+  auto d =
+      Decide(&user, &state, "reader-edit", kT0 + seconds(1), ReaderView{}, ImportPolicy::kReview);
+  EXPECT_EQ(d.verdict, ImportVerdict::kHeld);
   EXPECT_FALSE(d.conflict);
+  d = Decide(nullptr, nullptr, "new", kT0, ReaderView{}, ImportPolicy::kReview);
+  EXPECT_EQ(d.verdict, ImportVerdict::kHeld);
+  // What is not a change at the reader is not held.
+  EXPECT_EQ(
+      Decide(&user, &state, "d4", kT0 + seconds(1), ReaderView{}, ImportPolicy::kReview).verdict,
+      ImportVerdict::kInSync);
+  auto behind = State(SyncStatus::kApplied, 3, "d3");
+  EXPECT_EQ(
+      Decide(&user, &behind, "d3", kT0 + seconds(1), ReaderView{}, ImportPolicy::kReview).verdict,
+      ImportVerdict::kOwnEcho);
+}
+
+TEST(ImportRule, WithImportsOffTheGatewayWinsAndUnknownUsersAreLeftToThePlan) {
+  auto user = User(4, "d4", kT0);
+  auto state = State(SyncStatus::kApplied, 4, "d4");
+  auto d = Decide(&user, &state, "reader-edit", kT0 + seconds(1), ReaderView{}, ImportPolicy::kOff);
+  EXPECT_EQ(d.verdict, ImportVerdict::kGatewayWins);
+  EXPECT_TRUE(d.conflict);
+  EXPECT_EQ(Decide(nullptr, nullptr, "new", kT0, ReaderView{}, ImportPolicy::kOff).verdict,
+            ImportVerdict::kNotImported);
+}
+
+TEST(ImportRule, PolicyNamesAreTheConfigValues) {
+  for (auto p : {ImportPolicy::kReview, ImportPolicy::kAuto, ImportPolicy::kOff}) {
+    EXPECT_EQ(ParseImportPolicy(ImportPolicyName(p)), p);
+  }
+  EXPECT_EQ(ImportPolicyName(ImportPolicy::kReview), "review");
+  EXPECT_FALSE(ParseImportPolicy("Review"));
 }
 
 TEST(ImportRule, VerdictNamesRoundTripAndAreTheStoredConflictKinds) {
   EXPECT_EQ(ImportVerdictName(ImportVerdict::kGatewayWins), "GatewayWins");
   EXPECT_EQ(ImportVerdictName(ImportVerdict::kReaderWins), "ReaderWins");
   for (auto v : {ImportVerdict::kInSync, ImportVerdict::kOwnEcho, ImportVerdict::kGatewayWins,
-                 ImportVerdict::kReaderWins}) {
+                 ImportVerdict::kReaderWins, ImportVerdict::kHeld, ImportVerdict::kNotImported}) {
     EXPECT_EQ(ParseImportVerdict(ImportVerdictName(v)), v);
   }
   EXPECT_FALSE(ParseImportVerdict("gatewaywins"));

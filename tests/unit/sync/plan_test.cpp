@@ -167,5 +167,43 @@ TEST(SyncPlan, UsersChangedAtTheReaderWaitForTheImporter) {
   EXPECT_EQ(Kinds(ComputePlan(f.Full())).at("a"), OpKind::kUpdate);
 }
 
+TEST(SyncPlan, ACopyHeldForReviewIsNeitherOverwrittenNorDeletedUntilDecided) {
+  Fixture f;
+  // "a": known, changed at the reader (held); "n": new at the reader (held, unknown to the
+  // gateway); "t": held, then deleted at the gateway (a deletion is final: it goes).
+  f.desired = {User("a", 2, "da"), User("t", 3, "dt", /*deleted=*/true)};
+  f.states = {{"a", Applied("a", 1)}, {"t", Applied("t", 2)}};
+  f.actual = {{"a", "reader-edit"}, {"n", "dn"}, {"t", "dt"}};
+  std::set<std::string> held = {"a", "n", "t"};
+  for (auto policy : {Policy::kMirror, Policy::kAdditive}) {
+    auto in = f.Full(policy);
+    in.held = &held;
+    auto plan = ComputePlan(in);
+    auto kinds = Kinds(plan);
+    EXPECT_EQ(kinds.count("a"), 0u);
+    EXPECT_EQ(kinds.count("n"), 0u);
+    EXPECT_EQ(kinds.at("t"), OpKind::kDelete);
+    EXPECT_EQ(plan.held_for_review, 2);
+    // Incremental rounds too.
+    in.actual = nullptr;
+    plan = ComputePlan(in);
+    EXPECT_EQ(Kinds(plan).count("a"), 0u);
+    EXPECT_EQ(Kinds(plan).at("t"), OpKind::kDelete);
+  }
+  // Not held: the gateway's record goes over it.
+  auto plan = ComputePlan(f.Full(Policy::kMirror));
+  EXPECT_EQ(Kinds(plan).at("a"), OpKind::kUpdate);
+  EXPECT_EQ(Kinds(plan).at("n"), OpKind::kDeleteUnknown);
+}
+
+TEST(SyncPlan, EveryReaderIsInItsOwnGroup) {
+  ReaderView lobby{ReaderGroups("r1", {"lobby"}), {}};
+  ReaderView other{ReaderGroups("r2", {}), {}};
+  EXPECT_TRUE(InScope({OwnGroup("r1")}, lobby));
+  EXPECT_FALSE(InScope({OwnGroup("r1")}, other));
+  EXPECT_TRUE(InScope({"lobby"}, lobby));
+  EXPECT_TRUE(InScope({}, other));
+}
+
 }  // namespace
 }  // namespace gw::sync
