@@ -93,9 +93,15 @@ if [ ! -s "$state/api-token" ]; then
 fi
 token=$(cat "$state/api-token")
 token_sha256=$(printf %s "$token" | sha256sum | cut -c1-64)
-python3 - "$state/sim-ready.json" "$state/gateway.yaml" "$PGPORT" "$api_port" "$token_sha256" <<'PY'
+# The data key that encrypts enrolled users' templates, faces, PINs and cards in PostgreSQL
+# (mode 0600, like the token). A second run keeps it: without it the users cannot be read.
+if [ ! -s "$state/data.keys" ]; then
+  (umask 077 && python3 -c 'import secrets; print("k1", secrets.token_hex(32))' >"$state/data.keys")
+fi
+python3 - "$state/sim-ready.json" "$state/gateway.yaml" "$PGPORT" "$api_port" "$token_sha256" \
+  "$state/data.keys" <<'PY'
 import json, sys
-ready, out, pgport, api_port, token_sha256 = sys.argv[1:6]
+ready, out, pgport, api_port, token_sha256, data_keys = sys.argv[1:7]
 sim = json.load(open(ready))
 lines = [
     "# Written by deploy/quickstart.sh for the simulated fleet.",
@@ -105,6 +111,7 @@ lines = [
     f'  listen: "127.0.0.1:{api_port}"',
     f"  tokens: [{{ name: quickstart, role: admin, sha256: {token_sha256} }}]",
     "lock: { on_conflict: steal }",
+    f'security: {{ data_keys_file: "{data_keys}" }}',
     "readers:",
 ]
 for r in sim["readers"]:
@@ -141,6 +148,7 @@ ef45-gateway is running.
   simulator  http://127.0.0.1:$control/sim/readers (control API: faults, enrolment)
 
   API token  $state/api-token (role admin; the config holds its SHA-256)
+  data key   $state/data.keys (encrypts enrolled users at rest; keep it with backups' keys)
 
 Try:
   export TOKEN=\$(cat $state/api-token)

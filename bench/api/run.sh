@@ -120,6 +120,8 @@ api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0))
 {
   echo "log: { level: warn }"
   echo "database: { dsn: \"$dsn\"${DB_POOL:+, pool_size: $DB_POOL} }"
+  (umask 077 && python3 -c 'import secrets; print("k1", secrets.token_hex(32))' >"$work/data.keys")
+  echo "security: { data_keys_file: \"$work/data.keys\" }"
   if [ -n "${EF45GW_BENCH_TOKEN:-}" ]; then
     sha=$(printf %s "$EF45GW_BENCH_TOKEN" | sha256sum | cut -d' ' -f1)
     echo "api: { listen: \"127.0.0.1:$api_port\", tokens: [ { name: bench, role: read, sha256: $sha } ] }"

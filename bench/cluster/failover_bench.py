@@ -9,10 +9,21 @@ SIGKILL a (no flush, no lease release, its reader locks stay held), then wait. P
 per run and p50/p99 over the runs. Example:
   bench/cluster/failover_bench.py --build build --runs 10 --readers 20 --lease-ms 3000 --renew-ms 1000
 """
+import secrets
 import argparse, json, os, platform, re, shutil, signal, subprocess, sys, tempfile, time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def data_keys_line(directory):
+    """Writes a fresh data key file (mode 0600) and returns the config's `security:` line: the
+    default setting, users encrypted at rest (issue 17)."""
+    path = os.path.join(directory, "data.keys")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"k1 {secrets.token_hex(32)}\n")
+    return f'security: {{ data_keys_file: "{path}" }}'
 
 
 def http(url, timeout=5):
@@ -83,13 +94,14 @@ class Bench:
         wait(lambda: os.path.exists(ready) and os.path.getsize(ready) > 0, 20, what="ef45-sim")
         info = json.load(open(ready))
         nodes = {}
+        keys = data_keys_line(self.dir)
         for node in ("a", "b"):
             port = free_port()
             lines = [f'database: {{ dsn: "host=127.0.0.1 port={self.pgport} user=postgres '
                      f'dbname={db}" }}',
                      f'api: {{ listen: "127.0.0.1:{port}" }}', "log: { level: warn }",
                      f'cluster: {{ node_id: {node}, lease_ms: {a.lease_ms}, renew_ms: {a.renew_ms},'
-                     f' advertise_url: "http://127.0.0.1:{port}" }}', "readers:"]
+                     f' advertise_url: "http://127.0.0.1:{port}" }}', keys, "readers:"]
             for r in info["readers"]:
                 lines.append(f'  - {{ id: "sim-{r["index"]:03d}", host: 127.0.0.1, '
                              f'port: {r["port"]} }}')

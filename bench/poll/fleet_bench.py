@@ -14,10 +14,21 @@ table, and stops everything. Example:
 With PERF=1 in the environment, `perf record` samples the gateway during the fleet window and a
 flat profile (top symbols, and the kernel's share) is printed after the table.
 """
+import secrets
 import argparse, json, os, platform, re, shutil, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INTERVALS = {"door": 1.0, "match": 0.5, "logs": 2.0}
+
+
+def data_keys_line(directory):
+    """Writes a fresh data key file (mode 0600) and returns the config's `security:` line: the
+    default setting, users encrypted at rest (issue 17)."""
+    path = os.path.join(directory, "data.keys")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"k1 {secrets.token_hex(32)}\n")
+    return f'security: {{ data_keys_file: "{path}" }}'
 
 
 def machine():
@@ -104,7 +115,8 @@ class Stack:
         self.control = info["control_port"]
         self.api = free_port()
         lines = [f'database: {{ dsn: "host=127.0.0.1 port={self.pgport} user=postgres dbname=ef45gw" }}',
-                 f'api: {{ listen: "127.0.0.1:{self.api}" }}', "log: { level: warn }", "readers:"]
+                 f'api: {{ listen: "127.0.0.1:{self.api}" }}', "log: { level: warn }",
+                 data_keys_line(self.dir), "readers:"]
         for r in info["readers"]:
             lines.append(f'  - {{ id: "sim-{r["index"]:04d}", host: 127.0.0.1, port: {r["port"]} }}')
         with open(os.path.join(self.dir, "gw.yaml"), "w") as f:

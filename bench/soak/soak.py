@@ -13,6 +13,7 @@ Prints a table; exits 1 on FAIL, 2 on a set-up error. Python 3 standard library 
 
 Usage: soak.py [minutes] [--seed S] [--skip KIND[,KIND]] [-v] [--build DIR] [--keep]
 """
+import secrets
 import argparse
 import ctypes
 import heapq
@@ -50,6 +51,16 @@ SAMPLE_EVERY_S = 10        # RSS / fd sampling period
 WARMUP_S = 120
 MIN_WINDOW_S = 30          # a process measured over less than this gives no growth figure
 RSS_LIMIT_PCT = 10.0
+
+
+def data_keys_line(directory):
+    """Writes a fresh data key file (mode 0600) and returns the config's `security:` line: the
+    default setting, users encrypted at rest (issue 17)."""
+    path = os.path.join(directory, "data.keys")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"k1 {secrets.token_hex(32)}\n")
+    return f'security: {{ data_keys_file: "{path}" }}'
 
 
 class SetupError(Exception):
@@ -209,6 +220,7 @@ class Soak:
             f'dbname={self.db}" }}',
             f'api: {{ listen: "127.0.0.1:{self.api_port}" }}',
             "shutdown: { deadline_ms: 10000 }",
+            data_keys_line(self.dir),
             "readers:",
         ]
         for i, port in enumerate(self.reader_ports):

@@ -2,7 +2,11 @@
 // façade -> every reader holds every user), next to the same pushes (POST /1.0/user, one per
 // user and reader) sent straight to a fresh emulator fleet by a plain sequential loop with the
 // same reader client. Starts its own PostgreSQL (tests/support/pg.sh), ef45-sim and the gateway.
+// The gateway runs twice on fresh fleets and a fresh users table: with users encrypted at rest
+// (the default, security.data_keys_file) and in plaintext (security.plaintext_biometrics), and
+// the encryption overhead is printed (issue 17: at most 10 %).
 // Not a test. Usage: sync_bench [--users 10000] [--readers 20] [--rate 100000]
+//                               [--template-bytes 16]
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -38,7 +42,8 @@ using gw::test::Process;
 struct Args {
   int users = 10000;
   int readers = 20;
-  int rate = 100000;  // sync.max_ops_per_second
+  int rate = 100000;        // sync.max_ops_per_second
+  int template_bytes = 16;  // length of each iris template and face feature (base64 text)
 };
 
 std::string Card(int i) {
@@ -48,8 +53,16 @@ std::string Card(int i) {
   return buf;
 }
 
+/// A base64 text of `bytes` characters unique to `tag` and `i`.
+std::string Blob(const char* tag, int i, int bytes) {
+  std::string out = tag + std::to_string(10000000 + i);
+  if (static_cast<int>(out.size()) < bytes)
+    out.append(static_cast<std::size_t>(bytes) - out.size(), 'Q');
+  return out;
+}
+
 /// The document PUT through the façade (the same content the loop pushes).
-std::string UserJson(int i) {
+std::string UserJson(int i, int template_bytes) {
   char uuid[32];
   std::snprintf(uuid, sizeof uuid, "b-%07d", i);
   json::object doc{
@@ -59,13 +72,12 @@ std::string UserJson(int i) {
                                {"record_version", 8976},
                                {"access_allowed", true},
                                {"wiegand_code", i},
-                               {"left_eye_template", "TEZU" + std::to_string(10000000 + i)},
-                               {"right_eye_template", "UklH" + std::to_string(10000000 + i)}}},
+                               {"left_eye_template", Blob("TEZU", i, template_bytes)},
+                               {"right_eye_template", Blob("UklH", i, template_bytes)}}},
       {"user_info", json::object{{"card", Card(i)}, {"pin", std::to_string(1000 + i % 9000)}}},
-      {"faces",
-       json::array{json::object{{"sub_id", 0},
-                                {"face_score", 0.5},
-                                {"face_feature", "RkFD" + std::to_string(10000000 + i)}}}}};
+      {"faces", json::array{json::object{{"sub_id", 0},
+                                         {"face_score", 0.5},
+                                         {"face_feature", Blob("RkFD", i, template_bytes)}}}}};
   return json::serialize(doc);
 }
 
@@ -137,6 +149,8 @@ int main(int argc, char** argv) {
       a.readers = v;
     } else if (k == "--rate") {
       a.rate = v;
+    } else if (k == "--template-bytes") {
+      a.template_bytes = v;
     } else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -150,7 +164,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> docs;
     std::vector<gw::ef45::EnrollUser> bundles;
     for (int i = 0; i < a.users; ++i) {
-      docs.push_back(UserJson(i));
+      docs.push_back(UserJson(i, a.template_bytes));
       char uuid[32];
       std::snprintf(uuid, sizeof uuid, "b-%07d", i);
       std::string problem;
@@ -171,74 +185,109 @@ int main(int argc, char** argv) {
     auto counts_a = UsersPerReader(sim_a);
     sim_a.process.Stop();
 
-    // 2. The gateway against another fresh fleet.
-    auto sim_b = StartSim(dir, "sim-b", a.readers);
-    auto baseline = UsersPerReader(sim_b);  // the emulator's preenrolled users
-    std::uint16_t api = gw::test::FreePort();
-    std::string yaml = "database: { dsn: \"" + pg.dsn() + "\" }\n" +
-                       "api: { listen: \"127.0.0.1:" + std::to_string(api) + "\" }\n" +
-                       "log: { level: warn }\n" +
-                       "sync: { policy: additive, max_ops_per_second: " + std::to_string(a.rate) +
-                       ", page_size: 1000, audit_ms: 600000 }\nreaders:\n";
-    for (int i = 0; i < a.readers; ++i) {
-      yaml += "  - { id: sim-" + std::to_string(i) + ", host: 127.0.0.1, port: " +
-              std::to_string(sim_b.ports[static_cast<std::size_t>(i)]) + " }\n";
-    }
-    gw::test::WriteFile(dir.File("gw.yaml"), yaml);
-    Process gateway({std::string(EF45GW_BINARY_DIR) + "/daemon/ef45-gatewayd", "run", "--config",
-                     dir.File("gw.yaml")},
-                    dir.File("gw.log"));
-    for (int i = 0; i < 600; ++i) {
-      if (!gateway.Running()) throw std::runtime_error("gateway exited: " + gateway.Log());
-      if (gw::test::HttpRequest(api, "GET", "/readyz").status == 200) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    // Let the first (empty) full rounds finish so that both runs start from the same point.
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    HttpClient client("127.0.0.1", api, std::chrono::seconds(30));
-    auto g0 = Clock::now();
-    int put_failures = 0;
-    for (int i = 0; i < a.users; ++i) {
-      char target[64];
-      std::snprintf(target, sizeof target, "/api/v1/users/b-%07d", i);
-      auto r = client.Request("PUT", target, docs[static_cast<std::size_t>(i)],
-                              {{"Content-Type", "application/json"}});
-      if (r.status != 201) ++put_failures;
-    }
-    double put_s = std::chrono::duration<double>(Clock::now() - g0).count();
-    bool converged = false;
-    auto deadline = g0 + std::chrono::minutes(30);
-    while (Clock::now() < deadline && gateway.Running()) {
-      auto counts = UsersPerReader(sim_b);
-      converged = counts.size() == baseline.size();
-      for (std::size_t i = 0; converged && i < counts.size(); ++i) {
-        converged = counts[i] >= baseline[i] + a.users;
+    // 2. The gateway against another fresh fleet, encrypted at rest, then in plaintext.
+    struct GatewayRun {
+      double put_s = 0;
+      double converge_s = 0;
+      bool converged = false;
+      int put_failures = 0;
+    };
+    auto run_gateway = [&](const std::string& name, bool encrypted) {
+      GatewayRun out;
+      {
+        pqxx::connection c(pg.dsn());
+        pqxx::work t(c);
+        // The previous run's users, reader states and cursors (its fleet is gone).
+        t.exec(
+            "DO $$ BEGIN IF to_regclass('users') IS NOT NULL THEN "
+            "TRUNCATE users, user_device_state, sync_import_cursors, sync_imports, "
+            "device_cursors, reader_locks, events; END IF; END $$");
+        t.commit();
       }
-      if (converged) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    double converge_s = std::chrono::duration<double>(Clock::now() - g0).count();
-    gateway.Stop();
-    sim_b.process.Stop();
+      auto sim_b = StartSim(dir, "sim-" + name, a.readers);
+      auto baseline = UsersPerReader(sim_b);  // the emulator's preenrolled users
+      std::uint16_t api = gw::test::FreePort();
+      std::string security = encrypted ? gw::test::WriteDataKeys(dir.File(name + ".keys"))
+                                       : std::string("security: { plaintext_biometrics: true }\n");
+      std::string yaml = "database: { dsn: \"" + pg.dsn() + "\" }\n" +
+                         "api: { listen: \"127.0.0.1:" + std::to_string(api) + "\" }\n" +
+                         "log: { level: warn }\n" + security +
+                         "sync: { policy: additive, max_ops_per_second: " + std::to_string(a.rate) +
+                         ", page_size: 1000, audit_ms: 600000 }\nreaders:\n";
+      for (int i = 0; i < a.readers; ++i) {
+        yaml += "  - { id: sim-" + std::to_string(i) + ", host: 127.0.0.1, port: " +
+                std::to_string(sim_b.ports[static_cast<std::size_t>(i)]) + " }\n";
+      }
+      gw::test::WriteFile(dir.File(name + ".yaml"), yaml);
+      Process gateway({std::string(EF45GW_BINARY_DIR) + "/daemon/ef45-gatewayd", "run", "--config",
+                       dir.File(name + ".yaml")},
+                      dir.File(name + ".log"));
+      for (int i = 0; i < 600; ++i) {
+        if (!gateway.Running()) throw std::runtime_error("gateway exited: " + gateway.Log());
+        if (gw::test::HttpRequest(api, "GET", "/readyz").status == 200) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      // Let the first (empty) full rounds finish so that both runs start from the same point.
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      HttpClient client("127.0.0.1", api, std::chrono::seconds(30));
+      auto g0 = Clock::now();
+      for (int i = 0; i < a.users; ++i) {
+        char target[64];
+        std::snprintf(target, sizeof target, "/api/v1/users/b-%07d", i);
+        auto r = client.Request("PUT", target, docs[static_cast<std::size_t>(i)],
+                                {{"Content-Type", "application/json"}});
+        if (r.status != 201) ++out.put_failures;
+      }
+      out.put_s = std::chrono::duration<double>(Clock::now() - g0).count();
+      auto deadline = g0 + std::chrono::minutes(30);
+      while (Clock::now() < deadline && gateway.Running()) {
+        auto counts = UsersPerReader(sim_b);
+        out.converged = counts.size() == baseline.size();
+        for (std::size_t i = 0; out.converged && i < counts.size(); ++i) {
+          out.converged = counts[i] >= baseline[i] + a.users;
+        }
+        if (out.converged) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      out.converge_s = std::chrono::duration<double>(Clock::now() - g0).count();
+      gateway.Stop();
+      sim_b.process.Stop();
+      return out;
+    };
+    const GatewayRun sealed = run_gateway("gw-encrypted", true);
+    const GatewayRun plain = run_gateway("gw-plaintext", false);
 
     std::int64_t loop_users = 0;
     for (auto c : counts_a) loop_users += c;
     std::printf(
-        "\nsync_bench: %d users x %d readers = %lld pushes (POST /1.0/user), gateway "
-        "sync.max_ops_per_second %d; ef45-sim, ef45-gatewayd, PostgreSQL on this machine\n\n",
-        a.users, a.readers, static_cast<long long>(pushes), a.rate);
-    std::printf("%-52s %12s %12s\n", "run", "seconds", "pushes/s");
-    std::printf("%-52s %12.2f %12.0f\n", "plain loop, straight to the emulators (sequential)",
+        "\nsync_bench: %d users x %d readers = %lld pushes (POST /1.0/user), templates of %d "
+        "bytes, gateway sync.max_ops_per_second %d; ef45-sim, ef45-gatewayd, PostgreSQL on this "
+        "machine\n\n",
+        a.users, a.readers, static_cast<long long>(pushes), a.template_bytes, a.rate);
+    std::printf("%-60s %12s %12s\n", "run", "seconds", "pushes/s");
+    std::printf("%-60s %12.2f %12.0f\n", "plain loop, straight to the emulators (sequential)",
                 loop_s, pushes / loop_s);
-    std::printf("%-52s %12.2f %12s\n", "gateway: PUT of every user through the façade", put_s, "-");
-    std::printf("%-52s %12.2f %12.0f\n", "gateway: first PUT -> every reader holds every user",
-                converge_s, pushes / converge_s);
-    std::printf("\nratio gateway / plain loop: %.2f%s\n", converge_s / loop_s,
-                converged ? "" : "  (NOT CONVERGED within 30 min)");
-    std::printf("failures: plain loop %lld, PUT %d; plain-loop fleet holds %lld users\n",
-                static_cast<long long>(loop_failures), put_failures,
-                static_cast<long long>(loop_users));
-    if (!converged) rc = 1;
+    for (const auto& [label, run] :
+         {std::pair<const char*, const GatewayRun*>{"encrypted at rest (default)", &sealed},
+          std::pair<const char*, const GatewayRun*>{"plaintext_biometrics", &plain}}) {
+      std::printf("%-60s %12.2f %12s\n",
+                  (std::string("gateway, ") + label + ": PUT of every user").c_str(), run->put_s,
+                  "-");
+      std::printf("%-60s %12.2f %12.0f\n",
+                  (std::string("gateway, ") + label + ": first PUT -> all hold all").c_str(),
+                  run->converge_s, pushes / run->converge_s);
+    }
+    std::printf("\nratio gateway (encrypted) / plain loop: %.2f%s\n", sealed.converge_s / loop_s,
+                sealed.converged && plain.converged ? "" : "  (NOT CONVERGED within 30 min)");
+    std::printf("encryption overhead: PUT %+.1f %%, convergence %+.1f %%\n",
+                100.0 * (sealed.put_s / plain.put_s - 1.0),
+                100.0 * (sealed.converge_s / plain.converge_s - 1.0));
+    std::printf(
+        "failures: plain loop %lld, PUT %d (encrypted) %d (plaintext); plain-loop fleet "
+        "holds %lld users\n",
+        static_cast<long long>(loop_failures), sealed.put_failures, plain.put_failures,
+        static_cast<long long>(loop_users));
+    if (!sealed.converged || !plain.converged) rc = 1;
   } catch (const std::exception& e) {
     std::cerr << "sync_bench: " << e.what() << "\n";
     rc = 1;

@@ -38,7 +38,11 @@ dpkg-deb -I "$deb" postinst | grep -q "gateway.yaml" || fail "postinst leaves ga
 
 out=$("$root/usr/bin/ef45-gatewayd" --version)
 grep -q "ef45-gatewayd $version (commit " <<<"$out" || fail "--version printed: $out"
-"$root/usr/bin/ef45-gatewayd" check-config --config "$root/etc/ef45-gateway/gateway.yaml" \
+dpkg-deb -I "$deb" postinst | grep -q "data.keys" || fail "postinst makes no data key"
+# The shipped config names /etc/ef45-gateway/data.keys, which postinst makes on a real install.
+(umask 077 && printf 'k1 %s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$scratch/data.keys")
+EF45GW_DATA_KEYS_FILE="$scratch/data.keys" \
+  "$root/usr/bin/ef45-gatewayd" check-config --config "$root/etc/ef45-gateway/gateway.yaml" \
   >/dev/null || fail "the shipped config does not pass check-config"
 
 # The unit as shipped, pointed at the unpacked binary (verify checks that ExecStart exists).
