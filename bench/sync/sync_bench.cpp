@@ -6,7 +6,8 @@
 // (the default, security.data_keys_file) and in plaintext (security.plaintext_biometrics), and
 // the encryption overhead is printed (issue 17: at most 10 %).
 // Not a test. Usage: sync_bench [--users 10000] [--readers 20] [--rate 100000]
-//                               [--template-bytes 16]
+//                               [--template-bytes 16] [--repeat 2]
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -44,6 +45,7 @@ struct Args {
   int readers = 20;
   int rate = 100000;        // sync.max_ops_per_second
   int template_bytes = 16;  // length of each iris template and face feature (base64 text)
+  int repeat = 2;           // gateway runs per mode (alternating); the fastest is reported
 };
 
 std::string Card(int i) {
@@ -53,11 +55,19 @@ std::string Card(int i) {
   return buf;
 }
 
-/// A base64 text of `bytes` characters unique to `tag` and `i`.
+/// A base64 text of `bytes` characters unique to `tag` and `i`, as random as a real template
+/// (a padding of one repeated letter would compress to nothing in PostgreSQL's TOAST, where
+/// ciphertext does not: the comparison would measure compression, not encryption).
 std::string Blob(const char* tag, int i, int bytes) {
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out = tag + std::to_string(10000000 + i);
-  if (static_cast<int>(out.size()) < bytes)
-    out.append(static_cast<std::size_t>(bytes) - out.size(), 'Q');
+  std::uint32_t x = 2463534242u ^ static_cast<std::uint32_t>(i * 7919 + tag[0]);
+  while (static_cast<int>(out.size()) < bytes) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    out += kB64[x & 63];
+  }
   return out;
 }
 
@@ -151,6 +161,8 @@ int main(int argc, char** argv) {
       a.rate = v;
     } else if (k == "--template-bytes") {
       a.template_bytes = v;
+    } else if (k == "--repeat") {
+      a.repeat = std::max(1, v);
     } else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -254,8 +266,15 @@ int main(int argc, char** argv) {
       sim_b.process.Stop();
       return out;
     };
-    const GatewayRun sealed = run_gateway("gw-encrypted", true);
-    const GatewayRun plain = run_gateway("gw-plaintext", false);
+    // Alternating runs (plaintext first), the fastest of each kept: the order and the
+    // machine's other work weigh on one run as much as the encryption does.
+    GatewayRun sealed, plain;
+    for (int r = 0; r < a.repeat; ++r) {
+      auto p = run_gateway("gw-plaintext-" + std::to_string(r), false);
+      auto e = run_gateway("gw-encrypted-" + std::to_string(r), true);
+      if (r == 0 || p.converge_s < plain.converge_s) plain = p;
+      if (r == 0 || e.converge_s < sealed.converge_s) sealed = e;
+    }
 
     std::int64_t loop_users = 0;
     for (auto c : counts_a) loop_users += c;
@@ -279,9 +298,10 @@ int main(int argc, char** argv) {
     }
     std::printf("\nratio gateway (encrypted) / plain loop: %.2f%s\n", sealed.converge_s / loop_s,
                 sealed.converged && plain.converged ? "" : "  (NOT CONVERGED within 30 min)");
-    std::printf("encryption overhead: PUT %+.1f %%, convergence %+.1f %%\n",
-                100.0 * (sealed.put_s / plain.put_s - 1.0),
-                100.0 * (sealed.converge_s / plain.converge_s - 1.0));
+    std::printf(
+        "encryption overhead (fastest of %d runs each): PUT %+.1f %%, convergence %+.1f %%\n",
+        a.repeat, 100.0 * (sealed.put_s / plain.put_s - 1.0),
+        100.0 * (sealed.converge_s / plain.converge_s - 1.0));
     std::printf(
         "failures: plain loop %lld, PUT %d (encrypted) %d (plaintext); plain-loop fleet "
         "holds %lld users\n",
