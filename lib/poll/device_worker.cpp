@@ -216,6 +216,8 @@ asio::awaitable<bool> DeviceWorker::LoadState() {
         if (s.door) {
           door_ = ef45::DoorStatus{s.door->door_sensor, s.door->relay, s.door->tamper, s.door->rte};
         }
+        std::lock_guard lock(snapshot_mutex_);
+        snapshot_.last_seq = s.last_seq;
       }
       std::lock_guard lock(snapshot_mutex_);
       snapshot_.cursor = cursor_;
@@ -375,7 +377,8 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
     if (e.device_time) times.push_back(*e.device_time);
   }
   std::size_t events = keys.size();
-  auto ec = co_await deps_.writer.Write(std::move(batch));
+  const auto cursor = batch.cursor;
+  auto [ec, last_seq] = co_await deps_.writer.WriteAcked(std::move(batch));
   if (ec) {
     auto reason = Classify(ec);
     co_return Failure{kind, reason, IsTransport(reason) || reason == Errc::kQueueFull,
@@ -387,8 +390,16 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
     for (auto t : times) metrics_->ObserveLag(std::chrono::duration<double>(now - t).count());
     if (too_large) metrics_->CountQuarantined("too_large", static_cast<double>(too_large));
   }
+  // The live state moves with the commit (the API serves it from here, not from PostgreSQL).
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.events_committed += events;
+  if (last_seq > 0) snapshot_.last_seq = std::max(snapshot_.last_seq.value_or(0), last_seq);
+  if (cursor) {
+    snapshot_.cursor = *cursor;
+    if (snapshot_.newest_log_id && cursor->log_epoch == cursor_.log_epoch) {
+      snapshot_.backlog = std::max<std::int64_t>(0, *snapshot_.newest_log_id - cursor->last_log_id);
+    }
+  }
   co_return std::nullopt;
 }
 
