@@ -101,7 +101,13 @@ void DeviceWorker::Start() {
 }
 
 asio::awaitable<void> DeviceWorker::Stop(milliseconds deadline) {
-  co_await asio::dispatch(strand_, asio::use_awaitable);
+  // On the strand for the whole of it: `co_await dispatch(strand_, use_awaitable)` would resume
+  // on the caller's executor, and with io_threads > 1 touch the strand's state from another
+  // thread meanwhile.
+  co_await asio::co_spawn(strand_, StopOnStrand(deadline), asio::use_awaitable);
+}
+
+asio::awaitable<void> DeviceWorker::StopOnStrand(milliseconds deadline) {
   stopping_ = true;
   timer_.cancel();
   if (!started_ || finished_) co_return;

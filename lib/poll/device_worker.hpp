@@ -141,6 +141,7 @@ class DeviceWorker {
   using Outcome = std::optional<Failure>;
 
   boost::asio::awaitable<void> Loop();
+  boost::asio::awaitable<void> StopOnStrand(std::chrono::milliseconds deadline);
   /// The first poll of each kind spread over its interval (no thundering herd); health first.
   void ScheduleFirstPolls();
   /// Tries the recorded lock; false (after a backoff wait) while the reader has not answered.
