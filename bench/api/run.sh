@@ -159,6 +159,10 @@ else
   echo "auth    : none (EF45GW_BENCH_TOKEN not set: the API is open)"
 fi
 echo "readers : $READERS emulated readers up, polled at the default rates (ef45-sim on the same machine)"
+metrics_bytes=$(curl -fsS "${auth[@]}" "$api/metrics" | wc -c)
+metrics_series=$(curl -fsS "${auth[@]}" "$api/metrics" | grep -vc '^#')
+devices_bytes=$(curl -fsS "${auth[@]}" "$api/api/v1/devices" | wc -c)
+echo "metrics : /metrics is $metrics_bytes bytes, $metrics_series series; /api/v1/devices is $devices_bytes bytes"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 pg_ticks() {  # the postmaster and its children (backends, walwriter, ...)
@@ -247,8 +251,12 @@ request = function()
   return wrk.format(nil, "/api/v1/events?limit=100&after=" .. math.random(0, $max_seq))
 end
 LUA
+  # A client following the newest events: the page is inside the gateway's in-memory window
+  # (it preloads the newest 1,000 at start).
+  recent=$(pg_sql "SELECT seq FROM events ORDER BY seq DESC OFFSET 100 LIMIT 1")
   endpoints=(
     "/api/v1/events?limit=100"
+    "/api/v1/events?limit=100&after=$recent"
     "/api/v1/events?limit=100&after=$middle"
     "/api/v1/events?limit=100&device=sim-042"
     "/api/v1/events?limit=100&device=sim-042&after=$middle"
@@ -257,6 +265,7 @@ LUA
   )
   sqls=(
     "$(events_sql 0)"
+    "$(events_sql "$recent")"
     "$(events_sql "$middle")"
     "$(events_sql 0 sim-042)"
     "$(events_sql "$middle" sim-042)"

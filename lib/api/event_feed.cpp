@@ -1,9 +1,12 @@
 #include "api/event_feed.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include "api/event_json.hpp"
 #include "common/log.hpp"
@@ -14,8 +17,9 @@ namespace gw::api {
 
 namespace asio = boost::asio;
 
-EventFeed::EventFeed(store::Database& db, CommitSignal& commits, std::size_t capacity)
-    : db_(db), commits_(commits), capacity_(capacity) {}
+EventFeed::EventFeed(store::Database& db, CommitSignal& commits, std::size_t capacity,
+                     std::size_t max_bytes)
+    : db_(db), commits_(commits), capacity_(capacity), max_bytes_(max_bytes) {}
 
 void EventFeed::Start(asio::any_io_executor executor) {
   asio::co_spawn(executor, Loop(), LogFailure("api", "event feed"));
@@ -41,9 +45,11 @@ asio::awaitable<void> EventFeed::Loop() {
   while (!stopping()) {
     auto newest = co_await store::MaxSeq(db_);
     if (newest) {
+      // The preload: the window starts kPreload seqs back (fewer events if some seqs moved);
+      // it is announced (started_) once read, so no stream takes the empty window as covered.
       std::lock_guard lock(mutex_);
-      base_ = tail_ = *newest;
-      started_ = true;
+      base_ = tail_ = std::max<std::int64_t>(
+          0, *newest - std::min<std::int64_t>(kPreload, static_cast<std::int64_t>(capacity_)));
       break;
     }
     timer.expires_after(kRetry);
@@ -70,6 +76,12 @@ asio::awaitable<void> EventFeed::Loop() {
       appended_.Notify();
     }
     if (full) continue;  // more waiting
+    {
+      // Caught up with every commit signalled before this read began.
+      std::lock_guard lock(mutex_);
+      synced_ = seen;
+      started_ = true;
+    }
     co_await commits_.Wait(seen, kPoll);
   }
 }
@@ -78,25 +90,53 @@ void EventFeed::Append(std::vector<store::EventRow> rows) {
   std::vector<Entry> rendered;
   rendered.reserve(rows.size());
   for (auto& row : rows) {
-    std::string frame = SseFrame(row);
-    frame.shrink_to_fit();
+    Entry e;
+    e.frame = SseFrame(row);
+    e.frame.shrink_to_fit();
+    auto [begin, size] = SseFrameData(e.frame);
+    e.data_begin = static_cast<std::uint32_t>(begin);
+    e.data_size = static_cast<std::uint32_t>(size);
     // Read() filters on these fields only (store::Matches); the rest is in the frame already.
-    store::EventRow slim;
-    slim.seq = row.seq;
-    slim.device_id = std::move(row.device_id);
-    slim.kind = row.kind;
-    slim.user_uuid = std::move(row.user_uuid);
-    slim.device_time = row.device_time;
-    slim.received_at = row.received_at;
-    rendered.push_back(Entry{std::move(slim), std::move(frame)});
+    // The key tells an enrichment (revision > 1) which older entry it replaces.
+    e.row.seq = row.seq;
+    e.row.revision = row.revision;
+    e.row.device_id = std::move(row.device_id);
+    if (row.revision > 1) e.row.event_key = std::move(row.event_key);
+    e.row.kind = row.kind;
+    e.row.user_uuid = std::move(row.user_uuid);
+    e.row.device_time = row.device_time;
+    e.row.received_at = row.received_at;
+    rendered.push_back(std::move(e));
   }
   std::lock_guard lock(mutex_);
   for (auto& e : rendered) {
     tail_ = e.row.seq;
+    auto& last = last_seq_[e.row.device_id];
+    last = std::max(last, e.row.seq);
+    if (e.row.revision > 1) {
+      // An enrichment: the event left its older seq. Its older revision is usually recent.
+      // (An entry with revision 1 kept no key: compare against the rendered frame's key.)
+      const std::string key_field =
+          "\"key\":" + boost::json::serialize(boost::json::value(e.row.event_key)) + ",";
+      for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+        if (it->moved || it->row.device_id != e.row.device_id) continue;
+        if (std::string_view(it->frame).substr(it->data_begin, it->data_size).find(key_field) !=
+            std::string_view::npos) {
+          it->moved = true;
+          break;
+        }
+      }
+    }
+    bytes_ += Cost(e);
     entries_.push_back(std::move(e));
   }
-  while (entries_.size() > capacity_) {
+  DropOldest();
+}
+
+void EventFeed::DropOldest() {
+  while (!entries_.empty() && (entries_.size() > capacity_ || bytes_ > max_bytes_)) {
     base_ = entries_.front().row.seq;
+    bytes_ -= Cost(entries_.front());
     entries_.pop_front();
   }
 }
@@ -119,6 +159,42 @@ EventFeed::ReadResult EventFeed::Read(const store::EventQuery& query, std::int64
   }
   if (it == entries_.end()) out.next = std::max(out.next, tail_);
   return out;
+}
+
+std::optional<std::string> EventFeed::Page(const store::EventQuery& query) const {
+  const auto limit = static_cast<std::size_t>(std::clamp(query.limit, 1, store::kMaxEventPage));
+  std::lock_guard lock(mutex_);
+  if (!started_ || query.after < base_ || commits_.generation() != synced_) return std::nullopt;
+  std::string body = "{\"items\":[";
+  std::int64_t next = query.after;
+  std::size_t n = 0;
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), query.after,
+                             [](std::int64_t seq, const Entry& e) { return seq < e.row.seq; });
+  for (; it != entries_.end() && n < limit; ++it) {
+    if (it->moved || !store::Matches(query, it->row)) continue;
+    if (n++ > 0) body += ',';
+    body.append(it->frame, it->data_begin, it->data_size);
+    next = it->row.seq;
+  }
+  body += "],\"next\":";
+  body += std::to_string(next);
+  body += '}';
+  return body;
+}
+
+std::unordered_map<std::string, std::int64_t> EventFeed::LastSeqs() const {
+  std::lock_guard lock(mutex_);
+  return last_seq_;
+}
+
+std::size_t EventFeed::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
+std::size_t EventFeed::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
 }
 
 }  // namespace gw::api

@@ -7,7 +7,9 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "api/commit_signal.hpp"
@@ -24,14 +26,23 @@ namespace gw::api {
 /// Without it each stream queried PostgreSQL after every commit: at 100 subscribers and ~20
 /// commits/s that is ~2,000 queries/s and the database's CPU, and the streams fall behind
 /// (bench/api). The feed runs one query per commit (pages until caught up) and keeps the last
-/// `capacity` events, each rendered once as its SSE frame; streams copy frames out of it. A
-/// stream whose cursor is older than the window reads PostgreSQL itself until it catches up.
-/// Events committed by another gateway instance arrive at the next poll (at most 1 s).
+/// `capacity` events and at most `max_bytes` of them (whichever bound is reached first drops
+/// the oldest), each rendered once as its SSE frame; streams copy frames out of it. A stream
+/// whose cursor is older than the window reads PostgreSQL itself until it catches up. At start
+/// the window is filled with the newest kPreload events. Events committed by another gateway
+/// instance arrive at the next poll (at most 1 s).
 ///
-/// Thread-safe: Read/tail/Wait from any executor; the loop runs on the executor given to Start.
+/// Thread-safe: Read/Page/Wait from any executor; the loop runs on the executor given to Start.
 class EventFeed {
  public:
-  EventFeed(store::Database& db, CommitSignal& commits, std::size_t capacity = 20000);
+  /// Events read into the window at start (so a client resuming shortly before a restart, or
+  /// paging the newest events, is served from memory at once).
+  static constexpr std::int64_t kPreload = 1000;
+  /// Bytes an entry costs beyond its frame (its slim row, the deque slot, the key index).
+  static constexpr std::size_t kEntryOverhead = 256;
+
+  EventFeed(store::Database& db, CommitSignal& commits, std::size_t capacity = 20000,
+            std::size_t max_bytes = 8u << 20);
   EventFeed(const EventFeed&) = delete;
   EventFeed& operator=(const EventFeed&) = delete;
 
@@ -48,6 +59,21 @@ class EventFeed {
   /// Events with seq > `after` matching `query`'s filters, at most `max` of them.
   ReadResult Read(const store::EventQuery& query, std::int64_t after, std::size_t max) const;
 
+  /// The body GET /api/v1/events answers for `query` (EventPageBody of the same events), when
+  /// the window holds every event after `query.after` and has read everything this instance
+  /// committed (the CommitSignal generation it last caught up with is current); nullopt: ask
+  /// PostgreSQL. An event enriched since (it moved to a newer seq) is left out, as PostgreSQL
+  /// no longer has it at the old seq.
+  std::optional<std::string> Page(const store::EventQuery& query) const;
+
+  /// The newest seq per device among the events this feed has read (since start, including the
+  /// preload): events of a reader committed by anyone (audit, sync) move it.
+  std::unordered_map<std::string, std::int64_t> LastSeqs() const;
+
+  /// Memory held by the window (frames + kEntryOverhead per entry) and its event count.
+  std::size_t bytes() const;
+  std::size_t size() const;
+
   /// Grows when events were appended; Wait(seen, timeout) as CommitSignal.
   std::uint64_t generation() const { return appended_.generation(); }
   boost::asio::awaitable<void> Wait(std::uint64_t seen, std::chrono::milliseconds timeout) {
@@ -58,17 +84,26 @@ class EventFeed {
   struct Entry {
     store::EventRow row;  ///< only what store::Matches reads (seq, device, kind, user, times)
     std::string frame;
+    std::uint32_t data_begin = 0;  ///< the event's JSON in `frame` (after "data: ")
+    std::uint32_t data_size = 0;
+    bool moved = false;  ///< enriched since: PostgreSQL has it at a newer seq
   };
+  static std::size_t Cost(const Entry& e) { return e.frame.size() + kEntryOverhead; }
   boost::asio::awaitable<void> Loop();
   void Append(std::vector<store::EventRow> rows);
+  void DropOldest();  // under mutex_
 
   store::Database& db_;
   CommitSignal& commits_;
   CommitSignal appended_;
   const std::size_t capacity_;
+  const std::size_t max_bytes_;
   mutable std::mutex mutex_;
   bool started_ = false;  // `base_` known
   bool stopping_ = false;
+  std::uint64_t synced_ = 0;  // the CommitSignal generation the last complete read began at
+  std::size_t bytes_ = 0;     // sum of Cost() over entries_
+  std::unordered_map<std::string, std::int64_t> last_seq_;  // per device
   std::int64_t base_ = 0;  // every event with seq > base_ is in entries_ (up to tail)
   std::int64_t tail_ = 0;  // the newest seq read
   std::deque<Entry> entries_;

@@ -41,6 +41,23 @@ json::object EventJson(const store::EventRow& e) {
   return o;
 }
 
+std::string EventPageBody(const std::vector<store::EventRow>& events, std::int64_t next) {
+  json::array items;
+  items.reserve(events.size());
+  for (const auto& e : events) items.push_back(EventJson(e));
+  return json::serialize(json::object{{"items", std::move(items)}, {"next", next}});
+}
+
+std::pair<std::size_t, std::size_t> SseFrameData(const std::string& frame) {
+  static constexpr std::string_view kData = "\ndata: ";
+  auto at = frame.find(kData);
+  if (at == std::string::npos) return {0, 0};
+  const std::size_t begin = at + kData.size();
+  // The frame ends with "\n\n" after the document (serialized JSON has no raw newline).
+  const std::size_t end = frame.size() >= begin + 2 ? frame.size() - 2 : begin;
+  return {begin, end - begin};
+}
+
 std::string SseFrame(const store::EventRow& e) {
   return "id: " + std::to_string(e.seq) + "\nevent: " + std::string(store::KindName(e.kind)) +
          "\ndata: " + json::serialize(EventJson(e)) + "\n\n";

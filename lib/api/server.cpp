@@ -104,12 +104,13 @@ Request ToRequest(const http::request_parser<http::string_body>& parser) {
   return out;
 }
 
-http::response<http::string_body> ToBeast(const Response& r, unsigned version, bool keep_alive) {
+/// Takes the body out of `r` (a device listing is ~0.4 MB at 1,000 readers: no copy).
+http::response<http::string_body> ToBeast(Response& r, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "ef45-gatewayd");
   if (!r.body.empty() || r.status != 204) res.set(http::field::content_type, r.content_type);
   for (const auto& [name, value] : r.headers) res.set(name, value);
-  res.body() = r.body;
+  res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;

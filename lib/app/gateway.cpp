@@ -468,7 +468,8 @@ class Gateway {
   store::Database db_;      // ingestion: the writer and the pollers
   store::Database api_db_;  // the façade's reads: API load never queues ahead of commits
   api::EventFeed feed_{api_db_, commits_,  // the newest events, shared by every stream
-                       static_cast<std::size_t>(config_.api.stream_window)};
+                       static_cast<std::size_t>(config_.api.stream_window),
+                       static_cast<std::size_t>(config_.api.stream_window_bytes)};
   store::EventWriter writer_;
   poll::WorkerSet workers_;
   std::unique_ptr<cluster::ClusterMetrics> cluster_metrics_;  // cluster mode only

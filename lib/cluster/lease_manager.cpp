@@ -54,7 +54,12 @@ void LeaseManager::SetReaders(std::vector<config::ReaderConfig> readers) {
 }
 
 asio::awaitable<void> LeaseManager::Stop() {
-  co_await asio::dispatch(strand_, asio::use_awaitable);
+  // On the strand for the whole of it (see DeviceWorker::Stop): a dispatch with use_awaitable
+  // resumes on the caller's executor, off the strand.
+  co_await asio::co_spawn(strand_, StopOnStrand(), asio::use_awaitable);
+}
+
+asio::awaitable<void> LeaseManager::StopOnStrand() {
   stopping_ = true;
   timer_.cancel();
   if (started_ && !finished_) co_await running_.Wait();

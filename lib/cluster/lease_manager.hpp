@@ -98,6 +98,7 @@ class LeaseManager {
 
  private:
   boost::asio::awaitable<void> Loop();
+  boost::asio::awaitable<void> StopOnStrand();
   boost::asio::awaitable<void> Round();
   /// One LeaseTickBlocking on the database pool (its duration observed).
   boost::asio::awaitable<Result<store::LeaseTickResult>> Tick();

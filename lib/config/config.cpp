@@ -390,8 +390,8 @@ void ReadTokensFile(Reader& r, const std::string& file, const YAML::Node& at,
 void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& out) {
   if (r.Map(api, "api",
             {"listen", "max_connections", "max_connections_per_ip", "max_streams", "max_reader_ops",
-             "stream_window", "tokens", "tokens_file", "insecure_open", "allow_plaintext",
-             "open_metrics", "open_health", "tls"})) {
+             "stream_window", "stream_window_bytes", "tokens", "tokens_file", "insecure_open",
+             "allow_plaintext", "open_metrics", "open_health", "tls"})) {
     std::string listen;
     r.String(api, "listen", "api", listen);
     if (!listen.empty() && !SplitHostPort(listen, out.listen_host, out.listen_port)) {
@@ -401,6 +401,8 @@ void ReadApi(Reader& r, const YAML::Node& api, const EnvLookup& env, ApiConfig& 
     r.Int(api, "max_streams", "api", out.max_streams, 1, 100000);
     r.Int(api, "max_reader_ops", "api", out.max_reader_ops, 1, 1000);
     r.Int(api, "stream_window", "api", out.stream_window, 1, 1'000'000);
+    r.Int64(api, "stream_window_bytes", "api", out.stream_window_bytes, 65536,
+            std::int64_t{1} << 34);
     r.Bool(api, "open_metrics", "api", out.open_metrics);
     r.Bool(api, "open_health", "api", out.open_health);
     ReadTokenList(r, api["tokens"], "api.tokens", out.tokens);

@@ -93,6 +93,10 @@ struct ApiConfig {
   int max_streams = 1000;     ///< concurrent event-stream subscribers; more get 429
   int max_reader_ops = 8;     ///< API operations waiting for one reader; more get 429
   int stream_window = 20000;  ///< newest events kept in memory for the event streams
+  /// ... and at most this many bytes of them (rendered frames + a fixed cost per event): the
+  /// oldest go first, whichever bound is reached. A resume from before the window reads
+  /// PostgreSQL.
+  std::int64_t stream_window_bytes = 8 << 20;
   /// No tokens: the API is open (every caller is admin). Allowed only on a loopback address,
   /// or with `insecure_open` (then the daemon warns and exports ef45gw_api_insecure 1).
   /// Includes the tokens of `tokens_file` and EF45GW_API_TOKENS. Two tokens with one hash are a

@@ -11,9 +11,10 @@ constexpr std::array<const char*, 5> kQuarantineReasons = {"bad_text", "bad_time
                                                            "db_refused", "too_large"};
 
 const prometheus::Histogram::BucketBoundaries& PollBuckets() {
-  // Few buckets: this family has one series per reader and kind.
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.005, 0.02, 0.05, 0.1,
-                                                                   0.25,  0.5,  1,    3};
+  // One series per kind for the whole fleet: buckets are cheap, so resolve the sub-millisecond
+  // polls of a loopback or LAN reader as well as the slow ones.
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   return kBuckets;
 }
 
@@ -39,8 +40,12 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
                      .Register(r)),
       poll_duration(prometheus::BuildHistogram()
                         .Name("ef45gw_poll_duration_seconds")
-                        .Help("Duration of one poll of a reader, by kind.")
+                        .Help("Duration of one poll, by kind (all readers together).")
                         .Register(r)),
+      poll_last_duration(prometheus::BuildGauge()
+                             .Name("ef45gw_poll_last_duration_seconds")
+                             .Help("Duration of the reader's last poll of each kind.")
+                             .Register(r)),
       poll_errors(prometheus::BuildCounter()
                       .Name("ef45gw_poll_errors_total")
                       .Help("Failed polls by reader, kind and error class.")
@@ -84,7 +89,11 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
                                    "because they could not be stored as they came, by reason.")
                              .Register(r)),
       lag(event_lag.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5,
-                                                                    10, 30, 60, 300})) {}
+                                                                    10, 30, 60, 300})) {
+  for (std::size_t i = 0; i < kKinds.size(); ++i) {
+    poll_durations[i] = &poll_duration.Add({{"kind", kKinds[i]}}, PollBuckets());
+  }
+}
 
 ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
     : f_(f),
@@ -97,7 +106,7 @@ ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
       log_resets_(&f.log_resets.Add({{"reader", reader_}})),
       lock_resumed_(&f.lock_resumed.Add({{"reader", reader_}})) {
   for (std::size_t i = 0; i < kKinds.size(); ++i) {
-    durations_[i] = &f.poll_duration.Add({{"reader", reader_}, {"kind", kKinds[i]}}, PollBuckets());
+    last_durations_[i] = &f.poll_last_duration.Add({{"reader", reader_}, {"kind", kKinds[i]}});
   }
   for (std::size_t i = 0; i < kDoorFields.size(); ++i) {
     door_[i] = &f.door.Add({{"reader", reader_}, {"field", kDoorFields[i]}});
@@ -116,7 +125,7 @@ ReaderMetrics::~ReaderMetrics() {
   f_.log_cursor.Remove(cursor_);
   f_.log_resets.Remove(log_resets_);
   f_.lock_resumed.Remove(lock_resumed_);
-  for (auto* h : durations_) f_.poll_duration.Remove(h);
+  for (auto* g : last_durations_) f_.poll_last_duration.Remove(g);
   for (auto* g : door_) f_.door.Remove(g);
   for (auto& [k, c] : errors_) f_.poll_errors.Remove(c);
   for (auto& [k, c] : ingested_) f_.events_ingested.Remove(c);
@@ -130,7 +139,9 @@ ReaderMetrics::~ReaderMetrics() {
 }
 
 void ReaderMetrics::ObservePoll(std::size_t kind, double seconds) {
-  if (kind < durations_.size()) durations_[kind]->Observe(seconds);
+  if (kind >= last_durations_.size()) return;
+  f_.poll_durations[kind]->Observe(seconds);
+  last_durations_[kind]->Set(seconds);
 }
 
 void ReaderMetrics::CountError(std::size_t kind, const std::string& reason) {

@@ -101,7 +101,13 @@ void DeviceWorker::Start() {
 }
 
 asio::awaitable<void> DeviceWorker::Stop(milliseconds deadline) {
-  co_await asio::dispatch(strand_, asio::use_awaitable);
+  // On the strand for the whole of it: `co_await dispatch(strand_, use_awaitable)` would resume
+  // on the caller's executor, and with io_threads > 1 touch the strand's state from another
+  // thread meanwhile.
+  co_await asio::co_spawn(strand_, StopOnStrand(deadline), asio::use_awaitable);
+}
+
+asio::awaitable<void> DeviceWorker::StopOnStrand(milliseconds deadline) {
   stopping_ = true;
   timer_.cancel();
   if (!started_ || finished_) co_return;
@@ -216,6 +222,8 @@ asio::awaitable<bool> DeviceWorker::LoadState() {
         if (s.door) {
           door_ = ef45::DoorStatus{s.door->door_sensor, s.door->relay, s.door->tamper, s.door->rte};
         }
+        std::lock_guard lock(snapshot_mutex_);
+        snapshot_.last_seq = s.last_seq;
       }
       std::lock_guard lock(snapshot_mutex_);
       snapshot_.cursor = cursor_;
@@ -375,7 +383,8 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
     if (e.device_time) times.push_back(*e.device_time);
   }
   std::size_t events = keys.size();
-  auto ec = co_await deps_.writer.Write(std::move(batch));
+  const auto cursor = batch.cursor;
+  auto [ec, last_seq] = co_await deps_.writer.WriteAcked(std::move(batch));
   if (ec) {
     auto reason = Classify(ec);
     co_return Failure{kind, reason, IsTransport(reason) || reason == Errc::kQueueFull,
@@ -387,8 +396,16 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
     for (auto t : times) metrics_->ObserveLag(std::chrono::duration<double>(now - t).count());
     if (too_large) metrics_->CountQuarantined("too_large", static_cast<double>(too_large));
   }
+  // The live state moves with the commit (the API serves it from here, not from PostgreSQL).
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.events_committed += events;
+  if (last_seq > 0) snapshot_.last_seq = std::max(snapshot_.last_seq.value_or(0), last_seq);
+  if (cursor) {
+    snapshot_.cursor = *cursor;
+    if (snapshot_.newest_log_id && cursor->log_epoch == cursor_.log_epoch) {
+      snapshot_.backlog = std::max<std::int64_t>(0, *snapshot_.newest_log_id - cursor->last_log_id);
+    }
+  }
   co_return std::nullopt;
 }
 

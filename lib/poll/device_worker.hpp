@@ -58,6 +58,9 @@ struct ReaderSnapshot {
   /// with 409), `none` (we released it), `unknown` (not asked yet).
   std::string lock_holder = "unknown";
   std::uint64_t events_committed = 0;
+  /// The newest seq of this reader's events: loaded at start, moved by each commit of its
+  /// poller (events committed by others, e.g. audit events, are not seen here).
+  std::optional<std::int64_t> last_seq;
   std::uint64_t match_deleted = 0;
   std::uint64_t log_resets = 0;
 };
@@ -138,6 +141,7 @@ class DeviceWorker {
   using Outcome = std::optional<Failure>;
 
   boost::asio::awaitable<void> Loop();
+  boost::asio::awaitable<void> StopOnStrand(std::chrono::milliseconds deadline);
   /// The first poll of each kind spread over its interval (no thundering herd); health first.
   void ScheduleFirstPolls();
   /// Tries the recorded lock; false (after a backoff wait) while the reader has not answered.

@@ -294,7 +294,7 @@ ON CONFLICT ON CONSTRAINT events_natural_key DO UPDATE SET
   payload = EXCLUDED.payload || e.payload,
   stored_at = now()
 WHERE (e.sources | EXCLUDED.sources) <> e.sources
-RETURNING (xmax = 0) AS inserted
+RETURNING (xmax = 0) AS inserted, e.device_id, e.seq
 )sql";
 
 constexpr const char* kUpsertDevices = R"sql(
@@ -523,6 +523,9 @@ bool WriteOnce(pqxx::connection& conn, const std::vector<const DeviceBatch*>& al
       } else {
         ++counts.enriched;
       }
+      auto seq = r[2].as<std::int64_t>();
+      auto [it, fresh] = counts.last_seq.try_emplace(r[1].as<std::string>(), seq);
+      if (!fresh) it->second = std::max(it->second, seq);
     }
     counts.ignored = static_cast<std::int64_t>(w.rows.size()) - counts.inserted - counts.enriched;
   }
@@ -727,8 +730,21 @@ void EventWriter::Start() {
 }
 
 asio::awaitable<error_code> EventWriter::Write(DeviceBatch batch) {
-  auto [ec] = co_await AsyncWrite(std::move(batch), asio::as_tuple(asio::use_awaitable));
+  auto [ec, last_seq] = co_await AsyncWrite(std::move(batch), asio::as_tuple(asio::use_awaitable));
   co_return ec;
+}
+
+asio::awaitable<WriteAck> EventWriter::WriteAcked(DeviceBatch batch) {
+  auto [ec, last_seq] = co_await AsyncWrite(std::move(batch), asio::as_tuple(asio::use_awaitable));
+  co_return WriteAck{ec, last_seq};
+}
+
+std::int64_t EventWriter::TakeLastSeq(const std::string& device_id) {
+  auto it = last_seq_.find(device_id);
+  if (it == last_seq_.end()) return 0;
+  auto seq = it->second;
+  last_seq_.erase(it);
+  return seq;
 }
 
 void EventWriter::Enqueue(PendingPtr item) {
@@ -738,7 +754,7 @@ void EventWriter::Enqueue(PendingPtr item) {
     ++rejected_;
     GW_LOG(kWarn, "store") << "refused a batch from reader " << item->batch.device_id << ": "
                            << problem;
-    item->done->Complete(Errc::kBadRequest);
+    item->done->Complete(Errc::kBadRequest, 0);
     return;
   }
   if (!options_.fence_owner.empty() && item->batch.lease_epoch == 0) {
@@ -747,7 +763,7 @@ void EventWriter::Enqueue(PendingPtr item) {
     auto epoch = options_.lease_epoch ? options_.lease_epoch(item->batch.device_id) : std::nullopt;
     if (!epoch) {
       ++fenced_;
-      item->done->Complete(Errc::kLeaseLost);
+      item->done->Complete(Errc::kLeaseLost, 0);
       return;
     }
     item->batch.lease_epoch = *epoch;
@@ -755,7 +771,7 @@ void EventWriter::Enqueue(PendingPtr item) {
   item->events = item->batch.events.size();
   asio::post(strand_, [this, item = std::move(item)]() mutable {
     if (stopping_ || finished_) {
-      item->done->Complete(Errc::kCancelled);
+      item->done->Complete(Errc::kCancelled, 0);
       return;
     }
     item->enqueued = Clock::now();
@@ -797,7 +813,7 @@ asio::awaitable<void> EventWriter::Run() {
       for (auto* q : {&queue_, &waiting_}) {
         for (auto& p : *q) {
           accepted_events_ -= q == &queue_ ? p->events : 0;
-          p->done->Complete(Errc::kCancelled);
+          p->done->Complete(Errc::kCancelled, 0);
         }
         q->clear();
       }
@@ -846,7 +862,7 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
     for (auto& p : batch) {
       if (&p->batch != &b || !p->done) continue;
       ++fenced_;
-      p->done->Complete(Errc::kLeaseLost);
+      p->done->Complete(Errc::kLeaseLost, 0);
       p->done.reset();
     }
   };
@@ -877,7 +893,7 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
       if (!one_ec) {
         for (const auto& reason : p->quarantined) Quarantined(p->batch.device_id, reason);
       }
-      p->done->Complete(one_ec);
+      p->done->Complete(one_ec, one_ec ? 0 : TakeLastSeq(p->batch.device_id));
       p->done.reset();
     }
   } else {
@@ -885,12 +901,12 @@ asio::awaitable<void> EventWriter::Commit(std::vector<PendingPtr> batch) {
       if (!p->done) continue;
       if (!ec && lost(p->batch)) {
         ++fenced_;
-        p->done->Complete(Errc::kLeaseLost);
+        p->done->Complete(Errc::kLeaseLost, 0);
       } else {
         if (!ec) {
           for (const auto& reason : p->quarantined) Quarantined(p->batch.device_id, reason);
         }
-        p->done->Complete(ec);
+        p->done->Complete(ec, ec ? 0 : TakeLastSeq(p->batch.device_id));
       }
     }
   }
@@ -987,6 +1003,10 @@ void EventWriter::CountCommit(const WriteCounts& counts,
     for (const auto* b : committed) events += b->events.size();
     options_.on_commit(events, last_commit_seconds_);
   }
+  for (const auto& [device, seq] : counts.last_seq) {
+    auto [it, fresh] = last_seq_.try_emplace(device, seq);
+    if (!fresh) it->second = std::max(it->second, seq);
+  }
   inserted_ += static_cast<std::uint64_t>(counts.inserted);
   enriched_ += static_cast<std::uint64_t>(counts.enriched);
   ignored_ += static_cast<std::uint64_t>(counts.ignored);
@@ -1055,7 +1075,7 @@ asio::awaitable<void> EventWriter::Stop(std::chrono::milliseconds deadline) {
     self->MarkStopping(limit);
     if (!self->started_) {
       for (auto* q : {&self->queue_, &self->waiting_}) {
-        for (auto& p : *q) p->done->Complete(Errc::kCancelled);
+        for (auto& p : *q) p->done->Complete(Errc::kCancelled, 0);
         q->clear();
       }
       self->finished_ = true;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,15 @@ struct WriteCounts {
   std::int64_t ignored = 0;   ///< replays: nothing new
   /// Fencing: readers whose batches were left out because this node's lease is gone.
   std::vector<std::string> fenced;
+  /// Per reader, the newest seq the transaction gave one of its events (inserted or enriched).
+  std::map<std::string, std::int64_t> last_seq;
+};
+
+/// What EventWriter::WriteAcked completes with.
+struct WriteAck {
+  boost::system::error_code ec;  ///< as EventWriter::Write
+  /// The newest seq the batch's events got when committed (0: nothing new, or an error).
+  std::int64_t last_seq = 0;
 };
 
 /// Counters for /metrics. Monotonic except the gauges.
@@ -138,11 +148,14 @@ class EventWriter {
   /// kBadRequest (invalid batch, nothing stored), kCancelled (the writer stopped before it could
   /// commit the batch: nothing of it is acknowledged, the producer keeps it). Any executor.
   boost::asio::awaitable<boost::system::error_code> Write(DeviceBatch batch);
+  /// Write, also giving the newest seq the batch's events got (for the reader's live state:
+  /// GET /api/v1/devices serves it without asking PostgreSQL).
+  boost::asio::awaitable<WriteAck> WriteAcked(DeviceBatch batch);
 
-  /// Write with any completion token, signature void(error_code).
+  /// Write with any completion token, signature void(error_code, std::int64_t last_seq).
   template <class Token>
   auto AsyncWrite(DeviceBatch batch, Token&& token) {
-    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::int64_t)>(
         [this](auto handler, DeviceBatch b) {
           auto item = std::make_unique<Pending>();
           item->batch = std::move(b);
@@ -172,14 +185,15 @@ class EventWriter {
  private:
   struct CompletionBase {
     virtual ~CompletionBase() = default;
-    virtual void Complete(boost::system::error_code ec) = 0;
+    virtual void Complete(boost::system::error_code ec, std::int64_t last_seq) = 0;
   };
   template <class Handler>
   struct Completion final : CompletionBase {
     explicit Completion(Handler h) : handler(std::move(h)) {}
-    void Complete(boost::system::error_code ec) override {
+    void Complete(boost::system::error_code ec, std::int64_t last_seq) override {
       auto ex = boost::asio::get_associated_executor(handler);
-      boost::asio::post(ex, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+      boost::asio::post(
+          ex, [h = std::move(handler), ec, last_seq]() mutable { std::move(h)(ec, last_seq); });
     }
     Handler handler;
   };
@@ -214,6 +228,8 @@ class EventWriter {
   /// reader (WriterOptions::lease_epoch); returns their readers. No-op without a fence.
   std::vector<const DeviceBatch*> DropGivenUp(std::vector<const DeviceBatch*>& batches) const;
   void Quarantined(const std::string& device_id, std::string_view reason);
+  /// The newest seq committed for `device_id` since the last call (0: none); strand only.
+  std::int64_t TakeLastSeq(const std::string& device_id);
   void Wake();
   void MarkStopping(std::chrono::milliseconds deadline);  // on the strand
   boost::asio::awaitable<void> WaitWake(std::chrono::steady_clock::time_point until);
@@ -229,6 +245,9 @@ class EventWriter {
   std::size_t accepted_events_ = 0;  // in queue_ or in the transaction in flight
   int in_flight_ = 0;
   std::vector<boost::asio::steady_timer*> backoffs_;  // retry waits that Stop() cuts short
+  // Per reader: the newest seq committed and not yet acknowledged (each poller has one batch in
+  // the writer at a time, so the entry is taken when its batch completes).
+  std::map<std::string, std::int64_t> last_seq_;
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;

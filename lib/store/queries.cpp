@@ -120,21 +120,32 @@ boost::asio::awaitable<Result<std::optional<Cursor>>> ReadCursor(Database& db,
   co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
-Result<std::vector<DeviceState>> DeviceStatesBlocking(Database& db,
-                                                      const std::optional<std::string>& device_id) {
-  static const std::string kSql =
-      "SELECT d.device_id, c.last_log_id, c.log_epoch, " + detail::MicrosOf("c.updated_at") +
-      ", s.door_sensor, s.relay, s.tamper, s.rte, " + detail::MicrosOf("s.observed_at") + ", " +
-      detail::MicrosOf("s.changed_at") +
-      ", (SELECT max(seq) FROM events e WHERE e.device_id = d.device_id) "
-      "FROM devices d LEFT JOIN device_cursors c USING (device_id) "
-      "LEFT JOIN door_state s USING (device_id) "
-      "WHERE $1::text IS NULL OR d.device_id = $1 ORDER BY d.device_id";
+namespace {
+
+// One reader per row; `where` selects them ($1).
+const std::string& DeviceStateSql(bool by_list) {
+  auto sql = [](const char* where) {
+    return "SELECT d.device_id, c.last_log_id, c.log_epoch, " + detail::MicrosOf("c.updated_at") +
+           ", s.door_sensor, s.relay, s.tamper, s.rte, " + detail::MicrosOf("s.observed_at") +
+           ", " + detail::MicrosOf("s.changed_at") +
+           ", (SELECT max(seq) FROM events e WHERE e.device_id = d.device_id) "
+           "FROM devices d LEFT JOIN device_cursors c USING (device_id) "
+           "LEFT JOIN door_state s USING (device_id) WHERE " +
+           std::string(where) + " ORDER BY d.device_id";
+  };
+  static const std::string kOne = sql("$1::text IS NULL OR d.device_id = $1");
+  static const std::string kList = sql("d.device_id = ANY($1::text[])");
+  return by_list ? kList : kOne;
+}
+
+// `param` is $1 (nullptr: NULL).
+Result<std::vector<DeviceState>> ReadDeviceStates(Database& db, const std::string& sql,
+                                                  const char* param) {
   return detail::WithConnectionBlocking<std::vector<DeviceState>>(
       db.Connections(), [&](pqxx::connection& c) {
         pqxx::read_transaction tx(c);
         std::vector<DeviceState> out;
-        for (const auto& r : tx.exec_params(kSql, OrNull(device_id))) {
+        for (const auto& r : tx.exec_params(sql, param)) {
           DeviceState s;
           s.device_id = r[0].as<std::string>();
           if (!r[1].is_null()) {
@@ -156,6 +167,29 @@ Result<std::vector<DeviceState>> DeviceStatesBlocking(Database& db,
         }
         return out;
       });
+}
+
+}  // namespace
+
+Result<std::vector<DeviceState>> DeviceStatesBlocking(Database& db,
+                                                      const std::optional<std::string>& device_id) {
+  return ReadDeviceStates(db, DeviceStateSql(false), OrNull(device_id));
+}
+
+Result<std::vector<DeviceState>> DeviceStatesOfBlocking(Database& db,
+                                                        const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<DeviceState>{};
+  detail::ArrayLiteral list;
+  for (const auto& id : ids) list.Add(id);
+  const std::string ids_literal = list.Finish();
+  return ReadDeviceStates(db, DeviceStateSql(true), ids_literal.c_str());
+}
+
+boost::asio::awaitable<Result<std::vector<DeviceState>>> DeviceStatesOf(
+    Database& db, std::vector<std::string> ids) {
+  Database* d = &db;
+  auto fn = [d, list = std::move(ids)] { return DeviceStatesOfBlocking(*d, list); };
+  co_return co_await RunBlocking(db.BlockingPool(), std::move(fn));
 }
 
 boost::asio::awaitable<Result<std::vector<DeviceState>>> DeviceStates(

@@ -87,6 +87,12 @@ Result<std::vector<DeviceState>> DeviceStatesBlocking(Database& db,
                                                       const std::optional<std::string>& device_id);
 boost::asio::awaitable<Result<std::vector<DeviceState>>> DeviceStates(
     Database& db, std::optional<std::string> device_id);
+/// The readers `ids` (those of them PostgreSQL knows), ordered by id: the API asks only for the
+/// readers other instances poll (cluster mode), the rest it has in memory.
+Result<std::vector<DeviceState>> DeviceStatesOfBlocking(Database& db,
+                                                        const std::vector<std::string>& ids);
+boost::asio::awaitable<Result<std::vector<DeviceState>>> DeviceStatesOf(
+    Database& db, std::vector<std::string> ids);
 
 /// Stores a door status outside an event batch (the EventWriter takes it inside DeviceBatch too).
 /// An older observation than the stored one is ignored.

@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "api/commit_signal.hpp"
+#include "api/event_json.hpp"
 #include "pg_fixture.hpp"
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
@@ -39,8 +40,8 @@ class EventFeedTest : public PgTest {
     db_.reset();
     PgTest::TearDown();
   }
-  void StartFeed(std::size_t capacity) {
-    feed_ = std::make_unique<api::EventFeed>(*db_, commits_, capacity);
+  void StartFeed(std::size_t capacity, std::size_t max_bytes = 8u << 20) {
+    feed_ = std::make_unique<api::EventFeed>(*db_, commits_, capacity, max_bytes);
     feed_->Start(io_.Io().get_executor());
     // Started once it answers for the newest seq.
     ASSERT_TRUE(WaitFor([&] { return feed_->Read({}, Newest(), 1).covered; }, 10s, 10ms));
@@ -56,6 +57,10 @@ class EventFeedTest : public PgTest {
     for (auto id = from; id <= to; ++id)
       b.events.push_back(LogEvent(id, 0, "u-" + std::to_string(id % 3)));
     b.cursor = store::Cursor{to, 0};
+    CommitBatch(std::move(b));
+  }
+  /// Commits `b` and waits until the feed holds its newest event.
+  void CommitBatch(store::DeviceBatch b) {
     ASSERT_FALSE(WriteAsync(io_.Io(), *writer_, std::move(b)).get());
     commits_.Notify();
     auto newest = Newest();
@@ -75,6 +80,18 @@ class EventFeedTest : public PgTest {
       out.push_back(std::stoll((*it)[1]));
     }
     return out;
+  }
+  /// The body GET /api/v1/events gets from PostgreSQL for `q` (the route's encoding).
+  std::string BodyFromDatabase(const store::EventQuery& q) {
+    auto page = store::ListEventsBlocking(*db_, q);
+    EXPECT_TRUE(page);
+    return page ? api::EventPageBody(page->events, page->next) : std::string();
+  }
+  /// Waits until the feed has read everything signalled (Page answers), at most 10 s.
+  std::optional<std::string> WindowPage(const store::EventQuery& q) {
+    std::optional<std::string> body;
+    EXPECT_TRUE(WaitFor([&] { return (body = feed_->Page(q)).has_value(); }, 10s, 5ms));
+    return body;
   }
   /// What PostgreSQL returns for the same filters (ListEventsBlocking), as seqs.
   std::vector<std::int64_t> FromDatabase(store::EventQuery q) {
@@ -146,6 +163,82 @@ TEST_F(EventFeedTest, ACursorOlderThanTheWindowIsNotCovered) {
   ASSERT_TRUE(tail.covered);
   EXPECT_EQ(tail.events, 10u);
   EXPECT_EQ(Seqs(tail.frames).back(), newest);
+}
+
+TEST_F(EventFeedTest, ListingPagesFromTheWindowAreTheBodiesPostgreSQLGives) {
+  StartFeed(1000);
+  if (HasFatalFailure()) return;
+  const auto start = Newest();
+  Commit("r1", 1, 40);
+  Commit("r2", 1, 40);
+  if (HasFatalFailure()) return;
+  // r1's entry 7 gets its match-data in a later commit: the event moves to a new seq.
+  store::DeviceBatch late;
+  late.device_id = "r1";
+  late.events.push_back(MatchEvent(7, "enc-7"));
+  CommitBatch(std::move(late));
+  if (HasFatalFailure()) return;
+
+  std::vector<store::EventQuery> queries(8);
+  queries[1].limit = 5;
+  queries[2].device_id = "r2";
+  queries[3].user_uuid = "u-1";
+  queries[3].limit = 7;
+  queries[4].kind = store::EventKind::kRecognition;
+  queries[5].device_id = "r1";
+  queries[5].since = store::TimePoint(std::chrono::seconds(1764000000 + 10));
+  queries[5].until = store::TimePoint(std::chrono::seconds(1764000000 + 20));
+  queries[6].kind = store::EventKind::kDoor;  // nothing: items empty, next = after
+  queries[7].limit = 1000;
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    for (auto after : {start, start + 3, start + 45, Newest()}) {
+      auto q = queries[i];
+      q.after = after;
+      auto window = WindowPage(q);
+      ASSERT_TRUE(window) << "query " << i << " after " << after;
+      EXPECT_EQ(*window, BodyFromDatabase(q)) << "query " << i << " after " << after;
+    }
+  }
+  // The enriched event is served once, at its new seq, with both sources.
+  store::EventQuery all;
+  all.after = start;
+  all.limit = 1000;
+  auto body = *WindowPage(all);
+  EXPECT_NE(body.find("\"sources\":[\"log\",\"match\"]"), std::string::npos) << body;
+  // A page starting before the window is not answered from memory.
+  store::EventQuery old;
+  old.after = start > 0 ? start - 1 : 0;
+  if (start > 0) {
+    EXPECT_FALSE(feed_->Page(old));
+  }
+}
+
+TEST_F(EventFeedTest, TheWindowKeepsToItsByteBoundAndOlderCursorsReadPostgreSQL) {
+  // Frames are ~0.7 KB + 256 B each: 8 KiB hold a handful of the 60 events, not all of them.
+  constexpr std::size_t kBytes = 8 << 10;
+  StartFeed(1000, kBytes);
+  if (HasFatalFailure()) return;
+  const auto start = Newest();
+  Commit("r1", 1, 30);
+  Commit("r2", 1, 30);
+  if (HasFatalFailure()) return;
+  EXPECT_LE(feed_->bytes(), kBytes);
+  EXPECT_GT(feed_->size(), 0u);
+  EXPECT_LT(feed_->size(), 60u) << "the byte bound, not the count, decides";
+  EXPECT_FALSE(feed_->Read({}, start, 1000).covered) << "the oldest events left the window";
+  store::EventQuery old;
+  old.after = start;
+  EXPECT_FALSE(feed_->Page(old));
+  // The newest ones are served, the same as PostgreSQL has them.
+  const auto newest = Newest();
+  const auto held = static_cast<std::int64_t>(feed_->size());
+  auto tail = feed_->Read({}, newest - held, 1000);
+  ASSERT_TRUE(tail.covered);
+  EXPECT_EQ(Seqs(tail.frames), FromDatabase([&] {
+              store::EventQuery q;
+              q.after = newest - held;
+              return q;
+            }()));
 }
 
 }  // namespace

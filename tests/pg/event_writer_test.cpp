@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
 #include <chrono>
 #include <mutex>
 
@@ -14,6 +16,7 @@ namespace gw::test {
 namespace {
 
 using boost::system::error_code;
+namespace asio = boost::asio;
 
 class EventWriterTest : public PgTest {
  protected:
@@ -109,6 +112,38 @@ void ExpectMerged(const std::string& dsn) {
   EXPECT_EQ(rows[0][5], "92");
   EXPECT_EQ(rows[0][6], "2025-11-24T16:00:00Z");
   EXPECT_EQ(rows[0][7], "recognition");
+}
+
+TEST_F(EventWriterTest, AcknowledgesEachBatchWithTheNewestSeqItsEventsGot) {
+  // Two readers in one transaction (both handed over before the first commit), then an
+  // enrichment, then a replay: the ack carries each reader's own newest seq, 0 when nothing
+  // changed. The pollers' live state (GET /api/v1/devices last_seq) comes from this.
+  auto acked = [this](store::DeviceBatch b) {
+    auto write = [](store::EventWriter* w,
+                    store::DeviceBatch batch) -> asio::awaitable<store::WriteAck> {
+      co_return co_await w->WriteAcked(std::move(batch));
+    };
+    return asio::co_spawn(io_.Io(), write(writer_.get(), std::move(b)), asio::use_future);
+  };
+  auto max_seq = [this](const std::string& device) {
+    return std::stoll(
+        Scalar(Dsn(), "SELECT max(seq) FROM events WHERE device_id = '" + device + "'"));
+  };
+  auto a = acked(Logs("r1", 1, 5));
+  auto b = acked(Logs("r2", 1, 3));
+  auto ra = a.get();
+  auto rb = b.get();
+  ASSERT_FALSE(ra.ec);
+  ASSERT_FALSE(rb.ec);
+  EXPECT_EQ(ra.last_seq, max_seq("r1"));
+  EXPECT_EQ(rb.last_seq, max_seq("r2"));
+  auto enriched = acked(store::DeviceBatch{"r1", {MatchEvent(2, "enc-2")}, {}, {}}).get();
+  ASSERT_FALSE(enriched.ec);
+  EXPECT_EQ(enriched.last_seq, max_seq("r1"));
+  EXPECT_GT(enriched.last_seq, ra.last_seq);
+  auto replay = acked(Logs("r2", 1, 3)).get();
+  ASSERT_FALSE(replay.ec);
+  EXPECT_EQ(replay.last_seq, 0);
 }
 
 TEST_F(EventWriterTest, MergesMatchDataThenLogIntoOneEvent) {

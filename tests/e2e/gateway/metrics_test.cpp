@@ -81,6 +81,26 @@ TEST_F(GatewayTest, MetricsFollowReadersAndMatchTheDatabase) {
                 .value_or(0),
             0);
 
+  // Poll durations: one histogram per kind for the whole fleet, a gauge per reader and kind
+  // (a histogram per reader made /metrics ~8 MB at 1,000 readers).
+  EXPECT_GT(Sample(text, "ef45gw_poll_duration_seconds_count{kind=\"door\"}").value_or(0), 0);
+  EXPECT_TRUE(Sample(text, "ef45gw_poll_last_duration_seconds{kind=\"door\",reader=\"sim-0\"}"))
+      << text;
+  std::size_t reader_series = 0;
+  {
+    std::istringstream in(text);
+    std::string l;
+    while (std::getline(in, l)) {
+      if (l.rfind("ef45gw_poll_duration_seconds", 0) == 0) {
+        EXPECT_EQ(l.find("reader="), std::string::npos) << l;
+      }
+      if (l.rfind("#", 0) != 0 && l.find("reader=\"sim-0\"") != std::string::npos) {
+        ++reader_series;
+      }
+    }
+  }
+  EXPECT_LE(reader_series, 35u) << "series per reader";
+
   // Every ef45gw_ metric the dashboard and the alert rules use is exported (histograms by
   // their _bucket/_count series).
   std::set<std::string> exported;

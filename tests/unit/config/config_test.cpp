@@ -118,6 +118,18 @@ TEST(Config, MaxLogJumpDefaultsToAMillionAndIsValidated) {
   EXPECT_TRUE(HasProblem(problems, "polling.max_log_jump", 3));
 }
 
+TEST(Config, StreamWindowBytesDefaultsTo8MiBAndIsValidated) {
+  auto c = LoadString("database: { dsn: 'host=db' }\n", "t", NoEnv());
+  EXPECT_EQ(c.api.stream_window_bytes, 8 << 20);
+  auto big = LoadString("database: { dsn: 'host=db' }\napi: { stream_window_bytes: 5000000000 }\n",
+                        "t", NoEnv());
+  EXPECT_EQ(big.api.stream_window_bytes, 5'000'000'000);
+  auto problems = ProblemsOf("database: { dsn: x }\napi:\n  stream_window_bytes: 1000\n");
+  EXPECT_TRUE(HasProblem(problems, "api.stream_window_bytes", 3));
+  problems = ProblemsOf("database: { dsn: x }\napi:\n  stream_window_bytes: 8MB\n");
+  EXPECT_TRUE(HasProblem(problems, "api.stream_window_bytes", 3));
+}
+
 TEST(Config, MissingDsnIsAnError) {
   auto problems = ProblemsOf("readers: []\n");
   ASSERT_EQ(problems.size(), 1u);
