@@ -14,6 +14,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,9 @@
 #include "store/users.hpp"
 #include "sync/sync_manager.hpp"
 #include "sync/sync_metrics.hpp"
+#include "webhook/dispatcher.hpp"
+#include "webhook/webhook_metrics.hpp"
+#include "webhook/webhook_routes.hpp"
 
 namespace gw::app {
 namespace {
@@ -148,6 +152,7 @@ class Gateway {
     }
     user_context_ = std::make_unique<api::UserRoutesContext>(api_db_, workers_, sync_.get());
     api::AddUserRoutes(router_, *user_context_);
+    AddWebhooks();
     server_ = std::make_unique<api::Server>(
         io_.get_executor(), ServerOptionsFor(config_.api), router_,
         [this](const std::string& route, const std::string& method, int status,
@@ -239,6 +244,30 @@ class Gateway {
     };
   }
 
+  /// Webhooks (issue 19): a small pool of their own (deliveries never queue ahead of commits),
+  /// delivered under per-subscription leases named after the cluster node (or "standalone").
+  void AddWebhooks() {
+    std::string why;
+    auto allow = webhook::AllowList::Parse(config_.webhooks.allow, why);
+    if (!allow) throw std::runtime_error("webhooks.allow: " + why);  // config validated it
+    webhook::DispatcherOptions options;
+    if (config_.cluster.enabled()) {
+      options.node = config_.cluster.node_id;
+      options.lease = config_.cluster.lease;
+      options.renew = config_.cluster.renew;
+    }
+    options.timeout = config_.webhooks.timeout;
+    options.max_backoff = config_.webhooks.max_backoff;
+    options.disable_after = config_.webhooks.disable_after;
+    options.allow = *allow;
+    webhook_db_ =
+        std::make_unique<store::Database>(store::DatabaseOptions{config_.database.dsn, 2});
+    webhook_metrics_ = std::make_unique<webhook::WebhookMetrics>(registry_.get());
+    webhooks_ = std::make_unique<webhook::Dispatcher>(io_.get_executor(), *webhook_db_, &commits_,
+                                                      std::move(options), webhook_metrics_.get());
+    webhook_context_.reset(new webhook::WebhookRoutesContext{api_db_, webhooks_.get(), *allow});
+    webhook::AddWebhookRoutes(router_, *webhook_context_);
+  }
   /// Cluster mode: every write checks this node's lease on its reader (DESIGN.md section 9).
   store::WriterOptions Fenced(store::WriterOptions o) {
     if (!config_.cluster.enabled()) return o;
@@ -280,6 +309,7 @@ class Gateway {
       co_return;
     }
     if (sync_) sync_->Start();  // follows the WorkerSet: the readers this instance polls
+    webhooks_->Start();
     if (leases_) {
       // The lease rounds decide which readers this node polls (a share of the fleet).
       leases_->Start(config_.readers);
@@ -405,6 +435,7 @@ class Gateway {
     signals_.cancel(ignored);
     server_->Stop();
     feed_.Stop();
+    co_await webhooks_->Stop();         // gives the subscriptions' leases back
     if (sync_) co_await sync_->Stop();  // before the pollers: it uses their readers
     // Pollers first (their last batches go to the writer), then the writer flushes. A poller
     // waiting on a commit that cannot happen (PostgreSQL down) would wait for ever: once the
@@ -487,6 +518,10 @@ class Gateway {
   std::unique_ptr<sync::SyncMetrics> sync_metrics_;  // user sync
   std::unique_ptr<sync::SyncManager> sync_;          // user sync
   std::unique_ptr<api::UserRoutesContext> user_context_;
+  std::unique_ptr<store::Database> webhook_db_;
+  std::unique_ptr<webhook::WebhookMetrics> webhook_metrics_;
+  std::unique_ptr<webhook::Dispatcher> webhooks_;
+  std::unique_ptr<webhook::WebhookRoutesContext> webhook_context_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -480,6 +481,47 @@ void ReadCluster(Reader& r, const YAML::Node& node, const EnvLookup& env, Cluste
   }
 }
 
+/// `webhooks.allow` entries: a CIDR or address, or a host name (optionally `*.` + a name).
+bool ValidAllowEntry(const std::string& entry) {
+  const auto slash = entry.find('/');
+  const std::string address = entry.substr(0, slash);
+  unsigned char buffer[16];
+  const bool v4 = inet_pton(AF_INET, address.c_str(), buffer) == 1;
+  const bool v6 = !v4 && inet_pton(AF_INET6, address.c_str(), buffer) == 1;
+  if (slash != std::string::npos) {
+    const std::string prefix = entry.substr(slash + 1);
+    if (!(v4 || v6) || prefix.empty() || prefix.size() > 3 ||
+        !std::all_of(prefix.begin(), prefix.end(),
+                     [](unsigned char c) { return std::isdigit(c); })) {
+      return false;
+    }
+    return std::stoi(prefix) <= (v4 ? 32 : 128);
+  }
+  if (v4 || v6) return true;
+  std::string_view name = entry;
+  if (name.substr(0, 2) == "*.") name.remove_prefix(2);
+  return !name.empty() && name.size() <= 253 &&
+         std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.'; });
+}
+
+void ReadWebhooks(Reader& r, const YAML::Node& node, WebhooksConfig& out) {
+  if (!r.Map(node, "webhooks", {"allow", "timeout_ms", "max_backoff_ms", "disable_after_ms"})) {
+    return;
+  }
+  r.StringList(node, "allow", "webhooks", out.allow);
+  for (std::size_t i = 0; i < out.allow.size(); ++i) {
+    if (!ValidAllowEntry(out.allow[i])) {
+      r.Fail("webhooks.allow[" + std::to_string(i) + "]", node["allow"][i],
+             "must be a CIDR (10.0.0.0/8), an address or a host name (hooks.example.com, "
+             "*.example.com)");
+    }
+  }
+  r.Millis(node, "timeout_ms", "webhooks", out.timeout, 100, 600'000);
+  r.Millis(node, "max_backoff_ms", "webhooks", out.max_backoff, 1000, 86'400'000);
+  r.Millis(node, "disable_after_ms", "webhooks", out.disable_after, 60'000, 604'800'000);
+}
+
 /// An http(s) URL with a host and no user info, whitespace or control bytes.
 bool ValidBaseUrl(const std::string& url, const std::string& scheme) {
   const std::string prefix = scheme + "://";
@@ -576,7 +618,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     problems.push_back(Problem{"", 0, source + " is empty"});
   } else if (r.Map(root, "",
                    {"log", "database", "api", "polling", "lock", "store", "sync", "cluster",
-                    "security", "shutdown", "readers"})) {
+                    "security", "webhooks", "shutdown", "readers"})) {
     if (r.Map(root["log"], "log", {"level"})) {
       r.String(root["log"], "level", "log", config.log_level);
       if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
@@ -611,6 +653,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     ReadSync(r, root["sync"], config.sync);
     ReadCluster(r, root["cluster"], env, config.cluster);
     ReadSecurity(r, root["security"], env, config.security);
+    ReadWebhooks(r, root["webhooks"], config.webhooks);
     const YAML::Node shutdown = root["shutdown"];
     if (r.Map(shutdown, "shutdown", {"deadline_ms"})) {
       r.Millis(shutdown, "deadline_ms", "shutdown", config.shutdown_deadline, 100, 600'000);

@@ -160,6 +160,16 @@ struct SecurityConfig {
   bool plaintext_biometrics = false;
 };
 
+/// Webhook delivery (issue 19). Subscriptions themselves live in PostgreSQL (API).
+struct WebhooksConfig {
+  /// Where subscriptions may point: CIDRs (10.0.0.0/8, a bare address) and host names
+  /// (hooks.example.com, *.example.com). Empty (the default): no webhook can be created.
+  std::vector<std::string> allow;
+  milliseconds timeout{5000};            ///< one request, connect to the last byte of the answer
+  milliseconds max_backoff{300000};      ///< ceiling of the retry delay (exponential, jitter)
+  milliseconds disable_after{86400000};  ///< failing this long disables a subscription
+};
+
 struct Config {
   std::string log_level = "info";
   DatabaseConfig database;
@@ -170,6 +180,7 @@ struct Config {
   SyncConfig sync;
   ClusterConfig cluster;
   SecurityConfig security;
+  WebhooksConfig webhooks;
   milliseconds shutdown_deadline{10000};
   std::vector<ReaderConfig> readers;
 };

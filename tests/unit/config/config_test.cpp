@@ -389,3 +389,38 @@ TEST(ConfigIdentifiers, ReaderAndNodeIdsRefuseDots) {
 
 }  // namespace
 }  // namespace gw::config
+
+namespace gw::config {
+namespace {
+
+TEST(ConfigWebhooks, DefaultsAllowNothingAndKeysAreRead) {
+  auto d = LoadString("database: { dsn: 'x' }\n", "t", NoEnv());
+  EXPECT_TRUE(d.webhooks.allow.empty());
+  EXPECT_EQ(d.webhooks.timeout, milliseconds(5000));
+  EXPECT_EQ(d.webhooks.max_backoff, milliseconds(300000));
+  EXPECT_EQ(d.webhooks.disable_after, milliseconds(86400000));
+  auto c = LoadString(
+      "database: { dsn: 'x' }\n"
+      "webhooks: { allow: [10.0.0.0/8, 192.0.2.7, 'fd00::/8', siem.example.com, '*.example.net'],"
+      " timeout_ms: 800, max_backoff_ms: 2000, disable_after_ms: 60000 }\n",
+      "t", NoEnv());
+  EXPECT_EQ(c.webhooks.allow.size(), 5u);
+  EXPECT_EQ(c.webhooks.timeout, milliseconds(800));
+  EXPECT_EQ(c.webhooks.max_backoff, milliseconds(2000));
+  EXPECT_EQ(c.webhooks.disable_after, milliseconds(60000));
+}
+
+TEST(ConfigWebhooks, BadValuesNameTheirPath) {
+  auto problems = ProblemsOf(
+      "database: { dsn: 'x' }\n"
+      "webhooks: { allow: [10.0.0.0/33, 'http://x', ok.example.com], timeout_ms: 0, colour: red "
+      "}\n");
+  EXPECT_TRUE(HasProblem(problems, "webhooks.allow[0]", 2));
+  EXPECT_TRUE(HasProblem(problems, "webhooks.allow[1]", 2));
+  EXPECT_FALSE(HasProblem(problems, "webhooks.allow[2]", 2));
+  EXPECT_TRUE(HasProblem(problems, "webhooks.timeout_ms", 2));
+  EXPECT_TRUE(HasProblem(problems, "webhooks.colour", 2));
+}
+
+}  // namespace
+}  // namespace gw::config

@@ -1,0 +1,399 @@
+#include "store/webhooks.hpp"
+
+#include <algorithm>
+
+#include "common/run_blocking.hpp"
+#include "store/pg.hpp"
+
+namespace gw::store {
+namespace {
+
+using detail::MicrosOf;
+
+template <class T>
+std::optional<T> Opt(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+
+std::optional<TimePoint> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return detail::FromMicros(f.as<std::int64_t>());
+}
+
+/// Identifiers and kind names hold no comma (ValidIdentifier), so a joined list splits back.
+std::vector<std::string> Split(const std::string& joined) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < joined.size()) {
+    auto end = joined.find(',', start);
+    if (end == std::string::npos) end = joined.size();
+    out.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string Array(const std::vector<std::string>& items) {
+  detail::ArrayLiteral a;
+  for (const auto& s : items) a.Add(s);
+  return a.Finish();
+}
+
+const std::string& Columns() {
+  static const std::string kColumns =
+      "id, url, array_to_string(kinds, ','), array_to_string(devices, ','), description, "
+      "batch_max, secret, previous_secret, " +
+      MicrosOf("previous_secret_expires_at") + ", state, cursor_seq, revision, last_error, " +
+      MicrosOf("last_success_at") + ", " + MicrosOf("next_attempt_at") + ", " +
+      MicrosOf("failing_since") + ", owner, lease_epoch, " + MicrosOf("created_at") + ", " +
+      MicrosOf("updated_at");
+  return kColumns;
+}
+
+WebhookRow ReadRow(const pqxx::row& r) {
+  WebhookRow w;
+  w.id = r[0].as<std::string>();
+  w.url = r[1].as<std::string>();
+  w.kinds = Split(r[2].as<std::string>());
+  w.devices = Split(r[3].as<std::string>());
+  w.description = r[4].as<std::string>();
+  w.batch_max = r[5].as<int>();
+  w.secret = r[6].as<std::string>();
+  w.previous_secret = Opt<std::string>(r[7]);
+  w.previous_secret_expires_at = OptTime(r[8]);
+  w.state = r[9].as<std::string>();
+  w.cursor_seq = r[10].as<std::int64_t>();
+  w.revision = r[11].as<std::int64_t>();
+  w.last_error = Opt<std::string>(r[12]);
+  w.last_success_at = OptTime(r[13]);
+  w.next_attempt_at = OptTime(r[14]);
+  w.failing_since = OptTime(r[15]);
+  w.owner = Opt<std::string>(r[16]);
+  w.lease_epoch = r[17].as<std::int64_t>();
+  w.created_at = detail::FromMicros(r[18].as<std::int64_t>());
+  w.updated_at = detail::FromMicros(r[19].as<std::int64_t>());
+  return w;
+}
+
+std::optional<WebhookRow> FirstRow(const pqxx::result& rows) {
+  if (rows.empty()) return std::nullopt;
+  return ReadRow(rows[0]);
+}
+
+/// The columns GET /api/v1/events reads (queries.cpp), in the same order.
+const std::string& EventColumns() {
+  static const std::string kColumns =
+      "seq, device_id, event_key, kind, sources, revision, device_log_id, log_epoch, "
+      "encounter_id, event_type, info, additional_data, user_uuid, " +
+      MicrosOf("device_time") + ", " + MicrosOf("received_at") + ", " + MicrosOf("stored_at") +
+      ", payload::text";
+  return kColumns;
+}
+
+EventRow ReadEvent(const pqxx::row& r) {
+  EventRow e;
+  e.seq = r[0].as<std::int64_t>();
+  e.device_id = r[1].as<std::string>();
+  e.event_key = r[2].as<std::string>();
+  e.kind = ParseKind(r[3].as<std::string>()).value_or(EventKind::kLog);
+  e.sources = r[4].as<int>();
+  e.revision = r[5].as<int>();
+  e.device_log_id = Opt<std::int64_t>(r[6]);
+  e.log_epoch = r[7].as<std::int64_t>();
+  e.encounter_id = Opt<std::string>(r[8]);
+  e.event_type = Opt<std::string>(r[9]);
+  e.info = Opt<std::string>(r[10]);
+  e.additional_data = Opt<std::string>(r[11]);
+  e.user_uuid = Opt<std::string>(r[12]);
+  e.device_time = OptTime(r[13]);
+  e.received_at = detail::FromMicros(r[14].as<std::int64_t>());
+  e.stored_at = detail::FromMicros(r[15].as<std::int64_t>());
+  e.payload = r[16].as<std::string>();
+  return e;
+}
+
+template <class F>
+auto OnPool(Database& db, F fn) {
+  return RunBlocking(db.BlockingPool(), std::move(fn));
+}
+
+}  // namespace
+
+Result<WebhookRow> CreateWebhookBlocking(Database& db, const WebhookSpec& s) {
+  return detail::WithConnectionBlocking<WebhookRow>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    // Without `after`: from the newest committed seq (coalesce(max) is exact: commit order = seq).
+    auto rows = tx.exec_params(
+        "INSERT INTO webhooks (id, url, kinds, devices, description, batch_max, secret, "
+        "cursor_seq) VALUES ($1, $2, $3::text[], $4::text[], $5, $6, $7, "
+        "coalesce($8::bigint, (SELECT coalesce(max(seq), 0) FROM events))) RETURNING " +
+            Columns(),
+        s.id, s.url, Array(s.kinds), Array(s.devices), s.description, s.batch_max, s.secret,
+        s.after ? &*s.after : nullptr);
+    tx.commit();
+    return ReadRow(rows[0]);
+  });
+}
+
+Result<std::vector<WebhookRow>> ListWebhooksBlocking(Database& db) {
+  return detail::WithConnectionBlocking<std::vector<WebhookRow>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        std::vector<WebhookRow> out;
+        for (const auto& r : tx.exec("SELECT " + Columns() + " FROM webhooks ORDER BY id")) {
+          out.push_back(ReadRow(r));
+        }
+        return out;
+      });
+}
+
+Result<std::optional<WebhookRow>> GetWebhookBlocking(Database& db, const std::string& id) {
+  return detail::WithConnectionBlocking<std::optional<WebhookRow>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        return FirstRow(tx.exec_params("SELECT " + Columns() + " FROM webhooks WHERE id = $1", id));
+      });
+}
+
+Result<std::optional<WebhookRow>> UpdateWebhookBlocking(Database& db, const std::string& id,
+                                                        const WebhookPatch& p) {
+  std::optional<std::string> kinds, devices;
+  if (p.kinds) kinds = Array(*p.kinds);
+  if (p.devices) devices = Array(*p.devices);
+  const bool resume = p.state && *p.state == "active";
+  return detail::WithConnectionBlocking<std::optional<WebhookRow>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        auto rows = tx.exec_params(
+            "UPDATE webhooks SET url = coalesce($2, url), "
+            "kinds = coalesce($3::text[], kinds), devices = coalesce($4::text[], devices), "
+            "description = coalesce($5, description), batch_max = coalesce($6, batch_max), "
+            "state = coalesce($7, state), "
+            "failing_since = CASE WHEN $8 THEN NULL ELSE failing_since END, "
+            "next_attempt_at = CASE WHEN $8 THEN NULL ELSE next_attempt_at END, "
+            "revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING " +
+                Columns(),
+            id, p.url ? p.url->c_str() : nullptr, kinds ? kinds->c_str() : nullptr,
+            devices ? devices->c_str() : nullptr, p.description ? p.description->c_str() : nullptr,
+            p.batch_max ? &*p.batch_max : nullptr, p.state ? p.state->c_str() : nullptr, resume);
+        tx.commit();
+        return FirstRow(rows);
+      });
+}
+
+Result<std::int64_t> DeleteWebhookBlocking(Database& db, const std::string& id) {
+  return detail::WithConnectionBlocking<std::int64_t>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto r = tx.exec_params("DELETE FROM webhooks WHERE id = $1", id);
+    tx.commit();
+    return static_cast<std::int64_t>(r.affected_rows());
+  });
+}
+
+Result<std::optional<WebhookRow>> ReplayWebhookBlocking(Database& db, const std::string& id,
+                                                        std::int64_t after) {
+  return detail::WithConnectionBlocking<std::optional<WebhookRow>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        auto rows = tx.exec_params(
+            "UPDATE webhooks SET cursor_seq = $2, revision = revision + 1, updated_at = now() "
+            "WHERE id = $1 RETURNING " +
+                Columns(),
+            id, after);
+        tx.commit();
+        return FirstRow(rows);
+      });
+}
+
+Result<std::optional<WebhookRow>> RotateWebhookSecretBlocking(Database& db, const std::string& id,
+                                                              const std::string& new_secret,
+                                                              std::chrono::milliseconds overlap) {
+  return detail::WithConnectionBlocking<std::optional<WebhookRow>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        auto rows = tx.exec_params(
+            "UPDATE webhooks SET previous_secret = secret, secret = $2, "
+            "previous_secret_expires_at = now() + $3 * interval '1 millisecond', "
+            "revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING " +
+                Columns(),
+            id, new_secret, static_cast<std::int64_t>(overlap.count()));
+        tx.commit();
+        return FirstRow(rows);
+      });
+}
+
+Result<std::int64_t> WebhookMaxSeqBlocking(Database& db) { return MaxSeqBlocking(db); }
+
+boost::asio::awaitable<Result<WebhookRow>> CreateWebhook(Database& db, WebhookSpec spec) {
+  Database* d = &db;
+  auto fn = [d, s = std::move(spec)] { return CreateWebhookBlocking(*d, s); };
+  co_return co_await OnPool(db, std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::vector<WebhookRow>>> ListWebhooks(Database& db) {
+  Database* d = &db;
+  auto fn = [d] { return ListWebhooksBlocking(*d); };
+  co_return co_await OnPool(db, std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::optional<WebhookRow>>> GetWebhook(Database& db, std::string id) {
+  Database* d = &db;
+  auto fn = [d, i = std::move(id)] { return GetWebhookBlocking(*d, i); };
+  co_return co_await OnPool(db, std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::optional<WebhookRow>>> UpdateWebhook(Database& db,
+                                                                        std::string id,
+                                                                        WebhookPatch patch) {
+  Database* d = &db;
+  auto fn = [d, i = std::move(id), p = std::move(patch)] {
+    return UpdateWebhookBlocking(*d, i, p);
+  };
+  co_return co_await OnPool(db, std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::int64_t>> DeleteWebhook(Database& db, std::string id) {
+  Database* d = &db;
+  auto fn = [d, i = std::move(id)] { return DeleteWebhookBlocking(*d, i); };
+  co_return co_await OnPool(db, std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::optional<WebhookRow>>> ReplayWebhook(Database& db,
+                                                                        std::string id,
+                                                                        std::int64_t after) {
+  Database* d = &db;
+  auto fn = [d, i = std::move(id), after] { return ReplayWebhookBlocking(*d, i, after); };
+  co_return co_await OnPool(db, std::move(fn));
+}
+
+boost::asio::awaitable<Result<std::optional<WebhookRow>>> RotateWebhookSecret(
+    Database& db, std::string id, std::string new_secret, std::chrono::milliseconds overlap) {
+  Database* d = &db;
+  auto fn = [d, i = std::move(id), s = std::move(new_secret), overlap] {
+    return RotateWebhookSecretBlocking(*d, i, s, overlap);
+  };
+  co_return co_await OnPool(db, std::move(fn));
+}
+
+Result<std::vector<WebhookLease>> ClaimWebhooksBlocking(Database& db, const std::string& node,
+                                                        std::chrono::milliseconds lease) {
+  return detail::WithConnectionBlocking<std::vector<WebhookLease>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        // SKIP LOCKED: two nodes claiming at once never wait for each other nor share a row.
+        // A row claimed anew (not a renewal) gets epoch + 1, which fences the previous owner.
+        auto rows = tx.exec_params(
+            "WITH mine AS (SELECT id FROM webhooks WHERE owner = $1 OR owner IS NULL "
+            "  OR lease_expires_at < clock_timestamp() ORDER BY id FOR UPDATE SKIP LOCKED) "
+            "UPDATE webhooks w SET "
+            "  lease_epoch = CASE WHEN w.owner = $1 AND w.lease_expires_at >= clock_timestamp() "
+            "                THEN w.lease_epoch ELSE w.lease_epoch + 1 END, "
+            "  owner = $1, "
+            "  lease_expires_at = clock_timestamp() + $2 * interval '1 millisecond' "
+            "FROM mine WHERE w.id = mine.id RETURNING w.id, w.lease_epoch",
+            node, static_cast<std::int64_t>(lease.count()));
+        tx.commit();
+        std::vector<WebhookLease> out;
+        for (const auto& r : rows) out.push_back({r[0].as<std::string>(), r[1].as<std::int64_t>()});
+        std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+        return out;
+      });
+}
+
+Result<void> ReleaseWebhooksBlocking(Database& db, const std::string& node) {
+  return detail::WithConnectionBlocking<void>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params("UPDATE webhooks SET lease_expires_at = NULL, owner = NULL WHERE owner = $1",
+                   node);
+    tx.commit();
+  });
+}
+
+Result<WebhookWork> NextWebhookWorkBlocking(Database& db, const std::string& id,
+                                            const std::string& node, std::int64_t epoch) {
+  return detail::WithConnectionBlocking<WebhookWork>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    WebhookWork work;
+    work.row = FirstRow(
+        tx.exec_params("SELECT " + Columns() +
+                           " FROM webhooks WHERE id = $1 AND owner = $2 AND lease_epoch = $3 "
+                           "AND lease_expires_at > clock_timestamp()",
+                       id, node, epoch));
+    if (!work.row) return work;
+    const auto& w = *work.row;
+    // The bound first: every seq at or below it is committed or never will be (commit order =
+    // seq order), so reading up to it and moving the cursor there skips nothing.
+    work.max_seq = tx.exec("SELECT coalesce(max(seq), 0) FROM events")[0][0].as<std::int64_t>();
+    work.advance_to = w.cursor_seq;
+    if (work.max_seq <= w.cursor_seq) return work;
+    const auto deleted_through =
+        tx.exec("SELECT deleted_through_seq FROM events_retention")[0][0].as<std::int64_t>();
+    if (deleted_through > w.cursor_seq) {
+      auto next = tx.exec_params("SELECT min(seq) FROM events WHERE seq > $1", w.cursor_seq);
+      std::int64_t first = next[0][0].is_null() ? work.max_seq + 1 : next[0][0].as<std::int64_t>();
+      std::int64_t gap_to = std::min(deleted_through, first - 1);
+      if (gap_to > w.cursor_seq) {
+        work.gap_from = w.cursor_seq;
+        work.gap_to = gap_to;
+        work.advance_to = gap_to;
+        return work;
+      }
+    }
+    auto rows =
+        tx.exec_params("SELECT " + EventColumns() +
+                           " FROM events WHERE seq > $1 AND seq <= $2 "
+                           "AND (cardinality($3::text[]) = 0 OR kind = ANY($3::text[])) "
+                           "AND (cardinality($4::text[]) = 0 OR device_id = ANY($4::text[])) "
+                           "ORDER BY seq LIMIT $5",
+                       w.cursor_seq, work.max_seq, Array(w.kinds), Array(w.devices), w.batch_max);
+    for (const auto& r : rows) work.events.push_back(ReadEvent(r));
+    work.advance_to =
+        static_cast<int>(work.events.size()) < w.batch_max ? work.max_seq : work.events.back().seq;
+    return work;
+  });
+}
+
+Result<std::int64_t> CommitWebhookCursorBlocking(Database& db, const std::string& id,
+                                                 const std::string& node, std::int64_t epoch,
+                                                 std::int64_t revision, std::int64_t from,
+                                                 std::int64_t to) {
+  return detail::WithConnectionBlocking<std::int64_t>(db.Connections(), [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto r = tx.exec_params(
+        "UPDATE webhooks SET cursor_seq = $6, "
+        "state = CASE WHEN state = 'failing' THEN 'active' ELSE state END, "
+        "last_error = NULL, failing_since = NULL, next_attempt_at = NULL, "
+        "last_success_at = now() "
+        "WHERE id = $1 AND owner = $2 AND lease_epoch = $3 AND revision = $4 AND cursor_seq = $5 "
+        "AND lease_expires_at > clock_timestamp()",
+        id, node, epoch, revision, from, to);
+    tx.commit();
+    return static_cast<std::int64_t>(r.affected_rows());
+  });
+}
+
+Result<std::string> RecordWebhookFailureBlocking(Database& db, const std::string& id,
+                                                 const std::string& node, std::int64_t epoch,
+                                                 const std::string& error, bool gone,
+                                                 std::chrono::milliseconds retry_in,
+                                                 std::chrono::milliseconds disable_after) {
+  return detail::WithConnectionBlocking<std::string>(
+      db.Connections(), [&](pqxx::connection& c) -> std::string {
+        pqxx::work tx(c);
+        auto r = tx.exec_params(
+            "UPDATE webhooks SET "
+            "state = CASE WHEN state IN ('paused', 'disabled') THEN state "
+            "  WHEN $5 OR coalesce(failing_since, now()) <= now() - $7 * interval '1 millisecond' "
+            "  THEN 'disabled' ELSE 'failing' END, "
+            "failing_since = coalesce(failing_since, now()), last_error = left($4, 500), "
+            "next_attempt_at = now() + $6 * interval '1 millisecond' "
+            "WHERE id = $1 AND owner = $2 AND lease_epoch = $3 RETURNING state",
+            id, node, epoch, error, gone, static_cast<std::int64_t>(retry_in.count()),
+            static_cast<std::int64_t>(disable_after.count()));
+        tx.commit();
+        return r.empty() ? std::string() : r[0][0].as<std::string>();
+      });
+}
+
+}  // namespace gw::store

@@ -1,0 +1,347 @@
+#include "webhook/dispatcher.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <optional>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "api/event_json.hpp"
+#include "common/log.hpp"
+#include "common/run_blocking.hpp"
+#include "common/task_failure.hpp"
+#include "store/database.hpp"
+#include "store/webhooks.hpp"
+#include "webhook/http_client.hpp"
+#include "webhook/signature.hpp"
+#include "webhook/webhook_metrics.hpp"
+
+namespace gw::webhook {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kIdle = milliseconds(1000);  // events of other nodes, lease checks
+constexpr auto kMinGap = milliseconds(20);  // a burst of commits costs one query
+constexpr auto kDatabaseRetry = milliseconds(1000);
+constexpr auto kPausedCheck = milliseconds(5000);
+
+/// One message, kept across retries so that its id and body stay the same.
+struct Pending {
+  std::int64_t from = 0;  ///< the cursor it was read at
+  std::int64_t revision = 0;
+  std::int64_t to = 0;  ///< the cursor after its 2xx
+  std::string id;
+  std::string body;
+  std::vector<store::TimePoint> committed_at;  ///< of each event (delivery latency)
+};
+
+Pending Build(const store::WebhookRow& row, const store::WebhookWork& work) {
+  Pending p;
+  p.from = row.cursor_seq;
+  p.revision = row.revision;
+  p.to = work.advance_to;
+  if (work.gap_to > 0) {
+    p.id = MessageId(work.gap_from + 1, work.gap_to, true);
+    p.body = json::serialize(json::object{{"kind", "gap"},
+                                          {"reason", "retention"},
+                                          {"missing_from_seq", work.gap_from + 1},
+                                          {"missing_to_seq", work.gap_to}});
+    return p;
+  }
+  p.id = MessageId(work.events.front().seq, work.events.back().seq, false);
+  for (const auto& e : work.events) p.committed_at.push_back(e.stored_at);
+  if (row.batch_max == 1) {
+    p.body = json::serialize(api::EventJson(work.events.front()));
+  } else {
+    json::array items;
+    for (const auto& e : work.events) items.push_back(api::EventJson(e));
+    p.body = json::serialize(json::object{{"items", std::move(items)}});
+  }
+  return p;
+}
+
+std::string ResultLabel(const PostResult& r) {
+  if (r.status >= 200 && r.status < 300) return "success";
+  if (r.status == 410) return "gone";
+  if (r.status >= 500) return "http_5xx";
+  if (r.status >= 400) return "http_4xx";
+  if (r.status > 0) return "http_other";
+  return r.timed_out ? "timeout" : "connection_error";
+}
+
+}  // namespace
+
+milliseconds RetryDelay(int attempt, milliseconds max, double random01) {
+  auto step = milliseconds(500);
+  for (int i = 1; i < attempt && step < max; ++i) step *= 2;
+  step = std::min(step, max);
+  return milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(step.count()) * (0.5 + 0.5 * random01)));
+}
+
+std::string MessageId(std::int64_t first, std::int64_t last, bool gap) {
+  std::string id = gap ? "gap_" : "evt_";
+  id += std::to_string(first);
+  if (gap || last != first) id += "-" + std::to_string(last);
+  return id;
+}
+
+struct Dispatcher::Delivery {
+  std::string id;
+  std::int64_t epoch = 0;
+  bool stop = false;
+  bool done = false;
+};
+
+Dispatcher::Dispatcher(asio::any_io_executor executor, store::Database& db,
+                       api::CommitSignal* commits, DispatcherOptions options,
+                       WebhookMetrics* metrics)
+    : executor_(std::move(executor)),
+      db_(db),
+      commits_(commits),
+      options_(std::move(options)),
+      metrics_(metrics),
+      sender_(std::make_unique<HttpSender>(executor_, options_.allow, options_.timeout)) {}
+
+Dispatcher::~Dispatcher() = default;
+
+std::size_t Dispatcher::idle_connections() const { return sender_->idle(); }
+
+void Dispatcher::Start() {
+  ++rounds_running_;
+  asio::co_spawn(executor_, LeaseRounds(), [this](std::exception_ptr e) {
+    --rounds_running_;
+    ReportTaskFailure("webhook", "lease rounds", e);
+  });
+}
+
+void Dispatcher::Poke() {
+  wake_.Notify();
+  if (commits_) commits_->Notify();
+}
+
+asio::awaitable<void> Dispatcher::Stop() {
+  stopping_ = true;
+  for (auto& [id, d] : running_) d->stop = true;
+  Poke();
+  // A request in flight ends within its timeout; wait that long at most.
+  asio::steady_timer timer(executor_);
+  const auto until = std::chrono::steady_clock::now() + options_.timeout + milliseconds(1000);
+  auto busy = [this] {
+    if (rounds_running_ > 0) return true;
+    for (const auto& [id, d] : running_) {
+      if (!d->done) return true;
+    }
+    return false;
+  };
+  while (busy() && std::chrono::steady_clock::now() < until) {
+    timer.expires_after(milliseconds(20));
+    co_await timer.async_wait(kTuple);
+  }
+  store::Database* db = &db_;
+  auto node = options_.node;
+  auto fn = [db, node] { return store::ReleaseWebhooksBlocking(*db, node); };
+  co_await RunBlocking(db_.BlockingPool(), std::move(fn));
+}
+
+asio::awaitable<void> Dispatcher::LeaseRounds() {
+  asio::steady_timer timer(executor_);
+  while (!stopping_) {
+    const auto seen = wake_.generation();
+    store::Database* db = &db_;
+    auto node = options_.node;
+    auto lease = options_.lease;
+    auto fn = [db, node, lease] { return store::ClaimWebhooksBlocking(*db, node, lease); };
+    auto held = co_await RunBlocking(db_.BlockingPool(), std::move(fn));
+    if (held && !stopping_) {
+      std::set<std::string> now_held;
+      for (const auto& l : *held) {
+        now_held.insert(l.id);
+        auto it = running_.find(l.id);
+        if (it != running_.end() && !it->second->done && it->second->epoch == l.epoch) continue;
+        if (it != running_.end()) it->second->stop = true;  // an older epoch: it ends itself
+        auto d = std::make_shared<Delivery>();
+        d->id = l.id;
+        d->epoch = l.epoch;
+        running_[l.id] = d;
+        asio::co_spawn(executor_, Deliver(d), [d](std::exception_ptr e) {
+          d->done = true;
+          ReportTaskFailure("webhook", "delivery", e);
+        });
+      }
+      for (auto it = running_.begin(); it != running_.end();) {
+        if (!now_held.count(it->first)) {
+          it->second->stop = true;  // lease lost or deleted: its writes are fenced anyway
+          if (metrics_) metrics_->Forget(it->first);
+        }
+        if (it->second->done) {
+          it = running_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    // Renew well before expiry; an API change (Poke) runs a round at once.
+    co_await wake_.Wait(seen, options_.renew);
+  }
+}
+
+asio::awaitable<bool> Dispatcher::Sleep(std::shared_ptr<Delivery> d, milliseconds duration,
+                                        bool wake_on_commit) {
+  if (d->stop || stopping_) co_return false;
+  if (wake_on_commit && commits_) {
+    co_await commits_->Wait(commits_->generation(), duration);
+  } else {
+    co_await wake_.Wait(wake_.generation(), duration);
+  }
+  co_return !(d->stop || stopping_);
+}
+
+asio::awaitable<void> Dispatcher::Deliver(std::shared_ptr<Delivery> d) {
+  static log::RateLimit failures;
+  std::mt19937_64 random(std::random_device{}());
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  asio::steady_timer gap(executor_);
+  std::optional<Pending> pending;
+  int attempt = 0;
+  std::string last_state;
+  while (!d->stop && !stopping_) {
+    const auto seen = commits_ ? commits_->generation() : 0;
+    const auto queried = std::chrono::steady_clock::now();
+    store::Database* db = &db_;
+    auto node = options_.node;
+    auto id = d->id;
+    auto epoch = d->epoch;
+    auto fetch = [db, id, node, epoch] {
+      return store::NextWebhookWorkBlocking(*db, id, node, epoch);
+    };
+    auto work = co_await RunBlocking(db_.BlockingPool(), std::move(fetch));
+    if (!work) {
+      co_await Sleep(d, kDatabaseRetry, false);
+      continue;
+    }
+    if (!work->row) break;  // deleted, or another node holds it now
+    const auto& row = *work->row;
+    if (metrics_) {
+      metrics_->SetLag(d->id, static_cast<double>(work->max_seq - row.cursor_seq));
+      if (row.state != last_state) metrics_->SetState(d->id, row.state);
+    }
+    last_state = row.state;
+    if (row.state == "paused" || row.state == "disabled") {
+      pending.reset();
+      attempt = 0;
+      co_await Sleep(d, kPausedCheck, false);
+      continue;
+    }
+    if (!pending || pending->from != row.cursor_seq || pending->revision != row.revision) {
+      pending.reset();
+      attempt = 0;
+      if (work->gap_to == 0 && work->events.empty()) {
+        if (work->advance_to > row.cursor_seq) {
+          // Nothing matched the filters up to the newest seq: move past it, nothing is skipped.
+          auto skip = [db, id, node, epoch, revision = row.revision, from = row.cursor_seq,
+                       to = work->advance_to] {
+            return store::CommitWebhookCursorBlocking(*db, id, node, epoch, revision, from, to);
+          };
+          co_await RunBlocking(db_.BlockingPool(), std::move(skip));
+        }
+        // Idle: wait for a commit (at least kMinGap after the last query: one query per burst).
+        if (commits_) {
+          co_await commits_->Wait(seen, kIdle);
+          if (auto since = std::chrono::steady_clock::now() - queried; since < kMinGap) {
+            gap.expires_after(kMinGap - since);
+            co_await gap.async_wait(kTuple);
+          }
+        } else {
+          co_await Sleep(d, kIdle, false);
+        }
+        continue;
+      }
+      pending = Build(row, *work);
+    }
+    // After a restart the stored next attempt still holds (a failing receiver is not hammered).
+    if (attempt == 0 && row.next_attempt_at && *row.next_attempt_at > Clock::now()) {
+      auto wait = std::chrono::duration_cast<milliseconds>(*row.next_attempt_at - Clock::now());
+      attempt = 1;  // not zero: the stored delay is honoured once, then the ladder goes on
+      co_await Sleep(d, std::max(wait, milliseconds(1)), false);
+      continue;
+    }
+
+    PostResult result;
+    std::string why;
+    auto url = ParseUrl(row.url, why);
+    if (!url) {
+      result.error = "the stored URL is invalid: " + why;
+    } else {
+      std::vector<std::string> secrets{row.secret};
+      if (row.previous_secret && row.previous_secret_expires_at &&
+          *row.previous_secret_expires_at > Clock::now()) {
+        secrets.push_back(*row.previous_secret);
+      }
+      const auto timestamp =
+          std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+      std::vector<std::pair<std::string, std::string>> headers{
+          {"webhook-id", pending->id},
+          {"webhook-timestamp", std::to_string(timestamp)},
+          {"webhook-signature", SignatureHeader(secrets, pending->id, timestamp, pending->body)}};
+      result = co_await sender_->Post(*url, std::move(headers), pending->body);
+    }
+    const auto label = ResultLabel(result);
+    if (metrics_) metrics_->Delivered(d->id, label);
+    if (label == "success") {
+      auto commit = [db, id, node, epoch, revision = pending->revision, from = pending->from,
+                     to = pending->to] {
+        return store::CommitWebhookCursorBlocking(*db, id, node, epoch, revision, from, to);
+      };
+      auto committed = co_await RunBlocking(db_.BlockingPool(), std::move(commit));
+      if (metrics_ && committed && *committed) {
+        const auto now = Clock::now();
+        for (const auto& t : pending->committed_at) {
+          metrics_->ObserveDelivery(std::chrono::duration<double>(now - t).count());
+        }
+      }
+      // Not committed (database down, a replay meanwhile): the next read decides; the message
+      // may be sent again (at least once).
+      pending.reset();
+      attempt = 0;
+      continue;
+    }
+    ++attempt;
+    const auto delay = RetryDelay(attempt, options_.max_backoff, unit(random));
+    const std::string error =
+        result.status ? "HTTP " + std::to_string(result.status) : result.error;
+    auto record = [db, id, node, epoch, error, gone = result.status == 410, delay,
+                   disable_after = options_.disable_after] {
+      return store::RecordWebhookFailureBlocking(*db, id, node, epoch, error, gone, delay,
+                                                 disable_after);
+    };
+    auto state = co_await RunBlocking(db_.BlockingPool(), std::move(record));
+    long suppressed = 0;
+    if ((attempt == 1 || (state && *state == "disabled")) && failures.Allow(suppressed)) {
+      GW_LOG(kWarn, "webhook") << "webhook " << d->id << " to " << (url ? url->host : "?") << ": "
+                               << error
+                               << (state && *state == "disabled"
+                                       ? "; disabled (resume with PATCH state=active)"
+                                       : "; retrying with backoff")
+                               << (suppressed ? " (" + std::to_string(suppressed) + " more)" : "");
+    }
+    if (state && metrics_ && *state != last_state) metrics_->SetState(d->id, *state);
+    if (state) last_state = *state;
+    co_await Sleep(d, delay, false);
+  }
+  d->done = true;
+}
+
+}  // namespace gw::webhook
