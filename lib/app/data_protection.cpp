@@ -5,6 +5,7 @@
 
 #include "store/database.hpp"
 #include "store/imports.hpp"
+#include "store/webhooks.hpp"
 #include "sync/user_doc.hpp"
 
 namespace gw::app {
@@ -108,6 +109,12 @@ int Rekey(const std::string& config_path) {
       moved += *step;
       if (*step == 0) break;
     }
+    auto hooks = store::RekeyWebhooksBlocking(db);
+    if (!hooks) {
+      std::cerr << "ef45-gatewayd rekey: " << hooks.error().message() << "\n";
+      return 1;
+    }
+    moved += *hooks;
     failed = pass_failed + imports_failed;
     auto left = store::KeyInventoryBlocking(db);
     if (!left) {
@@ -119,7 +126,8 @@ int Rekey(const std::string& config_path) {
                  (left->key_ids.size() == 1 && left->key_ids[0] == keys->current_id()));
     if (done) break;
   }
-  std::cout << "rekey: " << moved << " users and held imports moved to key " << keys->current_id();
+  std::cout << "rekey: " << moved << " users, held imports and webhooks moved to key "
+            << keys->current_id();
   if (failed > 0) std::cout << "; " << failed << " records could not be opened or read";
   std::cout << "\n";
   return failed > 0 ? 1 : 0;

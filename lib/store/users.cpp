@@ -562,10 +562,14 @@ Result<KeyInventory> KeyInventoryBlocking(Database& db) {
         out.key_ids.push_back(r[0].as<std::string>());
       }
     }
-    // Changes held for review hold a reader's record too (imports.hpp).
-    for (const auto& r :
-         tx.exec("SELECT CASE WHEN record LIKE 'gwenc1:%' THEN split_part(record, ':', 2) END, "
-                 "count(*) FROM sync_imports WHERE status = 'pending' GROUP BY 1 ORDER BY 1")) {
+    // Changes held for review hold a reader's record too (imports.hpp), and webhooks their
+    // signing secrets (webhooks.hpp).
+    for (const auto& r : tx.exec(
+             "SELECT CASE WHEN v LIKE 'gwenc1:%' THEN split_part(v, ':', 2) END, count(*) FROM ("
+             "SELECT record AS v FROM sync_imports WHERE status = 'pending' "
+             "UNION ALL SELECT secret FROM webhooks "
+             "UNION ALL SELECT previous_secret FROM webhooks WHERE previous_secret IS NOT NULL"
+             ") AS sealed GROUP BY 1 ORDER BY 1")) {
       if (r[0].is_null()) {
         out.plaintext += r[1].as<std::int64_t>();
       } else if (std::find(out.key_ids.begin(), out.key_ids.end(), r[0].as<std::string>()) ==

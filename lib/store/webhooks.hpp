@@ -143,4 +143,9 @@ Result<std::string> RecordWebhookFailureBlocking(Database& db, const std::string
                                                  std::chrono::milliseconds retry_in,
                                                  std::chrono::milliseconds disable_after);
 
+/// `rekey` for the signing secrets: every subscription whose secrets are not sealed under the
+/// current data key is sealed again under it, in one transaction. Returns how many moved.
+/// (With data keys the secrets are stored sealed, context "webhook:<id>".)
+Result<int> RekeyWebhooksBlocking(Database& db);
+
 }  // namespace gw::store

@@ -16,6 +16,7 @@
 #include "pg_fixture.hpp"
 #include "store/database.hpp"
 #include "store/users.hpp"
+#include "store/webhooks.hpp"
 #include "support/process.hpp"
 #include "sync/user_doc.hpp"
 
@@ -164,6 +165,24 @@ TEST_F(DataProtection, RekeyMovesEveryUserToTheNewKeyWhileUsersAreBeingChanged) 
   applied[0].applied_digest = (*old0)->digest;
   ASSERT_TRUE(store::RecordStatesBlocking(*Db(old_keys), "r1", applied));
 
+  // A webhook's signing secrets (the current and, during a rotation, the previous one) are
+  // credentials too: sealed under k1.
+  {
+    auto db = Db(old_keys);
+    store::WebhookSpec hook;
+    hook.id = "wh-1";
+    hook.url = "http://127.0.0.1:9/hook";
+    hook.secret = "whsec_first-secret-value";
+    ASSERT_TRUE(store::CreateWebhookBlocking(*db, hook));
+    ASSERT_TRUE(store::RotateWebhookSecretBlocking(*db, "wh-1", "whsec_second-secret-value",
+                                                   std::chrono::hours(24)));
+  }
+  EXPECT_EQ(Scalar(Dsn(),
+                   "SELECT count(*) FROM webhooks WHERE secret LIKE 'gwenc1:k1:%' AND "
+                   "previous_secret LIKE 'gwenc1:k1:%'"),
+            "1");
+  EXPECT_EQ(Dump(Dsn()).find("secret-value"), std::string::npos);
+
   // k2 added as the newest key; the gateway keeps changing users while rekey runs.
   TempDir dir;
   const std::string both = TestDataKeyLine("k1") + TestDataKeyLine("k2");
@@ -214,6 +233,10 @@ TEST_F(DataProtection, RekeyMovesEveryUserToTheNewKeyWhileUsersAreBeingChanged) 
   if (!last_generation.count(1)) {
     EXPECT_EQ((*store::GetUserBlocking(*db, Uuid(1)))->version, 1);
   }
+  auto hook = store::GetWebhookBlocking(*db, "wh-1");
+  ASSERT_TRUE(hook && *hook);
+  EXPECT_EQ((*hook)->secret, "whsec_second-secret-value");
+  EXPECT_EQ((*hook)->previous_secret, "whsec_first-secret-value");
   auto by_card = store::UsersByCardBlocking(*db, Secrets(kUsers + 1)[4]);
   ASSERT_TRUE(by_card);
   ASSERT_EQ(by_card->size(), 1u);
