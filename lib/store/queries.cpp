@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/run_blocking.hpp"
+#include "store/event_rows.hpp"
 #include "store/event_writer.hpp"
 #include "store/pg.hpp"
 
@@ -24,13 +25,45 @@ std::optional<TimePoint> OptTime(const pqxx::field& f) {
 
 }  // namespace
 
+namespace detail {
+
+const std::string& EventRowColumns() {
+  static const std::string kColumns =
+      "seq, device_id, event_key, kind, sources, revision, device_log_id, log_epoch, "
+      "encounter_id, event_type, info, additional_data, user_uuid, " +
+      MicrosOf("device_time") + ", " + MicrosOf("received_at") + ", " + MicrosOf("stored_at") +
+      ", payload::text";
+  return kColumns;
+}
+
+EventRow ReadEventRow(const pqxx::row& r) {
+  EventRow e;
+  e.seq = r[0].as<std::int64_t>();
+  e.device_id = r[1].as<std::string>();
+  e.event_key = r[2].as<std::string>();
+  e.kind = ParseKind(r[3].as<std::string>()).value_or(EventKind::kLog);
+  e.sources = r[4].as<int>();
+  e.revision = r[5].as<int>();
+  e.device_log_id = Opt<std::int64_t>(r[6]);
+  e.log_epoch = r[7].as<std::int64_t>();
+  e.encounter_id = Opt<std::string>(r[8]);
+  e.event_type = Opt<std::string>(r[9]);
+  e.info = Opt<std::string>(r[10]);
+  e.additional_data = Opt<std::string>(r[11]);
+  e.user_uuid = Opt<std::string>(r[12]);
+  e.device_time = OptTime(r[13]);
+  e.received_at = FromMicros(r[14].as<std::int64_t>());
+  e.stored_at = FromMicros(r[15].as<std::int64_t>());
+  e.payload = r[16].as<std::string>();
+  return e;
+}
+
+}  // namespace detail
+
 Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& q) {
   static const std::string kSql =
-      "SELECT seq, device_id, event_key, kind, sources, revision, device_log_id, log_epoch, "
-      "encounter_id, event_type, info, additional_data, user_uuid, " +
-      detail::MicrosOf("device_time") + ", " + detail::MicrosOf("received_at") + ", " +
-      detail::MicrosOf("stored_at") +
-      ", payload::text FROM events WHERE seq > $1 "
+      "SELECT " + detail::EventRowColumns() +
+      " FROM events WHERE seq > $1 "
       "AND ($2::text IS NULL OR device_id = $2) AND ($3::text IS NULL OR kind = $3) "
       "AND ($4::text IS NULL OR user_uuid = $4) "
       "AND ($5::text IS NULL OR occurred_at >= $5::timestamptz) "
@@ -49,24 +82,7 @@ Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& q) {
     page.next = q.after;
     page.events.reserve(result.size());
     for (const auto& r : result) {
-      EventRow e;
-      e.seq = r[0].as<std::int64_t>();
-      e.device_id = r[1].as<std::string>();
-      e.event_key = r[2].as<std::string>();
-      e.kind = ParseKind(r[3].as<std::string>()).value_or(EventKind::kLog);
-      e.sources = r[4].as<int>();
-      e.revision = r[5].as<int>();
-      e.device_log_id = Opt<std::int64_t>(r[6]);
-      e.log_epoch = r[7].as<std::int64_t>();
-      e.encounter_id = Opt<std::string>(r[8]);
-      e.event_type = Opt<std::string>(r[9]);
-      e.info = Opt<std::string>(r[10]);
-      e.additional_data = Opt<std::string>(r[11]);
-      e.user_uuid = Opt<std::string>(r[12]);
-      e.device_time = OptTime(r[13]);
-      e.received_at = detail::FromMicros(r[14].as<std::int64_t>());
-      e.stored_at = detail::FromMicros(r[15].as<std::int64_t>());
-      e.payload = r[16].as<std::string>();
+      EventRow e = detail::ReadEventRow(r);
       page.next = e.seq;
       page.events.push_back(std::move(e));
     }

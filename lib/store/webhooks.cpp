@@ -4,6 +4,7 @@
 
 #include "common/run_blocking.hpp"
 #include "crypto/data_keys.hpp"
+#include "store/event_rows.hpp"
 #include "store/pg.hpp"
 
 namespace gw::store {
@@ -101,38 +102,6 @@ WebhookRow ReadRow(const crypto::DataKeys* keys, const pqxx::row& r) {
 std::optional<WebhookRow> FirstRow(const crypto::DataKeys* keys, const pqxx::result& rows) {
   if (rows.empty()) return std::nullopt;
   return ReadRow(keys, rows[0]);
-}
-
-/// The columns GET /api/v1/events reads (queries.cpp), in the same order.
-const std::string& EventColumns() {
-  static const std::string kColumns =
-      "seq, device_id, event_key, kind, sources, revision, device_log_id, log_epoch, "
-      "encounter_id, event_type, info, additional_data, user_uuid, " +
-      MicrosOf("device_time") + ", " + MicrosOf("received_at") + ", " + MicrosOf("stored_at") +
-      ", payload::text";
-  return kColumns;
-}
-
-EventRow ReadEvent(const pqxx::row& r) {
-  EventRow e;
-  e.seq = r[0].as<std::int64_t>();
-  e.device_id = r[1].as<std::string>();
-  e.event_key = r[2].as<std::string>();
-  e.kind = ParseKind(r[3].as<std::string>()).value_or(EventKind::kLog);
-  e.sources = r[4].as<int>();
-  e.revision = r[5].as<int>();
-  e.device_log_id = Opt<std::int64_t>(r[6]);
-  e.log_epoch = r[7].as<std::int64_t>();
-  e.encounter_id = Opt<std::string>(r[8]);
-  e.event_type = Opt<std::string>(r[9]);
-  e.info = Opt<std::string>(r[10]);
-  e.additional_data = Opt<std::string>(r[11]);
-  e.user_uuid = Opt<std::string>(r[12]);
-  e.device_time = OptTime(r[13]);
-  e.received_at = detail::FromMicros(r[14].as<std::int64_t>());
-  e.stored_at = detail::FromMicros(r[15].as<std::int64_t>());
-  e.payload = r[16].as<std::string>();
-  return e;
 }
 
 template <class F>
@@ -392,13 +361,13 @@ Result<WebhookWork> NextWebhookWorkBlocking(Database& db, const std::string& id,
       }
     }
     auto rows =
-        tx.exec_params("SELECT " + EventColumns() +
+        tx.exec_params("SELECT " + detail::EventRowColumns() +
                            " FROM events WHERE seq > $1 AND seq <= $2 "
                            "AND (cardinality($3::text[]) = 0 OR kind = ANY($3::text[])) "
                            "AND (cardinality($4::text[]) = 0 OR device_id = ANY($4::text[])) "
                            "ORDER BY seq LIMIT $5",
                        w.cursor_seq, work.max_seq, Array(w.kinds), Array(w.devices), w.batch_max);
-    for (const auto& r : rows) work.events.push_back(ReadEvent(r));
+    for (const auto& r : rows) work.events.push_back(detail::ReadEventRow(r));
     work.advance_to =
         static_cast<int>(work.events.size()) < w.batch_max ? work.max_seq : work.events.back().seq;
     return work;
