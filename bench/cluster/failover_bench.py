@@ -9,21 +9,14 @@ SIGKILL a (no flush, no lease release, its reader locks stay held), then wait. P
 per run and p50/p99 over the runs. Example:
   bench/cluster/failover_bench.py --build build --runs 10 --readers 20 --lease-ms 3000 --renew-ms 1000
 """
-import secrets
 import argparse, json, os, platform, re, shutil, signal, subprocess, sys, tempfile, time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def data_keys_line(directory):
-    """Writes a fresh data key file (mode 0600) and returns the config's `security:` line: the
-    default setting, users encrypted at rest (issue 17)."""
-    path = os.path.join(directory, "data.keys")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"k1 {secrets.token_hex(32)}\n")
-    return f'security: {{ data_keys_file: "{path}" }}'
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "poll"))
+from fleet_bench import data_keys_line  # noqa: E402  (the default: users encrypted at rest)
 
 
 def http(url, timeout=5):

@@ -13,7 +13,6 @@ Prints a table; exits 1 on FAIL, 2 on a set-up error. Python 3 standard library 
 
 Usage: soak.py [minutes] [--seed S] [--skip KIND[,KIND]] [-v] [--build DIR] [--keep]
 """
-import secrets
 import argparse
 import ctypes
 import heapq
@@ -53,14 +52,8 @@ MIN_WINDOW_S = 30          # a process measured over less than this gives no gro
 RSS_LIMIT_PCT = 10.0
 
 
-def data_keys_line(directory):
-    """Writes a fresh data key file (mode 0600) and returns the config's `security:` line: the
-    default setting, users encrypted at rest (issue 17)."""
-    path = os.path.join(directory, "data.keys")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(f"k1 {secrets.token_hex(32)}\n")
-    return f'security: {{ data_keys_file: "{path}" }}'
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "poll"))
+from fleet_bench import data_keys_line  # noqa: E402  (the default: users encrypted at rest)
 
 
 class SetupError(Exception):

@@ -124,6 +124,18 @@ std::string FormatTime(TimePoint t);
 std::string MicrosOf(std::string_view column);
 inline TimePoint FromMicros(std::int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
 
+/// A nullable column: nullopt for NULL.
+template <class T>
+std::optional<T> Opt(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<T>();
+}
+/// A nullable MicrosOf() column as a time point.
+inline std::optional<TimePoint> OptTime(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return FromMicros(f.as<std::int64_t>());
+}
+
 /// The advisory lock key that orders event commits (see migrations/0001 gw_next_event_seq).
 inline constexpr std::int64_t kSeqLockKey = 73352672;
 

@@ -12,16 +12,8 @@ namespace {
 
 const char* OrNull(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
 
-template <class T>
-std::optional<T> Opt(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return f.as<T>();
-}
-
-std::optional<TimePoint> OptTime(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return detail::FromMicros(f.as<std::int64_t>());
-}
+using detail::Opt;
+using detail::OptTime;
 
 }  // namespace
 

@@ -12,16 +12,8 @@ namespace {
 
 using detail::MicrosOf;
 
-template <class T>
-std::optional<T> Opt(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return f.as<T>();
-}
-
-std::optional<TimePoint> OptTime(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return detail::FromMicros(f.as<std::int64_t>());
-}
+using detail::Opt;
+using detail::OptTime;
 
 /// Identifiers and kind names hold no comma (ValidIdentifier), so a joined list splits back.
 std::vector<std::string> Split(const std::string& joined) {
