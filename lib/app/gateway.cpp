@@ -36,6 +36,9 @@
 #include "common/task_failure.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
+#include "fleet/fleet_metrics.hpp"
+#include "fleet/fleet_routes.hpp"
+#include "fleet/settings_audit.hpp"
 #include "metrics/gateway_metrics.hpp"
 #include "metrics/metrics.hpp"
 #include "metrics/poll_metrics.hpp"
@@ -153,6 +156,7 @@ class Gateway {
     user_context_ = std::make_unique<api::UserRoutesContext>(api_db_, workers_, sync_.get());
     api::AddUserRoutes(router_, *user_context_);
     AddWebhooks();
+    AddFleet();
     server_ = std::make_unique<api::Server>(
         io_.get_executor(), ServerOptionsFor(config_.api), router_,
         [this](const std::string& route, const std::string& method, int status,
@@ -267,6 +271,21 @@ class Gateway {
     webhook_context_.reset(new webhook::WebhookRoutesContext{api_db_, webhooks_.get(), *allow});
     webhook::AddWebhookRoutes(router_, *webhook_context_);
   }
+  // ---- fleet: setting profiles and clock sync (issue 20) ----
+  /// Always built (cheap when nothing is configured: no reader is read), so that a SIGHUP can
+  /// add profiles. Audits go through the WorkerSet: in a cluster, the readers this node owns.
+  void AddFleet() {
+    fleet_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(1));  // audit events only
+    fleet_metrics_ = std::make_unique<fleet::FleetMetrics>(registry_.get());
+    fleet_ = std::make_unique<fleet::SettingsAudit>(io_.get_executor(), *fleet_db_, workers_,
+                                                    config_.fleet, fleet_metrics_.get(),
+                                                    [this] { commits_.Notify(); });
+    fleet_context_ =
+        std::make_unique<fleet::FleetRoutesContext>(fleet::FleetRoutesContext{*fleet_});
+    fleet::AddFleetRoutes(router_, *fleet_context_);
+  }
+  // ---- end fleet ----
+
   /// Cluster mode: every write checks this node's lease on its reader (DESIGN.md section 9).
   store::WriterOptions Fenced(store::WriterOptions o) {
     if (!config_.cluster.enabled()) return o;
@@ -308,6 +327,7 @@ class Gateway {
       co_return;
     }
     if (sync_) sync_->Start();  // follows the WorkerSet: the readers this instance polls
+    fleet_->Start();            // likewise (fleet: setting profiles and clock sync)
     webhooks_->Start();
     if (leases_) {
       // The lease rounds decide which readers this node polls (a share of the fleet).
@@ -405,6 +425,8 @@ class Gateway {
       open_ = next.api.tokens.empty();
       config_.api.tokens = next.api.tokens;
       GW_LOG(kInfo, "gatewayd") << "reloaded API tokens: " << next.api.tokens.size();
+      fleet_->Reload(next.fleet);  // fleet: profiles, enforce and time sync apply at once
+      GW_LOG(kInfo, "gatewayd") << "reloaded fleet profiles: " << next.fleet.profiles.size();
       if (leases_) {
         leases_->SetReaders(next.readers);  // the next lease round claims or releases
         config_.readers = next.readers;
@@ -434,8 +456,9 @@ class Gateway {
     signals_.cancel(ignored);
     server_->Stop();
     feed_.Stop();
-    co_await webhooks_->Stop();         // gives the subscriptions' leases back
-    if (sync_) co_await sync_->Stop();  // before the pollers: it uses their readers
+    co_await webhooks_->Stop();                        // gives the subscriptions' leases back
+    if (sync_) co_await sync_->Stop();                 // before the pollers: it uses their readers
+    co_await fleet_->Stop(config_.shutdown_deadline);  // likewise
     // Pollers first (their last batches go to the writer), then the writer flushes. A poller
     // waiting on a commit that cannot happen (PostgreSQL down) would wait for ever: once the
     // pollers' deadline has passed, the writer fails what it has not begun to commit. Nothing of
@@ -521,6 +544,10 @@ class Gateway {
   std::unique_ptr<webhook::WebhookMetrics> webhook_metrics_;
   std::unique_ptr<webhook::Dispatcher> webhooks_;
   std::unique_ptr<webhook::WebhookRoutesContext> webhook_context_;
+  std::unique_ptr<store::Database> fleet_db_;  // fleet: audit events of enforcement
+  std::unique_ptr<fleet::FleetMetrics> fleet_metrics_;
+  std::unique_ptr<fleet::SettingsAudit> fleet_;
+  std::unique_ptr<fleet::FleetRoutesContext> fleet_context_;
 };
 
 }  // namespace

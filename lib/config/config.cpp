@@ -7,14 +7,17 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "common/identifier.hpp"
 #include "common/time.hpp"
+#include "config/setting_catalog.hpp"
 
 namespace gw::config {
 
@@ -537,6 +540,162 @@ bool ValidBaseUrl(const std::string& url, const std::string& scheme) {
   return authority.find('@') == std::string::npos && rest.find_first_of("?#") == std::string::npos;
 }
 
+// ---- fleet: setting profiles and clock sync (issue 20) ----
+
+/// One profile setting's YAML value, checked against the reader's catalogue (type, range,
+/// read-only). False (with a problem) when it does not fit.
+bool ReadSettingValue(Reader& r, const std::string& path, const YAML::Node& node,
+                      const SettingSpec& spec, SettingValue& out) {
+  const std::string kind = SettingKindName(spec.kind);
+  if (spec.read_only) {
+    r.Fail(path, node, "is read-only on the reader (device information)");
+    return false;
+  }
+  if (!node.IsScalar()) {
+    r.Fail(path, node, "must be a " + kind + " value");
+    return false;
+  }
+  const std::string& text = node.Scalar();
+  switch (spec.kind) {
+    case SettingKind::kBool:
+      if (text != "true" && text != "false") {
+        r.Fail(path, node, "must be true or false (type bool)");
+        return false;
+      }
+      out = text == "true";
+      return true;
+    case SettingKind::kInt: {
+      char* end = nullptr;
+      errno = 0;
+      const long long v = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || errno != 0 || end != text.c_str() + text.size() ||
+          v < std::numeric_limits<std::int32_t>::min() ||
+          v > std::numeric_limits<std::int32_t>::max()) {
+        r.Fail(path, node, "must be an integer (type int)");
+        return false;
+      }
+      if (spec.ranged && (v < spec.min || v > spec.max)) {
+        r.Fail(path, node,
+               "must be between " + std::to_string(spec.min) + " and " + std::to_string(spec.max) +
+                   " (the reader refuses other values)");
+        return false;
+      }
+      out = static_cast<std::int32_t>(v);
+      return true;
+    }
+    case SettingKind::kFloat: {
+      char* end = nullptr;
+      errno = 0;
+      const double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || errno != 0 || end != text.c_str() + text.size()) {
+        r.Fail(path, node, "must be a number (type float)");
+        return false;
+      }
+      out = v;
+      return true;
+    }
+    case SettingKind::kString:
+      if (text.size() > 255) {
+        r.Fail(path, node, "must be at most 255 characters (type string)");
+        return false;
+      }
+      out = text;
+      return true;
+  }
+  return false;
+}
+
+void ReadProfiles(Reader& r, const YAML::Node& node, std::vector<SettingProfile>& out) {
+  if (!node.IsDefined() || node.IsNull()) return;
+  if (!node.IsSequence()) {
+    r.Fail("fleet.profiles", node, "must be a list of {name, groups, settings}");
+    return;
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string path = "fleet.profiles[" + std::to_string(i) + "]";
+    SettingProfile profile;
+    profile.line = LineOf(item);
+    if (!r.Map(item, path, {"name", "groups", "settings"})) {
+      if (!item.IsMap()) r.Fail(path, item, "must be a mapping with name, groups and settings");
+      continue;
+    }
+    r.String(item, "name", path, profile.name);
+    if (!ValidReaderId(profile.name)) {
+      r.Fail(path + ".name", item["name"].IsDefined() ? item["name"] : item,
+             "required: " + std::string(kIdentifierRule));
+    } else if (!names.insert(profile.name).second) {
+      r.Fail(path + ".name", item["name"], "duplicate profile name '" + profile.name + "'");
+    }
+    r.StringList(item, "groups", path, profile.groups);
+    const YAML::Node settings = item["settings"];
+    if (!settings.IsDefined() || settings.IsNull() || !settings.IsMap() || settings.size() == 0) {
+      r.Fail(path + ".settings", settings.IsDefined() ? settings : item,
+             "required: a mapping of setting title to value, e.g. "
+             "launcher.device.door.duration: 5");
+    } else {
+      for (const auto& kv : settings) {
+        const std::string title = kv.first.as<std::string>();
+        const std::string setting_path = path + ".settings." + title;
+        const SettingSpec* spec = FindSettingSpec(title);
+        if (!spec) {
+          r.Fail(setting_path, kv.first,
+                 "unknown setting title (the reader's titles are listed in API.md section 9)");
+          continue;
+        }
+        ProfileSetting setting{title, false, LineOf(kv.second)};
+        if (ReadSettingValue(r, setting_path, kv.second, *spec, setting.value)) {
+          profile.settings.push_back(std::move(setting));
+        }
+      }
+    }
+    out.push_back(std::move(profile));
+  }
+}
+
+void ReadFleet(Reader& r, const YAML::Node& node, FleetConfig& out) {
+  if (!r.Map(node, "fleet", {"profiles", "audit_ms", "enforce", "time_sync"})) return;
+  ReadProfiles(r, node["profiles"], out.profiles);
+  r.Millis(node, "audit_ms", "fleet", out.audit, 1000, 86'400'000);
+  r.Bool(node, "enforce", "fleet", out.enforce);
+  const YAML::Node time_sync = node["time_sync"];
+  if (r.Map(time_sync, "fleet.time_sync", {"max_skew_s"})) {
+    int max_skew = 0;
+    r.Int(time_sync, "max_skew_s", "fleet.time_sync", max_skew, 1, 86400);
+    if (max_skew > 0) out.max_skew_s = max_skew;
+  }
+}
+
+/// Two profiles that apply to one reader must not want different values of one setting.
+void CheckProfileConflicts(Reader& r, const YAML::Node& root, const Config& config) {
+  const auto& profiles = config.fleet.profiles;
+  auto applies = [](const SettingProfile& p, const ReaderConfig& reader) {
+    if (p.groups.empty()) return true;
+    return std::any_of(p.groups.begin(), p.groups.end(), [&](const std::string& g) {
+      return std::find(reader.groups.begin(), reader.groups.end(), g) != reader.groups.end();
+    });
+  };
+  std::set<std::pair<std::size_t, std::string>> reported;
+  for (const auto& reader : config.readers) {
+    std::map<std::string, std::pair<const SettingProfile*, const ProfileSetting*>> seen;
+    for (std::size_t i = 0; i < profiles.size(); ++i) {
+      if (!applies(profiles[i], reader)) continue;
+      for (const auto& s : profiles[i].settings) {
+        auto [it, fresh] = seen.emplace(s.title, std::pair{&profiles[i], &s});
+        if (fresh || it->second.second->value == s.value) continue;
+        if (!reported.insert({i, s.title}).second) continue;
+        const YAML::Node at = root["fleet"]["profiles"][i]["settings"][s.title];
+        r.Fail("fleet.profiles[" + std::to_string(i) + "].settings." + s.title, at,
+               "conflicts with profile '" + it->second.first->name + "' on reader '" + reader.id +
+                   "' (one reader, one desired value)");
+      }
+    }
+  }
+}
+
+// ---- end fleet ----
+
 /// Invariant 7: off loopback the API needs tokens and TLS unless the operator says otherwise.
 void CheckExposure(Reader& r, const YAML::Node& root, const Config& config) {
   const YAML::Node api = root["api"];
@@ -618,7 +777,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     problems.push_back(Problem{"", 0, source + " is empty"});
   } else if (r.Map(root, "",
                    {"log", "database", "api", "polling", "lock", "store", "sync", "cluster",
-                    "security", "webhooks", "shutdown", "readers"})) {
+                    "security", "webhooks", "fleet", "shutdown", "readers"})) {
     if (r.Map(root["log"], "log", {"level"})) {
       r.String(root["log"], "level", "log", config.log_level);
       if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
@@ -659,6 +818,8 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
       r.Millis(shutdown, "deadline_ms", "shutdown", config.shutdown_deadline, 100, 600'000);
     }
     ReadReaders(r, root["readers"], config);
+    ReadFleet(r, root["fleet"], config.fleet);
+    CheckProfileConflicts(r, root, config);
     CheckExposure(r, root, config);
   } else if (!root.IsMap()) {
     problems.push_back(Problem{"", LineOf(root), "the top level must be a mapping"});

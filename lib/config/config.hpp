@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace gw::config {
@@ -170,6 +171,35 @@ struct WebhooksConfig {
   milliseconds disable_after{86400000};  ///< failing this long disables a subscription
 };
 
+// ---- fleet: setting profiles and clock sync (issue 20) ----
+
+/// A reader setting value; its alternative is the setting's type (bool, int, float, string).
+using SettingValue = std::variant<bool, std::int32_t, double, std::string>;
+
+struct ProfileSetting {
+  std::string title;  ///< a title of API.md section 9 (config/setting_catalog.hpp)
+  SettingValue value;
+  int line = 0;
+};
+
+/// Desired reader settings for some reader groups.
+struct SettingProfile {
+  std::string name;
+  std::vector<std::string> groups;  ///< readers in any of them; empty: every reader
+  std::vector<ProfileSetting> settings;
+  int line = 0;
+};
+
+struct FleetConfig {
+  std::vector<SettingProfile> profiles;  ///< empty: no reader setting is read or written
+  milliseconds audit{300000};            ///< read every reader's profiled settings this often
+  bool enforce = false;                  ///< write the desired value back on drift
+  /// Set a reader's clock when |skew| exceeds this many seconds; unset: never (off).
+  std::optional<int> max_skew_s;
+};
+
+// ---- end fleet ----
+
 struct Config {
   std::string log_level = "info";
   DatabaseConfig database;
@@ -181,6 +211,7 @@ struct Config {
   ClusterConfig cluster;
   SecurityConfig security;
   WebhooksConfig webhooks;
+  FleetConfig fleet;  ///< setting profiles and clock sync
   milliseconds shutdown_deadline{10000};
   std::vector<ReaderConfig> readers;
 };

@@ -403,6 +403,24 @@ Response ReaderRoute(ControlTarget& target, const Request& request,
     o["user_uuid"] = (*body)["user_uuid"];
     return Json(201, o);
   }
+  if (action == "settings") {
+    // A setting as the reader's own UI shows and changes it (a technician at the reader).
+    Reader& reader = target.ReaderAt(index);
+    if (method == "GET") {
+      auto title = QueryValue(query, "title");
+      if (!title) return BadRequest("title is required (?title=launcher....)");
+      auto found = reader.SettingJson(*title);
+      if (found.empty()) return NotFound("unknown setting");
+      return Response{200, {}, "application/json", std::move(found)};
+    }
+    if (method != "POST") return MethodNotAllowed(method);
+    auto failed = reader.ChangeSettingAtReader(request.body);
+    if (failed == "unknown setting") return NotFound(failed);
+    if (!failed.empty()) return BadRequest(failed);
+    auto title = ParseObject(request.body, failed);
+    auto changed = reader.SettingJson(std::string((*title)["title"].as_string()));
+    return Response{200, {}, "application/json", std::move(changed)};
+  }
   if (action != "faults" && action != "enroll" && action != "generate") {
     return NotFound("unknown control route");
   }

@@ -90,6 +90,10 @@ class ControlTarget {
 ///   the user without a log entry (a user the gateway cannot know about); 409 if it exists.
 ///   With `?log=true` it is a change made at the reader instead: it replaces the user if there
 ///   and writes the reader's `UserData` log entry (AddUsers / UpdateUsers).
+/// - `POST /sim/readers/{i}/settings` `{"title","value"}` → 200 `{"title","type","value"}`: a
+///   setting changed at the reader's own UI, behind any client's back (type and range checked
+///   as the reader's API would: 400; unknown title 404). `GET /sim/readers/{i}/settings?title=`
+///   reads one without the reader API and its lock.
 /// - `POST /sim/readers/{i}/generate` with `{"recognitions":n,"door_changes":m}` (each
 ///   0..1000000, default 0) → the reader object after generating exactly that many events.
 /// - `POST /sim/generation/pause`, `POST /sim/generation/resume` (the rate-driven tick only).

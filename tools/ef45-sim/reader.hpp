@@ -163,6 +163,14 @@ class Reader {
   /// (UpdateUsers when it replaced one, else AddUsers). Returns "" or why not ("bad body").
   std::string ChangeUserAtReader(const std::string& body);
 
+  // --- settings, for tests (control API) ---
+  /// A change made at the reader's own UI (a technician): `{"title","value"}`, the value's JSON
+  /// type matching the setting's (bool, integer, number, string), within its range; read-only
+  /// settings cannot be changed. Returns "" when stored, else why not ("unknown setting", ...).
+  std::string ChangeSettingAtReader(const std::string& body);
+  /// `{"title","type","value"}` of one setting (aliases resolved), or "" when unknown.
+  std::string SettingJson(std::string_view title) const;
+
   // --- faults that change reader state ---
   void Reboot();     ///< match buffer cleared, logs kept, lock dropped, camera stopped
   void StealLock();  ///< another client takes the lock (our lock_uid stops working)

@@ -1,5 +1,6 @@
 // Device settings, door status and relay (API.md section 9), firmware upload (13), manual
 // control (14), card input (15), anti-passback (16) and the fw80 operation mode.
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include "reader_state.hpp"
@@ -196,6 +197,65 @@ detail::Setting* Reader::State::FindSetting(std::string_view title) {
 std::int64_t Reader::State::IntSetting(std::string_view title, std::int64_t fallback) {
   auto* setting = FindSetting(title);
   return setting && setting->type == detail::Setting::Type::kInt ? setting->i : fallback;
+}
+
+std::string Reader::ChangeSettingAtReader(const std::string& body) {
+  using detail::Setting;
+  auto object = util::ParseObject(body);
+  if (!object) return "body must be a JSON object";
+  for (const auto& kv : *object) {
+    if (kv.key() != "title" && kv.key() != "value") {
+      return "unknown key \"" + std::string(kv.key()) + "\" (known: title, value)";
+    }
+  }
+  const auto* title = object->if_contains("title");
+  const auto* value = object->if_contains("value");
+  if (!title || !title->is_string()) return "title must be a string";
+  if (!value) return "value is required";
+  Setting* setting = state_->FindSetting(std::string(title->as_string()));
+  if (!setting) return "unknown setting";
+  if (setting->read_only) return "read-only setting";
+  switch (setting->type) {
+    case Setting::Type::kBool:
+      if (!value->is_bool()) return "value must be true or false (bool setting)";
+      setting->b = value->as_bool();
+      break;
+    case Setting::Type::kInt: {
+      if (!value->is_int64()) return "value must be an integer (int setting)";
+      const std::int64_t v = value->as_int64();
+      if (setting->ranged && (v < setting->min || v > setting->max)) {
+        return "value out of range " + std::to_string(setting->min) + ".." +
+               std::to_string(setting->max);
+      }
+      setting->i = v;
+      break;
+    }
+    case Setting::Type::kFloat:
+      if (!value->is_number()) return "value must be a number (float setting)";
+      setting->f = value->to_number<double>();
+      break;
+    case Setting::Type::kString:
+      if (!value->is_string()) return "value must be a string (string setting)";
+      setting->s = std::string(value->as_string());
+      break;
+  }
+  return {};
+}
+
+std::string Reader::SettingJson(std::string_view title) const {
+  using detail::Setting;
+  const Setting* setting = state_->FindSetting(title);
+  if (!setting) return {};
+  boost::json::object out;
+  out["title"] = title;
+  out["type"] = detail::TypeName(setting->type);
+  switch (setting->type) {
+    case Setting::Type::kBool: out["value"] = setting->b; break;
+    case Setting::Type::kInt: out["value"] = setting->i; break;
+    case Setting::Type::kFloat: out["value"] = setting->f; break;
+    case Setting::Type::kString: out["value"] = setting->s; break;
+  }
+  return boost::json::serialize(out);
 }
 
 bool Reader::State::BoolSetting(std::string_view title, bool fallback) {

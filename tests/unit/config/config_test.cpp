@@ -422,5 +422,99 @@ TEST(ConfigWebhooks, BadValuesNameTheirPath) {
   EXPECT_TRUE(HasProblem(problems, "webhooks.colour", 2));
 }
 
+// ---- fleet: setting profiles and clock sync (issue 20) ----
+
+TEST(Config, FleetDefaultsReadAndWriteNothing) {
+  auto c = LoadString("database: { dsn: 'x' }\n", "t", NoEnv());
+  EXPECT_TRUE(c.fleet.profiles.empty());
+  EXPECT_FALSE(c.fleet.enforce);
+  EXPECT_FALSE(c.fleet.max_skew_s.has_value());
+  EXPECT_EQ(c.fleet.audit, std::chrono::minutes(5));
+}
+
+TEST(Config, FleetProfilesAreTypedByTheReaderCatalogue) {
+  auto c = LoadString(R"(database: { dsn: 'x' }
+fleet:
+  audit_ms: 2000
+  enforce: true
+  time_sync: { max_skew_s: 2 }
+  profiles:
+    - name: doors
+      groups: [lobby]
+      settings:
+        launcher.device.door.duration: 5
+        launcher.device.bio.iris.fastrecogmode: true
+        launcher.device.deviceinfo.devicename: "Lobby 1"
+)",
+                      "t", NoEnv());
+  ASSERT_EQ(c.fleet.profiles.size(), 1u);
+  const auto& p = c.fleet.profiles[0];
+  EXPECT_EQ(p.name, "doors");
+  EXPECT_EQ(p.groups, std::vector<std::string>{"lobby"});
+  ASSERT_EQ(p.settings.size(), 3u);
+  EXPECT_EQ(p.settings[0].value, SettingValue(std::int32_t{5}));
+  EXPECT_EQ(p.settings[1].value, SettingValue(true));
+  EXPECT_EQ(p.settings[2].value, SettingValue(std::string("Lobby 1")));
+  EXPECT_TRUE(c.fleet.enforce);
+  EXPECT_EQ(c.fleet.max_skew_s, 2);
+  EXPECT_EQ(c.fleet.audit, std::chrono::milliseconds(2000));
+}
+
+TEST(Config, BadFleetProfilesNameThePathAndLine) {
+  auto problems = ProblemsOf(R"(database: { dsn: 'x' }
+fleet:
+  profiles:
+    - name: doors
+      settings:
+        launcher.device.door.duration: 11
+        launcher.device.door.nosuchthing: 1
+        launcher.device.bio.iris.fastrecogmode: maybe
+        launcher.device.deviceinfo.serialnumber: "X"
+        launcher.device.volume.devicevolume: loud
+    - name: doors
+      settings: {}
+  time_sync: { max_skew_s: 0 }
+  colour: red
+)");
+  EXPECT_TRUE(HasProblem(problems, "fleet.profiles[0].settings.launcher.device.door.duration", 6));
+  EXPECT_TRUE(
+      HasProblem(problems, "fleet.profiles[0].settings.launcher.device.door.nosuchthing", 7));
+  EXPECT_TRUE(
+      HasProblem(problems, "fleet.profiles[0].settings.launcher.device.bio.iris.fastrecogmode", 8));
+  EXPECT_TRUE(HasProblem(problems,
+                         "fleet.profiles[0].settings.launcher.device.deviceinfo.serialnumber", 9));
+  EXPECT_TRUE(
+      HasProblem(problems, "fleet.profiles[0].settings.launcher.device.volume.devicevolume", 10));
+  EXPECT_TRUE(HasProblem(problems, "fleet.profiles[1].name", 11));
+  EXPECT_TRUE(HasProblem(problems, "fleet.profiles[1].settings", 12));
+  EXPECT_TRUE(HasProblem(problems, "fleet.time_sync.max_skew_s", 13));
+  EXPECT_TRUE(HasProblem(problems, "fleet.colour", 14));
+}
+
+TEST(Config, ProfilesThatDisagreeOnOneReaderAreRefused) {
+  const std::string yaml = R"(database: { dsn: 'x' }
+fleet:
+  profiles:
+    - name: everyone
+      settings: { launcher.device.door.duration: 3 }
+    - name: lobby
+      groups: [lobby]
+      settings:
+        launcher.device.door.duration: 5
+readers:
+  - { id: r1, host: 10.0.0.1, groups: [GROUP] }
+)";
+  auto with = [&](const std::string& group) {
+    std::string y = yaml;
+    y.replace(y.find("GROUP"), 5, group);
+    return y;
+  };
+  EXPECT_TRUE(HasProblem(ProblemsOf(with("lobby")),
+                         "fleet.profiles[1].settings.launcher.device.door.duration", 9));
+  EXPECT_TRUE(ProblemsOf(with("garage")).empty());
+}
+
+// ---- end fleet ----
+
 }  // namespace
 }  // namespace gw::config
