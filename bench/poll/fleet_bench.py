@@ -116,7 +116,10 @@ class Stack:
         self.api = free_port()
         lines = [f'database: {{ dsn: "host=127.0.0.1 port={self.pgport} user=postgres dbname=ef45gw" }}',
                  f'api: {{ listen: "127.0.0.1:{self.api}" }}', "log: { level: warn }",
-                 data_keys_line(self.dir), "readers:"]
+                 data_keys_line(self.dir)]
+        if self.args.extra_yaml:  # e.g. a fleet: block (settings profiles) to measure its cost
+            lines.append(open(self.args.extra_yaml).read().rstrip("\n"))
+        lines.append("readers:")
         for r in info["readers"]:
             lines.append(f'  - {{ id: "sim-{r["index"]:04d}", host: 127.0.0.1, port: {r["port"]} }}')
         with open(os.path.join(self.dir, "gw.yaml"), "w") as f:
@@ -288,6 +291,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--backlog", type=int, default=100000)
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--extra-yaml", default="",
+                    help="a file of top-level config keys added to the gateway's config")
     args = ap.parse_args()
     fleet(args) if args.mode == "fleet" else catchup(args)
 
