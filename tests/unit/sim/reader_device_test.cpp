@@ -59,6 +59,35 @@ TEST_F(ReaderDevice, SettingsAreTypedAndRanged) {
   EXPECT_EQ(Do("DELETE", "/config/launcher.device.door.duration/int").status, 405);
 }
 
+TEST_F(ReaderDevice, SettingChangedAtTheReaderIsWhatTheApiReads) {
+  // A technician at the reader (control API): what the reader API answers afterwards.
+  EXPECT_EQ(
+      reader_->ChangeSettingAtReader(R"({"title":"launcher.device.door.duration","value":9})"), "");
+  EXPECT_EQ(Json(Do("GET", "/config/launcher.device.door.duration/int")).at("int").as_int64(), 9);
+  EXPECT_NE(reader_->SettingJson("launcher.device.door.duration").find("\"value\":9"),
+            std::string::npos);
+  EXPECT_EQ(reader_->ChangeSettingAtReader(
+                R"({"title":"launcher.network.server.manualMode","value":false})"),
+            "");  // an alias
+  EXPECT_FALSE(
+      Json(Do("GET", "/config/launcher.network.server.manualcommand/bool")).at("bool").as_bool());
+  // The same checks as the reader's own menu: type, range, read-only, unknown.
+  EXPECT_NE(
+      reader_->ChangeSettingAtReader(R"({"title":"launcher.device.door.duration","value":11})"),
+      "");
+  EXPECT_NE(
+      reader_->ChangeSettingAtReader(R"({"title":"launcher.device.door.duration","value":"5"})"),
+      "");
+  EXPECT_NE(
+      reader_->ChangeSettingAtReader(R"({"title":"launcher.device.deviceinfo.model","value":"X"})"),
+      "");
+  EXPECT_EQ(reader_->ChangeSettingAtReader(R"({"title":"launcher.no.such","value":1})"),
+            "unknown setting");
+  EXPECT_NE(reader_->ChangeSettingAtReader(R"({"title":"launcher.device.door.duration"})"), "");
+  EXPECT_EQ(Json(Do("GET", "/config/launcher.device.door.duration/int")).at("int").as_int64(), 9);
+  EXPECT_EQ(reader_->SettingJson("launcher.no.such"), "");
+}
+
 TEST_F(ReaderDevice, DoorStatusAndRelayTimer) {
   auto status = Json(Do("GET", "/config/door-status"));
   EXPECT_EQ(status.at("door_sensor").as_int64(), 0);
