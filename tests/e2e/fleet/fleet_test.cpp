@@ -146,8 +146,9 @@ TEST_F(FleetTest, DriftBehindTheGatewaysBackIsReportedThenEnforcedOnRecord) {
       kAudit * 3, 50ms))
       << json::serialize(GatewayGet("/api/v1/fleet/drift"));
   const auto seen = std::chrono::steady_clock::now() - changed;
-  // Within one audit interval (plus the supervisor's 1 s tick and the reads).
-  EXPECT_LT(seen, kAudit + 1500ms);
+  // Within one audit interval, plus the supervisor's 1 s tick and the reads themselves (slow on
+  // a loaded test machine).
+  EXPECT_LT(seen, kAudit + 2500ms);
   std::printf(
       "drift reported %lld ms after the change (audit_ms %lld)\n",
       static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(seen).count()),
