@@ -41,6 +41,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the gateway's client (and real receivers)
+
             def log_message(self, *a):
                 pass
 
@@ -57,6 +59,7 @@ class Receiver:
                 m = re.match(r"evt_(?:\d+-)?(\d+)$", msg_id)  # a batch: evt_<first>-<last>
                 if receiver.down:
                     self.send_response(503)
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 with receiver.lock:
@@ -69,6 +72,7 @@ class Receiver:
                     receiver.last[self.path] = max(seq, receiver.last.get(self.path, -1))
                     receiver.ok += 1
                 self.send_response(204)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -324,7 +324,7 @@ Result<void> ReleaseWebhooksBlocking(Database& db, const std::string& node) {
 Result<WebhookWork> NextWebhookWorkBlocking(Database& db, const std::string& id,
                                             const std::string& node, std::int64_t epoch,
                                             std::optional<std::int64_t> after,
-                                            std::int64_t revision) {
+                                            std::int64_t revision, int messages) {
   return detail::WithConnectionBlocking<WebhookWork>(db.Connections(), [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     WebhookWork work;
@@ -358,16 +358,17 @@ Result<WebhookWork> NextWebhookWorkBlocking(Database& db, const std::string& id,
         return work;
       }
     }
+    const int limit = std::max(w.batch_max, std::min(w.batch_max * std::max(messages, 1), 1000));
     auto events =
         tx.exec_params("SELECT " + detail::EventRowColumns() +
                            " FROM events WHERE seq > $1 AND seq <= $2 "
                            "AND (cardinality($3::text[]) = 0 OR kind = ANY($3::text[])) "
                            "AND (cardinality($4::text[]) = 0 OR device_id = ANY($4::text[])) "
                            "ORDER BY seq LIMIT $5",
-                       cursor, work.max_seq, Array(w.kinds), Array(w.devices), w.batch_max);
+                       cursor, work.max_seq, Array(w.kinds), Array(w.devices), limit);
     for (const auto& r : events) work.events.push_back(detail::ReadEventRow(r));
     work.advance_to =
-        static_cast<int>(work.events.size()) < w.batch_max ? work.max_seq : work.events.back().seq;
+        static_cast<int>(work.events.size()) < limit ? work.max_seq : work.events.back().seq;
     return work;
   });
 }

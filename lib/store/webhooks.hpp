@@ -130,10 +130,12 @@ struct WebhookWork {
 /// With `after` (the cursor of the last 2xx, whose commit may still be on its way) and the
 /// subscription still at `revision`, reads after `after` instead of the stored cursor (which
 /// lags it); otherwise (no `after`, or the subscription changed) after the stored cursor.
+/// `messages` > 1 reads ahead: up to batch_max × messages events (at most 1,000); advance_to is
+/// then where the cursor may go once all of them are delivered.
 Result<WebhookWork> NextWebhookWorkBlocking(Database& db, const std::string& id,
                                             const std::string& node, std::int64_t epoch,
                                             std::optional<std::int64_t> after = std::nullopt,
-                                            std::int64_t revision = 0);
+                                            std::int64_t revision = 0, int messages = 1);
 
 /// After a 2xx (or nothing to send): cursor → `to`, state active, failure record cleared.
 /// 1, or 0 when the lease was lost or the subscription changed (revision) since it was read.

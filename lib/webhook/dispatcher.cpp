@@ -36,6 +36,30 @@ constexpr auto kIdle = milliseconds(1000);  // events of other nodes, lease chec
 constexpr auto kMinGap = milliseconds(20);  // a burst of commits costs one query
 constexpr auto kDatabaseRetry = milliseconds(1000);
 constexpr auto kPausedCheck = milliseconds(5000);
+/// Messages read per query (at most 1,000 events): the next ones come from memory while the
+/// subscription's revision, this node's API changes and the acknowledged cursor say they still
+/// hold; a retry always reads again.
+constexpr int kReadAhead = 32;
+
+/// The first message of `ahead` (up to batch_max events, or its gap), as the work to send now;
+/// `ahead` keeps the rest, from where that message ends.
+store::WebhookWork TakeFront(store::WebhookWork& ahead) {
+  store::WebhookWork now;
+  now.row = ahead.row;
+  now.max_seq = ahead.max_seq;
+  now.from = ahead.from;
+  now.gap_from = ahead.gap_from;
+  now.gap_to = ahead.gap_to;
+  const auto n = std::min(ahead.events.size(), static_cast<std::size_t>(ahead.row->batch_max));
+  now.events.assign(std::make_move_iterator(ahead.events.begin()),
+                    std::make_move_iterator(ahead.events.begin() + static_cast<std::ptrdiff_t>(n)));
+  ahead.events.erase(ahead.events.begin(), ahead.events.begin() + static_cast<std::ptrdiff_t>(n));
+  now.advance_to =
+      ahead.gap_to > 0 || ahead.events.empty() ? ahead.advance_to : now.events.back().seq;
+  ahead.from = now.advance_to;
+  ahead.gap_from = ahead.gap_to = 0;
+  return now;
+}
 
 /// One message, kept across retries so that its id and body stay the same.
 struct Pending {
@@ -295,7 +319,9 @@ asio::awaitable<void> Dispatcher::Deliver(std::shared_ptr<Delivery> d) {
   asio::steady_timer gap(executor_);
   std::optional<Pending> pending;
   int attempt = 0;
-  bool stored_retry = true;  ///< the stored next_attempt_at is still to be honoured
+  bool stored_retry = true;                 ///< the stored next_attempt_at is still to be honoured
+  std::optional<store::WebhookWork> ahead;  ///< read but not yet sent (kReadAhead)
+  std::uint64_t ahead_wake = 0;             ///< wake_ (API changes) when it was read
   std::string last_state;
   while (!d->stop && !stopping_) {
     if (d->commit_failed) {
@@ -313,11 +339,26 @@ asio::awaitable<void> Dispatcher::Deliver(std::shared_ptr<Delivery> d) {
     auto node = options_.node;
     auto id = d->id;
     auto epoch = d->epoch;
-    auto fetch = [db, id, node, epoch, after = d->local ? std::optional(d->acked) : std::nullopt,
-                  revision = d->revision] {
-      return store::NextWebhookWorkBlocking(*db, id, node, epoch, after, revision);
-    };
-    auto work = co_await RunBlocking(db_.BlockingPool(), std::move(fetch));
+    Result<store::WebhookWork> work = boost::system::error_code(Errc::kDbUnavailable);
+    if (ahead && d->local && !d->commit_failed && ahead->from == d->acked &&
+        !ahead->events.empty() && ahead->row->revision == d->revision &&
+        ahead_wake == wake_.generation()) {
+      work = TakeFront(*ahead);
+    } else {
+      ahead.reset();
+      ahead_wake = wake_.generation();
+      auto fetch = [db, id, node, epoch, after = d->local ? std::optional(d->acked) : std::nullopt,
+                    revision = d->revision] {
+        return store::NextWebhookWorkBlocking(*db, id, node, epoch, after, revision, kReadAhead);
+      };
+      auto read = co_await RunBlocking(db_.BlockingPool(), std::move(fetch));
+      if (read && read->row) {
+        ahead = std::move(*read);
+        work = TakeFront(*ahead);
+      } else {
+        work = std::move(read);
+      }
+    }
     if (!work) {
       co_await Sleep(d, kDatabaseRetry, false);
       continue;
