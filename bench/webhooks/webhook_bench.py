@@ -131,7 +131,9 @@ def catch_up(args, s, receiver):
           f"max_backoff_ms={args.max_backoff_ms}; gateway, ef45-sim, receiver and PostgreSQL on "
           "the same machine\n")
     rows = [
-        ("backlog when the receiver came back (events, all subs)", f"{backlog:.0f}"),
+        # ef45gw_webhook_lag_events counts seqs, matching or not: with --partition a tenth of it
+        # is each subscription's.
+        ("backlog when the receiver came back (sum of lag, in seqs)", f"{backlog:.0f}"),
         ("events committed/s meanwhile", f"{(i1 - i0) / wall:.1f}"),
         (f"seconds until every lag <= {args.caught_up_lag}",
          f"{wall:.1f}" if caught else f"not within {args.catch_up_limit}s"),
