@@ -264,7 +264,9 @@ class Gateway {
     options.max_backoff = config_.webhooks.max_backoff;
     options.disable_after = config_.webhooks.disable_after;
     options.allow = *allow;
-    webhook_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(2));  // secrets sealed
+    // Secrets sealed. Four connections: each subscription's next read overlaps the others' (and
+    // the committer's batch); with two, a few hundred deliveries/s queued for a connection.
+    webhook_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(4));
     webhook_metrics_ = std::make_unique<webhook::WebhookMetrics>(registry_.get());
     webhooks_ = std::make_unique<webhook::Dispatcher>(io_.get_executor(), *webhook_db_, &commits_,
                                                       std::move(options), webhook_metrics_.get());

@@ -322,46 +322,53 @@ Result<void> ReleaseWebhooksBlocking(Database& db, const std::string& node) {
 }
 
 Result<WebhookWork> NextWebhookWorkBlocking(Database& db, const std::string& id,
-                                            const std::string& node, std::int64_t epoch) {
+                                            const std::string& node, std::int64_t epoch,
+                                            std::optional<std::int64_t> after,
+                                            std::int64_t revision, int messages) {
   return detail::WithConnectionBlocking<WebhookWork>(db.Connections(), [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     WebhookWork work;
-    work.row = FirstRow(
-        db.Keys(),
+    // The row, the bound and the retention mark in one round trip. The bound: every seq at or
+    // below it is committed or never will be (commit order = seq order), so reading up to it
+    // and moving the cursor there skips nothing.
+    auto rows =
         tx.exec_params("SELECT " + Columns() +
-                           " FROM webhooks WHERE id = $1 AND owner = $2 AND lease_epoch = $3 "
+                           ", (SELECT coalesce(max(seq), 0) FROM events), "
+                           "(SELECT deleted_through_seq FROM events_retention) "
+                           "FROM webhooks WHERE id = $1 AND owner = $2 AND lease_epoch = $3 "
                            "AND lease_expires_at > clock_timestamp()",
-                       id, node, epoch));
+                       id, node, epoch);
+    work.row = FirstRow(db.Keys(), rows);
     if (!work.row) return work;
     const auto& w = *work.row;
-    // The bound first: every seq at or below it is committed or never will be (commit order =
-    // seq order), so reading up to it and moving the cursor there skips nothing.
-    work.max_seq = tx.exec("SELECT coalesce(max(seq), 0) FROM events")[0][0].as<std::int64_t>();
-    work.advance_to = w.cursor_seq;
-    if (work.max_seq <= w.cursor_seq) return work;
-    const auto deleted_through =
-        tx.exec("SELECT deleted_through_seq FROM events_retention")[0][0].as<std::int64_t>();
-    if (deleted_through > w.cursor_seq) {
-      auto next = tx.exec_params("SELECT min(seq) FROM events WHERE seq > $1", w.cursor_seq);
+    const std::int64_t cursor = after && w.revision == revision ? *after : w.cursor_seq;
+    work.from = cursor;
+    work.max_seq = rows[0][20].as<std::int64_t>();
+    work.advance_to = cursor;
+    if (work.max_seq <= cursor) return work;
+    const auto deleted_through = rows[0][21].as<std::int64_t>();
+    if (deleted_through > cursor) {
+      auto next = tx.exec_params("SELECT min(seq) FROM events WHERE seq > $1", cursor);
       std::int64_t first = next[0][0].is_null() ? work.max_seq + 1 : next[0][0].as<std::int64_t>();
       std::int64_t gap_to = std::min(deleted_through, first - 1);
-      if (gap_to > w.cursor_seq) {
-        work.gap_from = w.cursor_seq;
+      if (gap_to > cursor) {
+        work.gap_from = cursor;
         work.gap_to = gap_to;
         work.advance_to = gap_to;
         return work;
       }
     }
-    auto rows =
+    const int limit = std::max(w.batch_max, std::min(w.batch_max * std::max(messages, 1), 1000));
+    auto events =
         tx.exec_params("SELECT " + detail::EventRowColumns() +
                            " FROM events WHERE seq > $1 AND seq <= $2 "
                            "AND (cardinality($3::text[]) = 0 OR kind = ANY($3::text[])) "
                            "AND (cardinality($4::text[]) = 0 OR device_id = ANY($4::text[])) "
                            "ORDER BY seq LIMIT $5",
-                       w.cursor_seq, work.max_seq, Array(w.kinds), Array(w.devices), w.batch_max);
-    for (const auto& r : rows) work.events.push_back(detail::ReadEventRow(r));
+                       cursor, work.max_seq, Array(w.kinds), Array(w.devices), limit);
+    for (const auto& r : events) work.events.push_back(detail::ReadEventRow(r));
     work.advance_to =
-        static_cast<int>(work.events.size()) < w.batch_max ? work.max_seq : work.events.back().seq;
+        static_cast<int>(work.events.size()) < limit ? work.max_seq : work.events.back().seq;
     return work;
   });
 }
@@ -383,6 +390,38 @@ Result<std::int64_t> CommitWebhookCursorBlocking(Database& db, const std::string
     tx.commit();
     return static_cast<std::int64_t>(r.affected_rows());
   });
+}
+
+Result<std::vector<std::string>> CommitWebhookCursorsBlocking(
+    Database& db, const std::string& node, const std::vector<WebhookCursorCommit>& commits) {
+  detail::ArrayLiteral ids, epochs, revisions, froms, tos;
+  for (const auto& m : commits) {
+    ids.Add(m.id);
+    epochs.AddInt(m.epoch);
+    revisions.AddInt(m.revision);
+    froms.AddInt(m.from);
+    tos.AddInt(m.to);
+  }
+  const std::string id_list = ids.Finish();
+  return detail::WithConnectionBlocking<std::vector<std::string>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        auto r = tx.exec_params(
+            "UPDATE webhooks w SET cursor_seq = v.to_seq, "
+            "state = CASE WHEN w.state = 'failing' THEN 'active' ELSE w.state END, "
+            "last_error = NULL, failing_since = NULL, next_attempt_at = NULL, "
+            "last_success_at = now() "
+            "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+            "  AS v(id, epoch, revision, from_seq, to_seq) "
+            "WHERE w.id = v.id AND w.owner = $1 AND w.lease_epoch = v.epoch "
+            "AND w.revision = v.revision AND w.cursor_seq = v.from_seq "
+            "AND w.lease_expires_at > clock_timestamp() RETURNING w.id",
+            node, id_list, epochs.Finish(), revisions.Finish(), froms.Finish(), tos.Finish());
+        tx.commit();
+        std::vector<std::string> moved;
+        for (const auto& row : r) moved.push_back(row[0].as<std::string>());
+        return moved;
+      });
 }
 
 Result<std::string> RecordWebhookFailureBlocking(Database& db, const std::string& id,

@@ -124,9 +124,18 @@ struct WebhookWork {
   /// can still appear: commit order = seq order).
   std::int64_t advance_to = 0;
   std::int64_t max_seq = 0;  ///< the newest seq overall (lag)
+  /// The cursor `events` follow: row->cursor_seq, or the caller's `after` (see below).
+  std::int64_t from = 0;
 };
+/// With `after` (the cursor of the last 2xx, whose commit may still be on its way) and the
+/// subscription still at `revision`, reads after `after` instead of the stored cursor (which
+/// lags it); otherwise (no `after`, or the subscription changed) after the stored cursor.
+/// `messages` > 1 reads ahead: up to batch_max × messages events (at most 1,000); advance_to is
+/// then where the cursor may go once all of them are delivered.
 Result<WebhookWork> NextWebhookWorkBlocking(Database& db, const std::string& id,
-                                            const std::string& node, std::int64_t epoch);
+                                            const std::string& node, std::int64_t epoch,
+                                            std::optional<std::int64_t> after = std::nullopt,
+                                            std::int64_t revision = 0, int messages = 1);
 
 /// After a 2xx (or nothing to send): cursor → `to`, state active, failure record cleared.
 /// 1, or 0 when the lease was lost or the subscription changed (revision) since it was read.
@@ -134,6 +143,20 @@ Result<std::int64_t> CommitWebhookCursorBlocking(Database& db, const std::string
                                                  const std::string& node, std::int64_t epoch,
                                                  std::int64_t revision, std::int64_t from,
                                                  std::int64_t to);
+/// One cursor move of CommitWebhookCursorsBlocking: like CommitWebhookCursorBlocking's arguments.
+struct WebhookCursorCommit {
+  std::string id;
+  std::int64_t epoch = 0;
+  std::int64_t revision = 0;
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+};
+/// Several subscriptions' cursor moves in one statement (one transaction), each fenced as in
+/// CommitWebhookCursorBlocking. Returns the ids that moved (the others: lease lost, changed
+/// since read, or the cursor is not at `from`).
+Result<std::vector<std::string>> CommitWebhookCursorsBlocking(
+    Database& db, const std::string& node, const std::vector<WebhookCursorCommit>& commits);
+
 /// After a failed attempt: state failing (or disabled when `gone` or failing for longer than
 /// `disable_after`), the error and the next attempt time. Returns the new state ("" if the
 /// lease was lost).

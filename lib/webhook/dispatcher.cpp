@@ -36,6 +36,30 @@ constexpr auto kIdle = milliseconds(1000);  // events of other nodes, lease chec
 constexpr auto kMinGap = milliseconds(20);  // a burst of commits costs one query
 constexpr auto kDatabaseRetry = milliseconds(1000);
 constexpr auto kPausedCheck = milliseconds(5000);
+/// Messages read per query (at most 1,000 events): the next ones come from memory while the
+/// subscription's revision, this node's API changes and the acknowledged cursor say they still
+/// hold; a retry always reads again.
+constexpr int kReadAhead = 32;
+
+/// The first message of `ahead` (up to batch_max events, or its gap), as the work to send now;
+/// `ahead` keeps the rest, from where that message ends.
+store::WebhookWork TakeFront(store::WebhookWork& ahead) {
+  store::WebhookWork now;
+  now.row = ahead.row;
+  now.max_seq = ahead.max_seq;
+  now.from = ahead.from;
+  now.gap_from = ahead.gap_from;
+  now.gap_to = ahead.gap_to;
+  const auto n = std::min(ahead.events.size(), static_cast<std::size_t>(ahead.row->batch_max));
+  now.events.assign(std::make_move_iterator(ahead.events.begin()),
+                    std::make_move_iterator(ahead.events.begin() + static_cast<std::ptrdiff_t>(n)));
+  ahead.events.erase(ahead.events.begin(), ahead.events.begin() + static_cast<std::ptrdiff_t>(n));
+  now.advance_to =
+      ahead.gap_to > 0 || ahead.events.empty() ? ahead.advance_to : now.events.back().seq;
+  ahead.from = now.advance_to;
+  ahead.gap_from = ahead.gap_to = 0;
+  return now;
+}
 
 /// One message, kept across retries so that its id and body stay the same.
 struct Pending {
@@ -49,7 +73,7 @@ struct Pending {
 
 Pending Build(const store::WebhookRow& row, const store::WebhookWork& work) {
   Pending p;
-  p.from = row.cursor_seq;
+  p.from = work.from;
   p.revision = row.revision;
   p.to = work.advance_to;
   if (work.gap_to > 0) {
@@ -103,6 +127,13 @@ struct Dispatcher::Delivery {
   std::int64_t epoch = 0;
   bool stop = false;
   bool done = false;
+  // The cursor, as this node knows it (touched on the dispatcher's executor only).
+  bool local = false;  ///< the fields below hold; else read from the stored cursor
+  std::int64_t revision = 0;
+  std::int64_t acked = 0;      ///< after the last 2xx (or a skip): where the next read starts
+  std::int64_t committed = 0;  ///< stored in PostgreSQL (acked, or behind while queued)
+  bool queued = false;         ///< a move committed -> acked is queued or being written
+  bool commit_failed = false;  ///< a move did not apply: lease lost or the subscription changed
 };
 
 Dispatcher::Dispatcher(asio::any_io_executor executor, store::Database& db,
@@ -125,11 +156,83 @@ void Dispatcher::Start() {
     --rounds_running_;
     ReportTaskFailure("webhook", "lease rounds", e);
   });
+  committer_running_ = true;
+  asio::co_spawn(executor_, Committer(), [this](std::exception_ptr e) {
+    committer_running_ = false;
+    ReportTaskFailure("webhook", "cursor commits", e);
+  });
 }
 
 void Dispatcher::Poke() {
   wake_.Notify();
+  commit_wake_.Notify();
   if (commits_) commits_->Notify();
+}
+
+void Dispatcher::QueueCommit(const std::shared_ptr<Delivery>& d) {
+  if (d->queued) return;  // the committer takes the newest acked when it writes
+  d->queued = true;
+  commit_queue_.push_back(d);
+  commit_wake_.Notify();
+}
+
+asio::awaitable<void> Dispatcher::CommitsSettled(std::shared_ptr<Delivery> d, milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (d->queued && std::chrono::steady_clock::now() < until) {
+    const auto seen = committed_.generation();
+    if (!d->queued) break;
+    co_await committed_.Wait(seen, milliseconds(50));
+  }
+}
+
+asio::awaitable<void> Dispatcher::Committer() {
+  asio::steady_timer timer(executor_);
+  auto delivering = [this] {
+    for (const auto& [id, d] : running_) {
+      if (!d->done) return true;
+    }
+    return false;
+  };
+  while (true) {
+    const auto seen = commit_wake_.generation();
+    if (commit_queue_.empty()) {
+      if (stopping_ && !delivering()) break;
+      co_await commit_wake_.Wait(seen, stopping_ ? milliseconds(20) : kIdle);
+      continue;
+    }
+    // Everything queued while the previous batch was written goes in one statement: batches
+    // form by themselves under load and cost no added wait when idle.
+    auto batch = std::move(commit_queue_);
+    commit_queue_.clear();
+    std::vector<store::WebhookCursorCommit> moves;
+    moves.reserve(batch.size());
+    for (const auto& d : batch) {
+      moves.push_back({d->id, d->epoch, d->revision, d->committed, d->acked});
+    }
+    store::Database* db = &db_;
+    auto node = options_.node;
+    auto fn = [db, node, moves] { return store::CommitWebhookCursorsBlocking(*db, node, moves); };
+    auto moved = co_await RunBlocking(db_.BlockingPool(), std::move(fn));
+    if (!moved) {
+      // PostgreSQL unreachable: the same moves (with the newest acked) once it is back.
+      for (auto& d : batch) commit_queue_.push_back(std::move(d));
+      timer.expires_after(kDatabaseRetry);
+      co_await timer.async_wait(kTuple);
+      continue;
+    }
+    const std::set<std::string> applied(moved->begin(), moved->end());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& d = batch[i];
+      d->queued = false;
+      if (applied.count(d->id)) {
+        d->committed = moves[i].to;
+        if (d->acked > d->committed && !d->commit_failed) QueueCommit(d);  // acked meanwhile
+      } else {
+        d->commit_failed = true;
+      }
+    }
+    committed_.Notify();
+  }
 }
 
 asio::awaitable<void> Dispatcher::Stop() {
@@ -140,7 +243,7 @@ asio::awaitable<void> Dispatcher::Stop() {
   asio::steady_timer timer(executor_);
   const auto until = std::chrono::steady_clock::now() + options_.timeout + milliseconds(1000);
   auto busy = [this] {
-    if (rounds_running_ > 0) return true;
+    if (rounds_running_ > 0 || committer_running_) return true;
     for (const auto& [id, d] : running_) {
       if (!d->done) return true;
     }
@@ -216,26 +319,68 @@ asio::awaitable<void> Dispatcher::Deliver(std::shared_ptr<Delivery> d) {
   asio::steady_timer gap(executor_);
   std::optional<Pending> pending;
   int attempt = 0;
+  bool stored_retry = true;                 ///< the stored next_attempt_at is still to be honoured
+  std::optional<store::WebhookWork> ahead;  ///< read but not yet sent (kReadAhead)
+  std::uint64_t ahead_wake = 0;             ///< wake_ (API changes) when it was read
   std::string last_state;
   while (!d->stop && !stopping_) {
+    if (d->commit_failed) {
+      // A cursor move did not apply (lease lost, or the subscription changed since it was
+      // read): once nothing is in flight, the stored cursor decides where to go on.
+      co_await CommitsSettled(d, options_.timeout);
+      d->commit_failed = false;
+      d->local = false;
+      pending.reset();
+      attempt = 0;
+    }
     const auto seen = commits_ ? commits_->generation() : 0;
     const auto queried = std::chrono::steady_clock::now();
     store::Database* db = &db_;
     auto node = options_.node;
     auto id = d->id;
     auto epoch = d->epoch;
-    auto fetch = [db, id, node, epoch] {
-      return store::NextWebhookWorkBlocking(*db, id, node, epoch);
-    };
-    auto work = co_await RunBlocking(db_.BlockingPool(), std::move(fetch));
+    Result<store::WebhookWork> work = boost::system::error_code(Errc::kDbUnavailable);
+    if (ahead && d->local && !d->commit_failed && ahead->from == d->acked &&
+        !ahead->events.empty() && ahead->row->revision == d->revision &&
+        ahead_wake == wake_.generation()) {
+      work = TakeFront(*ahead);
+    } else {
+      ahead.reset();
+      ahead_wake = wake_.generation();
+      auto fetch = [db, id, node, epoch, after = d->local ? std::optional(d->acked) : std::nullopt,
+                    revision = d->revision] {
+        return store::NextWebhookWorkBlocking(*db, id, node, epoch, after, revision, kReadAhead);
+      };
+      auto read = co_await RunBlocking(db_.BlockingPool(), std::move(fetch));
+      if (read && read->row) {
+        ahead = std::move(*read);
+        work = TakeFront(*ahead);
+      } else {
+        work = std::move(read);
+      }
+    }
     if (!work) {
       co_await Sleep(d, kDatabaseRetry, false);
       continue;
     }
     if (!work->row) break;  // deleted, or another node holds it now
     const auto& row = *work->row;
+    if (!d->local || row.revision != d->revision) {
+      // First read, or changed through the API (replay, filters, state): from the stored cursor,
+      // once this node's own moves in flight have landed (or failed on the new revision).
+      if (d->queued) {
+        co_await CommitsSettled(d, options_.timeout);
+        d->local = false;
+        continue;
+      }
+      d->local = true;
+      d->revision = row.revision;
+      d->acked = d->committed = row.cursor_seq;
+      d->commit_failed = false;
+      stored_retry = true;
+    }
     if (metrics_) {
-      metrics_->SetLag(d->id, static_cast<double>(work->max_seq - row.cursor_seq));
+      metrics_->SetLag(d->id, static_cast<double>(work->max_seq - work->from));
       if (row.state != last_state) metrics_->SetState(d->id, row.state);
     }
     last_state = row.state;
@@ -245,17 +390,14 @@ asio::awaitable<void> Dispatcher::Deliver(std::shared_ptr<Delivery> d) {
       co_await Sleep(d, kPausedCheck, false);
       continue;
     }
-    if (!pending || pending->from != row.cursor_seq || pending->revision != row.revision) {
+    if (!pending || pending->from != work->from || pending->revision != row.revision) {
       pending.reset();
       attempt = 0;
       if (work->gap_to == 0 && work->events.empty()) {
-        if (work->advance_to > row.cursor_seq) {
+        if (work->advance_to > work->from) {
           // Nothing matched the filters up to the newest seq: move past it, nothing is skipped.
-          auto skip = [db, id, node, epoch, revision = row.revision, from = row.cursor_seq,
-                       to = work->advance_to] {
-            return store::CommitWebhookCursorBlocking(*db, id, node, epoch, revision, from, to);
-          };
-          co_await RunBlocking(db_.BlockingPool(), std::move(skip));
+          d->acked = work->advance_to;
+          QueueCommit(d);
         }
         // Idle: wait for a commit (at least kMinGap after the last query: one query per burst).
         if (commits_) {
@@ -271,8 +413,12 @@ asio::awaitable<void> Dispatcher::Deliver(std::shared_ptr<Delivery> d) {
       }
       pending = Build(row, *work);
     }
-    // After a restart the stored next attempt still holds (a failing receiver is not hammered).
-    if (attempt == 0 && row.next_attempt_at && *row.next_attempt_at > Clock::now()) {
+    // After a restart (or a take-over) the stored next attempt still holds: a failing receiver
+    // is not hammered. Only then: later reads may still see it until a 2xx's commit lands.
+    const bool honour_stored = stored_retry;
+    stored_retry = false;
+    if (honour_stored && attempt == 0 && row.next_attempt_at &&
+        *row.next_attempt_at > Clock::now()) {
       auto wait = std::chrono::duration_cast<milliseconds>(*row.next_attempt_at - Clock::now());
       attempt = 1;  // not zero: the stored delay is honoured once, then the ladder goes on
       co_await Sleep(d, std::max(wait, milliseconds(1)), false);
@@ -301,23 +447,23 @@ asio::awaitable<void> Dispatcher::Deliver(std::shared_ptr<Delivery> d) {
     const auto label = ResultLabel(result);
     if (metrics_) metrics_->Delivered(d->id, label);
     if (label == "success") {
-      auto commit = [db, id, node, epoch, revision = pending->revision, from = pending->from,
-                     to = pending->to] {
-        return store::CommitWebhookCursorBlocking(*db, id, node, epoch, revision, from, to);
-      };
-      auto committed = co_await RunBlocking(db_.BlockingPool(), std::move(commit));
-      if (metrics_ && committed && *committed) {
+      if (metrics_) {
         const auto now = Clock::now();
         for (const auto& t : pending->committed_at) {
           metrics_->ObserveDelivery(std::chrono::duration<double>(now - t).count());
         }
       }
-      // Not committed (database down, a replay meanwhile): the next read decides; the message
-      // may be sent again (at least once).
+      // The next message goes out while the committer stores this cursor. If that move does not
+      // apply (a replay meanwhile, the lease lost), commit_failed sends the delivery back to the
+      // stored cursor: what was acknowledged but not stored is sent again (at least once).
+      d->acked = pending->to;
+      QueueCommit(d);
       pending.reset();
       attempt = 0;
       continue;
     }
+    // The success record of earlier 2xx lands before this failure is recorded.
+    co_await CommitsSettled(d, options_.timeout);
     ++attempt;
     const auto delay = RetryDelay(attempt, options_.max_backoff, unit(random));
     const std::string error =

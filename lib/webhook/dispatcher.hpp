@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "api/commit_signal.hpp"
 #include "webhook/target.hpp"
@@ -41,8 +42,14 @@ std::chrono::milliseconds RetryDelay(int attempt, std::chrono::milliseconds max,
 std::string MessageId(std::int64_t first, std::int64_t last, bool gap);
 
 /// Delivers every webhook subscription this node holds a lease on (issue 19): one coroutine per
-/// subscription, events in seq order, one request in flight, the cursor committed in PostgreSQL
-/// after each 2xx (fenced by the lease), retries with backoff, wakes on the CommitSignal.
+/// subscription, events in seq order, one request in flight, retries with backoff, wakes on the
+/// CommitSignal. The cursor is committed in PostgreSQL after each 2xx (fenced by the lease and
+/// the subscription's revision), but the delivery does not wait for that commit: it goes on
+/// after the acknowledged cursor while one committer writes the pending cursor moves of every
+/// subscription of the node in one statement (a new batch as soon as the previous one is done).
+/// So the stored cursor lags the acknowledged one by at most a commit, never leads it; a crash
+/// re-sends only what was acknowledged but not yet committed; a commit that does not apply
+/// (lease lost, subscription changed) makes the delivery read from the stored cursor again.
 ///
 /// Everything runs on `executor`; libpqxx on the database's blocking pool.
 class Dispatcher {
@@ -67,6 +74,12 @@ class Dispatcher {
  private:
   struct Delivery;
   boost::asio::awaitable<void> LeaseRounds();
+  boost::asio::awaitable<void> Committer();
+  /// Queues `d`'s acknowledged cursor for the committer.
+  void QueueCommit(const std::shared_ptr<Delivery>& d);
+  /// Until `d` has no cursor move queued or in flight (or `limit` passed).
+  boost::asio::awaitable<void> CommitsSettled(std::shared_ptr<Delivery> d,
+                                              std::chrono::milliseconds limit);
   boost::asio::awaitable<void> Deliver(std::shared_ptr<Delivery> delivery);
   boost::asio::awaitable<bool> Sleep(std::shared_ptr<Delivery> delivery,
                                      std::chrono::milliseconds duration, bool wake_on_commit);
@@ -81,6 +94,10 @@ class Dispatcher {
   std::map<std::string, std::shared_ptr<Delivery>> running_;
   bool stopping_ = false;
   int rounds_running_ = 0;
+  std::vector<std::shared_ptr<Delivery>> commit_queue_;
+  api::CommitSignal commit_wake_;  ///< something was queued
+  api::CommitSignal committed_;    ///< a batch finished
+  bool committer_running_ = false;
 };
 
 }  // namespace gw::webhook

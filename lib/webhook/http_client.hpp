@@ -19,12 +19,15 @@ struct PostResult {
   std::string error;  ///< what went wrong without a status (connect refused, not allowed, ...)
 };
 
-/// Sends webhook requests: HTTP/1.1 POST, keep-alive connections pooled per target host:port
-/// (shared by every subscription to that host), one deadline (`timeout`) over connect, write and
-/// read, redirects never followed (a 3xx is an answer like any other non-2xx). Every resolved
-/// address is checked against the allow list before connecting, unless the host name itself is
-/// listed (a name that resolves somewhere else later is refused then). https is refused
-/// (PostResult::error): not implemented yet.
+/// Sends webhook requests: HTTP/1.1 POST over http or https, keep-alive connections pooled per
+/// target scheme://host:port (shared by every subscription to that host), one deadline
+/// (`timeout`) over name resolution, connect, TLS handshake, write and read, redirects never
+/// followed (a 3xx is an answer like any other non-2xx). Every resolved address is checked
+/// against the allow list before connecting, unless the host name itself is listed (a name that
+/// resolves somewhere else later is refused then). https: TLS 1.2+, the certificate verified
+/// against OpenSSL's default store (the system's; SSL_CERT_FILE / SSL_CERT_DIR override it) and
+/// for the URL's host name (SNI) or address; a refused certificate is a PostResult::error that
+/// says why.
 ///
 /// The only Beast translation unit of lib/webhook. Thread-safe (the pool has a mutex); each Post
 /// runs on the caller's executor.

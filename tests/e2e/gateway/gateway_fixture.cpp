@@ -129,7 +129,7 @@ void GatewayTest::StartGateway() {
   ++gateway_starts_;
   gateway_ = Process(
       {BinaryDir() + "/daemon/ef45-gatewayd", "run", "--config", dir_->File("gateway.yaml")},
-      dir_->File("gateway.log"));
+      dir_->File("gateway.log"), gateway_env_);
 }
 
 void GatewayTest::KillGateway() {

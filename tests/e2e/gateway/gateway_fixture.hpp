@@ -96,6 +96,8 @@ class GatewayTest : public ::testing::Test {
   /// security_yaml_, writing the default key file first when it is empty.
   const std::string& SecurityYaml();
   int gateway_starts_ = 0;
+  /// More environment for the gateway process ("NAME=value", e.g. SSL_CERT_FILE).
+  std::vector<std::string> gateway_env_;
 };
 
 }  // namespace gw::test

@@ -6,6 +6,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <sstream>
@@ -16,6 +18,7 @@ namespace gw::test {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -66,6 +69,9 @@ struct Receiver::Impl {
   std::vector<Received> received;
   std::atomic<bool> stopping{false};
   std::uint16_t port = 0;
+  std::unique_ptr<ssl::context> tls;
+  std::atomic<int> handshakes_ok{0};
+  std::atomic<int> handshakes_failed{0};
 
   void Listen() {
     acceptor = std::make_unique<tcp::acceptor>(io);
@@ -104,11 +110,28 @@ struct Receiver::Impl {
   }
 
   void Serve(std::shared_ptr<tcp::socket> socket) {
+    if (!tls) {
+      Exchange(*socket, *socket);
+      return;
+    }
+    ssl::stream<tcp::socket&> stream(*socket, *tls);
+    boost::system::error_code ec;
+    stream.handshake(ssl::stream_base::server, ec);
+    if (ec) {
+      ++handshakes_failed;
+      return;
+    }
+    ++handshakes_ok;
+    Exchange(stream, *socket);
+  }
+
+  template <class Stream>
+  void Exchange(Stream& stream, tcp::socket& socket) {
     beast::flat_buffer buffer;
     while (!stopping) {
       http::request<http::string_body> request;
       boost::system::error_code ec;
-      http::read(*socket, buffer, request, ec);
+      http::read(stream, buffer, request, ec);
       if (ec) return;
       Received r;
       r.path = std::string(request.target());
@@ -134,14 +157,14 @@ struct Receiver::Impl {
       }
       if (answer.delay.count() > 0) std::this_thread::sleep_for(answer.delay);
       if (answer.hang_up) {
-        socket->shutdown(tcp::socket::shutdown_both, ec);
+        socket.shutdown(tcp::socket::shutdown_both, ec);
         return;
       }
       http::response<http::string_body> response{static_cast<http::status>(answer.status), 11};
       response.keep_alive(request.keep_alive());
       response.body() = "ok";
       response.prepare_payload();
-      http::write(*socket, response, ec);
+      http::write(stream, response, ec);
       if (ec || !request.keep_alive()) return;
     }
   }
@@ -151,6 +174,17 @@ Receiver::Receiver() : impl_(std::make_unique<Impl>()) {
   impl_->Listen();
   port_ = impl_->port;
 }
+
+Receiver::Receiver(TlsFiles files) : impl_(std::make_unique<Impl>()) {
+  impl_->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+  impl_->tls->use_certificate_chain_file(files.cert);
+  impl_->tls->use_private_key_file(files.key, ssl::context::pem);
+  impl_->Listen();
+  port_ = impl_->port;
+}
+
+int Receiver::handshakes_ok() const { return impl_->handshakes_ok; }
+int Receiver::handshakes_failed() const { return impl_->handshakes_failed; }
 
 Receiver::~Receiver() {
   impl_->stopping = true;
@@ -163,8 +197,9 @@ Receiver::~Receiver() {
   for (auto& t : threads) t.join();
 }
 
-std::string Receiver::Url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+std::string Receiver::Url(const std::string& path, const std::string& host) const {
+  return std::string(impl_->tls ? "https://" : "http://") + host + ":" + std::to_string(port_) +
+         path;
 }
 
 void Receiver::AddSecret(const std::string& path, const std::string& secret) {

@@ -32,15 +32,29 @@ struct Answer {
   bool hang_up = false;  ///< close the connection without answering
 };
 
+/// A certificate and its key (PEM files) for an https receiver.
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+};
+
 class Receiver {
  public:
   Receiver();
+  /// An https receiver: TLS with this certificate on every connection (a client that refuses the
+  /// certificate never gets to send a request, so nothing is recorded).
+  explicit Receiver(TlsFiles tls);
   ~Receiver();
   Receiver(const Receiver&) = delete;
   Receiver& operator=(const Receiver&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::string Url(const std::string& path) const;
+  /// http(s)://<host>:<port><path>; `host` 127.0.0.1 unless given (e.g. "localhost" for a
+  /// certificate issued to that name).
+  std::string Url(const std::string& path, const std::string& host = "127.0.0.1") const;
+  /// TLS handshakes that completed / failed (the client refused the certificate).
+  int handshakes_ok() const;
+  int handshakes_failed() const;
 
   /// Secrets a path's signatures are checked against.
   void AddSecret(const std::string& path, const std::string& secret);

@@ -4,6 +4,7 @@
 // rotation and a SIGKILL of the gateway in the middle of a delivery.
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cstdlib>
 #include <set>
 
 #include "e2e/gateway/gateway_fixture.hpp"
@@ -37,7 +38,36 @@ struct Hook {
   std::string secret;
   std::string path;
   std::int64_t start = 0;  ///< its cursor at creation
+  Receiver* rx = nullptr;  ///< where it points; nullptr: the test's receiver_
 };
+
+/// Runs a shell command (the openssl CLI); false if it failed.
+bool Run(const std::string& command) {
+  return std::system((command + " 2>/dev/null").c_str()) == 0;
+}
+
+/// A private CA and certificates made for the test with the openssl CLI, in `dir`:
+/// ca.pem (the CA the gateway trusts through SSL_CERT_FILE), server.pem/.key (issued by it to
+/// DNS:localhost only, so https://127.0.0.1 is the wrong name) and rogue.pem/.key (self-signed
+/// for localhost: no trusted issuer).
+bool MakeCertificates(const std::string& dir) {
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 ";
+  WriteFile(dir + "/server.ext",
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n"
+            "extendedKeyUsage=serverAuth\n");
+  return Run("cd " + dir + " && openssl req -x509" + ec +
+             "-keyout ca.key -out ca.pem -subj /CN=ef45gw-test-ca "
+             "-addext basicConstraints=critical,CA:TRUE "
+             "-addext keyUsage=critical,keyCertSign,cRLSign") &&
+         Run("cd " + dir + " && openssl req" + ec +
+             "-keyout server.key -out server.csr -subj /CN=localhost") &&
+         Run("cd " + dir +
+             " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-days 2 -out server.pem -extfile server.ext") &&
+         Run("cd " + dir + " && openssl req -x509" + ec +
+             "-keyout rogue.key -out rogue.pem -subj /CN=localhost "
+             "-addext subjectAltName=DNS:localhost");
+}
 
 class WebhookTest : public GatewayTest {
  protected:
@@ -56,14 +86,19 @@ class WebhookTest : public GatewayTest {
   }
 
   Hook Create(const std::string& path, const std::string& fields = "") {
-    auto r =
-        Api("POST", "/api/v1/webhooks", "{\"url\":\"" + receiver_.Url(path) + "\"" + fields + "}");
+    return Create(receiver_, receiver_.Url(path), path, fields);
+  }
+
+  /// A subscription to `url` (served by `rx` at `path`).
+  Hook Create(Receiver& rx, const std::string& url, const std::string& path,
+              const std::string& fields = "") {
+    auto r = Api("POST", "/api/v1/webhooks", "{\"url\":\"" + url + "\"" + fields + "}");
     EXPECT_EQ(r.status, 201) << r.body;
     if (r.status != 201) return {};
     auto v = json::parse(r.body);
     Hook h{std::string(v.at("id").as_string()), std::string(v.at("secret").as_string()), path,
-           v.at("cursor").as_int64()};
-    receiver_.AddSecret(path, h.secret);
+           v.at("cursor").as_int64(), &rx};
+    rx.AddSecret(path, h.secret);
     return h;
   }
 
@@ -84,9 +119,10 @@ class WebhookTest : public GatewayTest {
   }
 
   /// Seqs answered 2xx for `path`, in the order they were delivered (duplicates kept).
-  std::vector<std::int64_t> Acked(const std::string& path, std::size_t from = 0) {
+  std::vector<std::int64_t> Acked(const std::string& path, std::size_t from = 0,
+                                  const Receiver* rx = nullptr) {
     std::vector<std::int64_t> out;
-    auto all = receiver_.For(path);
+    auto all = (rx ? *rx : receiver_).For(path);
     for (std::size_t i = from; i < all.size(); ++i) {
       if (all[i].answered < 200 || all[i].answered >= 300) continue;
       for (auto s : Seqs(all[i].body)) out.push_back(s);
@@ -99,7 +135,7 @@ class WebhookTest : public GatewayTest {
                         std::chrono::seconds deadline = 60s) {
     return WaitFor(
         [&] {
-          auto acked = Acked(h.path);
+          auto acked = Acked(h.path, 0, h.rx);
           std::set<std::int64_t> got(acked.begin(), acked.end());
           for (auto s : Stored(h.start, where)) {
             if (!got.count(s)) return false;
@@ -110,8 +146,8 @@ class WebhookTest : public GatewayTest {
   }
 
   /// Every request carried at least one signature that verifies with a secret of its path.
-  void ExpectAllSigned(const std::string& path) {
-    auto all = receiver_.For(path);
+  void ExpectAllSigned(const std::string& path, const Receiver* rx = nullptr) {
+    auto all = (rx ? *rx : receiver_).For(path);
     EXPECT_FALSE(all.empty());
     for (const auto& r : all) {
       EXPECT_GE(r.valid_signatures, 1) << r.id << " " << r.signature;
@@ -332,6 +368,66 @@ TEST_F(WebhookTest, ASigkilledGatewayResumesFromTheCommittedCursor) {
   EXPECT_LE(acked.size() - unique, 2u);
 }
 
+TEST_F(WebhookTest, HttpsVerifiesTheCertificateAndRetriesWhatItRefuses) {
+  ASSERT_TRUE(MakeCertificates(dir_->path())) << "openssl CLI failed";
+  // The private CA is the gateway's whole trust store (OpenSSL's default verify paths honour
+  // SSL_CERT_FILE): the system's CAs do not matter here.
+  gateway_env_ = {"SSL_CERT_FILE=" + dir_->File("ca.pem")};
+  Receiver tls({dir_->File("server.pem"), dir_->File("server.key")});
+  Receiver rogue({dir_->File("rogue.pem"), dir_->File("rogue.key")});
+  Start(2, 5.0);
+  auto trusted = Create(tls, tls.Url("/tls", "localhost"), "/tls");
+  auto wrong_name = Create(tls, tls.Url("/wrong-name"), "/wrong-name");  // 127.0.0.1
+  auto untrusted = Create(rogue, rogue.Url("/untrusted", "localhost"), "/untrusted");
+  auto error_of = [&](const Hook& h) {
+    auto v = Get(h);
+    return v.is_object() && v.at("last_error").is_string()
+               ? std::string(v.at("last_error").as_string())
+               : std::string();
+  };
+  // Refused certificates: failing, a last_error that says why, retried (several handshakes),
+  // nothing received and the cursor where it was.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return error_of(wrong_name).find("IP address mismatch") != std::string::npos &&
+               error_of(untrusted).find("certificate not trusted") != std::string::npos &&
+               rogue.handshakes_failed() >= 3 && tls.handshakes_failed() >= 3;
+      },
+      30s))
+      << error_of(wrong_name) << " / " << error_of(untrusted) << "\n"
+      << gateway_.Log();
+  for (const auto& h : {wrong_name, untrusted}) {
+    auto v = Get(h);
+    EXPECT_EQ(v.at("state").as_string(), "failing") << h.path;
+    EXPECT_EQ(v.at("cursor").as_int64(), h.start) << h.path;
+    EXPECT_TRUE(h.rx->For(h.path).empty()) << h.path;
+  }
+  // The trusted one is delivered, in order, signed, over a few kept-alive connections.
+  LetRun(2s);
+  PauseGeneration();
+  ASSERT_TRUE(WaitAllDelivered(trusted)) << gateway_.Log();
+  ExpectAllSigned("/tls", &tls);
+  auto acked = Acked("/tls", 0, &tls);
+  ASSERT_GT(acked.size(), 10u);
+  for (std::size_t i = 1; i < acked.size(); ++i) EXPECT_LT(acked[i - 1], acked[i]);
+  // Handshakes: the trusted connections (kept alive, so far fewer than the requests).
+  EXPECT_LT(tls.handshakes_ok(), static_cast<int>(acked.size()) / 2);
+  // Nothing was skipped while it failed: pointed at the trusted receiver, the refused one gets
+  // everything from where it stood.
+  tls.AddSecret("/untrusted", untrusted.secret);
+  ASSERT_EQ(Api("PATCH", "/api/v1/webhooks/" + untrusted.id,
+                "{\"url\":\"" + tls.Url("/untrusted", "localhost") + "\"}")
+                .status,
+            200);
+  untrusted.rx = &tls;
+  ASSERT_TRUE(WaitAllDelivered(untrusted)) << gateway_.Log();
+  auto first = Acked("/untrusted", 0, &tls);
+  auto expected = Stored(untrusted.start);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.front(), expected.front());
+  ExpectAllSigned("/untrusted", &tls);
+}
+
 TEST_F(WebhookTest, BadInputIsAProblemNamingTheField) {
   Start(1, 0.5);
   struct Case {
@@ -342,7 +438,7 @@ TEST_F(WebhookTest, BadInputIsAProblemNamingTheField) {
       {R"({"kinds":[]})", "url", 400},
       {R"({"url":"ftp://127.0.0.1/"})", "url", 400},
       {R"({"url":"http://10.9.9.9/"})", "url", 422},
-      {R"({"url":"https://127.0.0.1/"})", "url", 422},
+      {R"({"url":"https://10.9.9.9/"})", "url", 422},
       {R"({"url":"http://127.0.0.1/","kinds":["nope"]})", "kinds", 400},
       {R"({"url":"http://127.0.0.1/","devices":["a b"]})", "devices", 400},
       {R"({"url":"http://127.0.0.1/","batch_max":0})", "batch_max", 400},
