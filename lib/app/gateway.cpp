@@ -36,6 +36,8 @@
 #include "common/task_failure.hpp"
 #include "common/version.hpp"
 #include "config/config.hpp"
+#include "fleet/rollout.hpp"
+#include "fleet/rollout_routes.hpp"
 #include "metrics/gateway_metrics.hpp"
 #include "metrics/metrics.hpp"
 #include "metrics/poll_metrics.hpp"
@@ -153,6 +155,7 @@ class Gateway {
     user_context_ = std::make_unique<api::UserRoutesContext>(api_db_, workers_, sync_.get());
     api::AddUserRoutes(router_, *user_context_);
     AddWebhooks();
+    AddRollouts();
     server_ = std::make_unique<api::Server>(
         io_.get_executor(), ServerOptionsFor(config_.api), router_,
         [this](const std::string& route, const std::string& method, int status,
@@ -267,6 +270,23 @@ class Gateway {
     webhook_context_.reset(new webhook::WebhookRoutesContext{api_db_, webhooks_.get(), *allow});
     webhook::AddWebhookRoutes(router_, *webhook_context_);
   }
+  // ---- firmware rollout (issue 20) ----
+  /// Staged firmware rollouts: a small pool of their own (an image upload never queues ahead of
+  /// commits); the engine acts on the readers this instance polls.
+  void AddRollouts() {
+    fleet_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(2));
+    fleet::RolloutOptions options;
+    options.check = config_.firmware.check;
+    options.node = config_.cluster.node_id;
+    rollouts_ = std::make_unique<fleet::RolloutEngine>(
+        io_.get_executor(), *fleet_db_, workers_, std::move(options),
+        api::MakeAuditSink(api_db_, &commits_, &api_metrics_), &registry_.get());
+    rollout_context_.reset(new fleet::RolloutRoutesContext{
+        *fleet_db_, [this] { return config_.readers; }, config_.firmware.max_image_bytes});
+    fleet::AddRolloutRoutes(router_, *rollout_context_);
+  }
+  // ---- end firmware rollout ----
+
   /// Cluster mode: every write checks this node's lease on its reader (DESIGN.md section 9).
   store::WriterOptions Fenced(store::WriterOptions o) {
     if (!config_.cluster.enabled()) return o;
@@ -309,6 +329,7 @@ class Gateway {
     }
     if (sync_) sync_->Start();  // follows the WorkerSet: the readers this instance polls
     webhooks_->Start();
+    rollouts_->Start();  // issue 20: resumes the rollouts in PostgreSQL
     if (leases_) {
       // The lease rounds decide which readers this node polls (a share of the fleet).
       leases_->Start(config_.readers);
@@ -434,7 +455,8 @@ class Gateway {
     signals_.cancel(ignored);
     server_->Stop();
     feed_.Stop();
-    co_await webhooks_->Stop();         // gives the subscriptions' leases back
+    co_await webhooks_->Stop();                           // gives the subscriptions' leases back
+    co_await rollouts_->Stop(config_.shutdown_deadline);  // issue 20: before the pollers
     if (sync_) co_await sync_->Stop();  // before the pollers: it uses their readers
     // Pollers first (their last batches go to the writer), then the writer flushes. A poller
     // waiting on a commit that cannot happen (PostgreSQL down) would wait for ever: once the
@@ -521,6 +543,9 @@ class Gateway {
   std::unique_ptr<webhook::WebhookMetrics> webhook_metrics_;
   std::unique_ptr<webhook::Dispatcher> webhooks_;
   std::unique_ptr<webhook::WebhookRoutesContext> webhook_context_;
+  std::unique_ptr<store::Database> fleet_db_;                     // issue 20: firmware rollout
+  std::unique_ptr<fleet::RolloutEngine> rollouts_;                // issue 20
+  std::unique_ptr<fleet::RolloutRoutesContext> rollout_context_;  // issue 20
 };
 
 }  // namespace

@@ -123,6 +123,8 @@ TEST_F(GatewayTest, MetricsFollowReadersAndMatchTheDatabase) {
       if (it->str().rfind("ef45gw_cluster_", 0) == 0) continue;
       // Exported once a webhook subscription exists: tests/e2e/webhook checks those.
       if (it->str().rfind("ef45gw_webhook_", 0) == 0) continue;
+      // Exported once a firmware rollout exists: tests/e2e/rollout checks those.
+      if (it->str().rfind("ef45gw_fleet_rollout_", 0) == 0) continue;
       EXPECT_TRUE(exported.count(it->str()))
           << file << " uses " << it->str() << ", which the gateway does not export";
     }
