@@ -282,7 +282,11 @@ class Gateway {
         io_.get_executor(), *fleet_db_, workers_, std::move(options),
         api::MakeAuditSink(api_db_, &commits_, &api_metrics_), &registry_.get());
     rollout_context_.reset(new fleet::RolloutRoutesContext{
-        *fleet_db_, [this] { return config_.readers; }, config_.firmware.max_image_bytes});
+        *fleet_db_, [this] { return config_.readers; }, config_.firmware.max_image_bytes,
+        [this](const std::string& id) -> std::optional<std::string> {
+          auto worker = workers_.Find(id);
+          return worker ? worker->Snapshot().app_version : std::nullopt;
+        }});
     fleet::AddRolloutRoutes(router_, *rollout_context_);
   }
   // ---- end firmware rollout ----

@@ -45,8 +45,8 @@ store::RolloutAdvance PlanAdvance(const store::RolloutRow& rollout,
                                     [](const auto& r) { return r.step == "failed"; });
   if (failed > rollout.max_failures) {
     out.state = "halted";
-    out.reason = std::to_string(failed) + " readers failed, more than max_failures " +
-                 std::to_string(rollout.max_failures);
+    out.reason = "failed readers (" + std::to_string(failed) + ") exceed max_failures (" +
+                 std::to_string(rollout.max_failures) + ")";
     return out;
   }
   bool in_flight = false;

@@ -131,7 +131,7 @@ class RolloutEngine {
   WaitGroup running_;
   bool stopping_ = false;
   log::RateLimit log_limit_{5, std::chrono::seconds(60)};  // database failures
-  std::set<std::pair<std::int64_t, std::string>> busy_;  // (rollout, reader) tasks running here
+  std::set<std::pair<std::int64_t, std::string>> busy_;    // (rollout, reader) tasks running here
   std::pair<std::string, std::shared_ptr<const std::string>> image_cache_;
 };
 

@@ -217,7 +217,13 @@ asio::awaitable<Response> GetRollout(RolloutRoutesContext& ctx, Request& request
   if (!*found) co_return api::NotFound("no rollout " + std::to_string(*id));
   auto o = RolloutJson((*found)->first);
   json::array readers;
-  for (const auto& r : (*found)->second) readers.push_back(ReaderJson(r));
+  for (const auto& r : (*found)->second) {
+    auto reader = ReaderJson(r);
+    std::optional<std::string> polled;
+    if (ctx.polled_version) polled = ctx.polled_version(r.device_id);
+    reader["polled_version"] = OptString(polled);
+    readers.push_back(std::move(reader));
+  }
   o["readers"] = std::move(readers);
   co_return Json(o);
 }

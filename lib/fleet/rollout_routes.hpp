@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "api/router.hpp"
@@ -20,6 +22,9 @@ struct RolloutRoutesContext {
   /// configuration order: a rollout goes over them in that order.
   std::function<std::vector<config::ReaderConfig>()> readers;
   std::int64_t max_image_bytes = 64 << 20;  ///< firmware.max_image_bytes
+  /// The version reader `id` reported at its last health poll, when this instance polls it
+  /// (GET /api/v1/fleet/rollouts/{id} shows it as `polled_version`). Optional.
+  std::function<std::optional<std::string>(const std::string& id)> polled_version;
 };
 
 /// Registers the firmware-rollout routes (issue 20). Changes need role admin and are audit

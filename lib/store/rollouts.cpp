@@ -379,7 +379,7 @@ Result<int> ClaimInstallBlocking(Database& db, std::int64_t rollout_id,
     // happens first and leaves nothing to claim.
     auto rows = tx.exec_params(
         "WITH f AS (SELECT id, state, health_window_s FROM fleet_rollouts WHERE id = $1 FOR SHARE)"
-        " UPDATE fleet_rollout_readers r SET claimed = true, node = $3,"
+        " UPDATE fleet_rollout_readers r SET claimed = true, node = NULLIF($3, ''),"
         " deadline = now() + make_interval(secs => f.health_window_s), updated_at = now()"
         " FROM f WHERE r.rollout_id = f.id AND r.device_id = $2 AND r.step = 'installing'"
         " AND (f.state = 'running' OR r.claimed) RETURNING r.device_id",

@@ -164,7 +164,6 @@ TEST_F(RolloutTest, CanaryThenBatchesHaltsOnAFailedInstallAndShowsEachReadersVer
   EXPECT_FALSE(saw_down);
 
   auto status = Rollout(id);
-  SaveStatus(status, "rollout_status_example.json");
   auto steps = Steps(status);
   ASSERT_EQ(steps.size(), static_cast<std::size_t>(kReaders));
   for (int i : {0, 1, 3}) {
@@ -185,6 +184,21 @@ TEST_F(RolloutTest, CanaryThenBatchesHaltsOnAFailedInstallAndShowsEachReadersVer
     EXPECT_EQ(SimVersion(i), kOldVersion);
     EXPECT_EQ(SimInstalls(i), 0);
   }
+  // Every reader's version as its health poll sees it (the upgraded ones after their next one).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        status = Rollout(id);
+        for (const auto& [device, step] : Steps(status)) {
+          const bool upgraded = step.at("step").as_string() == "done";
+          if (step.at("polled_version") != json::value(upgraded ? kNewVersion : kOldVersion)) {
+            return false;
+          }
+        }
+        return true;
+      },
+      10s))
+      << json::serialize(status);
+  SaveStatus(status, "rollout_status_example.json");
   EXPECT_EQ(status.at("readers_by_step").at("done").as_int64(), 3);
   EXPECT_EQ(status.at("readers_by_step").at("failed").as_int64(), 1);
   EXPECT_EQ(status.at("readers_by_step").at("pending").as_int64(), 6);

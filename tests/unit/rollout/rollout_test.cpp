@@ -81,7 +81,7 @@ TEST(RolloutPlan, HaltsWhenFailuresExceedMaxFailures) {
   auto a = PlanAdvance(Rollout(1, 0), readers);
   EXPECT_EQ(a.state, "halted");
   EXPECT_TRUE(a.start.empty());
-  EXPECT_NE(a.reason.find("max_failures 0"), std::string::npos) << a.reason;
+  EXPECT_NE(a.reason.find("exceed max_failures (0)"), std::string::npos) << a.reason;
 }
 
 TEST(RolloutPlan, FailuresUpToMaxFailuresGoOn) {
