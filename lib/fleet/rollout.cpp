@@ -192,8 +192,12 @@ asio::awaitable<void> RolloutEngine::StopOnStrand() {
 }
 
 asio::awaitable<void> RolloutEngine::Stop(std::chrono::milliseconds deadline) {
-  co_await asio::co_spawn(strand_, StopOnStrand(), asio::use_awaitable);
-  if (!co_await running_.WaitFor(deadline)) {
+  // (Named first, no co_await in a condition: g++ 12 miscompiles both into a trap.)
+  auto stop = asio::co_spawn(strand_, StopOnStrand(), asio::use_awaitable);
+  co_await std::move(stop);
+  auto wait = running_.WaitFor(deadline);
+  const bool idle = co_await std::move(wait);
+  if (!idle) {
     GW_LOG(kWarn, "rollout") << "reader installs still running at the shutdown deadline: they "
                                 "stay `installing` and resume at the next start";
   }

@@ -272,7 +272,9 @@ TEST_F(RolloutTest, AGatewayStoppedOrKilledMidRolloutResumesIt) {
   };
   ASSERT_TRUE(WaitFor(mid_wave(1), 60s, 20ms)) << gateway_.Log();
   gateway_.Signal(SIGTERM);
-  ASSERT_TRUE(gateway_.Wait(20s).has_value());
+  const auto exit_code = gateway_.Wait(20s);
+  ASSERT_TRUE(exit_code.has_value());
+  EXPECT_EQ(*exit_code, 0) << "a clean stop in the middle of a rollout\n" << gateway_.Log();
   StartGateway();
   ASSERT_TRUE(WaitReady()) << gateway_.Log();
 
@@ -293,6 +295,11 @@ TEST_F(RolloutTest, AGatewayStoppedOrKilledMidRolloutResumesIt) {
     EXPECT_EQ(SimVersion(i), kNewVersion);
     EXPECT_EQ(SimInstalls(i), 1) << "reader " << i << " was flashed more than once";
   }
+  // And a clean stop once it is over.
+  gateway_.Signal(SIGTERM);
+  const auto final_exit = gateway_.Wait(20s);
+  ASSERT_TRUE(final_exit.has_value());
+  EXPECT_EQ(*final_exit, 0) << gateway_.Log();
 }
 
 }  // namespace
