@@ -62,7 +62,8 @@ json::object DeviceJson(const poll::ReaderSnapshot& s) {
   o["id"] = s.id;
   o["host"] = s.host;
   o["port"] = s.port;
-  o["state"] = poll::ReaderStateName(s.state);
+  // A firmware install under way (issue 20) is maintenance, not down; `reason` keeps the polls'.
+  o["state"] = poll::ReaderStateName(s.maintenance ? poll::ReaderState::kMaintenance : s.state);
   o["reason"] = s.reason.empty() ? json::value(nullptr) : json::value(s.reason);
   o["last_seen"] = Time(s.last_success);
   o["last_failure"] = Time(s.last_failure);

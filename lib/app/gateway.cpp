@@ -38,6 +38,8 @@
 #include "config/config.hpp"
 #include "fleet/fleet_metrics.hpp"
 #include "fleet/fleet_routes.hpp"
+#include "fleet/rollout.hpp"
+#include "fleet/rollout_routes.hpp"
 #include "fleet/settings_audit.hpp"
 #include "metrics/gateway_metrics.hpp"
 #include "metrics/metrics.hpp"
@@ -157,6 +159,7 @@ class Gateway {
     api::AddUserRoutes(router_, *user_context_);
     AddWebhooks();
     AddFleet();
+    AddRollouts();
     server_ = std::make_unique<api::Server>(
         io_.get_executor(), ServerOptionsFor(config_.api), router_,
         [this](const std::string& route, const std::string& method, int status,
@@ -287,6 +290,26 @@ class Gateway {
     fleet::AddFleetRoutes(router_, *fleet_context_);
   }
   // ---- end fleet ----
+  // ---- firmware rollout (issue 20) ----
+  /// Staged firmware rollouts: a small pool of their own (an image upload never queues ahead of
+  /// commits); the engine acts on the readers this instance polls.
+  void AddRollouts() {
+    rollout_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(2));
+    fleet::RolloutOptions options;
+    options.check = config_.firmware.check;
+    options.node = config_.cluster.node_id;
+    rollouts_ = std::make_unique<fleet::RolloutEngine>(
+        io_.get_executor(), *rollout_db_, workers_, std::move(options),
+        api::MakeAuditSink(api_db_, &commits_, &api_metrics_), &registry_.get());
+    rollout_context_.reset(new fleet::RolloutRoutesContext{
+        *rollout_db_, [this] { return config_.readers; }, config_.firmware.max_image_bytes,
+        [this](const std::string& id) -> std::optional<std::string> {
+          auto worker = workers_.Find(id);
+          return worker ? worker->Snapshot().app_version : std::nullopt;
+        }});
+    fleet::AddRolloutRoutes(router_, *rollout_context_);
+  }
+  // ---- end firmware rollout ----
 
   /// Cluster mode: every write checks this node's lease on its reader (DESIGN.md section 9).
   store::WriterOptions Fenced(store::WriterOptions o) {
@@ -331,6 +354,7 @@ class Gateway {
     if (sync_) sync_->Start();  // follows the WorkerSet: the readers this instance polls
     fleet_->Start();            // likewise (fleet: setting profiles and clock sync)
     webhooks_->Start();
+    rollouts_->Start();  // issue 20: resumes the rollouts in PostgreSQL
     if (leases_) {
       // The lease rounds decide which readers this node polls (a share of the fleet).
       leases_->Start(config_.readers);
@@ -458,7 +482,8 @@ class Gateway {
     signals_.cancel(ignored);
     server_->Stop();
     feed_.Stop();
-    co_await webhooks_->Stop();                        // gives the subscriptions' leases back
+    co_await webhooks_->Stop();                           // gives the subscriptions' leases back
+    co_await rollouts_->Stop(config_.shutdown_deadline);  // issue 20: before the pollers
     if (sync_) co_await sync_->Stop();                 // before the pollers: it uses their readers
     co_await fleet_->Stop(config_.shutdown_deadline);  // likewise
     // Pollers first (their last batches go to the writer), then the writer flushes. A poller
@@ -550,6 +575,9 @@ class Gateway {
   std::unique_ptr<fleet::FleetMetrics> fleet_metrics_;
   std::unique_ptr<fleet::SettingsAudit> fleet_;
   std::unique_ptr<fleet::FleetRoutesContext> fleet_context_;
+  std::unique_ptr<store::Database> rollout_db_;                   // issue 20: firmware rollout
+  std::unique_ptr<fleet::RolloutEngine> rollouts_;                // issue 20
+  std::unique_ptr<fleet::RolloutRoutesContext> rollout_context_;  // issue 20
 };
 
 }  // namespace

@@ -525,6 +525,14 @@ void ReadWebhooks(Reader& r, const YAML::Node& node, WebhooksConfig& out) {
   r.Millis(node, "disable_after_ms", "webhooks", out.disable_after, 60'000, 604'800'000);
 }
 
+// ---- firmware rollout (issue 20) ----
+void ReadFirmware(Reader& r, const YAML::Node& node, FirmwareConfig& out) {
+  if (!r.Map(node, "firmware", {"max_image_bytes", "check_ms"})) return;
+  r.Int64(node, "max_image_bytes", "firmware", out.max_image_bytes, 1024, std::int64_t{1} << 30);
+  r.Millis(node, "check_ms", "firmware", out.check, 100, 60'000);
+}
+// ---- end firmware rollout ----
+
 /// An http(s) URL with a host and no user info, whitespace or control bytes.
 bool ValidBaseUrl(const std::string& url, const std::string& scheme) {
   const std::string prefix = scheme + "://";
@@ -777,7 +785,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     problems.push_back(Problem{"", 0, source + " is empty"});
   } else if (r.Map(root, "",
                    {"log", "database", "api", "polling", "lock", "store", "sync", "cluster",
-                    "security", "webhooks", "fleet", "shutdown", "readers"})) {
+                    "security", "webhooks", "fleet", "firmware", "shutdown", "readers"})) {
     if (r.Map(root["log"], "log", {"level"})) {
       r.String(root["log"], "level", "log", config.log_level);
       if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
@@ -813,6 +821,7 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     ReadCluster(r, root["cluster"], env, config.cluster);
     ReadSecurity(r, root["security"], env, config.security);
     ReadWebhooks(r, root["webhooks"], config.webhooks);
+    ReadFirmware(r, root["firmware"], config.firmware);
     const YAML::Node shutdown = root["shutdown"];
     if (r.Map(shutdown, "shutdown", {"deadline_ms"})) {
       r.Millis(shutdown, "deadline_ms", "shutdown", config.shutdown_deadline, 100, 600'000);

@@ -199,6 +199,14 @@ struct FleetConfig {
 };
 
 // ---- end fleet ----
+// ---- firmware rollout (issue 20) ----
+/// Staged firmware rollouts. Images and rollouts live in PostgreSQL (API /api/v1/fleet).
+struct FirmwareConfig {
+  /// Largest firmware image POST /api/v1/fleet/firmware accepts (bytes; larger = 413).
+  std::int64_t max_image_bytes = 64 << 20;
+  milliseconds check{1000};  ///< how often the rollout engine looks at the running rollouts
+};
+// ---- end firmware rollout ----
 
 struct Config {
   std::string log_level = "info";
@@ -211,7 +219,8 @@ struct Config {
   ClusterConfig cluster;
   SecurityConfig security;
   WebhooksConfig webhooks;
-  FleetConfig fleet;  ///< setting profiles and clock sync
+  FleetConfig fleet;        ///< setting profiles and clock sync
+  FirmwareConfig firmware;  // issue 20: firmware rollout
   milliseconds shutdown_deadline{10000};
   std::vector<ReaderConfig> readers;
 };

@@ -126,6 +126,23 @@ ReaderSnapshot DeviceWorker::Snapshot() const {
   return snapshot_;
 }
 
+// ---- firmware rollout (issue 20): maintenance state ----
+std::string DeviceWorker::StateLabel() const {
+  return maintenance_ ? "maintenance" : std::string(ReaderStateName(health_.state()));
+}
+
+void DeviceWorker::SetMaintenance(bool on) {
+  if (maintenance_.exchange(on) == on) return;
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.maintenance = on;
+  if (metrics_) {
+    metrics_->SetState(on ? "maintenance" : std::string(ReaderStateName(snapshot_.state)),
+                       snapshot_.reason, snapshot_.lock_holder,
+                       snapshot_.state != ReaderState::kDown);
+  }
+}
+// ---- end firmware rollout ----
+
 milliseconds DeviceWorker::Interval(PollKind kind) const {
   switch (kind) {
     case PollKind::kDoor: return reader_.polling.door;
@@ -178,13 +195,13 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
   if (client_->lock_holder() != lock_holder_) {
     lock_holder_ = client_->lock_holder();
     if (metrics_ && !changed) {
-      metrics_->SetState(std::string(ReaderStateName(health_.state())), health_.reason(),
+      metrics_->SetState(StateLabel(), health_.reason(),
                          std::string(ef45::LockHolderName(lock_holder_)),
                          health_.state() != ReaderState::kDown);
     }
   }
   if (changed) {
-    auto state = std::string(ReaderStateName(health_.state()));
+    auto state = StateLabel();
     if (metrics_) {
       metrics_->SetState(state, health_.reason(), std::string(ef45::LockHolderName(lock_holder_)),
                          health_.state() != ReaderState::kDown);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -63,6 +64,9 @@ struct ReaderSnapshot {
   std::optional<std::int64_t> last_seq;
   std::uint64_t match_deleted = 0;
   std::uint64_t log_resets = 0;
+  /// A firmware install is under way (issue 20): the API shows the reader as `maintenance`;
+  /// `state` stays what the polls say.
+  bool maintenance = false;
 };
 
 /// Everything a worker needs from the rest of the process (outlives the worker).
@@ -124,6 +128,10 @@ class DeviceWorker {
     return boost::asio::co_spawn(strand_, std::move(op), boost::asio::use_awaitable);
   }
 
+  /// Firmware rollout (issue 20): while on, the API and ef45gw_reader_state show the reader as
+  /// `maintenance` instead of up/degraded/down (polling goes on). Thread-safe.
+  void SetMaintenance(bool on);
+
   /// The reader's client. Strand only: use it inside an operation given to Run().
   ef45::Client& client() { return *client_; }
   /// True when called from the worker's strand (for checks and tests).
@@ -177,6 +185,8 @@ class DeviceWorker {
   Failure FromReply(PollKind kind, const ef45::Error& error) const;
   void Record(PollKind kind, const Outcome& outcome, std::chrono::steady_clock::duration took);
   std::chrono::milliseconds Interval(PollKind kind) const;
+  /// The state label of ef45gw_reader_state: `maintenance` during a firmware install.
+  std::string StateLabel() const;
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   WorkerDeps deps_;
@@ -202,6 +212,7 @@ class DeviceWorker {
   // Snapshot for other threads.
   mutable std::mutex snapshot_mutex_;
   ReaderSnapshot snapshot_;
+  std::atomic<bool> maintenance_{false};  // firmware rollout (issue 20)
 };
 
 }  // namespace gw::poll

@@ -20,6 +20,7 @@ std::string_view ReaderStateName(ReaderState state) {
     case ReaderState::kUp: return "up";
     case ReaderState::kDegraded: return "degraded";
     case ReaderState::kDown: return "down";
+    case ReaderState::kMaintenance: return "maintenance";
   }
   return "unknown";
 }

@@ -14,7 +14,7 @@ inline constexpr std::size_t kPollKinds = 5;
 std::string_view PollKindName(PollKind kind);
 
 /// The state the API and metrics show per reader.
-enum class ReaderState { kUp, kDegraded, kDown };
+enum class ReaderState { kUp, kDegraded, kDown, kMaintenance };  // maintenance: issue 20
 std::string_view ReaderStateName(ReaderState state);
 
 /// Tracks a reader's health from poll outcomes: `up` while polls succeed; `degraded` after a

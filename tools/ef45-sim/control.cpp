@@ -154,6 +154,8 @@ json::object ReaderJson(ControlTarget& target, int index) {
   o["match_overflowed"] = s.match_overflowed;
   o["match_deleted"] = s.match_deleted;
   o["users"] = s.users;
+  o["app_version"] = s.app_version;  // issue 20: GET /version
+  o["installs"] = s.installs;
   o["locked"] = s.locked;
   o["requests"] = s.requests;
   o["clock_skew_s"] = s.clock_skew_s;
@@ -184,6 +186,7 @@ struct FaultRequest {
   bool reboot = false;
   bool steal_lock = false;
   bool wipe_logs = false;
+  bool firmware_fail = false;  // issue 20: the next firmware image is refused
   std::optional<LogDefect> poison_log;
   std::optional<std::int64_t> skip_log_ids;
   std::optional<std::int64_t> phantom_newest_log_id;
@@ -232,6 +235,10 @@ std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& e
         return std::nullopt;
       }
       r.clock_skew_s = *s;
+    } else if (key == "firmware_fail") {
+      auto b = flag(value, key);
+      if (!b) return std::nullopt;
+      r.firmware_fail = *b;
     } else if (key == "reboot" || key == "steal_lock" || key == "wipe_logs") {
       auto b = flag(value, key);
       if (!b) return std::nullopt;
@@ -254,7 +261,7 @@ std::optional<FaultRequest> ParseFaults(const json::object& body, std::string& e
       error = "unknown fault \"" + std::string(key) +
               "\" (known: latency_ms, error_rate, hang, down, close_mid_response, malformed_json, "
               "reboot, steal_lock, wipe_logs, clock_skew_s, poison_log, skip_log_ids, "
-              "phantom_newest_log_id)";
+              "phantom_newest_log_id, firmware_fail)";
       return std::nullopt;
     }
   }
@@ -279,6 +286,7 @@ std::string ApplyFaults(ControlTarget& target, int index, const FaultRequest& r)
   if (r.skip_log_ids) reader.SkipLogIds(*r.skip_log_ids);
   if (r.phantom_newest_log_id) reader.ReportPhantomNewest(*r.phantom_newest_log_id);
   if (r.steal_lock) reader.StealLock();
+  if (r.firmware_fail) reader.FailNextInstall();
   if (r.reboot) target.RebootReader(index);
   return error;
 }

@@ -79,7 +79,8 @@ class ControlTarget {
 ///   "year0" or "huge": the next recognition's log entry carries that defect; its ledger entry
 ///   says `"poison"`), `skip_log_ids` (n: the next log id is n higher) and
 ///   `phantom_newest_log_id` (id: the next `GET /logs?order=desc` reports a made-up newest entry
-///   with that id first). Standing faults not named
+///   with that id first), `firmware_fail` (true: the next firmware image is refused with
+///   `{"file":"Upload fail"}` and the version stays; issue 20). Standing faults not named
 ///   keep their value; `{}` clears them all (and the skew). The whole body is validated before
 ///   anything changes; unknown keys are a 400.
 /// - `POST /sim/readers/{i}/enroll` → `{"user_uuid":..}`.

@@ -135,6 +135,7 @@ struct ReaderSlot {
   std::uint16_t port = 0;
   std::uint64_t listen_epoch = 0;  ///< bumped when `down` closes the listener
   StandingFaults faults;
+  bool installing = false;  ///< firmware install under way (issue 20): listener closed
   FaultCounters counters;
   std::mt19937_64 fault_rng;
   std::mt19937_64 gen_rng;
@@ -348,6 +349,9 @@ struct Fleet::Impl final : ControlTarget {
       response = Response{500, "", "", ""};
     } else {
       response = slot.reader.Handle(request);
+      if (auto installing = slot.reader.TakePendingInstall()) {
+        Spawn(Install(slot, std::move(*installing)), "firmware install");
+      }
     }
     bool close_mid = draw(slot.faults.close_mid_response);
     if (!close_mid && response.content_type.find("json") != std::string::npos &&
@@ -459,6 +463,37 @@ struct Fleet::Impl final : ControlTarget {
     if (!conn.closed) {
       beast::error_code ignored;
       stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  // --- firmware install (issue 20) ---
+  /// The reader answered "Upload success" to an image labelled `version`: once the answer is
+  /// out it goes off the network for the install time, then comes back on `version`.
+  asio::awaitable<void> Install(ReaderSlot& slot, std::string version) {
+    asio::steady_timer timer(io);
+    timer.expires_after(std::chrono::milliseconds(100));  // the reply goes out first
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (stopping) co_return;
+    slot.installing = true;
+    beast::error_code ignored;
+    slot.acceptor.close(ignored);
+    for (Connection* c : *slot.connections) c->Close();
+    ++slot.listen_epoch;
+    timer.expires_after(options.install_time);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    slot.installing = false;
+    if (stopping) co_return;
+    slot.reader.FinishInstall(version);
+    ++slot.counters.reboots;
+    if (slot.faults.down) co_return;  // powered off meanwhile: `down` false re-opens it
+    int index = 0;
+    while (readers[index].get() != &slot) ++index;
+    try {
+      Bind(slot.acceptor, asio::ip::make_address(slot.address), slot.port,
+           "reader " + std::to_string(index));
+      Spawn(Accept(index), "reader accept loop");
+    } catch (const boost::system::system_error& e) {
+      GW_LOG(kError, "ef45-sim") << "reader " << index << " after its install: " << e.what();
     }
   }
 

@@ -30,6 +30,9 @@ struct FleetOptions {
   std::chrono::milliseconds idle_timeout{0};
   /// Largest request body a reader or the control API accepts (firmware chunks, biometrics).
   std::size_t body_limit_bytes = 8 * 1024 * 1024;
+  /// Firmware install (issue 20): after an image with a version label is accepted, the reader
+  /// is off the network (connections refused) for this long, then reboots on the new version.
+  std::chrono::milliseconds install_time{5000};
   /// Called on the io_context thread once Stop() has run (e.g. to cancel a signal_set so that
   /// io_context::run() can return). Optional.
   std::function<void()> on_stopped = nullptr;

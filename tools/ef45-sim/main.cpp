@@ -37,6 +37,9 @@ Emulates a fleet of Iris ID EF-45 readers (REST API 1.0) plus a control API for 
   --biometric-kb K    size of emulated biometric payloads in KiB (default: the reader's)
   --keep-alive-timeout S  close connections idle for S seconds (default 0 = never; the
                       firmware's Poco server uses 10)
+  --install-seconds S  a firmware image carrying `EF45-FIRMWARE-VERSION=<label>` installs
+                      for S seconds (reader unreachable), then the reader reboots reporting
+                      <label> in GET /version and deviceinfo.firmwarefile (default 5)
   --ready-file PATH   once every listener is bound, write
                       {"control_port":C,"readers":[{"index":0,"port":P},...]} there atomically
   --log-level L       debug|info|warn|error (default info)
@@ -44,7 +47,8 @@ Emulates a fleet of Iris ID EF-45 readers (REST API 1.0) plus a control API for 
 
 Control API (JSON): GET /sim/readers, GET /sim/readers/{i}, GET /sim/readers/{i}/generated,
 POST /sim/readers/{i|all}/faults, POST /sim/readers/{i}/enroll, POST /sim/readers/{i}/generate,
-POST /sim/generation/pause|resume, POST /sim/shutdown. SIGTERM/SIGINT stop cleanly.
+POST /sim/generation/pause|resume, POST /sim/shutdown. Fault firmware_fail: the next firmware
+image is refused ({"file":"Upload fail"}), the version stays. SIGTERM/SIGINT stop cleanly.
 )";
 
 /// Thrown for a bad command line: main prints one line and exits 2.
@@ -120,6 +124,9 @@ Args ParseArgs(int argc, char** argv) {
       args.fleet.biometric_kb = ParseNumber<int>(flag, next(), 1, 64 * 1024);
     } else if (flag == "--keep-alive-timeout") {
       args.fleet.idle_timeout = std::chrono::seconds(ParseNumber<int>(flag, next(), 0, 86400));
+    } else if (flag == "--install-seconds") {
+      const double s = ParseNumber<double>(flag, next(), 0.0, 3600.0);
+      args.fleet.install_time = std::chrono::milliseconds(std::llround(s * 1000));
     } else if (flag == "--ready-file") {
       args.ready_file = std::string(next());
       if (args.ready_file.empty()) throw UsageError{"--ready-file: empty path"};

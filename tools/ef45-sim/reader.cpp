@@ -80,6 +80,7 @@ Reader::State::State(Identity id, std::uint64_t seed, ReaderOptions opts)
                 identity.mac[2], identity.mac[3], identity.mac[4], identity.mac[5]);
   mac_text = mac;
   clock_seq = static_cast<std::uint16_t>(rng.Below(0x4000));
+  app_version = std::string(kFirmwareVersion);
   InitSettings();
   for (int i = 0; i < options.preenrolled_users; ++i) EnrollRandomUser();
   RefreshStats();
@@ -429,6 +430,7 @@ void Reader::State::RefreshStats() {
   stats.users = subjects.size();
   stats.locked = !lock_uid.empty();
   stats.clock_skew_s = offset.count();
+  stats.app_version = app_version;
 }
 
 // --- record specs ---
@@ -636,7 +638,7 @@ Response Reader::Handle(const Request& request) {
     if (resource == "version") {
       if (request.method != "GET") return Empty(405);
       std::string body = "{\"version\":";
-      util::AppendJsonString(body, kFirmwareVersion);
+      util::AppendJsonString(body, st.app_version);
       body += '}';
       return Json(200, std::move(body));
     }
@@ -688,6 +690,24 @@ std::string Reader::Enroll() {
 }
 
 void Reader::Reboot() { state_->Reboot(); }
+
+// ---- firmware install (issue 20) ----
+std::optional<std::string> Reader::TakePendingInstall() {
+  return std::exchange(state_->pending_install, std::nullopt);
+}
+
+void Reader::FinishInstall(const std::string& version) {
+  State& st = *state_;
+  st.app_version = version;
+  if (auto* s = st.FindSetting("launcher.device.deviceinfo.firmwarefile")) s->s = version;
+  ++st.stats.installs;
+  st.Reboot();
+}
+
+void Reader::FailNextInstall() { state_->fail_next_install = true; }
+
+const std::string& Reader::AppVersion() const { return state_->app_version; }
+// ---- end firmware install ----
 
 void Reader::StealLock() { state_->lock_uid = state_->NewLockUid(); }
 

@@ -40,6 +40,8 @@ struct Stats {
   std::int64_t last_log_id = 0;              ///< newest log id (0 when there are no logs)
   std::int64_t log_count = 0;                ///< logs currently stored
   std::uint64_t recognitions_generated = 0;  ///< since start (survives reboot and wipe)
+  std::string app_version;                   ///< what GET /version reports (issue 20)
+  std::uint64_t installs = 0;                ///< firmware installs finished (issue 20)
   std::uint64_t door_changes_generated = 0;
   std::uint64_t user_data_logs_generated = 0;
   std::size_t match_pending = 0;       ///< items in the match-data buffer
@@ -172,7 +174,21 @@ class Reader {
   std::string SettingJson(std::string_view title) const;
 
   // --- faults that change reader state ---
-  void Reboot();     ///< match buffer cleared, logs kept, lock dropped, camera stopped
+  void Reboot();  ///< match buffer cleared, logs kept, lock dropped, camera stopped
+
+  // --- firmware install (issue 20) ---
+  /// The version an image accepted by the last `/update/done` installs, once: the fleet then
+  /// takes the reader off the network for the install time and calls FinishInstall. nullopt
+  /// when no install is waiting (or the image carried no `EF45-FIRMWARE-VERSION=` label).
+  std::optional<std::string> TakePendingInstall();
+  /// The install is over: the reader reports `version` (GET /version and the
+  /// deviceinfo.firmwarefile / fwversion setting) and reboots.
+  void FinishInstall(const std::string& version);
+  /// Fault firmware_fail: the next image is refused (`{"file":"Upload fail"}`), the version
+  /// stays.
+  void FailNextInstall();
+  /// What GET /version reports.
+  const std::string& AppVersion() const;
   void StealLock();  ///< another client takes the lock (our lock_uid stops working)
   void WipeLogs();   ///< all logs gone, ids restart at 1
   void SetClockSkew(std::chrono::seconds skew);

@@ -1,7 +1,9 @@
 // Device settings, door status and relay (API.md section 9), firmware upload (13), manual
 // control (14), card input (15), anti-passback (16) and the fw80 operation mode.
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 
 #include "reader_state.hpp"
 
@@ -381,9 +383,32 @@ Response HandleConfig(State& st, const Call& call) {
 
 namespace {
 
+/// Image bytes kept to find the version label in (issue 20); the rest is only counted.
+constexpr std::size_t kMaxInstallImage = 64 << 20;
+/// The label an image carries: `EF45-FIRMWARE-VERSION=` then 1-64 of A-Z a-z 0-9 . _ + -.
+constexpr std::string_view kVersionLabel = "EF45-FIRMWARE-VERSION=";
+
+/// The version label inside `image`, if any (the first one).
+std::optional<std::string> ImageVersion(std::string_view image) {
+  auto at = image.find(kVersionLabel);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string version;
+  for (std::size_t i = at + kVersionLabel.size(); i < image.size() && version.size() < 64; ++i) {
+    const char c = image[i];
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '+' ||
+          c == '-')) {
+      break;
+    }
+    version += c;
+  }
+  if (version.empty()) return std::nullopt;
+  return version;
+}
+
 /// Decodes one firmware unit: quotes, backslashes and line breaks are stripped (a JSON string
-/// literal works too), the rest must be valid Base64. Returns the decoded size.
-std::optional<std::size_t> DecodeUnit(std::string_view body) {
+/// literal works too), the rest must be valid Base64. Returns the decoded size; keeps the
+/// bytes in `image` up to kMaxInstallImage.
+std::optional<std::size_t> DecodeUnit(std::string_view body, std::string& image) {
   std::string clean;
   clean.reserve(body.size());
   for (char c : body) {
@@ -392,6 +417,9 @@ std::optional<std::size_t> DecodeUnit(std::string_view body) {
   }
   auto bytes = util::Base64Decode(clean);
   if (!bytes) return std::nullopt;
+  if (image.size() < kMaxInstallImage) {
+    image.append(*bytes, 0, std::min(bytes->size(), kMaxInstallImage - image.size()));
+  }
   return bytes->size();
 }
 
@@ -407,9 +435,10 @@ Response HandleUpdate(State& st, const Call& call) {
     st.fw_receiving = true;
     st.fw_failed = false;
     st.fw_bytes = 0;
+    st.fw_image.clear();
     return Empty(200);
   }
-  auto unit = DecodeUnit(call.body);
+  auto unit = DecodeUnit(call.body, st.fw_image);
   if (step != "done") {
     if (!unit)
       st.fw_failed = true;
@@ -421,10 +450,24 @@ Response HandleUpdate(State& st, const Call& call) {
   st.fw_receiving = false;
   st.fw_failed = false;
   st.fw_bytes = 0;
+  std::string image = std::move(st.fw_image);
+  st.fw_image.clear();
+  // Fault firmware_fail (issue 20): this image is refused, the version stays.
+  if (success && st.fail_next_install) {
+    st.fail_next_install = false;
+    success = false;
+  }
   Response response =
       Json(200, success ? R"({"file":"Upload success"})" : R"({"file":"Upload fail"})");
-  // A successful upload installs and reboots the device.
-  if (success) st.Reboot();
+  if (!success) return response;
+  // An image with a version label installs it: the fleet takes the reader off the network for
+  // the install time, then FinishInstall sets the version and reboots. Without a label the
+  // device reboots at once on the firmware it had.
+  if (auto version = ImageVersion(image)) {
+    st.pending_install = std::move(*version);
+  } else {
+    st.Reboot();
+  }
   return response;
 }
 

@@ -201,6 +201,12 @@ struct Reader::State {
   bool fw_receiving = false;
   bool fw_failed = false;
   std::size_t fw_bytes = 0;
+  // Firmware install (issue 20): the image's bytes (up to kMaxInstallImage), the version the
+  // reader reports, the install an accepted image started, and the fault firmware_fail.
+  std::string fw_image;
+  std::string app_version;
+  std::optional<std::string> pending_install;
+  bool fail_next_install = false;
 
   // Control.
   bool card_input = false;

@@ -93,10 +93,23 @@ void GatewayTest::StartSim(int readers, double rate, double door_rate) {
   std::ostringstream r, d;
   r << rate;
   d << door_rate;
-  sim_ = Process({BinaryDir() + "/tools/ef45-sim/ef45-sim", "--readers", std::to_string(readers),
-                  "--base-port", "0", "--control-port", "0", "--rate", r.str(), "--door-rate",
-                  d.str(), "--seed", "45", "--ready-file", ready},
-                 dir_->File("sim.log"));
+  std::vector<std::string> args{BinaryDir() + "/tools/ef45-sim/ef45-sim",
+                                "--readers",
+                                std::to_string(readers),
+                                "--base-port",
+                                "0",
+                                "--control-port",
+                                "0",
+                                "--rate",
+                                r.str(),
+                                "--door-rate",
+                                d.str(),
+                                "--seed",
+                                "45",
+                                "--ready-file",
+                                ready};
+  args.insert(args.end(), sim_args_.begin(), sim_args_.end());
+  sim_ = Process(args, dir_->File("sim.log"));
   ASSERT_TRUE(WaitFor([&] { return !ReadFile(ready).empty(); }, 20s)) << sim_.Log();
   auto v = json::parse(ReadFile(ready));
   control_port_ = static_cast<std::uint16_t>(v.at("control_port").to_number<int>());

@@ -90,6 +90,7 @@ class GatewayTest : public ::testing::Test {
   std::uint16_t control_port_ = 0;
   std::vector<std::uint16_t> reader_ports_;
   std::uint16_t api_port_ = 0;
+  std::vector<std::string> sim_args_;  ///< more ef45-sim arguments (e.g. --install-seconds)
   std::string api_extra_;  ///< more keys of the config's `api:` mapping, e.g. ", tokens: [...]"
   /// The config's `security:` line; empty: a data key file written in the test's directory.
   std::string security_yaml_;

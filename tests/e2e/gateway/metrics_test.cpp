@@ -123,7 +123,8 @@ TEST_F(GatewayTest, MetricsFollowReadersAndMatchTheDatabase) {
       if (it->str().rfind("ef45gw_cluster_", 0) == 0) continue;
       // Exported once a webhook subscription exists: tests/e2e/webhook checks those.
       if (it->str().rfind("ef45gw_webhook_", 0) == 0) continue;
-      // Exported once fleet.profiles or fleet.time_sync is set: tests/e2e/fleet checks those.
+      // Exported once fleet.profiles or fleet.time_sync is set (tests/e2e/fleet checks
+      // those) or once a firmware rollout exists (tests/e2e/rollout).
       if (it->str().rfind("ef45gw_fleet_", 0) == 0) continue;
       EXPECT_TRUE(exported.count(it->str()))
           << file << " uses " << it->str() << ", which the gateway does not export";

@@ -147,6 +147,41 @@ TEST_F(ReaderDevice, FirmwareUploadSucceedsThenReboots) {
   EXPECT_EQ(stats.log_count, 1);  // logs survive the reboot
 }
 
+// Issue 20: an image carrying EF45-FIRMWARE-VERSION=<label> installs <label>; firmware_fail
+// refuses the next image and keeps the version.
+TEST_F(ReaderDevice, FirmwareImageWithAVersionLabelInstallsThatVersion) {
+  auto version = [&] { return Json(Do("GET", "/version")).at("version").as_string(); };
+  auto fwversion = [&] {
+    return Json(Do("GET", "/config/launcher.device.deviceinfo.fwversion/string"))
+        .at("string")
+        .as_string();
+  };
+  EXPECT_EQ(version(), "1.2.34");
+  // "xxEF45-FIRMWARE-VERSION=2.0.0\n" in two units.
+  EXPECT_EQ(Do("POST", "/update/start").status, 200);
+  EXPECT_EQ(Do("POST", "/update/data", "", "eHhFRjQ1LUZJUk1XQVJFLVZF").status, 200);
+  auto done = Do("POST", "/update/done", "", "UlNJT049Mi4wLjAK");
+  EXPECT_EQ(Json(done).at("file").as_string(), "Upload success");
+  auto pending = reader_->TakePendingInstall();
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(*pending, "2.0.0");
+  EXPECT_FALSE(reader_->TakePendingInstall().has_value());  // once
+  EXPECT_EQ(version(), "1.2.34");                           // until the install is over
+  reader_->FinishInstall(*pending);
+  EXPECT_FALSE(reader_->GetStats().locked);  // it rebooted
+  lock_ = simtest::TakeLock(*reader_);
+  EXPECT_EQ(version(), "2.0.0");
+  EXPECT_EQ(fwversion(), "2.0.0");
+  EXPECT_EQ(reader_->GetStats().installs, 1u);
+
+  reader_->FailNextInstall();
+  EXPECT_EQ(Do("POST", "/update/start").status, 200);
+  done = Do("POST", "/update/done", "", "eHhFRjQ1LUZJUk1XQVJFLVZFUlNJT049My4wCg==");
+  EXPECT_EQ(Json(done).at("file").as_string(), "Upload fail");
+  EXPECT_FALSE(reader_->TakePendingInstall().has_value());
+  EXPECT_EQ(version(), "2.0.0");
+}
+
 TEST_F(ReaderDevice, FirmwareUploadWithBadBase64Fails) {
   EXPECT_EQ(Do("PUT", "/update/start").status, 200);
   EXPECT_EQ(Do("PUT", "/update/data", "", "%%%not-base64").status, 200);
