@@ -290,6 +290,41 @@ TEST_F(SyncTest, ApprovedEnrolmentAtAReaderAndADeleteReachEveryReaderEvenOneThat
   EXPECT_EQ(ReaderUsers(2).size(), ReaderUsers(0).size());
 }
 
+TEST_F(SyncTest, AUserChangedThroughAnotherInstanceReachesTheReadersBeforeTheNextFullRound) {
+  // Full rounds and inventories far apart: only the manager's fleet-wide look for users changed
+  // by another instance (one query per change poll, not one per reader) can bring the user.
+  const std::string sync_yaml =
+      "sync: { policy: additive, audit_ms: 600000, inventory_ms: 600000, "
+      "max_ops_per_second: 5000 }\n"
+      "polling: { health_ms: 2000, timeout_ms: 1000 }\n";
+  StartSim(2, 0.0, 0.0);
+  WriteConfig({0, 1}, sync_yaml);
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-0").empty(); }, 30s)) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-1").empty(); }, 30s)) << gateway_.Log();
+
+  // Another instance on the same database, polling no reader, takes the change.
+  const auto other_port = FreePort();
+  const std::string other_yaml = dir_->File("other.yaml");
+  WriteFile(other_yaml, "database: { dsn: \"" + dsn_ +
+                            "\" }\napi: { listen: \"127.0.0.1:" + std::to_string(other_port) +
+                            "\" }\n" + SecurityYaml() + sync_yaml + "readers: []\n");
+  Process other({BinaryDir() + "/daemon/ef45-gatewayd", "run", "--config", other_yaml},
+                dir_->File("other.log"));
+  ASSERT_TRUE(WaitFor([&] { return HttpRequest(other_port, "GET", "/readyz").status == 200; }, 30s))
+      << other.Log();
+  auto doc = UserDoc(5);
+  ASSERT_EQ(HttpRequest(other_port, "PUT", "/api/v1/users/" + Uuid(5), json::serialize(doc),
+                        {{"Content-Type", "application/json"}})
+                .status,
+            201)
+      << other.Log();
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(5)) && Holds(1, Uuid(5)); }, 20s))
+      << gateway_.Log();
+  EXPECT_TRUE(Matches(ReaderUsers(0).at(Uuid(5)), doc));
+}
+
 TEST_F(SyncTest, UserUnknownToTheGatewayIsDeletedUnderMirror) {
   StartFleet(2, "mirror");
   auto stranger = UserDoc(77);
