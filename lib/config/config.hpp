@@ -182,6 +182,9 @@ struct Config {
   SecurityConfig security;
   WebhooksConfig webhooks;
   milliseconds shutdown_deadline{10000};
+  /// Threads running the event loop (`io_threads`): each reader, API connection and module
+  /// keeps to its own strand, so more threads spread the pollers and the API over cores.
+  int io_threads = 1;
   std::vector<ReaderConfig> readers;
 };
 
