@@ -168,6 +168,14 @@ class SyncTest : public GatewayTest {
     return std::string(json::parse(r.body).at("user_uuid").as_string());
   }
 
+  /// Waits until the wall clock is in a later second than now. A reader stamps its log in whole
+  /// seconds, so a change made at a reader in the same second as the gateway's write looks no
+  /// newer than it (and loses the conflict): a change meant to be newer waits for this first.
+  void AwaitNextReaderSecond() {
+    const auto second = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    ASSERT_TRUE(WaitFor([&] { return std::chrono::system_clock::now() >= second + 1s; }, 2s));
+  }
+
   /// A change made at the reader (logged as the reader's UserData entry).
   void ChangeAt(int reader, const json::object& bundle) {
     ASSERT_EQ(SimPost("/sim/readers/" + std::to_string(reader) + "/users?log=true",
@@ -510,6 +518,7 @@ TEST_F(SyncTest, ChangesAtAReaderAreImportedAndConflictsGoToTheNewestChange) {
 
   // A change at reader 0, newer than the gateway's record: it becomes the next version and
   // reaches reader 1.
+  AwaitNextReaderSecond();
   change_at(0, "AtReader");
   ASSERT_TRUE(WaitFor([&] { return first_name(1) == "AtReader"; }, 30s)) << gateway_.Log();
   auto user = GatewayGet("/api/v1/users/" + Uuid(3));
@@ -848,6 +857,7 @@ TEST_F(SyncTest, ARejectedChangeAtAReaderGetsTheGatewaysRecordBackThere) {
     return it == users.end() ? "" : std::string(it->second.at(key).as_string());
   };
   // Someone at reader 0 changes the user's name and card.
+  AwaitNextReaderSecond();
   ChangeAt(0, json::object{{"user_uuid", Uuid(3)},
                            {"first_name", "Mallory"},
                            {"record_version", 8976},
