@@ -270,8 +270,10 @@ class Gateway {
     options.allow = *allow;
     webhook_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(2));  // secrets sealed
     webhook_metrics_ = std::make_unique<webhook::WebhookMetrics>(registry_.get());
-    webhooks_ = std::make_unique<webhook::Dispatcher>(io_.get_executor(), *webhook_db_, &commits_,
-                                                      std::move(options), webhook_metrics_.get());
+    // Its deliveries share state without locks: one strand keeps them in turn with io_threads > 1.
+    webhooks_ =
+        std::make_unique<webhook::Dispatcher>(asio::make_strand(io_), *webhook_db_, &commits_,
+                                              std::move(options), webhook_metrics_.get());
     webhook_context_.reset(new webhook::WebhookRoutesContext{api_db_, webhooks_.get(), *allow});
     webhook::AddWebhookRoutes(router_, *webhook_context_);
   }
