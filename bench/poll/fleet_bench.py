@@ -13,6 +13,13 @@ table, and stops everything. Example:
   bench/poll/fleet_bench.py catchup --readers 100 --backlog 100000
 With PERF=1 in the environment, `perf record` samples the gateway during the fleet window and a
 flat profile (top symbols, and the kernel's share) is printed after the table.
+
+The fleet table also gives the gateway's CPU split into user and kernel time, its context
+switches per poll, and its memory per reader: the fleet's RSS minus the RSS of the same gateway
+polling no reader (started first, on the same database, for a few seconds), divided by the
+readers. --io-threads N sets the config's `io_threads` (omitted when 1, the default).
+--build points at a build directory holding daemon/ef45-gatewayd and tools/ef45-sim/ef45-sim
+(default: ./build of this tree); nothing is built.
 """
 import secrets
 import argparse, json, os, platform, re, shutil, subprocess, sys, tempfile, time, urllib.request
@@ -52,6 +59,28 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pid):
+    """(user, kernel) CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def context_switches(pid):
+    """Voluntary + involuntary context switches of all the process's threads."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
 
 
 def rss_mb(pid, key="VmRSS"):
@@ -119,11 +148,40 @@ class Stack:
                  data_keys_line(self.dir)]
         if self.args.extra_yaml:  # e.g. a fleet: block (settings profiles) to measure its cost
             lines.append(open(self.args.extra_yaml).read().rstrip("\n"))
+        if getattr(self.args, "io_threads", 1) != 1:
+            lines.append(f"io_threads: {self.args.io_threads}")
+        with open(os.path.join(self.dir, "gw-empty.yaml"), "w") as f:
+            f.write("\n".join(lines + ["readers: []"]) + "\n")
         lines.append("readers:")
         for r in info["readers"]:
             lines.append(f'  - {{ id: "sim-{r["index"]:04d}", host: 127.0.0.1, port: {r["port"]} }}')
         with open(os.path.join(self.dir, "gw.yaml"), "w") as f:
             f.write("\n".join(lines) + "\n")
+
+    def empty_rss(self):
+        """RSS (MB) of the gateway polling no reader, after a few seconds: the fixed part."""
+        gw = subprocess.Popen(
+            [os.path.join(self.build, "daemon/ef45-gatewayd"), "run", "--config",
+             os.path.join(self.dir, "gw-empty.yaml")],
+            stdout=open(os.path.join(self.dir, "gw-empty.log"), "w"), stderr=subprocess.STDOUT)
+        try:
+            for _ in range(600):
+                try:
+                    if json.loads(http(f"http://127.0.0.1:{self.api}/readyz")).get("started"):
+                        break
+                except Exception:
+                    pass
+                if gw.poll() is not None:
+                    return float("nan")
+                time.sleep(0.1)
+            time.sleep(3)
+            return rss_mb(gw.pid)
+        finally:
+            gw.terminate()
+            try:
+                gw.wait(20)
+            except subprocess.TimeoutExpired:
+                gw.kill()
 
     def start_gateway(self):
         self.gw = subprocess.Popen(
@@ -138,7 +196,8 @@ class Stack:
             except Exception:
                 pass
             if self.gw.poll() is not None:
-                sys.exit("gateway exited: " + open(os.path.join(self.dir, "gw.log")).read()[-2000:])
+                sys.exit(f"gateway exited (status {self.gw.returncode}): " +
+                         open(os.path.join(self.dir, "gw.log")).read()[-2000:])
             time.sleep(0.1)
         sys.exit("gateway not ready")
 
@@ -201,15 +260,18 @@ def fleet(args):
     s = Stack(args)
     try:
         s.start(args.readers, args.rate)
+        base_rss = s.empty_rss()
         s.start_gateway()
         time.sleep(args.warmup)
         b0, c0, e0, i0 = scrape(s.api)
+        split0, cs0 = cpu_split(s.gw.pid), context_switches(s.gw.pid)
         cpu0, t0 = cpu_seconds(s.gw.pid), time.time()
         sim_cpu0 = cpu_seconds(s.sim.pid)
         window_start = s.psql("SELECT now()")
         perf = start_perf(s) if os.environ.get("PERF") == "1" else None
         time.sleep(args.seconds)
         cpu1, t1 = cpu_seconds(s.gw.pid), time.time()
+        split1, cs1 = cpu_split(s.gw.pid), context_switches(s.gw.pid)
         sim_cpu1 = cpu_seconds(s.sim.pid)
         b1, c1, e1, i1 = scrape(s.api)
         window_end = s.psql("SELECT now()")
@@ -225,7 +287,8 @@ def fleet(args):
         wall = t1 - t0
         print(f"\nef45-gatewayd fleet benchmark — {machine()}")
         print(f"readers={args.readers} rate={args.rate}/s/reader window={args.seconds}s "
-              f"(after {args.warmup}s warm-up); gateway and ef45-sim on the same machine\n")
+              f"(after {args.warmup}s warm-up) io_threads={args.io_threads}; gateway and ef45-sim "
+              "on the same machine\n")
         print(f"{'metric':42} {'value':>14}")
         for kind in ("door", "match", "logs"):
             share, total = on_time(b0, b1, c0, c1, kind)
@@ -234,9 +297,17 @@ def fleet(args):
         print(f"{'gateway CPU (cores)':42} {(cpu1 - cpu0) / wall:14.3f}")
         print(f"{'gateway CPU per poll, all kinds (us)':42} "
               f"{(cpu1 - cpu0) / polls * 1e6 if polls else float('nan'):14.1f}  ({int(polls)} polls)")
+        print(f"{'gateway CPU user / kernel (cores)':42} {(split1[0] - split0[0]) / wall:7.3f} / "
+              f"{(split1[1] - split0[1]) / wall:5.3f}")
+        print(f"{'gateway CPU-seconds in window':42} {cpu1 - cpu0:14.2f}")
+        print(f"{'gateway context switches per poll':42} "
+              f"{(cs1 - cs0) / polls if polls else float('nan'):14.2f}")
         print(f"{'gateway RSS now / peak (MB)':42} {rss:7.1f} / {hwm:5.1f}")
-        print(f"{'gateway RSS per reader (KB, upper bound)':42} {rss * 1024 / args.readers:14.1f}")
+        print(f"{'gateway RSS polling no reader (MB)':42} {base_rss:14.1f}")
+        print(f"{'memory per reader (KB, RSS - empty RSS)':42} "
+              f"{(rss - base_rss) * 1024 / args.readers:14.1f}")
         print(f"{'ef45-sim CPU (cores)':42} {(sim_cpu1 - sim_cpu0) / wall:14.3f}")
+        print(f"{'machine load average (1 min) at the end':42} {os.getloadavg()[0]:14.2f}")
         print(f"{'events committed/s':42} {(i1 - i0) / wall:14.1f}")
         print(f"{'poll errors in window':42} {e1 - e0:14.0f}")
         print(f"{'lag reader time -> committed p50 (s)':42} {lag[0]:>14}")
@@ -293,6 +364,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--extra-yaml", default="",
                     help="a file of top-level config keys added to the gateway's config")
+    ap.add_argument("--io-threads", type=int, default=1)
     args = ap.parse_args()
     fleet(args) if args.mode == "fleet" else catchup(args)
 

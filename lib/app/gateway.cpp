@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <iostream>
@@ -17,6 +18,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "api/audit.hpp"
 #include "api/auth.hpp"
@@ -104,7 +107,7 @@ class Gateway {
       : config_path_(std::move(config_path)),
         config_(std::move(config)),
         keys_(std::move(keys)),
-        io_(1),
+        io_(config_.io_threads),
         build_metrics_(registry_.get()),
         poll_metrics_(registry_.get()),
         api_metrics_(registry_.get()),
@@ -190,19 +193,24 @@ class Gateway {
     }
     writer_.Start();
     feed_.Start(io_.get_executor());
-    asio::co_spawn(io_, Startup(), [this](std::exception_ptr e) {
+    asio::co_spawn(control_, Startup(), [this](std::exception_ptr e) {
       LogFailure("start-up")(e);
       if (e) {
         exit_code_ = 1;
-        asio::co_spawn(io_, Shutdown(), LogFailure("shutdown"));
+        asio::co_spawn(control_, Shutdown(), LogFailure("shutdown"));
       }
     });
-    asio::co_spawn(io_, Signals(), LogFailure("signals"));
-    asio::co_spawn(io_, DatabaseHealth(), LogFailure("database health"));
+    asio::co_spawn(control_, Signals(), LogFailure("signals"));
+    asio::co_spawn(control_, DatabaseHealth(), LogFailure("database health"));
     if (auto interval = systemd::WatchdogInterval()) {
-      asio::co_spawn(io_, Watchdog(*interval), LogFailure("watchdog"));
+      asio::co_spawn(control_, Watchdog(*interval), LogFailure("watchdog"));
     }
+    // Strands serialise each reader, each API connection and each module's state, so more
+    // threads only run more of them at once (io_threads, default 1).
+    std::vector<std::thread> extra;
+    for (int i = 1; i < config_.io_threads; ++i) extra.emplace_back([this] { io_.run(); });
     io_.run();
+    for (auto& t : extra) t.join();
     return exit_code_;
   }
 
@@ -271,8 +279,10 @@ class Gateway {
     // the committer's batch); with two, a few hundred deliveries/s queued for a connection.
     webhook_db_ = std::make_unique<store::Database>(DatabaseOptionsFor(4));
     webhook_metrics_ = std::make_unique<webhook::WebhookMetrics>(registry_.get());
-    webhooks_ = std::make_unique<webhook::Dispatcher>(io_.get_executor(), *webhook_db_, &commits_,
-                                                      std::move(options), webhook_metrics_.get());
+    // Its deliveries share state without locks: one strand keeps them in turn with io_threads > 1.
+    webhooks_ =
+        std::make_unique<webhook::Dispatcher>(asio::make_strand(io_), *webhook_db_, &commits_,
+                                              std::move(options), webhook_metrics_.get());
     webhook_context_.reset(new webhook::WebhookRoutesContext{api_db_, webhooks_.get(), *allow});
     webhook::AddWebhookRoutes(router_, *webhook_context_);
   }
@@ -348,7 +358,7 @@ class Gateway {
     if (!co_await PrepareSchema()) co_return;
     if (!co_await CheckDataKeys()) {
       exit_code_ = 1;
-      asio::co_spawn(io_, Shutdown(), LogFailure("shutdown"));
+      asio::co_spawn(control_, Shutdown(), LogFailure("shutdown"));
       co_return;
     }
     if (sync_) sync_->Start();  // follows the WorkerSet: the readers this instance polls
@@ -366,7 +376,7 @@ class Gateway {
       systemd::NotifyReady();
       systemd::NotifyStatus("cluster node " + config_.cluster.node_id);
       if (config_.store.retention_days > 0) {
-        asio::co_spawn(io_, Retention(), LogFailure("retention"));
+        asio::co_spawn(control_, Retention(), LogFailure("retention"));
       }
       co_return;
     }
@@ -378,7 +388,7 @@ class Gateway {
     systemd::NotifyReady();
     systemd::NotifyStatus("polling " + std::to_string(workers_.size()) + " readers");
     if (config_.store.retention_days > 0) {
-      asio::co_spawn(io_, Retention(), LogFailure("retention"));
+      asio::co_spawn(control_, Retention(), LogFailure("retention"));
     }
   }
 
@@ -417,7 +427,7 @@ class Gateway {
         GW_LOG(kError, "gatewayd")
             << "database schema: " << ec.message() << (problem.empty() ? "" : ": " + problem);
         exit_code_ = 1;
-        asio::co_spawn(io_, Shutdown(), LogFailure("shutdown"));
+        asio::co_spawn(control_, Shutdown(), LogFailure("shutdown"));
         co_return false;
       }
       GW_LOG(kWarn, "gatewayd") << "waiting for PostgreSQL: " << problem;
@@ -539,6 +549,9 @@ class Gateway {
   config::Config config_;
   std::shared_ptr<const crypto::DataKeys> keys_;  // null: security.plaintext_biometrics
   asio::io_context io_;
+  // The gateway's own tasks (start-up, shutdown, signals, health, retention) take turns here:
+  // with io_threads > 1 they must not run at once. Everything else has its own strands.
+  asio::strand<asio::io_context::executor_type> control_{asio::make_strand(io_)};
   metrics::Registry registry_;
   metrics::BuildMetrics build_metrics_;
   metrics::PollMetrics poll_metrics_;

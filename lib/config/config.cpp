@@ -785,7 +785,9 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     problems.push_back(Problem{"", 0, source + " is empty"});
   } else if (r.Map(root, "",
                    {"log", "database", "api", "polling", "lock", "store", "sync", "cluster",
-                    "security", "webhooks", "fleet", "firmware", "shutdown", "readers"})) {
+                    "security", "webhooks", "fleet", "firmware", "shutdown", "readers",
+                    "io_threads"})) {
+    r.Int(root, "io_threads", "", config.io_threads, 1, 64);
     if (r.Map(root["log"], "log", {"level"})) {
       r.String(root["log"], "level", "log", config.log_level);
       if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&

@@ -222,6 +222,9 @@ struct Config {
   FleetConfig fleet;        ///< setting profiles and clock sync
   FirmwareConfig firmware;  // issue 20: firmware rollout
   milliseconds shutdown_deadline{10000};
+  /// Threads running the event loop (`io_threads`): each reader, API connection and module
+  /// keeps to its own strand, so more threads spread the pollers and the API over cores.
+  int io_threads = 1;
   std::vector<ReaderConfig> readers;
 };
 

@@ -3,6 +3,8 @@
 
 #include "ef45/client.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -14,6 +16,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 #include <deque>
 #include <memory>
 #include <utility>
@@ -44,13 +47,20 @@ bool IsSuccess(int status) { return status >= 200 && status < 300; }
 
 struct Client::Impl {
   Impl(asio::any_io_executor ex, ClientOptions opts)
-      : executor(ex), options(std::move(opts)), stream(ex), resolver(ex) {}
+      : executor(ex), options(std::move(opts)), stream(ex), resolver(ex) {
+    request.version(11);
+    request.set(http::field::host, options.host);
+    request.set(http::field::user_agent, "ef45-gateway");
+  }
 
   asio::any_io_executor executor;
   ClientOptions options;
   beast::tcp_stream stream;
   tcp::resolver resolver;
   beast::flat_buffer buffer;
+  // The request being sent, reused: its fixed fields (Host, User-Agent) are not allocated again
+  // for every poll. Only Exchange touches it, under the turn.
+  http::request<http::string_body> request;
   bool connected = false;
   bool retired = false;      // Retire(): every later call fails kCancelled
   bool taking_lock = false;  // a POST/PUT /lock is on the wire: Close() must not cut it
@@ -101,17 +111,12 @@ struct Client::Impl {
   }
 
   /// True if the reader already closed our idle connection (or sent something unasked), so
-  /// that a request is not written into a dead socket. One non-blocking recv.
+  /// that a request is not written into a dead socket. One non-blocking recv (MSG_DONTWAIT):
+  /// toggling the socket's non-blocking mode around it cost three more system calls a request.
   bool PeerClosed() {
-    auto& socket = stream.socket();
-    beast::error_code ec;
-    socket.non_blocking(true, ec);
-    if (ec) return true;
     char byte = 0;
-    socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
-    beast::error_code ignored;
-    socket.non_blocking(false, ignored);
-    return ec != asio::error::would_block;
+    const auto n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
   }
 
   Error TransportError(const Operation& op, const beast::error_code& ec) {
@@ -160,12 +165,17 @@ struct Client::Impl {
       if (options.on_exchange) options.on_exchange(op, status, ec, Clock::now() - start);
     };
 
-    http::request<http::string_body> request{Verb(op.method), target, 11};
-    request.set(http::field::host, options.host);
-    request.set(http::field::user_agent, "ef45-gateway");
+    request.method(Verb(op.method));
+    request.target(target);
+    request.erase(http::field::content_length);  // set again below when this one has a body
     if (!content_type.empty()) {
       request.set(http::field::content_type, content_type);
       request.body() = body;
+    } else {
+      request.erase(http::field::content_type);
+      request.body().clear();
+      // A large upload (a user's biometrics) does not stay allocated for the next poll.
+      if (request.body().capacity() > 4096) request.body().shrink_to_fit();
     }
     request.prepare_payload();
 
@@ -179,6 +189,9 @@ struct Client::Impl {
           co_return TransportError(op, ec);
         }
         connected = true;
+        // One request in flight, written at once: no reason to let Nagle hold a segment back.
+        beast::error_code ignored;
+        stream.socket().set_option(tcp::no_delay(true), ignored);
       }
       stream.expires_at(deadline);
       auto [write_ec, written] = co_await http::async_write(stream, request, kNoThrow);
@@ -434,7 +447,12 @@ Client::Async<bool> Client::ResumeLock(std::string lock_uid) {
 }
 
 Client::Async<Client::HttpReply> Client::Call(Request request) {
-  co_await impl_->EnterTurn();
+  // Free (the usual case): take the turn without a coroutine frame for the wait.
+  if (impl_->busy) {
+    co_await impl_->EnterTurn();
+  } else {
+    impl_->busy = true;
+  }
   Impl::Turn turn(*impl_);
   const Operation& op = Op(request.op);
   if (impl_->retired) co_return Retired(request.op);

@@ -393,9 +393,11 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
   std::map<std::string, double> per_kind;
   std::vector<Micros> times;
   std::size_t too_large = 0;
+  std::uint64_t user_data = 0;
   for (const auto& e : batch.events) {
     if (e.kind == store::EventKind::kGap && e.info == kTooLargeGap) ++too_large;
     if (!keys.insert(store::EventKey(e)).second) continue;
+    if (e.kind == store::EventKind::kUserData) ++user_data;
     per_kind[std::string(store::KindName(e.kind))] += 1;
     if (e.device_time) times.push_back(*e.device_time);
   }
@@ -416,6 +418,7 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
   // The live state moves with the commit (the API serves it from here, not from PostgreSQL).
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.events_committed += events;
+  snapshot_.user_data_committed += user_data;
   if (last_seq > 0) snapshot_.last_seq = std::max(snapshot_.last_seq.value_or(0), last_seq);
   if (cursor) {
     snapshot_.cursor = *cursor;

@@ -59,6 +59,9 @@ struct ReaderSnapshot {
   /// with 409), `none` (we released it), `unknown` (not asked yet).
   std::string lock_holder = "unknown";
   std::uint64_t events_committed = 0;
+  /// Of those, the reader's `UserData` log entries (enrolments and edits made at the reader):
+  /// user sync imports them, and looks for them only when this moved.
+  std::uint64_t user_data_committed = 0;
   /// The newest seq of this reader's events: loaded at start, moved by each commit of its
   /// poller (events committed by others, e.g. audit events, are not seen here).
   std::optional<std::int64_t> last_seq;

@@ -32,6 +32,10 @@ namespace gw::sync {
 
 class SyncMetrics;
 
+/// Changes committed this long before the newest one seen are looked at again: updated_at is
+/// the transaction's start time, so a slow commit can land "in the past".
+inline constexpr auto kChangeOverlap = std::chrono::seconds(5);
+
 /// One reader's reconciler. Everything but `strand`, `timer` and the status (under `mutex`) is
 /// touched only from `strand`.
 struct SyncManager::Reconciler {

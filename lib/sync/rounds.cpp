@@ -22,9 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-/// Changes committed this long before the newest one seen are looked at again: updated_at is
-/// the transaction's start time, so a slow commit can land "in the past".
-constexpr auto kChangeOverlap = std::chrono::seconds(5);
 /// Operations per chunk: records loaded, run on the reader and recorded together.
 constexpr std::size_t kChunk = 200;
 

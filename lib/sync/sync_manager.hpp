@@ -36,8 +36,9 @@ struct SyncOptions {
                                                ///< this often (also whenever it has new events)
   int max_ops_per_second = 50;                 ///< reader calls per second per reconciler
   int page_size = 100;                         ///< rows per paged read of the reader
-  /// How often a reconciler looks for users changed by another instance (users.updated_at);
-  /// changes made through this process wake it at once.
+  /// How often the manager looks for users changed by another instance (users.updated_at): one
+  /// query for the whole fleet, which wakes every reconciler when something changed; changes
+  /// made through this process wake them at once.
   std::chrono::milliseconds change_poll{2000};
   /// Under mirror, a user unknown to the gateway is deleted only once it has been seen for this
   /// long: an enrolment's UserData log may still be on its way to the importer.

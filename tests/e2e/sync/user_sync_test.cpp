@@ -168,6 +168,14 @@ class SyncTest : public GatewayTest {
     return std::string(json::parse(r.body).at("user_uuid").as_string());
   }
 
+  /// Waits until the wall clock is in a later second than now. A reader stamps its log in whole
+  /// seconds, so a change made at a reader in the same second as the gateway's write looks no
+  /// newer than it (and loses the conflict): a change meant to be newer waits for this first.
+  void AwaitNextReaderSecond() {
+    const auto second = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    ASSERT_TRUE(WaitFor([&] { return std::chrono::system_clock::now() >= second + 1s; }, 2s));
+  }
+
   /// A change made at the reader (logged as the reader's UserData entry).
   void ChangeAt(int reader, const json::object& bundle) {
     ASSERT_EQ(SimPost("/sim/readers/" + std::to_string(reader) + "/users?log=true",
@@ -288,6 +296,41 @@ TEST_F(SyncTest, ApprovedEnrolmentAtAReaderAndADeleteReachEveryReaderEvenOneThat
   Fault(2, "{}");
   ASSERT_TRUE(WaitFor([&] { return Holds(2, uuid) && !Holds(2, Uuid(1)); }, 60s)) << gateway_.Log();
   EXPECT_EQ(ReaderUsers(2).size(), ReaderUsers(0).size());
+}
+
+TEST_F(SyncTest, AUserChangedThroughAnotherInstanceReachesTheReadersBeforeTheNextFullRound) {
+  // Full rounds and inventories far apart: only the manager's fleet-wide look for users changed
+  // by another instance (one query per change poll, not one per reader) can bring the user.
+  const std::string sync_yaml =
+      "sync: { policy: additive, audit_ms: 600000, inventory_ms: 600000, "
+      "max_ops_per_second: 5000 }\n"
+      "polling: { health_ms: 2000, timeout_ms: 1000 }\n";
+  StartSim(2, 0.0, 0.0);
+  WriteConfig({0, 1}, sync_yaml);
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-0").empty(); }, 30s)) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-1").empty(); }, 30s)) << gateway_.Log();
+
+  // Another instance on the same database, polling no reader, takes the change.
+  const auto other_port = FreePort();
+  const std::string other_yaml = dir_->File("other.yaml");
+  WriteFile(other_yaml, "database: { dsn: \"" + dsn_ +
+                            "\" }\napi: { listen: \"127.0.0.1:" + std::to_string(other_port) +
+                            "\" }\n" + SecurityYaml() + sync_yaml + "readers: []\n");
+  Process other({BinaryDir() + "/daemon/ef45-gatewayd", "run", "--config", other_yaml},
+                dir_->File("other.log"));
+  ASSERT_TRUE(WaitFor([&] { return HttpRequest(other_port, "GET", "/readyz").status == 200; }, 30s))
+      << other.Log();
+  auto doc = UserDoc(5);
+  ASSERT_EQ(HttpRequest(other_port, "PUT", "/api/v1/users/" + Uuid(5), json::serialize(doc),
+                        {{"Content-Type", "application/json"}})
+                .status,
+            201)
+      << other.Log();
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(5)) && Holds(1, Uuid(5)); }, 20s))
+      << gateway_.Log();
+  EXPECT_TRUE(Matches(ReaderUsers(0).at(Uuid(5)), doc));
 }
 
 TEST_F(SyncTest, UserUnknownToTheGatewayIsDeletedUnderMirror) {
@@ -475,6 +518,7 @@ TEST_F(SyncTest, ChangesAtAReaderAreImportedAndConflictsGoToTheNewestChange) {
 
   // A change at reader 0, newer than the gateway's record: it becomes the next version and
   // reaches reader 1.
+  AwaitNextReaderSecond();
   change_at(0, "AtReader");
   ASSERT_TRUE(WaitFor([&] { return first_name(1) == "AtReader"; }, 30s)) << gateway_.Log();
   auto user = GatewayGet("/api/v1/users/" + Uuid(3));
@@ -813,6 +857,7 @@ TEST_F(SyncTest, ARejectedChangeAtAReaderGetsTheGatewaysRecordBackThere) {
     return it == users.end() ? "" : std::string(it->second.at(key).as_string());
   };
   // Someone at reader 0 changes the user's name and card.
+  AwaitNextReaderSecond();
   ChangeAt(0, json::object{{"user_uuid", Uuid(3)},
                            {"first_name", "Mallory"},
                            {"record_version", 8976},

@@ -118,6 +118,14 @@ TEST(Config, MaxLogJumpDefaultsToAMillionAndIsValidated) {
   EXPECT_TRUE(HasProblem(problems, "polling.max_log_jump", 3));
 }
 
+TEST(Config, IoThreadsDefaultsToOneAndIsValidated) {
+  EXPECT_EQ(LoadString("database: { dsn: 'host=db' }\n", "t", NoEnv()).io_threads, 1);
+  EXPECT_EQ(LoadString("database: { dsn: 'host=db' }\nio_threads: 2\n", "t", NoEnv()).io_threads,
+            2);
+  EXPECT_TRUE(HasProblem(ProblemsOf("database: { dsn: x }\nio_threads: 0\n"), "io_threads", 2));
+  EXPECT_TRUE(HasProblem(ProblemsOf("database: { dsn: x }\nio_threads: many\n"), "io_threads", 2));
+}
+
 TEST(Config, StreamWindowBytesDefaultsTo8MiBAndIsValidated) {
   auto c = LoadString("database: { dsn: 'host=db' }\n", "t", NoEnv());
   EXPECT_EQ(c.api.stream_window_bytes, 8 << 20);
