@@ -146,7 +146,7 @@ class Stack:
         lines = [f'database: {{ dsn: "host=127.0.0.1 port={self.pgport} user=postgres dbname=ef45gw" }}',
                  f'api: {{ listen: "127.0.0.1:{self.api}" }}', "log: { level: warn }",
                  data_keys_line(self.dir)]
-        if self.args.extra_yaml:  # e.g. a fleet: block (settings profiles) to measure its cost
+        if getattr(self.args, "extra_yaml", ""):  # e.g. a fleet: block (settings profiles) to measure its cost
             lines.append(open(self.args.extra_yaml).read().rstrip("\n"))
         if getattr(self.args, "io_threads", 1) != 1:
             lines.append(f"io_threads: {self.args.io_threads}")
