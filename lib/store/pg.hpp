@@ -137,6 +137,20 @@ inline std::optional<TimePoint> OptTime(const pqxx::field& f) {
 }
 
 /// The advisory lock key that orders event commits (see migrations/0001 gw_next_event_seq).
+/// Splits a comma-joined list (string_agg / array_to_string) back. Identifiers and kind names
+/// hold no comma (ValidIdentifier), so a joined list splits back exactly.
+inline std::vector<std::string> Split(const std::string& joined) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < joined.size()) {
+    auto end = joined.find(',', start);
+    if (end == std::string::npos) end = joined.size();
+    out.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 inline constexpr std::int64_t kSeqLockKey = 73352672;
 
 }  // namespace gw::store::detail

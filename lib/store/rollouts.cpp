@@ -10,18 +10,7 @@ namespace {
 using detail::MicrosOf;
 using detail::Opt;
 using detail::OptTime;
-
-std::vector<std::string> Split(const std::string& joined) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < joined.size()) {
-    auto end = joined.find(',', start);
-    if (end == std::string::npos) end = joined.size();
-    out.push_back(joined.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
+using detail::Split;
 
 const std::string& ImageColumns() {
   static const std::string kColumns =

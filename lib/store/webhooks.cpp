@@ -14,19 +14,7 @@ using detail::MicrosOf;
 
 using detail::Opt;
 using detail::OptTime;
-
-/// Identifiers and kind names hold no comma (ValidIdentifier), so a joined list splits back.
-std::vector<std::string> Split(const std::string& joined) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < joined.size()) {
-    auto end = joined.find(',', start);
-    if (end == std::string::npos) end = joined.size();
-    out.push_back(joined.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
+using detail::Split;
 
 std::string Array(const std::vector<std::string>& items) {
   detail::ArrayLiteral a;
