@@ -12,7 +12,8 @@ table, and stops everything. Example:
   bench/poll/fleet_bench.py fleet --readers 1000 --rate 1 --seconds 60
   bench/poll/fleet_bench.py catchup --readers 100 --backlog 100000
 With PERF=1 in the environment, `perf record` samples the gateway during the fleet window and a
-flat profile (top symbols, and the kernel's share) is printed after the table.
+flat profile (top symbols, and the kernel's share) is printed after the table; PERF=graph records
+call graphs instead and prints each symbol's inclusive share (what it costs with its callees).
 
 The fleet table also gives the gateway's CPU split into user and kernel time, its context
 switches per poll, and its memory per reader: the fleet's RSS minus the RSS of the same gateway
@@ -229,14 +230,26 @@ def start_perf(s):
         print("PERF=1: perf is not installed (apt-get install linux-perf)", file=sys.stderr)
         return None
     out = os.path.join(s.dir, "perf.data")
-    return subprocess.Popen(["perf", "record", "-F", "499", "-p", str(s.gw.pid), "-o", out, "--",
+    # PERF=graph: call graphs (DWARF unwinding, at a lower rate), for the inclusive profile.
+    graph = ["-F", "97", "--call-graph", "dwarf,16384"] if os.environ.get("PERF") == "graph" \
+        else ["-F", "499"]
+    return subprocess.Popen(["perf", "record", *graph, "-p", str(s.gw.pid), "-o", out, "--",
                              "sleep", str(s.args.seconds)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
 
 
 def print_perf(s, perf):
     proc, out = perf
-    proc.wait(30)
+    proc.wait(120)
+    if os.environ.get("PERF") == "graph":
+        report = subprocess.run(["perf", "report", "-i", out, "--stdio", "--children",
+                                 "--sort", "symbol", "-g", "none", "--percent-limit", "2"],
+                                capture_output=True, text=True).stdout
+        print("\nperf (gateway, call graphs): inclusive share (children) of symbols over 2%:")
+        for l in report.splitlines():
+            if l.strip() and not l.startswith("#"):
+                print("  " + " ".join(l.split())[:160])
+        return
     report = subprocess.run(["perf", "report", "-i", out, "--stdio", "--no-children",
                              "--sort", "dso,symbol", "--percent-limit", "0.8"],
                             capture_output=True, text=True).stdout
@@ -268,7 +281,7 @@ def fleet(args):
         cpu0, t0 = cpu_seconds(s.gw.pid), time.time()
         sim_cpu0 = cpu_seconds(s.sim.pid)
         window_start = s.psql("SELECT now()")
-        perf = start_perf(s) if os.environ.get("PERF") == "1" else None
+        perf = start_perf(s) if os.environ.get("PERF") in ("1", "graph") else None
         time.sleep(args.seconds)
         cpu1, t1 = cpu_seconds(s.gw.pid), time.time()
         split1, cs1 = cpu_split(s.gw.pid), context_switches(s.gw.pid)
