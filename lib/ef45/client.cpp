@@ -1,25 +1,36 @@
-// The Beast transport and the session lock. All Beast instantiations of gw::ef45 live in this
-// translation unit (they are slow to compile); client_ops.cpp holds the typed operations.
+// The transport and the session lock. The HTTP/1.1 exchange is written here on a plain socket
+// (issue 18): one send, reads straight into a per-reader buffer, Beast's basic_parser for the
+// reply without keeping its header fields, and one deadline per exchange watched by a process-wide
+// sweeper instead of a timer armed and cancelled around every read and write. client_ops.cpp
+// holds the typed operations.
 
 #include "ef45/client.hpp"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/time.hpp"
 #include "ef45/encode.hpp"
@@ -34,33 +45,171 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-http::verb Verb(std::string_view method) {
-  if (method == "GET") return http::verb::get;
-  if (method == "POST") return http::verb::post;
-  if (method == "PUT") return http::verb::put;
-  return http::verb::delete_;
-}
-
 bool IsSuccess(int status) { return status >= 200 && status < 300; }
+
+// What a read asks the kernel for at least, and what the buffer is brought back to after a large
+// reply (a page of logs, biometric data): most replies are a few hundred bytes.
+constexpr std::size_t kReadChunk = 2048;
+constexpr std::size_t kReadChunkMax = 64 * 1024;
+constexpr std::size_t kKeepBuffer = 16 * 1024;
+// A body up to this size goes out in the same buffer as the head (one copy, one send); a larger
+// one (an upload) is sent from where it is.
+constexpr std::size_t kInlineBody = 16 * 1024;
+
+/// A reply: the status, the body, the Date header. Header fields are looked at as they go by and
+/// not kept (Beast's response_parser allocates each one).
+class ReplyReader final : public http::basic_parser<false> {
+ public:
+  int status = 0;
+  std::string body;
+  std::optional<std::chrono::system_clock::time_point> date;
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                       beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
+    status = code;
+  }
+  void on_field_impl(http::field name, beast::string_view, beast::string_view value,
+                     beast::error_code&) override {
+    if (name == http::field::date) date = ParseHttpDate(std::string_view(value));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    // Room for the JSON parser's padding, so the body is never copied after the read. (The
+    // body limit was checked against the length before this is called.)
+    if (length) body.reserve(static_cast<std::size_t>(*length) + kJsonPadding);
+  }
+  std::size_t on_body_impl(beast::string_view data, beast::error_code&) override {
+    body.append(data.data(), data.size());
+    return data.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view data,
+                                 beast::error_code&) override {
+    body.append(data.data(), data.size());
+    return data.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+};
+
+/// One entry per client: the deadline of its exchange in flight (0 = none) and which exchange.
+struct DeadlineEntry {
+  std::atomic<std::int64_t> due{0};  // steady clock, nanoseconds since its epoch
+  std::atomic<std::uint64_t> exchange{0};
+  std::uint64_t posted = 0;  // the exchange a timeout was last posted for (sweeper's own)
+  std::function<void(std::uint64_t exchange)> expire;  // posts to the client's executor
+};
+
+/// The process-wide sweeper: a thread that looks at the clients' deadlines every tick while any
+/// exchange is in flight and posts "time is up" to the client's executor. A reader's exchange
+/// costs two atomic stores instead of a timer armed and cancelled per read and write. Being a
+/// thread, not a timer, it never keeps an io_context running. A timeout fires up to one tick
+/// late.
+class DeadlineSweeper {
+ public:
+  static constexpr auto kTick = std::chrono::milliseconds(20);
+
+  static DeadlineSweeper& Get() {
+    // Never destroyed: clients may be torn down during static destruction.
+    static auto* sweeper = new DeadlineSweeper();
+    return *sweeper;
+  }
+
+  void Add(DeadlineEntry* entry) {
+    std::lock_guard lock(mutex_);
+    entries_.push_back(entry);
+    if (!thread_started_) {
+      thread_started_ = true;
+      std::thread([this] { Run(); }).detach();
+    }
+  }
+  void Remove(DeadlineEntry* entry) {
+    std::lock_guard lock(mutex_);
+    std::erase(entries_, entry);
+  }
+  /// After an entry's deadline was set: wakes the sweeper if it sleeps.
+  void Started() {
+    if (!sleeping_.load()) return;
+    std::lock_guard lock(mutex_);
+    sleeping_.store(false);
+    wake_.notify_one();
+  }
+
+ private:
+  DeadlineSweeper() = default;
+
+  // Under mutex_: posts the expired, tells whether any exchange is in flight.
+  bool Sweep() {
+    const std::int64_t now = Clock::now().time_since_epoch().count();
+    bool busy = false;
+    for (DeadlineEntry* entry : entries_) {
+      const std::int64_t due = entry->due.load();
+      if (due == 0) continue;
+      busy = true;
+      const std::uint64_t exchange = entry->exchange.load();
+      if (due <= now && entry->posted != exchange) {
+        entry->posted = exchange;
+        entry->expire(exchange);
+      }
+    }
+    return busy;
+  }
+
+  void Run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      if (Sweep()) {
+        wake_.wait_for(lock, kTick);
+        continue;
+      }
+      // Nothing in flight: sleep until an exchange starts. The flag is set before looking once
+      // more, so an exchange that started meanwhile is either seen here or wakes us.
+      sleeping_.store(true);
+      if (Sweep()) {
+        sleeping_.store(false);
+        continue;
+      }
+      wake_.wait(lock, [this] { return !sleeping_.load(); });
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<DeadlineEntry*> entries_;
+  std::atomic<bool> sleeping_{false};
+  bool thread_started_ = false;
+};
 
 }  // namespace
 
-struct Client::Impl {
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   Impl(asio::any_io_executor ex, ClientOptions opts)
-      : executor(ex), options(std::move(opts)), stream(ex), resolver(ex) {
-    request.version(11);
-    request.set(http::field::host, options.host);
-    request.set(http::field::user_agent, "ef45-gateway");
+      : executor(ex), options(std::move(opts)), socket(ex) {
+    out.reserve(256);
+  }
+  ~Impl() {
+    if (registered) DeadlineSweeper::Get().Remove(&deadline);
+  }
+
+  /// Joins the sweeper (after construction: the entry posts through a weak pointer to this).
+  void Register() {
+    deadline.expire = [weak = weak_from_this(), ex = executor](std::uint64_t exchange) {
+      asio::post(ex, [weak, exchange] {
+        if (auto self = weak.lock()) self->Expire(exchange);
+      });
+    };
+    DeadlineSweeper::Get().Add(&deadline);
+    registered = true;
   }
 
   asio::any_io_executor executor;
   ClientOptions options;
-  beast::tcp_stream stream;
-  tcp::resolver resolver;
-  beast::flat_buffer buffer;
-  // The request being sent, reused: its fixed fields (Host, User-Agent) are not allocated again
-  // for every poll. Only Exchange touches it, under the turn.
-  http::request<http::string_body> request;
+  tcp::socket socket;
+  std::unique_ptr<tcp::resolver> resolver;  // only for a reader named by host name
+  beast::flat_buffer buffer;                // reply bytes read but not parsed yet
+  std::string out;                          // the request being sent: head (and a small body)
   bool connected = false;
   bool retired = false;      // Retire(): every later call fails kCancelled
   bool taking_lock = false;  // a POST/PUT /lock is on the wire: Close() must not cut it
@@ -68,6 +217,12 @@ struct Client::Impl {
   std::string lock_uid;
   LockHolder holder = LockHolder::kUnknown;
   std::optional<ReplyClock> last_clock;
+
+  // The deadline of the exchange in flight, watched by the sweeper.
+  DeadlineEntry deadline;
+  bool registered = false;
+  std::uint64_t exchange_id = 0;
+  bool timed_out = false;
 
   // One request in flight: a FIFO of parked callers, each woken by cancelling its timer.
   bool busy = false;
@@ -104,10 +259,32 @@ struct Client::Impl {
 
   void Disconnect() {
     beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.close();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
     buffer.clear();
+    if (buffer.capacity() > kKeepBuffer) buffer.shrink_to_fit();
     connected = false;
+  }
+
+  // ---- the exchange's deadline ----
+  void Arm(Clock::time_point due) {
+    timed_out = false;
+    deadline.exchange.store(++exchange_id);
+    deadline.due.store(std::max<std::int64_t>(1, due.time_since_epoch().count()));
+    DeadlineSweeper::Get().Started();
+  }
+  void Disarm() { deadline.due.store(0); }
+  /// On the client's executor, from the sweeper: the exchange `id` is past its deadline.
+  void Expire(std::uint64_t id) {
+    if (id != exchange_id || deadline.due.load() == 0) return;  // that exchange is over
+    timed_out = true;
+    beast::error_code ignored;
+    socket.cancel(ignored);
+    if (resolver) resolver->cancel();
+  }
+  /// The outcome of an awaited step: the deadline wins over whatever the step returned.
+  beast::error_code Checked(const beast::error_code& ec) const {
+    return timed_out ? beast::error_code(beast::error::timeout) : ec;
   }
 
   /// True if the reader already closed our idle connection (or sent something unasked), so
@@ -115,7 +292,7 @@ struct Client::Impl {
   /// toggling the socket's non-blocking mode around it cost three more system calls a request.
   bool PeerClosed() {
     char byte = 0;
-    const auto n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
   }
 
@@ -125,65 +302,135 @@ struct Client::Impl {
     return error;
   }
 
-  asio::awaitable<beast::error_code> Connect(Clock::time_point deadline) {
+  asio::awaitable<beast::error_code> Connect() {
     beast::error_code ec;
     auto address = asio::ip::make_address(options.host, ec);
-    stream.expires_at(deadline);
     if (!ec) {
       auto [connect_ec] =
-          co_await stream.async_connect(tcp::endpoint(address, options.port), kNoThrow);
-      co_return connect_ec;
+          co_await socket.async_connect(tcp::endpoint(address, options.port), kNoThrow);
+      co_return Checked(connect_ec);
     }
-    // A host name: the resolver has no deadline of its own, so a timer cancels it at the
-    // request's deadline (a hanging DNS server must not hold the reader's poller forever).
-    asio::steady_timer resolve_limit(executor, deadline);
-    // The flag is shared: a handler already queued when the resolve finished may run after
-    // this frame is gone.
-    auto resolve_expired = std::make_shared<bool>(false);
-    resolve_limit.async_wait([this, resolve_expired](const beast::error_code& wait_ec) {
-      if (wait_ec) return;  // cancelled: the resolve finished first
-      *resolve_expired = true;
-      resolver.cancel();
-    });
+    // A host name: the sweeper cancels the resolve at the exchange's deadline too (a hanging DNS
+    // server must not hold the reader's poller forever).
+    if (!resolver) resolver = std::make_unique<tcp::resolver>(executor);
     auto [resolve_ec, results] =
-        co_await resolver.async_resolve(options.host, std::to_string(options.port), kNoThrow);
-    resolve_limit.cancel();
-    if (*resolve_expired) co_return beast::error::timeout;
-    if (resolve_ec) co_return resolve_ec;
-    stream.expires_at(deadline);
-    auto [connect_ec, endpoint] = co_await stream.async_connect(results, kNoThrow);
-    co_return connect_ec;
+        co_await resolver->async_resolve(options.host, std::to_string(options.port), kNoThrow);
+    if (auto checked = Checked(resolve_ec)) co_return checked;
+    auto [connect_ec, endpoint] = co_await asio::async_connect(socket, results, kNoThrow);
+    co_return Checked(connect_ec);
   }
 
+  /// The request's head, and its body when small, in `out`.
+  void Compose(const Operation& op, const std::string& target, const std::string& body,
+               std::string_view content_type) {
+    out.clear();
+    out += op.method;
+    out += ' ';
+    out += target;
+    out += " HTTP/1.1\r\nHost: ";
+    out += options.host;
+    out += "\r\nUser-Agent: ef45-gateway\r\n";
+    if (!content_type.empty()) {
+      out += "Content-Type: ";
+      out += content_type;
+      out += "\r\nContent-Length: ";
+      out += std::to_string(body.size());
+      out += "\r\n";
+    } else if (op.method == "POST" || op.method == "PUT") {
+      out += "Content-Length: 0\r\n";
+    }
+    out += "\r\n";
+    if (!content_type.empty() && body.size() <= kInlineBody) out += body;
+    // A large upload (a user's biometrics) does not stay allocated for the next poll.
+    if (out.capacity() > kKeepBuffer && out.size() <= kKeepBuffer) out.shrink_to_fit();
+  }
+
+  /// Sends `out` (and `body` when it was not inlined): at once when the socket takes it all,
+  /// which it does for every poll; the rest through the reactor.
+  asio::awaitable<beast::error_code> Send(const std::string& body, bool body_inlined) {
+    std::size_t total = out.size() + (body_inlined ? 0 : body.size());
+    iovec parts[2] = {{out.data(), out.size()},
+                      {const_cast<char*>(body.data()), body_inlined ? 0 : body.size()}};
+    msghdr message{};
+    message.msg_iov = parts;
+    message.msg_iovlen = body_inlined || body.empty() ? 1 : 2;
+    const auto sent = ::sendmsg(socket.native_handle(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      co_return beast::error_code(errno, asio::error::get_system_category());
+    }
+    std::size_t done = sent < 0 ? 0 : static_cast<std::size_t>(sent);
+    if (done == total) co_return beast::error_code{};
+    // The rest (a large upload, or a full socket buffer) through the reactor.
+    std::array<asio::const_buffer, 2> rest;
+    if (done < out.size()) {
+      rest[0] = asio::buffer(out.data() + done, out.size() - done);
+      done = 0;
+    } else {
+      done -= out.size();
+    }
+    if (!body_inlined && body.size() > done) {
+      rest[1] = asio::buffer(body.data() + done, body.size() - done);
+    }
+    auto [ec, written] = co_await asio::async_write(socket, rest, kNoThrow);
+    co_return Checked(ec);
+  }
+
+  /// Reads one reply into `reader`. `got_any`: whether any byte of it arrived (a reused
+  /// connection closed before the first byte is one the reader dropped while idle).
+  asio::awaitable<beast::error_code> Receive(ReplyReader& reader, bool& got_any) {
+    got_any = buffer.size() > 0;
+    while (true) {
+      if (buffer.size() > 0) {
+        beast::error_code ec;
+        const auto used = reader.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec && ec != http::error::need_more) co_return ec;
+        if (reader.is_done()) co_return beast::error_code{};
+        if (!ec && used > 0) continue;
+      }
+      std::size_t want = kReadChunk;
+      if (reader.is_header_done() && reader.content_length_remaining()) {
+        want = std::clamp<std::size_t>(static_cast<std::size_t>(*reader.content_length_remaining()),
+                                       kReadChunk, kReadChunkMax);
+      }
+      auto [ec, n] = co_await socket.async_read_some(buffer.prepare(want), kNoThrow);
+      buffer.commit(n);
+      if (n > 0) got_any = true;
+      if (auto checked = Checked(ec)) {
+        if (checked == asio::error::eof) {
+          if (reader.got_some() && reader.need_eof()) {
+            beast::error_code eof_ec;
+            reader.put_eof(eof_ec);
+            co_return eof_ec;
+          }
+          co_return reader.got_some() ? beast::error_code(http::error::partial_message)
+                                      : beast::error_code(http::error::end_of_stream);
+        }
+        co_return checked;
+      }
+    }
+  }
   /// One HTTP exchange on the keep-alive connection, under one deadline.
   asio::awaitable<Reply<HttpReply>> Exchange(const Operation& op, const std::string& target,
                                              const std::string& body,
                                              std::string_view content_type) {
     const auto start = Clock::now();
-    const auto deadline = start + options.request_timeout;
     auto report = [&](int status, const beast::error_code& ec) {
       if (options.on_exchange) options.on_exchange(op, status, ec, Clock::now() - start);
     };
-
-    request.method(Verb(op.method));
-    request.target(target);
-    request.erase(http::field::content_length);  // set again below when this one has a body
-    if (!content_type.empty()) {
-      request.set(http::field::content_type, content_type);
-      request.body() = body;
-    } else {
-      request.erase(http::field::content_type);
-      request.body().clear();
-      // A large upload (a user's biometrics) does not stay allocated for the next poll.
-      if (request.body().capacity() > 4096) request.body().shrink_to_fit();
-    }
-    request.prepare_payload();
+    Compose(op, target, body, content_type);
+    const bool body_inlined = content_type.empty() || body.size() <= kInlineBody;
+    Arm(start + options.request_timeout);
+    struct DisarmAtExit {
+      Impl& impl;
+      ~DisarmAtExit() { impl.Disarm(); }
+    } disarm{*this};
 
     for (int attempt = 0;; ++attempt) {
       if (connected && PeerClosed()) Disconnect();  // e.g. the reader's idle timeout
       const bool reused = connected;
       if (!connected) {
-        if (auto ec = co_await Connect(deadline)) {
+        if (auto ec = co_await Connect()) {
           Disconnect();
           report(0, ec);
           co_return TransportError(op, ec);
@@ -191,53 +438,53 @@ struct Client::Impl {
         connected = true;
         // One request in flight, written at once: no reason to let Nagle hold a segment back.
         beast::error_code ignored;
-        stream.socket().set_option(tcp::no_delay(true), ignored);
+        socket.set_option(tcp::no_delay(true), ignored);
       }
-      stream.expires_at(deadline);
-      auto [write_ec, written] = co_await http::async_write(stream, request, kNoThrow);
-      if (write_ec) {
+      if (auto write_ec = co_await Send(body, body_inlined)) {
         Disconnect();
         if (reused && attempt == 0 && write_ec != beast::error::timeout) continue;
         report(0, write_ec);
         co_return TransportError(op, write_ec);
       }
 
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(Limit(op.body_class));
-      auto [header_ec, header_bytes] =
-          co_await http::async_read_header(stream, buffer, parser, kNoThrow);
-      if (header_ec) {
+      // A 1xx interim reply (100 Continue) is not the answer: read the next one.
+      std::optional<ReplyReader> reader;
+      reader.emplace();
+      bool got_any = false;
+      beast::error_code read_ec;
+      for (int interim = 0;; ++interim) {
+        reader->body_limit(Limit(op.body_class));
+        reader->eager(true);
+        read_ec = co_await Receive(*reader, got_any);
+        if (read_ec || reader->status < 100 || reader->status >= 200 || reader->status == 101 ||
+            interim == 4) {
+          break;
+        }
+        reader.emplace();
+      }
+      if (read_ec) {
         Disconnect();
         // A reused connection that ends before any reply byte was most likely closed by the
         // reader while idle. Resend once on a fresh connection, but only idempotent methods
         // (RFC 9110 9.2.2): a POST might have been handled and is reported as kClosed.
-        if (reused && attempt == 0 && header_ec == http::error::end_of_stream &&
+        if (reused && attempt == 0 && !got_any && read_ec == http::error::end_of_stream &&
             op.method != "POST") {
           continue;
         }
-        report(0, header_ec);
-        co_return TransportError(op, header_ec);
-      }
-      // Room for the JSON parser's padding, so the body is never copied after the read.
-      if (auto length = parser.content_length(); length && *length <= Limit(op.body_class)) {
-        parser.get().body().reserve(static_cast<std::size_t>(*length) + kJsonPadding);
-      }
-      auto [read_ec, read_bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
-      if (read_ec) {
-        Disconnect();
         report(0, read_ec);
         co_return TransportError(op, read_ec);
       }
-      auto response = parser.release();
-      if (!response.keep_alive()) Disconnect();
-      if (auto date = response.find(http::field::date); date != response.end()) {
-        if (auto t = ParseHttpDate(date->value())) {
-          last_clock = ReplyClock{*t, std::chrono::system_clock::now()};
-        }
+      // Bytes after the reply were never asked for (one request in flight): whatever they are,
+      // they must not be taken for the next reply.
+      if (!reader->keep_alive() || buffer.size() > 0) Disconnect();
+      if (buffer.capacity() > kKeepBuffer) {
+        buffer.clear();
+        buffer.shrink_to_fit();
       }
-      const int status = static_cast<int>(response.result_int());
+      if (reader->date) last_clock = ReplyClock{*reader->date, std::chrono::system_clock::now()};
+      const int status = reader->status;
       report(status, {});
-      co_return HttpReply{status, std::move(response.body())};
+      co_return HttpReply{status, std::move(reader->body)};
     }
   }
 
@@ -279,7 +526,9 @@ struct Client::Impl {
 };
 
 Client::Client(boost::asio::any_io_executor executor, ClientOptions options)
-    : impl_(std::make_unique<Impl>(std::move(executor), std::move(options))) {}
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {
+  impl_->Register();
+}
 
 Client::~Client() = default;
 

@@ -272,7 +272,7 @@ class Client {
   Async<void> CallNoReply(Request request);
 
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared: the deadline sweeper holds a weak pointer
   ResponseParser parser_;  // used from the client's strand only
 };
 
