@@ -345,22 +345,24 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (out.capacity() > kKeepBuffer && out.size() <= kKeepBuffer) out.shrink_to_fit();
   }
 
-  /// Sends `out` (and `body` when it was not inlined): at once when the socket takes it all,
-  /// which it does for every poll; the rest through the reactor.
-  asio::awaitable<beast::error_code> Send(const std::string& body, bool body_inlined) {
-    std::size_t total = out.size() + (body_inlined ? 0 : body.size());
+  /// Sends what of `out` (and `body` when it was not inlined) the socket takes at once, which
+  /// is all of it for every poll. Returns the bytes sent, or the error.
+  std::size_t SendNow(const std::string& body, bool body_inlined, beast::error_code& ec) {
     iovec parts[2] = {{out.data(), out.size()},
                       {const_cast<char*>(body.data()), body_inlined ? 0 : body.size()}};
     msghdr message{};
     message.msg_iov = parts;
     message.msg_iovlen = body_inlined || body.empty() ? 1 : 2;
     const auto sent = ::sendmsg(socket.native_handle(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      co_return beast::error_code(errno, asio::error::get_system_category());
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec = beast::error_code(errno, asio::error::get_system_category());
     }
-    std::size_t done = sent < 0 ? 0 : static_cast<std::size_t>(sent);
-    if (done == total) co_return beast::error_code{};
-    // The rest (a large upload, or a full socket buffer) through the reactor.
+    return 0;
+  }
+  /// What SendNow left (a large upload, or a full socket buffer), for the reactor.
+  std::array<asio::const_buffer, 2> Rest(const std::string& body, bool body_inlined,
+                                         std::size_t done) const {
     std::array<asio::const_buffer, 2> rest;
     if (done < out.size()) {
       rest[0] = asio::buffer(out.data() + done, out.size() - done);
@@ -371,45 +373,46 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (!body_inlined && body.size() > done) {
       rest[1] = asio::buffer(body.data() + done, body.size() - done);
     }
-    auto [ec, written] = co_await asio::async_write(socket, rest, kNoThrow);
-    co_return Checked(ec);
+    return rest;
   }
 
-  /// Reads one reply into `reader`. `got_any`: whether any byte of it arrived (a reused
-  /// connection closed before the first byte is one the reader dropped while idle).
-  asio::awaitable<beast::error_code> Receive(ReplyReader& reader, bool& got_any) {
-    got_any = buffer.size() > 0;
-    while (true) {
-      if (buffer.size() > 0) {
-        beast::error_code ec;
-        const auto used = reader.put(buffer.data(), ec);
-        buffer.consume(used);
-        if (ec && ec != http::error::need_more) co_return ec;
-        if (reader.is_done()) co_return beast::error_code{};
-        if (!ec && used > 0) continue;
+  /// Feeds the buffered bytes to `reader`. Returns true when the reader has a whole reply or an
+  /// error, false when it needs more bytes.
+  bool Parse(ReplyReader& reader, beast::error_code& ec) {
+    while (buffer.size() > 0) {
+      const auto used = reader.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        return false;
       }
-      std::size_t want = kReadChunk;
-      if (reader.is_header_done() && reader.content_length_remaining()) {
-        want = std::clamp<std::size_t>(static_cast<std::size_t>(*reader.content_length_remaining()),
-                                       kReadChunk, kReadChunkMax);
-      }
-      auto [ec, n] = co_await socket.async_read_some(buffer.prepare(want), kNoThrow);
-      buffer.commit(n);
-      if (n > 0) got_any = true;
-      if (auto checked = Checked(ec)) {
-        if (checked == asio::error::eof) {
-          if (reader.got_some() && reader.need_eof()) {
-            beast::error_code eof_ec;
-            reader.put_eof(eof_ec);
-            co_return eof_ec;
-          }
-          co_return reader.got_some() ? beast::error_code(http::error::partial_message)
-                                      : beast::error_code(http::error::end_of_stream);
-        }
-        co_return checked;
+      if (ec || reader.is_done()) return true;
+      if (used == 0) return false;
+    }
+    return false;
+  }
+  /// How much to ask the kernel for next.
+  static std::size_t ReadSize(const ReplyReader& reader) {
+    if (reader.is_header_done()) {
+      if (auto remaining = reader.content_length_remaining()) {
+        return std::clamp<std::size_t>(static_cast<std::size_t>(*remaining), kReadChunk,
+                                       kReadChunkMax);
       }
     }
+    return kReadChunk;
   }
+  /// The error of a connection that ended (EOF) before the reply was whole, or none when the
+  /// reply was one that ends with the connection.
+  static beast::error_code AtEof(ReplyReader& reader) {
+    if (reader.got_some() && reader.need_eof()) {
+      beast::error_code ec;
+      reader.put_eof(ec);
+      return ec;
+    }
+    return reader.got_some() ? beast::error_code(http::error::partial_message)
+                             : beast::error_code(http::error::end_of_stream);
+  }
+
   /// One HTTP exchange on the keep-alive connection, under one deadline.
   asio::awaitable<Reply<HttpReply>> Exchange(const Operation& op, const std::string& target,
                                              const std::string& body,
@@ -426,8 +429,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       ~DisarmAtExit() { impl.Disarm(); }
     } disarm{*this};
 
+    const bool idempotent = op.method == "GET" || op.method == "DELETE";
     for (int attempt = 0;; ++attempt) {
-      if (connected && PeerClosed()) Disconnect();  // e.g. the reader's idle timeout
+      // A connection the reader closed while idle (its idle timeout): looked for before a
+      // request that must not be sent twice; a GET or DELETE that meets it is sent again below.
+      if (connected && !idempotent && PeerClosed()) Disconnect();
       const bool reused = connected;
       if (!connected) {
         if (auto ec = co_await Connect()) {
@@ -440,7 +446,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
       }
-      if (auto write_ec = co_await Send(body, body_inlined)) {
+      beast::error_code write_ec;
+      const std::size_t total = out.size() + (body_inlined ? 0 : body.size());
+      if (const auto sent = SendNow(body, body_inlined, write_ec); !write_ec && sent < total) {
+        auto [ec, written] =
+            co_await asio::async_write(socket, Rest(body, body_inlined, sent), kNoThrow);
+        write_ec = Checked(ec);
+      }
+      if (write_ec) {
         Disconnect();
         if (reused && attempt == 0 && write_ec != beast::error::timeout) continue;
         report(0, write_ec);
@@ -455,7 +468,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       for (int interim = 0;; ++interim) {
         reader->body_limit(Limit(op.body_class));
         reader->eager(true);
-        read_ec = co_await Receive(*reader, got_any);
+        got_any = got_any || buffer.size() > 0;
+        while (!Parse(*reader, read_ec)) {
+          auto [ec, n] =
+              co_await socket.async_read_some(buffer.prepare(ReadSize(*reader)), kNoThrow);
+          buffer.commit(n);
+          got_any = got_any || n > 0;
+          if (auto checked = Checked(ec)) {
+            read_ec = checked == asio::error::eof ? AtEof(*reader) : checked;
+            break;
+          }
+        }
         if (read_ec || reader->status < 100 || reader->status >= 200 || reader->status == 101 ||
             interim == 4) {
           break;
@@ -467,8 +490,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         // A reused connection that ends before any reply byte was most likely closed by the
         // reader while idle. Resend once on a fresh connection, but only idempotent methods
         // (RFC 9110 9.2.2): a POST might have been handled and is reported as kClosed.
-        if (reused && attempt == 0 && !got_any && read_ec == http::error::end_of_stream &&
-            op.method != "POST") {
+        const bool dropped =
+            read_ec == http::error::end_of_stream || read_ec == asio::error::connection_reset;
+        if (reused && attempt == 0 && !got_any && dropped && op.method != "POST") {
           continue;
         }
         report(0, read_ec);

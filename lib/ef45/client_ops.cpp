@@ -93,6 +93,9 @@ Client::Async<T> Client::CallAndParse(Request request) {
   co_return std::move(*parsed);
 }
 
+// The typed operations below return CallAndParse's (or CallNoReply's) awaitable instead of
+// awaiting it: one coroutine frame fewer per reader call (issue 18).
+
 Client::Async<void> Client::CallNoReply(Request request) {
   auto reply = co_await Call(std::move(request));
   if (!reply) co_return reply.error();
@@ -102,32 +105,30 @@ Client::Async<void> Client::CallNoReply(Request request) {
 // ---- version / heartbeat ----
 
 Client::Async<VersionInfo> Client::GetVersion() {
-  co_return co_await CallAndParse<VersionInfo>(Build(OpId::kVersion).Path("/version").Done());
+  return CallAndParse<VersionInfo>(Build(OpId::kVersion).Path("/version").Done());
 }
 
 Client::Async<void> Client::Heartbeat() {
-  co_return co_await CallNoReply(Build(OpId::kHeartbeat).Path("/heartbeat").Done());
+  return CallNoReply(Build(OpId::kHeartbeat).Path("/heartbeat").Done());
 }
 
 // ---- camera ----
 
 Client::Async<CameraConfiguration> Client::GetCamera() {
-  co_return co_await CallAndParse<CameraConfiguration>(
-      Build(OpId::kGetCamera).Path("/camera").Done());
+  return CallAndParse<CameraConfiguration>(Build(OpId::kGetCamera).Path("/camera").Done());
 }
 
 Client::Async<CameraControlResponse> Client::SetCamera(const CameraConfiguration& config) {
-  co_return co_await CallAndParse<CameraControlResponse>(
+  return CallAndParse<CameraControlResponse>(
       Build(OpId::kSetCamera).Path("/camera").Json(Encode(config)).Done());
 }
 
 Client::Async<void> Client::PutCamera(const CameraConfiguration& config) {
-  co_return co_await CallNoReply(
-      Build(OpId::kPutCamera).Path("/camera").Json(Encode(config)).Done());
+  return CallNoReply(Build(OpId::kPutCamera).Path("/camera").Json(Encode(config)).Done());
 }
 
 Client::Async<CameraControlResponse> Client::GetCameraControl() {
-  co_return co_await CallAndParse<CameraControlResponse>(
+  return CallAndParse<CameraControlResponse>(
       Build(OpId::kGetCameraControl).Path("/camera/control").Done());
 }
 
@@ -138,7 +139,7 @@ Client::Async<CameraControlResponse> Client::SetDeviceTime(std::string device_ti
                       std::all_of(device_time.begin(), device_time.end(),
                                   [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
   if (!shaped) build.Invalid("device_time: expected MMddhhmmyyyy.ss");
-  co_return co_await CallAndParse<CameraControlResponse>(build.Done());
+  return CallAndParse<CameraControlResponse>(build.Done());
 }
 
 Client::Async<CameraControlResponse> Client::StartCamera(CameraStartOptions options) {
@@ -157,186 +158,184 @@ Client::Async<CameraControlResponse> Client::StartCamera(CameraStartOptions opti
       !options.either_eye_mode) {
     build.Invalid("at least one of face_mode, glasses_mode, both_eye_mode, either_eye_mode");
   }
-  co_return co_await CallAndParse<CameraControlResponse>(build.Done());
+  return CallAndParse<CameraControlResponse>(build.Done());
 }
 
 Client::Async<CameraControlResponse> Client::StopCamera() {
-  co_return co_await CallAndParse<CameraControlResponse>(
+  return CallAndParse<CameraControlResponse>(
       Build(OpId::kStopCamera).Path("/camera/control/stop").Done());
 }
 
 Client::Async<CameraControlResponse> Client::StartMatchTemplate(std::string segment,
                                                                 std::string seq_uid,
                                                                 const Subject& templates) {
-  co_return co_await CallAndParse<CameraControlResponse>(Build(OpId::kStartMatchTemplate)
-                                                             .Path("/camera/control/start")
-                                                             .Segment("segment", segment)
-                                                             .Segment("seq_uid", seq_uid)
-                                                             .Json(Encode(templates))
-                                                             .Done());
+  return CallAndParse<CameraControlResponse>(Build(OpId::kStartMatchTemplate)
+                                                 .Path("/camera/control/start")
+                                                 .Segment("segment", segment)
+                                                 .Segment("seq_uid", seq_uid)
+                                                 .Json(Encode(templates))
+                                                 .Done());
 }
 
 Client::Async<CameraControlResponse> Client::CameraWide() {
-  co_return co_await CallAndParse<CameraControlResponse>(
+  return CallAndParse<CameraControlResponse>(
       Build(OpId::kCameraWide).Path("/camera/control/wide").Done());
 }
 
 Client::Async<CameraControlResponse> Client::CameraPowerOff() {
-  co_return co_await CallAndParse<CameraControlResponse>(
+  return CallAndParse<CameraControlResponse>(
       Build(OpId::kCameraPowerOff).Path("/camera/control/poweroff").Done());
 }
 
 Client::Async<CameraControlResponse> Client::CameraReboot() {
-  co_return co_await CallAndParse<CameraControlResponse>(
+  return CallAndParse<CameraControlResponse>(
       Build(OpId::kCameraReboot).Path("/camera/control/reboot").Done());
 }
 
 // ---- biometric data and images ----
 
 Client::Async<Collection<BiometricData>> Client::GetBiometricData() {
-  co_return co_await CallAndParse<Collection<BiometricData>>(
+  return CallAndParse<Collection<BiometricData>>(
       Build(OpId::kGetBiometricData).Path("/biometric-data").Done());
 }
 
 Client::Async<Collection<BiometricData>> Client::GetBiometricDataVer1() {
-  co_return co_await CallAndParse<Collection<BiometricData>>(
+  return CallAndParse<Collection<BiometricData>>(
       Build(OpId::kGetBiometricDataVer1).Path("/biometric-data/ver1").Done());
 }
 
 Client::Async<Collection<BiometricData>> Client::GetBiometricDataVer2() {
-  co_return co_await CallAndParse<Collection<BiometricData>>(
+  return CallAndParse<Collection<BiometricData>>(
       Build(OpId::kGetBiometricDataVer2).Path("/biometric-data/ver2").Done());
 }
 
 Client::Async<void> Client::DeleteBiometricData(std::string encounter_id) {
-  co_return co_await CallNoReply(Build(OpId::kDeleteBiometricData)
-                                     .Path("/biometric-data")
-                                     .Segment("encounter_id", encounter_id)
-                                     .Done());
+  return CallNoReply(Build(OpId::kDeleteBiometricData)
+                         .Path("/biometric-data")
+                         .Segment("encounter_id", encounter_id)
+                         .Done());
 }
 
 Client::Async<void> Client::SaveImage8Bmp(const ImageToSaveData& image) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kSaveImage8Bmp).Path("/biometric-data/save-8bmp").Json(Encode(image)).Done());
 }
 
 Client::Async<void> Client::SaveImage24Bmp(const ImageToSaveData& image) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kSaveImage24Bmp).Path("/biometric-data/save-24bmp").Json(Encode(image)).Done());
 }
 
 Client::Async<FileData> Client::LoadFile(std::string filename) {
-  co_return co_await CallAndParse<FileData>(
+  return CallAndParse<FileData>(
       Build(OpId::kLoadFile).Path("/biometric-data/load-file").Query("filename", filename).Done());
 }
 
 Client::Async<void> Client::SaveFile(std::string filename, const FileData& file) {
-  co_return co_await CallNoReply(Build(OpId::kSaveFile)
-                                     .Path("/biometric-data/save-file")
-                                     .Query("filename", filename)
-                                     .Json(Encode(file))
-                                     .Done());
+  return CallNoReply(Build(OpId::kSaveFile)
+                         .Path("/biometric-data/save-file")
+                         .Query("filename", filename)
+                         .Json(Encode(file))
+                         .Done());
 }
 
 // ---- subjects ----
 
 Client::Async<Collection<Subject>> Client::ListSubjects(PageRequest page) {
-  co_return co_await CallAndParse<Collection<Subject>>(
+  return CallAndParse<Collection<Subject>>(
       Build(OpId::kListSubjects).Path("/subjects").Page(page).Done());
 }
 
 Client::Async<void> Client::AddSubject(const Subject& subject) {
-  co_return co_await CallNoReply(
-      Build(OpId::kAddSubject).Path("/subjects").Json(Encode(subject)).Done());
+  return CallNoReply(Build(OpId::kAddSubject).Path("/subjects").Json(Encode(subject)).Done());
 }
 
 Client::Async<Subject> Client::GetSubject(std::string user_uuid) {
-  co_return co_await CallAndParse<Subject>(
+  return CallAndParse<Subject>(
       Build(OpId::kGetSubject).Path("/subjects").Segment("user_uuid", user_uuid).Done());
 }
 
 Client::Async<void> Client::UpdateSubject(std::string user_uuid, const Subject& subject) {
-  co_return co_await CallNoReply(Build(OpId::kUpdateSubject)
-                                     .Path("/subjects")
-                                     .Segment("user_uuid", user_uuid)
-                                     .Json(Encode(subject))
-                                     .Done());
+  return CallNoReply(Build(OpId::kUpdateSubject)
+                         .Path("/subjects")
+                         .Segment("user_uuid", user_uuid)
+                         .Json(Encode(subject))
+                         .Done());
 }
 
 Client::Async<void> Client::DeleteSubject(std::string user_uuid) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kDeleteSubject).Path("/subjects").Segment("user_uuid", user_uuid).Done());
 }
 
 Client::Async<DuplicateResult> Client::CheckDuplicate(const Subject& templates, std::string a,
                                                       std::string b) {
-  co_return co_await CallAndParse<DuplicateResult>(Build(OpId::kCheckDuplicate)
-                                                       .Path("/subjects")
-                                                       .Segment("a", a)
-                                                       .Segment("b", b)
-                                                       .Json(Encode(templates))
-                                                       .Done());
+  return CallAndParse<DuplicateResult>(Build(OpId::kCheckDuplicate)
+                                           .Path("/subjects")
+                                           .Segment("a", a)
+                                           .Segment("b", b)
+                                           .Json(Encode(templates))
+                                           .Done());
 }
 
 Client::Async<RecordVersion> Client::GetRecordVersion() {
-  co_return co_await CallAndParse<RecordVersion>(
+  return CallAndParse<RecordVersion>(
       Build(OpId::kGetRecordVersion).Path("/subjects/record-version").Done());
 }
 
 Client::Async<void> Client::VacuumSubjects() {
-  co_return co_await CallNoReply(Build(OpId::kVacuumSubjects).Path("/subjects/vacuum").Done());
+  return CallNoReply(Build(OpId::kVacuumSubjects).Path("/subjects/vacuum").Done());
 }
 
 // ---- user info ----
 
 Client::Async<Collection<UserInfo>> Client::ListUserInfo(PageRequest page) {
-  co_return co_await CallAndParse<Collection<UserInfo>>(
+  return CallAndParse<Collection<UserInfo>>(
       Build(OpId::kListUserInfo).Path("/user-info").Page(page).Done());
 }
 
 Client::Async<void> Client::AddUserInfo(const UserInfo& info) {
-  co_return co_await CallNoReply(
-      Build(OpId::kAddUserInfo).Path("/user-info").Json(Encode(info)).Done());
+  return CallNoReply(Build(OpId::kAddUserInfo).Path("/user-info").Json(Encode(info)).Done());
 }
 
 Client::Async<UserInfo> Client::GetUserInfoByCard(std::string card) {
-  co_return co_await CallAndParse<UserInfo>(
+  return CallAndParse<UserInfo>(
       Build(OpId::kGetUserInfoByCard).Path("/user-info/card").Segment("card", card).Done());
 }
 
 Client::Async<void> Client::UpdateUserInfoByCard(std::string card, const UserInfo& info) {
-  co_return co_await CallNoReply(Build(OpId::kUpdateUserInfoByCard)
-                                     .Path("/user-info/card")
-                                     .Segment("card", card)
-                                     .Json(Encode(info))
-                                     .Done());
+  return CallNoReply(Build(OpId::kUpdateUserInfoByCard)
+                         .Path("/user-info/card")
+                         .Segment("card", card)
+                         .Json(Encode(info))
+                         .Done());
 }
 
 Client::Async<void> Client::DeleteUserInfoByCard(std::string card) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kDeleteUserInfoByCard).Path("/user-info/card").Segment("card", card).Done());
 }
 
 Client::Async<UserInfo> Client::GetUserInfo(std::string user_uuid) {
-  co_return co_await CallAndParse<UserInfo>(
+  return CallAndParse<UserInfo>(
       Build(OpId::kGetUserInfo).Path("/user-info/uuid").Segment("user_uuid", user_uuid).Done());
 }
 
 Client::Async<void> Client::UpdateUserInfo(std::string user_uuid, const UserInfo& info) {
-  co_return co_await CallNoReply(Build(OpId::kUpdateUserInfo)
-                                     .Path("/user-info/uuid")
-                                     .Segment("user_uuid", user_uuid)
-                                     .Json(Encode(info))
-                                     .Done());
+  return CallNoReply(Build(OpId::kUpdateUserInfo)
+                         .Path("/user-info/uuid")
+                         .Segment("user_uuid", user_uuid)
+                         .Json(Encode(info))
+                         .Done());
 }
 
 Client::Async<void> Client::DeleteUserInfo(std::string user_uuid) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kDeleteUserInfo).Path("/user-info/uuid").Segment("user_uuid", user_uuid).Done());
 }
 
 Client::Async<void> Client::AssignSchedules(const UserScheduleAssignment& assignment) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kAssignSchedules).Path("/user-info/schedule").Json(Encode(assignment)).Done());
 }
 
@@ -353,23 +352,21 @@ Client::Async<std::optional<DuplicateResult>> Client::EnrollUser(const ef45::Enr
 }
 
 Client::Async<RawJson> Client::GetUsers() {
-  co_return co_await CallAndParse<RawJson>(Build(OpId::kGetUsers).Path("/user").Done());
+  return CallAndParse<RawJson>(Build(OpId::kGetUsers).Path("/user").Done());
 }
 
 Client::Async<void> Client::DeleteUser(std::string user_uuid) {
-  co_return co_await CallNoReply(
-      Build(OpId::kDeleteUser).Path("/user").Segment("user_uuid", user_uuid).Done());
+  return CallNoReply(Build(OpId::kDeleteUser).Path("/user").Segment("user_uuid", user_uuid).Done());
 }
 
 // ---- faces ----
 
 Client::Async<Collection<Face>> Client::ListFaces(PageRequest page) {
-  co_return co_await CallAndParse<Collection<Face>>(
-      Build(OpId::kListFaces).Path("/faces").Page(page).Done());
+  return CallAndParse<Collection<Face>>(Build(OpId::kListFaces).Path("/faces").Page(page).Done());
 }
 
 Client::Async<void> Client::AddFace(const Face& face) {
-  co_return co_await CallNoReply(Build(OpId::kAddFace).Path("/faces").Json(Encode(face)).Done());
+  return CallNoReply(Build(OpId::kAddFace).Path("/faces").Json(Encode(face)).Done());
 }
 
 Client::Async<std::vector<Face>> Client::GetFaces(std::string user_uuid) {
@@ -401,20 +398,20 @@ Client::Async<Face> Client::GetFace(std::string user_uuid, std::int32_t sub_id) 
 
 Client::Async<void> Client::UpdateFace(std::string user_uuid, std::int32_t sub_id,
                                        const Face& face) {
-  co_return co_await CallNoReply(Build(OpId::kUpdateFace)
-                                     .Path("/faces")
-                                     .Segment("user_uuid", user_uuid)
-                                     .QueryInt("subId", sub_id)
-                                     .Json(Encode(face))
-                                     .Done());
+  return CallNoReply(Build(OpId::kUpdateFace)
+                         .Path("/faces")
+                         .Segment("user_uuid", user_uuid)
+                         .QueryInt("subId", sub_id)
+                         .Json(Encode(face))
+                         .Done());
 }
 
 Client::Async<void> Client::DeleteFace(std::string user_uuid, std::int32_t sub_id) {
-  co_return co_await CallNoReply(Build(OpId::kDeleteFace)
-                                     .Path("/faces")
-                                     .Segment("user_uuid", user_uuid)
-                                     .QueryInt("subId", sub_id)
-                                     .Done());
+  return CallNoReply(Build(OpId::kDeleteFace)
+                         .Path("/faces")
+                         .Segment("user_uuid", user_uuid)
+                         .QueryInt("subId", sub_id)
+                         .Done());
 }
 
 // ---- settings and door ----
@@ -432,44 +429,41 @@ Client::Async<Setting> Client::GetSetting(std::string title, SettingType type) {
 }
 
 Client::Async<void> Client::SetSetting(std::string title, SettingValue value) {
-  co_return co_await CallNoReply(Build(OpId::kSetSetting)
-                                     .Path("/config")
-                                     .Segment("title", title)
-                                     .Segment("type", SettingTypeName(TypeOf(value)))
-                                     .Json(Encode(value))
-                                     .Done());
+  return CallNoReply(Build(OpId::kSetSetting)
+                         .Path("/config")
+                         .Segment("title", title)
+                         .Segment("type", SettingTypeName(TypeOf(value)))
+                         .Json(Encode(value))
+                         .Done());
 }
 
 Client::Async<DoorStatus> Client::GetDoorStatus() {
-  co_return co_await CallAndParse<DoorStatus>(
-      Build(OpId::kGetDoorStatus).Path("/config/door-status").Done());
+  return CallAndParse<DoorStatus>(Build(OpId::kGetDoorStatus).Path("/config/door-status").Done());
 }
 
 Client::Async<void> Client::DriveRelay(RelayOptions options) {
-  co_return co_await CallNoReply(Build(OpId::kDriveRelay)
-                                     .Path("/config/relay")
-                                     .QueryBool("forced", options.forced)
-                                     .QueryInt("duration", options.duration_s)
-                                     .Done());
+  return CallNoReply(Build(OpId::kDriveRelay)
+                         .Path("/config/relay")
+                         .QueryBool("forced", options.forced)
+                         .QueryInt("duration", options.duration_s)
+                         .Done());
 }
 
 Client::Async<LegacyConfig> Client::GetLegacyConfig() {
-  co_return co_await CallAndParse<LegacyConfig>(
-      Build(OpId::kGetLegacyConfig).Path("/config").Done());
+  return CallAndParse<LegacyConfig>(Build(OpId::kGetLegacyConfig).Path("/config").Done());
 }
 
 // ---- match data ----
 
 Client::Async<Collection<MatchData>> Client::GetMatchData() {
-  co_return co_await CallAndParse<Collection<MatchData>>(
-      Build(OpId::kGetMatchData).Path("/match-data").Done());
+  return CallAndParse<Collection<MatchData>>(Build(OpId::kGetMatchData).Path("/match-data").Done());
 }
 
 Client::Async<void> Client::DeleteMatchData(std::string encounter_id) {
-  co_return co_await CallNoReply(Build(OpId::kDeleteMatchData)
-                                     .Path("/match-data")
-                                     .Segment("encounter_id", encounter_id)
-                                     .Done());
+  return CallNoReply(Build(OpId::kDeleteMatchData)
+                         .Path("/match-data")
+                         .Segment("encounter_id", encounter_id)
+                         .Done());
 }
 
 // ---- logs ----
@@ -479,25 +473,25 @@ Client::Async<Collection<LogEntry>> Client::ListLogs(PageRequest page,
   Build build(OpId::kListLogs);
   build.Path("/logs").Page(page);
   if (order) build.Query("order", *order == LogOrder::kAsc ? "asc" : "desc");
-  co_return co_await CallAndParse<Collection<LogEntry>>(build.Done());
+  return CallAndParse<Collection<LogEntry>>(build.Done());
 }
 
 Client::Async<void> Client::DeleteLogs(std::int64_t min_id, std::int64_t max_id) {
-  co_return co_await CallNoReply(Build(OpId::kDeleteLogs)
-                                     .Path("/logs")
-                                     .QueryInt("min", min_id)
-                                     .QueryInt("max", max_id)
-                                     .Done());
+  return CallNoReply(Build(OpId::kDeleteLogs)
+                         .Path("/logs")
+                         .QueryInt("min", min_id)
+                         .QueryInt("max", max_id)
+                         .Done());
 }
 
 Client::Async<Collection<LogEntry>> Client::GetLogsRange(std::int64_t min_id, std::int64_t max_id,
                                                          PageRequest page) {
-  co_return co_await CallAndParse<Collection<LogEntry>>(Build(OpId::kGetLogsRange)
-                                                            .Path("/logs/from/to")
-                                                            .Page(page)
-                                                            .QueryInt("min", min_id)
-                                                            .QueryInt("max", max_id)
-                                                            .Done());
+  return CallAndParse<Collection<LogEntry>>(Build(OpId::kGetLogsRange)
+                                                .Path("/logs/from/to")
+                                                .Page(page)
+                                                .QueryInt("min", min_id)
+                                                .QueryInt("max", max_id)
+                                                .Done());
 }
 
 Client::Async<LogEntry> Client::GetLog(std::int64_t id) {
@@ -516,25 +510,25 @@ Client::Async<LogEntry> Client::GetLog(std::int64_t id) {
 }
 
 Client::Async<void> Client::DeleteLog(std::int64_t id) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kDeleteLog).Path("/logs").Segment("id", std::to_string(id)).Done());
 }
 
 Client::Async<void> Client::DeleteAllLogs() {
-  co_return co_await CallNoReply(Build(OpId::kDeleteLog).Path("/logs/db").Done());
+  return CallNoReply(Build(OpId::kDeleteLog).Path("/logs/db").Done());
 }
 
 Client::Async<void> Client::VacuumLogs() {
-  co_return co_await CallNoReply(Build(OpId::kVacuumLogs).Path("/logs/vacuum").Done());
+  return CallNoReply(Build(OpId::kVacuumLogs).Path("/logs/vacuum").Done());
 }
 
 Client::Async<Collection<LogEntry>> Client::GetLogsFromCount(std::int64_t from_id,
                                                              std::int32_t count) {
-  co_return co_await CallAndParse<Collection<LogEntry>>(Build(OpId::kGetLogsFromCount)
-                                                            .Path("/logs/from/count")
-                                                            .QueryInt("from", from_id)
-                                                            .QueryInt("count", count)
-                                                            .Done());
+  return CallAndParse<Collection<LogEntry>>(Build(OpId::kGetLogsFromCount)
+                                                .Path("/logs/from/count")
+                                                .QueryInt("from", from_id)
+                                                .QueryInt("count", count)
+                                                .Done());
 }
 
 // ---- preview ----
@@ -549,19 +543,18 @@ Client::Async<std::optional<PreviewData>> Client::GetPreview() {
 }
 
 Client::Async<SelectedFacePreview> Client::GetSelectedFace() {
-  co_return co_await CallAndParse<SelectedFacePreview>(
+  return CallAndParse<SelectedFacePreview>(
       Build(OpId::kGetSelectedFace).Path("/preview/selected-face").Done());
 }
 
 Client::Async<void> Client::DeleteSelectedFace() {
-  co_return co_await CallNoReply(
-      Build(OpId::kDeleteSelectedFace).Path("/preview/selected-face").Done());
+  return CallNoReply(Build(OpId::kDeleteSelectedFace).Path("/preview/selected-face").Done());
 }
 
 // ---- firmware upload ----
 
 Client::Async<void> Client::UpdateStart(bool forced) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(forced ? OpId::kUpdateStartForced : OpId::kUpdateStart).Path("/update/start").Done());
 }
 
@@ -569,15 +562,14 @@ Client::Async<void> Client::UpdateChunk(std::string base64, bool forced, std::st
   Build build(forced ? OpId::kUpdateChunkForced : OpId::kUpdateChunk);
   build.Path("/update").Segment("chunk", chunk).Text(std::move(base64));
   if (chunk == "start" || chunk == "done") build.Invalid("chunk: must not be start or done");
-  co_return co_await CallNoReply(build.Done());
+  return CallNoReply(build.Done());
 }
 
 Client::Async<UploadResult> Client::UpdateDone(std::string base64, bool forced) {
-  co_return co_await CallAndParse<UploadResult>(
-      Build(forced ? OpId::kUpdateDoneForced : OpId::kUpdateDone)
-          .Path("/update/done")
-          .Text(std::move(base64))
-          .Done());
+  return CallAndParse<UploadResult>(Build(forced ? OpId::kUpdateDoneForced : OpId::kUpdateDone)
+                                        .Path("/update/done")
+                                        .Text(std::move(base64))
+                                        .Done());
 }
 
 // ---- control, card input, APB, operation, image capture ----
@@ -587,46 +579,45 @@ Client::Async<CameraControlResponse> Client::Control(const ControlData& data) {
   std::string body = Encode(data);
   if (body == "{}") build.Invalid("at least one control field is required");
   build.Path("/control").Json(std::move(body));
-  co_return co_await CallAndParse<CameraControlResponse>(build.Done());
+  return CallAndParse<CameraControlResponse>(build.Done());
 }
 
 Client::Async<void> Client::StartCardInput() {
-  co_return co_await CallNoReply(Build(OpId::kStartCardInput).Path("/control/card/start").Done());
+  return CallNoReply(Build(OpId::kStartCardInput).Path("/control/card/start").Done());
 }
 
 Client::Async<void> Client::StopCardInput() {
-  co_return co_await CallNoReply(Build(OpId::kStopCardInput).Path("/control/card/stop").Done());
+  return CallNoReply(Build(OpId::kStopCardInput).Path("/control/card/stop").Done());
 }
 
 Client::Async<CardData> Client::GetCardData() {
-  co_return co_await CallAndParse<CardData>(
-      Build(OpId::kGetCardData).Path("/control/card/data").Done());
+  return CallAndParse<CardData>(Build(OpId::kGetCardData).Path("/control/card/data").Done());
 }
 
 Client::Async<void> Client::ClearApb(std::string user_uuid) {
-  co_return co_await CallNoReply(
+  return CallNoReply(
       Build(OpId::kClearApb).Path("/control/apb/clear").Segment("user_uuid", user_uuid).Done());
 }
 
 Client::Async<void> Client::ClearAllApb() {
-  co_return co_await CallNoReply(Build(OpId::kClearAllApb).Path("/control/apb/clearall").Done());
+  return CallNoReply(Build(OpId::kClearAllApb).Path("/control/apb/clearall").Done());
 }
 
 Client::Async<OperationRequest> Client::GetOperation() {
-  co_return co_await CallAndParse<OperationRequest>(
+  return CallAndParse<OperationRequest>(
       Build(OpId::kGetOperation).Path("/control/operation").Done());
 }
 
 Client::Async<void> Client::SetOperation(bool active, const OperationRequest& request) {
-  co_return co_await CallNoReply(Build(OpId::kSetOperation)
-                                     .Path("/control/operation")
-                                     .Segment("state", active ? "active" : "in-active")
-                                     .Json(Encode(request))
-                                     .Done());
+  return CallNoReply(Build(OpId::kSetOperation)
+                         .Path("/control/operation")
+                         .Segment("state", active ? "active" : "in-active")
+                         .Json(Encode(request))
+                         .Done());
 }
 
 Client::Async<ImageCaptureList> Client::GetImageCaptures() {
-  co_return co_await CallAndParse<ImageCaptureList>(
+  return CallAndParse<ImageCaptureList>(
       Build(OpId::kGetImageCaptures).Path("/imagecapture").Done());
 }
 
