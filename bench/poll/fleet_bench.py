@@ -241,6 +241,8 @@ def start_perf(s):
 def print_perf(s, perf):
     proc, out = perf
     proc.wait(120)
+    if os.environ.get("PERF_KEEP"):  # the recording, for perf report by hand
+        shutil.copy(out, os.environ["PERF_KEEP"])
     if os.environ.get("PERF") == "graph":
         report = subprocess.run(["perf", "report", "-i", out, "--stdio", "--children",
                                  "--sort", "symbol", "-g", "none", "--percent-limit", "2"],

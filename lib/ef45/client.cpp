@@ -109,7 +109,7 @@ struct DeadlineEntry {
 /// late.
 class DeadlineSweeper {
  public:
-  static constexpr auto kTick = std::chrono::milliseconds(20);
+  static constexpr auto kTick = std::chrono::milliseconds(50);
 
   static DeadlineSweeper& Get() {
     // Never destroyed: clients may be torn down during static destruction.

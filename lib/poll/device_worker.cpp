@@ -61,6 +61,20 @@ ef45::ClientOptions ClientOptionsFor(const config::ReaderConfig& reader, store::
 
 std::uint64_t SeedFor(const std::string& id) { return std::hash<std::string>{}(id) | 1; }
 
+// Polls start on a shared 5 ms grid (issue 18): the readers due in the same few milliseconds
+// wake the gateway once, their requests go out together and their replies come back together,
+// instead of one wake-up (and one context switch) per poll. 5 ms is a tenth of the on-time
+// tolerance of the fastest poll (10 % of 500 ms).
+constexpr auto kPollTick = std::chrono::milliseconds(5);
+
+SteadyClock::time_point OnTick(SteadyClock::time_point due) {
+  if (due == SteadyClock::time_point::max()) return due;
+  const auto tick = std::chrono::duration_cast<SteadyClock::duration>(kPollTick).count();
+  const auto t = due.time_since_epoch().count();
+  const auto up = (t + tick - 1) / tick * tick;
+  return SteadyClock::time_point(SteadyClock::duration(up));
+}
+
 // The gap reason of a log entry too large for the client's page limit (counted as quarantined).
 constexpr const char* kTooLargeGap = "log entry larger than the client's page limit";
 
@@ -265,7 +279,7 @@ asio::awaitable<void> DeviceWorker::Loop() {
     if (!recorded_lock_.empty() && !co_await SettleRecordedLock()) continue;
     const std::size_t next = NextDue();
     if (due_[next] > SteadyClock::now()) {
-      timer_.expires_at(due_[next]);
+      timer_.expires_at(OnTick(due_[next]));
       co_await timer_.async_wait(kTuple);
       continue;
     }
