@@ -208,7 +208,9 @@ class Client {
   Async<LegacyConfig> GetLegacyConfig();
 
   // ---- match data ----
-  Async<Collection<MatchData>> GetMatchData();
+  /// `biometrics`: kShapeOnly for a caller that stores none of the images and templates (the
+  /// pollers), see parse.hpp.
+  Async<Collection<MatchData>> GetMatchData(BiometricStrings biometrics = BiometricStrings::kKeep);
   Async<void> DeleteMatchData(std::string encounter_id);
 
   // ---- logs ----
@@ -217,7 +219,8 @@ class Client {
   Async<void> DeleteLogs(std::int64_t min_id, std::int64_t max_id);
   /// `GET /logs/from/to?min=&max=`: the poller's cursor read.
   Async<Collection<LogEntry>> GetLogsRange(std::int64_t min_id, std::int64_t max_id,
-                                           PageRequest page = {});
+                                           PageRequest page = {},
+                                           BiometricStrings biometrics = BiometricStrings::kKeep);
   /// One entry (a bare entry or a one-item collection accepted); kHttpStatus 404 if none.
   Async<LogEntry> GetLog(std::int64_t id);
   Async<void> DeleteLog(std::int64_t id);
@@ -258,6 +261,7 @@ class Client {
     std::string body;
     std::string_view content_type;  ///< empty = no body
     std::string invalid;  ///< set when an argument cannot be sent: the call fails kBadRequest
+    BiometricStrings biometrics = BiometricStrings::kKeep;  ///< how the reply is parsed
   };
   struct HttpReply {
     int status = 0;
@@ -273,7 +277,7 @@ class Client {
 
   struct Impl;
   std::shared_ptr<Impl> impl_;  // shared: the deadline sweeper holds a weak pointer
-  ResponseParser parser_;  // used from the client's strand only
+  ResponseParser parser_;       // used from the client's strand only
 };
 
 }  // namespace gw::ef45

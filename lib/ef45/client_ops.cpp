@@ -70,6 +70,10 @@ class Build {
     if (request_.invalid.empty()) request_.invalid = std::move(why);
   }
 
+  Build& Keep(BiometricStrings biometrics) {
+    request_.biometrics = biometrics;
+    return *this;
+  }
   Client::Request Done() { return std::move(request_); }
 
  private:
@@ -86,9 +90,10 @@ Error WithStatus(Error error, int status) {
 template <class T>
 Client::Async<T> Client::CallAndParse(Request request) {
   const std::string_view name = Op(request.op).name;
+  const BiometricStrings biometrics = request.biometrics;
   auto reply = co_await Call(std::move(request));
   if (!reply) co_return reply.error();
-  auto parsed = parser_.Parse<T>(name, reply->body);
+  auto parsed = parser_.Parse<T>(name, reply->body, biometrics);
   if (!parsed) co_return WithStatus(parsed.error(), reply->status);
   co_return std::move(*parsed);
 }
@@ -455,8 +460,9 @@ Client::Async<LegacyConfig> Client::GetLegacyConfig() {
 
 // ---- match data ----
 
-Client::Async<Collection<MatchData>> Client::GetMatchData() {
-  return CallAndParse<Collection<MatchData>>(Build(OpId::kGetMatchData).Path("/match-data").Done());
+Client::Async<Collection<MatchData>> Client::GetMatchData(BiometricStrings biometrics) {
+  return CallAndParse<Collection<MatchData>>(
+      Build(OpId::kGetMatchData).Path("/match-data").Keep(biometrics).Done());
 }
 
 Client::Async<void> Client::DeleteMatchData(std::string encounter_id) {
@@ -485,12 +491,14 @@ Client::Async<void> Client::DeleteLogs(std::int64_t min_id, std::int64_t max_id)
 }
 
 Client::Async<Collection<LogEntry>> Client::GetLogsRange(std::int64_t min_id, std::int64_t max_id,
-                                                         PageRequest page) {
+                                                         PageRequest page,
+                                                         BiometricStrings biometrics) {
   return CallAndParse<Collection<LogEntry>>(Build(OpId::kGetLogsRange)
                                                 .Path("/logs/from/to")
                                                 .Page(page)
                                                 .QueryInt("min", min_id)
                                                 .QueryInt("max", max_id)
+                                                .Keep(biometrics)
                                                 .Done());
 }
 

@@ -15,7 +15,15 @@ static_assert(kJsonPadding >= simdjson::SIMDJSON_PADDING);
 /// Where we are in the document, for error details, and the first error met.
 class Ctx {
  public:
-  explicit Ctx(std::string_view op) : op_(op) {}
+  /// `keep_biometrics` false: biometric strings (images, templates, features) are checked for
+  /// their type and not copied (see BiometricStrings::kShapeOnly).
+  explicit Ctx(std::string_view op, bool keep = true)
+      : keep_biometrics(keep), op_(op), path_(Scratch().path), marks_(Scratch().marks) {
+    path_.clear();
+    marks_.clear();
+  }
+
+  const bool keep_biometrics;
 
   void Push(std::string_view key) {
     marks_.push_back(path_.size());
@@ -62,9 +70,20 @@ class Ctx {
   Error TakeError() { return MakeError(code_, std::move(detail_)); }
 
  private:
+  // The path is built for every field read (errors name it), so its buffers are one per thread
+  // and keep their capacity: parsing never suspends and never nests.
+  struct PathScratch {
+    std::string path;
+    std::vector<std::size_t> marks;
+  };
+  static PathScratch& Scratch() {
+    thread_local PathScratch scratch;
+    return scratch;
+  }
+
   std::string_view op_;
-  std::string path_;
-  std::vector<std::size_t> marks_;
+  std::string& path_;
+  std::vector<std::size_t>& marks_;
   std::string detail_;
   Errc code_ = Errc::kBadResponse;
 };
@@ -215,10 +234,10 @@ bool ReadFields(od::object obj, T& out, const std::array<Field<T>, N>& fields, C
     }
     if (!known && extra != nullptr) {
       bool ok = true;
-      // The key view lives in the parser's string buffer; copy it for the error path.
-      std::string key_copy(key);
-      c.Push(key_copy);
-      if (extra(key_copy, field.value(), out, c, ok) && !ok) return false;
+      // The key view lives in the document's string buffer, which reading the value appends to
+      // and never overwrites: no copy needed.
+      c.Push(key);
+      if (extra(key, field.value(), out, c, ok) && !ok) return false;
       c.Pop();
     }
   }
@@ -233,6 +252,33 @@ bool ReadFields(od::object obj, T& out, const std::array<Field<T>, N>& fields, C
 
 // ---- captures (biometric data, match data): prefix + suffix keys ----
 
+/// A biometric string (an image, a template, a feature). Under BiometricStrings::kShapeOnly it must
+/// still be a string or null, but its content is not copied: a non-empty one reads as
+/// kBiometricNotKept.
+bool ReadBiometric(od::value v, OptString& out, Ctx& c) {
+  if (c.keep_biometrics) return Read(v, out, c);
+  bool is_null = false;
+  if (auto e = v.is_null().get(is_null)) return c.Fail(e, "malformed value");
+  if (is_null) {
+    out.reset();
+    return true;
+  }
+  od::raw_json_string raw;
+  if (auto e = v.get_raw_json_string().get(raw)) return c.Fail(e, "expected string");
+  if (raw.raw()[0] == '"') {
+    out.emplace();
+  } else {
+    out.emplace(kBiometricNotKept);
+  }
+  return true;
+}
+
+template <class M>
+bool TakeBiometric(od::value v, M& member, Ctx& c, bool& ok) {
+  ok = ReadBiometric(v, member, c);
+  return true;
+}
+
 /// Reads `member` for an Extra handler: the key was ours (true), `ok` says if reading worked.
 template <class M>
 bool Take(od::value v, M& member, Ctx& c, bool& ok) {
@@ -242,9 +288,9 @@ bool Take(od::value v, M& member, Ctx& c, bool& ok) {
 
 bool ReadEyeSuffix(std::string_view suffix, std::string_view template_suffix, od::value v,
                    EyeCapture& eye, Ctx& c, bool& ok) {
-  if (suffix.empty()) return Take(v, eye.image, c, ok);
+  if (suffix.empty()) return TakeBiometric(v, eye.image, c, ok);
   if (suffix == "_duplicate_uuid") return Take(v, eye.duplicate_uuid, c, ok);
-  if (suffix == template_suffix) return Take(v, eye.iris_template, c, ok);
+  if (suffix == template_suffix) return TakeBiometric(v, eye.iris_template, c, ok);
   if (suffix == "_usable_iris_area") return Take(v, eye.usable_iris_area, c, ok);
   if (suffix == "_quality_score") return Take(v, eye.quality_score, c, ok);
   if (suffix == "_quality_ok") return Take(v, eye.quality_ok, c, ok);
@@ -252,10 +298,10 @@ bool ReadEyeSuffix(std::string_view suffix, std::string_view template_suffix, od
 }
 
 bool ReadFaceSuffix(std::string_view suffix, od::value v, FaceCapture& face, Ctx& c, bool& ok) {
-  if (suffix.empty()) return Take(v, face.image, c, ok);
+  if (suffix.empty()) return TakeBiometric(v, face.image, c, ok);
   if (suffix == "_duplicate_uuid") return Take(v, face.duplicate_uuid, c, ok);
   if (suffix == "_eye_width") return Take(v, face.eye_width, c, ok);
-  if (suffix == "_feature") return Take(v, face.feature, c, ok);
+  if (suffix == "_feature") return TakeBiometric(v, face.feature, c, ok);
   if (suffix == "_feature_size") return Take(v, face.feature_size, c, ok);
   if (suffix == "_frontal_score") return Take(v, face.frontal_score, c, ok);
   if (suffix == "_LED_state") return Take(v, face.led_state, c, ok);
@@ -443,14 +489,18 @@ bool ReadModel(od::object obj, LegacyConfig& out, Ctx& c) {
 template <>
 bool ReadModel(od::object obj, LogEntry& out, Ctx& c) {
   using T = LogEntry;
-  static constexpr std::array kFields = {
-      GW_REQ(T, "id", id),
-      GW_REQ(T, "event_type", event_type),
-      GW_REQ(T, "timestamp", timestamp),
-      GW_OPT(T, "user_uuid", user_uuid),
-      GW_OPT(T, "info", info),
-      GW_OPT(T, "additional_data", additional_data),
-      GW_OPT(T, "matched_faceimage_data", matched_faceimage_data)};
+  static constexpr std::array kFields = {GW_REQ(T, "id", id),
+                                         GW_REQ(T, "event_type", event_type),
+                                         GW_REQ(T, "timestamp", timestamp),
+                                         GW_OPT(T, "user_uuid", user_uuid),
+                                         GW_OPT(T, "info", info),
+                                         GW_OPT(T, "additional_data", additional_data),
+                                         Field<T>{"matched_faceimage_data",
+                                                  [](od::value v, T& o, Ctx& ctx) {
+                                                    return ReadBiometric(
+                                                        v, o.matched_faceimage_data, ctx);
+                                                  },
+                                                  false}};
   return ReadFields(obj, out, kFields, c);
 }
 
@@ -665,8 +715,9 @@ ResponseParser::ResponseParser(ResponseParser&&) noexcept = default;
 ResponseParser& ResponseParser::operator=(ResponseParser&&) noexcept = default;
 
 template <class T>
-Reply<T> ResponseParser::Parse(std::string_view op, std::string& body) {
-  Ctx c(op);
+Reply<T> ResponseParser::Parse(std::string_view op, std::string& body,
+                               BiometricStrings biometrics) {
+  Ctx c(op, biometrics == BiometricStrings::kKeep);
   od::object root;
   if (!impl_->Root(body, root, c)) return c.TakeError();
   T out{};
@@ -675,7 +726,8 @@ Reply<T> ResponseParser::Parse(std::string_view op, std::string& body) {
 }
 
 template <>
-Reply<RawJson> ResponseParser::Parse<RawJson>(std::string_view op, std::string& body) {
+Reply<RawJson> ResponseParser::Parse<RawJson>(std::string_view op, std::string& body,
+                                              BiometricStrings) {
   Ctx c(op);
   if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
@@ -792,7 +844,7 @@ Reply<Setting> ResponseParser::ParseSetting(std::string_view op, std::string& bo
 }
 
 #define GW_PARSE_INSTANTIATE(T) \
-  template Reply<T> ResponseParser::Parse<T>(std::string_view, std::string&);
+  template Reply<T> ResponseParser::Parse<T>(std::string_view, std::string&, BiometricStrings);
 
 GW_PARSE_INSTANTIATE(LockResponse)
 GW_PARSE_INSTANTIATE(VersionInfo)

@@ -19,6 +19,14 @@ inline constexpr std::size_t kMaxArrayElements = 10'000;
 /// (simdjson reads up to this many bytes past the end).
 inline constexpr std::size_t kJsonPadding = 64;
 
+/// What a parse does with biometric strings (iris images and templates, face images and
+/// features). kShapeOnly: each must still be a string (or null), but its content is not copied; a
+/// non-empty one reads as kBiometricNotKept. For the pollers, which store none of it (DESIGN.md
+/// invariant 6): no copy of a template passes through their memory, and a recognition costs no
+/// allocation per image.
+enum class BiometricStrings { kKeep, kShapeOnly };
+inline constexpr std::string_view kBiometricNotKept = "(not kept)";
+
 /// Parses reader reply bodies into models with simdjson on-demand. Unknown fields are ignored;
 /// a missing or mistyped required field, malformed JSON, trailing content or a wrong envelope is
 /// an Error with code `kBadResponse` (arrays over kMaxArrayElements: `kTooLarge`) and a detail
@@ -38,7 +46,8 @@ class ResponseParser {
   /// `op` names the operation in error details. `body` keeps its content but its capacity may
   /// grow by a few bytes (simdjson needs padding after the text).
   template <class T>
-  Reply<T> Parse(std::string_view op, std::string& body);
+  Reply<T> Parse(std::string_view op, std::string& body,
+                 BiometricStrings biometrics = BiometricStrings::kKeep);
 
   /// For replies whose shape the spec leaves open (`GET /logs/{id}`, `GET /faces/{u}?subId=`):
   /// accepts either a bare `T` or a collection envelope of `T`.
@@ -60,6 +69,7 @@ std::string_view JsonKernelName();
 
 /// RawJson: any well-formed JSON object or array, kept as text.
 template <>
-Reply<RawJson> ResponseParser::Parse<RawJson>(std::string_view op, std::string& body);
+Reply<RawJson> ResponseParser::Parse<RawJson>(std::string_view op, std::string& body,
+                                              BiometricStrings biometrics);
 
 }  // namespace gw::ef45

@@ -486,7 +486,8 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::FetchLogs(std::int64_t up_t
     ef45::PageRequest request;
     request.page = 1;
     request.page_size = static_cast<std::int32_t>(page);
-    auto logs = co_await client_->GetLogsRange(min, max, request);
+    auto logs =
+        co_await client_->GetLogsRange(min, max, request, ef45::BiometricStrings::kShapeOnly);
     if (!logs) {
       if (logs.error().reason() != Errc::kTooLarge) co_return FromReply(kind, logs.error());
       narrowed_until = std::max(narrowed_until, max);
@@ -537,7 +538,8 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollMatch() {
 
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::DeviceBatch batch,
                                                                          PollKind kind) {
-  auto items = co_await client_->GetMatchData();
+  // The pollers store no image or template: they are checked for shape, not copied.
+  auto items = co_await client_->GetMatchData(ef45::BiometricStrings::kShapeOnly);
   if (!items) co_return FromReply(kind, items.error());
   if (items->items.empty() && batch.events.empty()) co_return std::nullopt;
   // An item whose log id is behind the cursor is normally one committed before whose delete
@@ -696,7 +698,8 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollLogs(bool& more) {
     ef45::PageRequest first;
     first.page = 1;
     first.page_size = 1;
-    auto next = co_await client_->GetLogsRange(up_to + 1, newest, first);
+    auto next = co_await client_->GetLogsRange(up_to + 1, newest, first,
+                                               ef45::BiometricStrings::kShapeOnly);
     if (next) {
       gap_to = newest;
       for (const auto& entry : next->items) {

@@ -127,6 +127,42 @@ TEST(ResponseParser, KeepsFirmwareKeySpellingsOfMatchData) {
   EXPECT_FALSE(m.faces[static_cast<int>(FaceSlot::kIrisOff)].image.has_value());
 }
 
+TEST(ResponseParser, ShapeOnlyKeepsNoBiometricStringButChecksTheirType) {
+  ResponseParser parser;
+  std::string body = Envelope(MatchItem(0, "68"));
+  auto page = parser.Parse<Collection<MatchData>>("match-data", body, BiometricStrings::kShapeOnly);
+  ASSERT_TRUE(page) << page.error().detail;
+  const MatchData& m = page->items[0];
+  EXPECT_EQ(m.left_eye.image, kBiometricNotKept);
+  EXPECT_EQ(m.left_eye.iris_template, kBiometricNotKept);
+  EXPECT_EQ(m.right_eye.iris_template, kBiometricNotKept);
+  const FaceCapture& far_off = m.faces[static_cast<int>(FaceSlot::kFarOff)];
+  EXPECT_EQ(far_off.image, kBiometricNotKept);
+  // Everything else is read as usual.
+  EXPECT_EQ(m.encounter_id, "e0");
+  EXPECT_EQ(m.log_id, 68);
+  EXPECT_EQ(m.left_eye.usable_iris_area, 81.5);
+  EXPECT_EQ(far_off.score, 0.75);
+  EXPECT_EQ(far_off.led_state, 2);
+  EXPECT_FALSE(m.faces[static_cast<int>(FaceSlot::kIrisOff)].image.has_value());
+
+  // Not a string: refused all the same, with the field named.
+  std::string mistyped = Envelope(R"({"encounter_id":"e1","far_off_face":17})");
+  auto bad =
+      parser.Parse<Collection<MatchData>>("match-data", mistyped, BiometricStrings::kShapeOnly);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().detail, "match-data: items[0].far_off_face: expected string");
+
+  // A log entry's face image: an empty one stays empty, a present one is not copied.
+  std::string logs = Envelope(
+      R"({"id":1,"event_type":"Recognition","timestamp":"t","matched_faceimage_data":"/9j/4AAQ"},)"
+      R"({"id":2,"event_type":"UserData","timestamp":"t","matched_faceimage_data":""})");
+  auto entries = parser.Parse<Collection<LogEntry>>("logs", logs, BiometricStrings::kShapeOnly);
+  ASSERT_TRUE(entries) << entries.error().detail;
+  EXPECT_EQ(entries->items[0].matched_faceimage_data, kBiometricNotKept);
+  EXPECT_EQ(entries->items[1].matched_faceimage_data, "");
+}
+
 TEST(ResponseParser, NamesTheItemAndFieldOfAMistypedValue) {
   std::string items;
   for (int i = 0; i < 5; ++i) {
