@@ -75,6 +75,10 @@ SteadyClock::time_point OnTick(SteadyClock::time_point due) {
   return SteadyClock::time_point(SteadyClock::duration(up));
 }
 
+// An idle logs poll (nothing new) asks the reader for its newest log id every this many logs
+// intervals (10 s at the default 2 s), not every time.
+constexpr int kIdleResetChecks = 5;
+
 // The gap reason of a log entry too large for the client's page limit (counted as quarantined).
 constexpr const char* kTooLargeGap = "log entry larger than the client's page limit";
 
@@ -606,6 +610,7 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CheckLogReset(PollKind kind
   ef45::PageRequest newest_page;
   newest_page.page = 1;
   newest_page.page_size = 1;
+  reset_checked_ = std::chrono::steady_clock::now();
   auto newest = co_await client_->ListLogs(newest_page, ef45::LogOrder::kDesc);
   if (!newest && newest.error().reason() == Errc::kTooLarge) {
     // The newest entry is too large to read (FetchLogs records it as a gap when it gets there):
@@ -687,7 +692,14 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollLogs(bool& more) {
   auto up_to = cursor_.last_log_id + reader_.polling.logs_page;
   if (auto failure = co_await FetchLogs(up_to, PollKind::kLogs, batch, full)) co_return failure;
   if (batch.events.empty()) {
-    // Nothing new: make sure it is not because the reader's ids restarted below our cursor.
+    // Nothing new: make sure it is not because the reader's ids restarted below our cursor. Not
+    // on every idle poll: half of what an idle logs poll asked for (issue 18). A suspected
+    // restart is confirmed at the next poll; recognitions after a restart (match-data behind
+    // the cursor) are checked at once, and the health poll checks too.
+    if (!suspect_newest_ && std::chrono::steady_clock::now() - reset_checked_ <
+                                kIdleResetChecks * reader_.polling.logs) {
+      co_return std::nullopt;
+    }
     std::int64_t newest = 0;
     if (auto failure = co_await CheckLogReset(PollKind::kLogs, &newest)) co_return failure;
     if (newest <= up_to || cursor_.last_log_id > newest) co_return std::nullopt;

@@ -210,6 +210,7 @@ class DeviceWorker {
   std::optional<ef45::DoorStatus> door_;
   std::optional<std::int64_t> newest_seen_;
   std::optional<std::int64_t> suspect_newest_;  // an absurd newest id the next check must confirm
+  std::chrono::steady_clock::time_point reset_checked_{};  // the last CheckLogReset
   std::string recorded_lock_;  // to try before taking a new lock; empty once settled
   ef45::LockHolder lock_holder_ = ef45::LockHolder::kUnknown;
   // Snapshot for other threads.
