@@ -243,6 +243,7 @@ class EventWriter {
   std::deque<PendingPtr> queue_;     // accepted, waiting for a transaction
   std::deque<PendingPtr> waiting_;   // not yet accepted (queue full)
   std::size_t accepted_events_ = 0;  // in queue_ or in the transaction in flight
+  std::size_t queue_events_ = 0;     // in queue_
   int in_flight_ = 0;
   std::vector<boost::asio::steady_timer*> backoffs_;  // retry waits that Stop() cuts short
   // Per reader: the newest seq committed and not yet acknowledged (each poller has one batch in

@@ -82,6 +82,19 @@ TEST(ValidateBatch, NamesWhatIsWrong) {
   EXPECT_NE(ValidateBatch(bad_json).find("payload"), std::string::npos);
   bad_json.events[0].payload = R"({"a":"\u0000"})";
   EXPECT_NE(ValidateBatch(bad_json).find("payload"), std::string::npos);
+  // Checked without a DOM: the grammar, one object, no NUL in a key or a string at any depth.
+  for (const auto& bad : std::vector<std::string>{
+           "", " ", "{", R"({"a":1)", "{} x", "{}{}", R"({"a":})", "null", R"("{}")",
+           R"({"\u0000k":1})", R"({"a":[1,{"b":"x\u0000"}]})", std::string("{\"a\":\"\0\"}", 9),
+           "{\"a\":\"\xC3\x28\"}", "{\"a\":" + std::string(40, '[') + std::string(40, ']') + "}"}) {
+    bad_json.events[0].payload = bad;
+    EXPECT_NE(ValidateBatch(bad_json).find("payload"), std::string::npos) << bad;
+  }
+  for (const auto& good : std::vector<std::string>{
+           "{}", " \n{ } ", R"({"a":{"b":[1,2.5,-3,true,null,"\u0001"]},"c":"\u00e9"})"}) {
+    bad_json.events[0].payload = good;
+    EXPECT_EQ(ValidateBatch(bad_json), "") << good;
+  }
   DeviceBatch bad_text{"r", {Log(1)}, {}, {}};
   bad_text.events[0].info = std::string("a\0b", 3);
   EXPECT_NE(ValidateBatch(bad_text).find("UTF-8"), std::string::npos);
