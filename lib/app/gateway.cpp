@@ -110,7 +110,7 @@ class Gateway {
         keys_(std::move(keys)),
         io_(config_.io_threads),
         build_metrics_(registry_.get()),
-        poll_metrics_(registry_.get()),
+        poll_metrics_(registry_),
         api_metrics_(registry_.get()),
         store_metrics_(registry_, [this] { return WriterCounters(); }),
         db_(DatabaseOptionsFor(config_.database.pool_size)),

@@ -84,14 +84,22 @@ void Registry::AddCollectable(std::shared_ptr<prometheus::Collectable> collectab
   collectables_.push_back(std::move(collectable));
 }
 
+prometheus::Registry& Registry::Shard() {
+  std::lock_guard lock(mutex_);
+  return *shards_.emplace_back(std::make_unique<prometheus::Registry>());
+}
+
 std::string Registry::Serialize() const {
-  auto families = registry_->Collect();
-  for (const auto& c : collectables_) {
-    auto more = c->Collect();
-    families.insert(families.end(), std::make_move_iterator(more.begin()),
-                    std::make_move_iterator(more.end()));
+  // One registry's copies at a time, written out and freed before the next (see Shard).
+  std::ostringstream out;
+  const prometheus::TextSerializer serializer;
+  serializer.Serialize(out, registry_->Collect());
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& shard : shards_) serializer.Serialize(out, shard->Collect());
   }
-  return prometheus::TextSerializer().Serialize(families);
+  for (const auto& c : collectables_) serializer.Serialize(out, c->Collect());
+  return std::move(out).str();
 }
 
 prometheus::MetricFamily SingleSample(std::string name, std::string help,

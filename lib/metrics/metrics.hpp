@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,16 @@ class Registry {
   /// Adds a collector read on every scrape (values computed at scrape time). Call at start-up.
   void AddCollectable(std::shared_ptr<prometheus::Collectable> collectable);
 
+  /// A registry of its own, for one family with a series per reader. Serialize copies the
+  /// samples of one registry at a time (prometheus-cpp's Collect copies every series with its
+  /// labels): with all families in one registry a scrape at 1,000 readers held ~12 MB of copies
+  /// at once, the process's memory peak (issue 18). Call at start-up; thread-safe.
+  prometheus::Registry& Shard();
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex mutex_;  // guards shards_
+  std::vector<std::unique_ptr<prometheus::Registry>> shards_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 

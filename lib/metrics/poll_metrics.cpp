@@ -20,24 +20,32 @@ const prometheus::Histogram::BucketBoundaries& PollBuckets() {
 
 }  // namespace
 
-PollMetrics::PollMetrics(prometheus::Registry& r)
+PollMetrics::PollMetrics(prometheus::Registry& registry)
+    : PollMetrics(registry, [&registry]() -> prometheus::Registry& { return registry; }) {}
+
+PollMetrics::PollMetrics(Registry& registry)
+    : PollMetrics(registry.get(),
+                  [&registry]() -> prometheus::Registry& { return registry.Shard(); }) {}
+
+PollMetrics::PollMetrics(prometheus::Registry& r,
+                         const std::function<prometheus::Registry&()>& per_reader)
     : reader_up(prometheus::BuildGauge()
                     .Name("ef45gw_reader_up")
                     .Help("1 when the reader is polled successfully (state up or degraded).")
-                    .Register(r)),
+                    .Register(per_reader())),
       reader_state(prometheus::BuildGauge()
                        .Name("ef45gw_reader_state")
                        .Help("1 for the reader's current state (up, degraded, down), reason, and "
                              "who holds its session lock (gateway, other_client, none, unknown).")
-                       .Register(r)),
+                       .Register(per_reader())),
       last_success(prometheus::BuildGauge()
                        .Name("ef45gw_reader_last_success_timestamp_seconds")
                        .Help("Unix time of the reader's last successful poll.")
-                       .Register(r)),
+                       .Register(per_reader())),
       clock_skew(prometheus::BuildGauge()
                      .Name("ef45gw_reader_clock_skew_seconds")
                      .Help("Reader clock minus gateway clock, from the reader's Date header.")
-                     .Register(r)),
+                     .Register(per_reader())),
       poll_duration(prometheus::BuildHistogram()
                         .Name("ef45gw_poll_duration_seconds")
                         .Help("Duration of one poll, by kind (all readers together).")
@@ -45,15 +53,15 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
       poll_last_duration(prometheus::BuildGauge()
                              .Name("ef45gw_poll_last_duration_seconds")
                              .Help("Duration of the reader's last poll of each kind.")
-                             .Register(r)),
+                             .Register(per_reader())),
       poll_errors(prometheus::BuildCounter()
                       .Name("ef45gw_poll_errors_total")
                       .Help("Failed polls by reader, kind and error class.")
-                      .Register(r)),
+                      .Register(per_reader())),
       events_ingested(prometheus::BuildCounter()
                           .Name("ef45gw_events_ingested_total")
                           .Help("Events committed to PostgreSQL, by reader and kind.")
-                          .Register(r)),
+                          .Register(per_reader())),
       event_lag(prometheus::BuildHistogram()
                     .Name("ef45gw_event_lag_seconds")
                     .Help("Reader event time to commit in PostgreSQL (includes clock skew).")
@@ -61,24 +69,24 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
       log_backlog(prometheus::BuildGauge()
                       .Name("ef45gw_log_backlog")
                       .Help("Reader log entries not yet stored (reader's newest id - cursor).")
-                      .Register(r)),
+                      .Register(per_reader())),
       log_cursor(prometheus::BuildGauge()
                      .Name("ef45gw_log_cursor")
                      .Help("Newest reader log id stored (within the current log epoch).")
-                     .Register(r)),
+                     .Register(per_reader())),
       door(prometheus::BuildGauge()
                .Name("ef45gw_door_status")
                .Help("Raw door status fields of the reader (door_sensor, relay, tamper, rte).")
-               .Register(r)),
+               .Register(per_reader())),
       log_resets(prometheus::BuildCounter()
                      .Name("ef45gw_log_resets_total")
                      .Help("Times a reader's log ids restarted (wipe, factory reset).")
-                     .Register(r)),
+                     .Register(per_reader())),
       lock_resumed(prometheus::BuildCounter()
                        .Name("ef45gw_reader_lock_resumed_total")
                        .Help("Times a reader's recorded lock was resumed (after a restart or a "
                              "take-over) instead of taking a new one.")
-                       .Register(r)),
+                       .Register(per_reader())),
       poll_lateness(prometheus::BuildHistogram()
                         .Name("ef45gw_poll_lateness_seconds")
                         .Help("How late polls start against their schedule, by kind (all readers).")
@@ -87,7 +95,7 @@ PollMetrics::PollMetrics(prometheus::Registry& r)
                              .Name("ef45gw_events_quarantined_total")
                              .Help("Reader entries stored sanitised, stripped or as a gap event "
                                    "because they could not be stored as they came, by reason.")
-                             .Register(r)),
+                             .Register(per_reader())),
       lag(event_lag.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5,
                                                                     10, 30, 60, 300})) {
   for (std::size_t i = 0; i < kKinds.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -14,9 +15,15 @@
 
 namespace gw::metrics {
 
+class Registry;
+
 /// Families of the pollers (one set per process). Per-reader series are made by ReaderMetrics.
 struct PollMetrics {
+  /// Every family in `registry`.
   explicit PollMetrics(prometheus::Registry& registry);
+  /// The families with a series per reader each in a shard of their own (Registry::Shard), so
+  /// that a scrape copies one of them at a time; the others in registry.get().
+  explicit PollMetrics(Registry& registry);
 
   prometheus::Family<prometheus::Gauge>& reader_up;
   prometheus::Family<prometheus::Gauge>& reader_state;
@@ -39,6 +46,10 @@ struct PollMetrics {
   /// together. A histogram per reader was 55 of a reader's ~80 series (/metrics ~8 MB at 1,000
   /// readers); the reader's own figure is ef45gw_poll_last_duration_seconds.
   std::array<prometheus::Histogram*, 5> poll_durations{};
+
+ private:
+  PollMetrics(prometheus::Registry& fleet_wide,
+              const std::function<prometheus::Registry&()>& per_reader);
 };
 
 /// Counts `n` reader entries stored sanitised, stripped or as a gap instead of as they came

@@ -174,14 +174,20 @@ asio::awaitable<void> Turn(Ctx ctx, const std::shared_ptr<Reconciler>& r,
 }
 
 /// One reader's reconciler until it is stopped or its reader is no longer polled here.
+/// `first_turn_in`: when many reconcilers start at once, each waits its turn (see
+/// StartSpacing).
 asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
-                                    std::shared_ptr<Reconciler> r,
-                                    std::function<void()> notify_all) {
+                                    std::shared_ptr<Reconciler> r, std::function<void()> notify_all,
+                                    Clock::duration first_turn_in) {
   Schedule s;
-  auto now = Clock::now();
-  s.next_full = s.next_inventory = s.retry_at = now;
   if (ctx.metrics) ctx.metrics->SetCounts(r->id, 0, 0, 0);
   if (ctx.metrics) ctx.metrics->SetUnknown(r->id, 0);
+  if (first_turn_in > Clock::duration::zero() && !r->stop) {
+    r->timer.expires_after(first_turn_in);  // Stop() and a change of users cut it short
+    co_await r->timer.async_wait(kTuple);
+  }
+  auto now = Clock::now();
+  s.next_full = s.next_inventory = s.retry_at = now;
   while (!r->stop) {
     auto worker = workers.Find(r->id);
     if (!worker) break;
@@ -209,6 +215,11 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
 }
 
 }  // namespace
+
+Clock::duration StartSpacing(std::size_t starting) {
+  if (starting <= 1) return Clock::duration::zero();
+  return std::min<Clock::duration>(kStartSpacing, kStartSpread / starting);
+}
 
 SyncManager::SyncManager(asio::any_io_executor executor, store::Database& db,
                          poll::WorkerSet& workers, SyncOptions options, SyncMetrics* metrics)
@@ -260,8 +271,12 @@ asio::awaitable<void> SyncManager::Supervise() {
         start.push_back(r);
       }
     }
+    const auto spacing = StartSpacing(start.size());
+    Clock::duration first_turn_in{0};
     for (auto& r : start) {
-      auto task = RunReconciler(ctx, workers_, r, [this] { NotifyUsersChanged(); });
+      auto task = RunReconciler(
+          ctx, workers_, r, [this] { NotifyUsersChanged(); }, first_turn_in);
+      first_turn_in += spacing;
       asio::co_spawn(r->strand, std::move(task),
                      [r, running = running_](const std::exception_ptr& e) {
                        r->done = true;

@@ -45,6 +45,15 @@ struct SyncOptions {
   std::chrono::milliseconds unknown_grace{10000};
 };
 
+/// Reconcilers started together (the whole fleet at start-up, a SIGHUP adding many readers)
+/// take their first turns this far apart, and all within kStartSpread: at 1,000 readers, all
+/// first rounds at once queued ~10,000 queries on the sync pool and held every round's buffers
+/// together, the start-up's memory peak (issue 18). Later turns keep that spread.
+inline constexpr std::chrono::milliseconds kStartSpacing{5};
+inline constexpr std::chrono::milliseconds kStartSpread{10000};
+/// The delay between two of `starting` reconcilers started together (zero for one).
+std::chrono::steady_clock::duration StartSpacing(std::size_t starting);
+
 /// One reader's sync status for the API.
 struct ReaderSyncStatus {
   std::string device_id;

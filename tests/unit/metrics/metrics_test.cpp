@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <vector>
 
 #include "common/version.hpp"
 #include "metrics/gateway_metrics.hpp"
+#include "metrics/poll_metrics.hpp"
 #include "support/wait.hpp"
 
 namespace gw::metrics {
@@ -73,6 +76,27 @@ TEST(Metrics, ExpositionPassesPromtool) {
   std::string report((std::istreambuf_iterator<char>(out)), {});
   EXPECT_EQ(rc, 0) << report;
   std::remove(path.c_str());
+}
+
+// The per-reader families live in shards of their own (issue 18: a scrape copies one registry at
+// a time); the exposition is the same: each family once, with every reader's series, and the
+// fleet-wide families beside them.
+TEST(PollMetrics, ShardedFamiliesAppearOnceWithEveryReadersSeries) {
+  Registry registry;
+  PollMetrics families(registry);
+  std::vector<std::unique_ptr<ReaderMetrics>> readers;
+  for (int i = 0; i < 3; ++i) {
+    readers.push_back(std::make_unique<ReaderMetrics>(families, "r" + std::to_string(i)));
+    readers.back()->SetCursor(10 + i);
+    readers.back()->ObservePoll(1, 0.01);
+  }
+  auto text = registry.Serialize();
+  EXPECT_EQ(Lines(text, "# TYPE ef45gw_log_cursor gauge"), 1) << text;
+  EXPECT_EQ(Lines(text, "ef45gw_log_cursor{"), 3) << text;
+  EXPECT_NE(text.find("ef45gw_log_cursor{reader=\"r2\"} 12"), std::string::npos) << text;
+  EXPECT_EQ(Lines(text, "# TYPE ef45gw_poll_duration_seconds histogram"), 1) << text;
+  readers.pop_back();  // a reader removed: its series go with it
+  EXPECT_EQ(Lines(registry.Serialize(), "ef45gw_log_cursor{"), 2);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sync/status.hpp"
+#include "sync/sync_manager.hpp"
 
 namespace gw::sync {
 namespace {
@@ -203,6 +204,24 @@ TEST(SyncPlan, EveryReaderIsInItsOwnGroup) {
   EXPECT_FALSE(InScope({OwnGroup("r1")}, other));
   EXPECT_TRUE(InScope({"lobby"}, lobby));
   EXPECT_TRUE(InScope({}, other));
+}
+
+}  // namespace
+}  // namespace gw::sync
+
+namespace gw::sync {
+namespace {
+
+// Reconcilers started together take their first turns spread out (issue 18: the whole fleet's
+// first rounds at once were the start-up's memory peak), 5 ms apart and within 10 s in all.
+TEST(StartSpacing, SpreadsFirstTurnsWithinTheirWindow) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(StartSpacing(0), std::chrono::steady_clock::duration::zero());
+  EXPECT_EQ(StartSpacing(1), std::chrono::steady_clock::duration::zero());
+  EXPECT_EQ(StartSpacing(2), milliseconds(5));
+  EXPECT_EQ(StartSpacing(1000), milliseconds(5));
+  EXPECT_EQ(StartSpacing(5000), milliseconds(2));
+  EXPECT_LE(StartSpacing(5000) * 5000, kStartSpread);
 }
 
 }  // namespace
