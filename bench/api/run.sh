@@ -17,6 +17,8 @@
 #   OTHERS_CPUS (e.g. 1: pin PostgreSQL and ef45-sim to these CPUs for the wrk part, so CPU 0
 #   is the gateway's alone; default: unpinned),
 #   DB_POOL (database.pool_size of the gateway; default: the gateway's default),
+#   ONLY (wrk part: the endpoints to run, by name: oldest recent middle device device_middle
+#   random devices [page1 page1000]; default: all),
 #   PERF=1 (profile the gateway with perf during each measured run and print its top symbols;
 #   costs throughput, so do not take figures from such a run),
 #   EF45GW_BENCH_TOKEN (if set: the gateway gets it as a read token and every request sends
@@ -272,7 +274,9 @@ LUA
     "$(events_sql "$middle")"
     "$devices_sql"
   )
+  names=(oldest recent middle device device_middle random devices)
   if [ "${PAGE_SIZES:-0}" = 1 ]; then
+    names+=(page1 page1000)
     # Per-request vs per-event cost of the listing: the same query with 1 and 1,000 rows.
     endpoints+=("/api/v1/events?limit=1&after=$middle" "/api/v1/events?limit=1000&after=$middle")
     sqls+=("$(events_sql "$middle" | sed 's/LIMIT 100/LIMIT 1/')"
@@ -283,6 +287,7 @@ LUA
   printf "%-50s %7s %7s %7s %7s %6s %6s %6s %6s %8s %6s %7s\n" endpoint "req/s" "p50 ms" "p90 ms" "p99 ms" errors "gw CPU" "pg CPU" "all" "req/gw-s" "pg ms" "KB/resp"
   for i in "${!endpoints[@]}"; do
     ep=${endpoints[$i]}
+    [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" ${names[$i]} "* ]] || continue
     pg_ms=$(pg_exec_ms "${sqls[$i]}")
     script=()
     path=$ep

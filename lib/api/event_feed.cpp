@@ -5,8 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 
 #include "api/event_json.hpp"
 #include "common/log.hpp"
@@ -86,42 +84,48 @@ asio::awaitable<void> EventFeed::Loop() {
   }
 }
 
+std::size_t EventFeed::Cost(const Entry& e) {
+  if (!e.frame.empty()) return e.frame.size() + kEntryOverhead;
+  const auto& r = e.row;
+  auto opt = [](const std::optional<std::string>& s) { return s ? s->size() : 0; };
+  // The frame is the row's text plus ~420 bytes of field names, numbers and times.
+  return 420 + r.device_id.size() + r.event_key.size() + r.payload.size() + opt(r.encounter_id) +
+         opt(r.event_type) + opt(r.info) + opt(r.additional_data) + opt(r.user_uuid) +
+         kEntryOverhead;
+}
+
+void EventFeed::Render(Entry& e) const {
+  if (!e.frame.empty()) return;
+  const auto before = Cost(e);
+  e.frame.reserve(Cost(e) - kEntryOverhead + 64);
+  AppendSseFrame(e.frame, e.row);
+  e.frame.shrink_to_fit();
+  auto [begin, size] = SseFrameData(e.frame);
+  e.data_begin = static_cast<std::uint32_t>(begin);
+  e.data_size = static_cast<std::uint32_t>(size);
+  // Read() filters on the fields store::Matches reads only; the rest is in the frame now.
+  auto& r = e.row;
+  r.payload = std::string();
+  r.encounter_id.reset();
+  r.event_type.reset();
+  r.info.reset();
+  r.additional_data.reset();
+  bytes_ = bytes_ - before + Cost(e);
+}
+
 void EventFeed::Append(std::vector<store::EventRow> rows) {
-  std::vector<Entry> rendered;
-  rendered.reserve(rows.size());
+  std::lock_guard lock(mutex_);
   for (auto& row : rows) {
     Entry e;
-    e.frame = SseFrame(row);
-    e.frame.shrink_to_fit();
-    auto [begin, size] = SseFrameData(e.frame);
-    e.data_begin = static_cast<std::uint32_t>(begin);
-    e.data_size = static_cast<std::uint32_t>(size);
-    // Read() filters on these fields only (store::Matches); the rest is in the frame already.
-    // The key tells an enrichment (revision > 1) which older entry it replaces.
-    e.row.seq = row.seq;
-    e.row.revision = row.revision;
-    e.row.device_id = std::move(row.device_id);
-    if (row.revision > 1) e.row.event_key = std::move(row.event_key);
-    e.row.kind = row.kind;
-    e.row.user_uuid = std::move(row.user_uuid);
-    e.row.device_time = row.device_time;
-    e.row.received_at = row.received_at;
-    rendered.push_back(std::move(e));
-  }
-  std::lock_guard lock(mutex_);
-  for (auto& e : rendered) {
+    e.row = std::move(row);
     tail_ = e.row.seq;
     auto& last = last_seq_[e.row.device_id];
     last = std::max(last, e.row.seq);
     if (e.row.revision > 1) {
       // An enrichment: the event left its older seq. Its older revision is usually recent.
-      // (An entry with revision 1 kept no key: compare against the rendered frame's key.)
-      const std::string key_field =
-          "\"key\":" + boost::json::serialize(boost::json::value(e.row.event_key)) + ",";
       for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
-        if (it->moved || it->row.device_id != e.row.device_id) continue;
-        if (std::string_view(it->frame).substr(it->data_begin, it->data_size).find(key_field) !=
-            std::string_view::npos) {
+        if (!it->moved && it->row.event_key == e.row.event_key &&
+            it->row.device_id == e.row.device_id) {
           it->moved = true;
           break;
         }
@@ -133,7 +137,7 @@ void EventFeed::Append(std::vector<store::EventRow> rows) {
   DropOldest();
 }
 
-void EventFeed::DropOldest() {
+void EventFeed::DropOldest() const {
   while (!entries_.empty() && (entries_.size() > capacity_ || bytes_ > max_bytes_)) {
     base_ = entries_.front().row.seq;
     bytes_ -= Cost(entries_.front());
@@ -154,10 +158,12 @@ EventFeed::ReadResult EventFeed::Read(const store::EventQuery& query, std::int64
   for (; it != entries_.end() && out.events < max; ++it) {
     out.next = it->row.seq;
     if (!store::Matches(query, it->row)) continue;
+    Render(*it);
     out.frames += it->frame;
     ++out.events;
   }
   if (it == entries_.end()) out.next = std::max(out.next, tail_);
+  DropOldest();  // the frames rendered may have grown the window over its bound
   return out;
 }
 
@@ -165,13 +171,18 @@ std::optional<std::string> EventFeed::Page(const store::EventQuery& query) const
   const auto limit = static_cast<std::size_t>(std::clamp(query.limit, 1, store::kMaxEventPage));
   std::lock_guard lock(mutex_);
   if (!started_ || query.after < base_ || commits_.generation() != synced_) return std::nullopt;
-  std::string body = "{\"items\":[";
+  std::string body;
+  // Room for `limit` frames of the window's average size: one allocation for most pages.
+  body.reserve(32 + std::min(limit, entries_.size()) *
+                        (bytes_ / std::max<std::size_t>(1, entries_.size())));
+  body += "{\"items\":[";
   std::int64_t next = query.after;
   std::size_t n = 0;
   auto it = std::upper_bound(entries_.begin(), entries_.end(), query.after,
                              [](std::int64_t seq, const Entry& e) { return seq < e.row.seq; });
   for (; it != entries_.end() && n < limit; ++it) {
     if (it->moved || !store::Matches(query, it->row)) continue;
+    Render(*it);
     if (n++ > 0) body += ',';
     body.append(it->frame, it->data_begin, it->data_size);
     next = it->row.seq;
@@ -179,6 +190,7 @@ std::optional<std::string> EventFeed::Page(const store::EventQuery& query) const
   body += "],\"next\":";
   body += std::to_string(next);
   body += '}';
+  DropOldest();  // as in Read
   return body;
 }
 

@@ -27,10 +27,11 @@ namespace gw::api {
 /// commits/s that is ~2,000 queries/s and the database's CPU, and the streams fall behind
 /// (bench/api). The feed runs one query per commit (pages until caught up) and keeps the last
 /// `capacity` events and at most `max_bytes` of them (whichever bound is reached first drops
-/// the oldest), each rendered once as its SSE frame; streams copy frames out of it. A stream
-/// whose cursor is older than the window reads PostgreSQL itself until it catches up. At start
-/// the window is filled with the newest kPreload events. Events committed by another gateway
-/// instance arrive at the next poll (at most 1 s).
+/// the oldest), each rendered once as its SSE frame when first asked for (a stream or a page
+/// reaching it: with nobody asking, no event is rendered); streams copy frames out of it, pages
+/// the JSON inside the frames. A stream whose cursor is older than the window reads PostgreSQL
+/// itself until it catches up. At start the window is filled with the newest kPreload events.
+/// Events committed by another gateway instance arrive at the next poll (at most 1 s).
 ///
 /// Thread-safe: Read/Page/Wait from any executor; the loop runs on the executor given to Start.
 class EventFeed {
@@ -82,16 +83,20 @@ class EventFeed {
 
  private:
   struct Entry {
-    store::EventRow row;  ///< only what store::Matches reads (seq, device, kind, user, times)
-    std::string frame;
+    /// The whole row until rendered; then only what store::Matches reads (seq, device, kind,
+    /// user, times) and the key (an enrichment finds the entry it replaces by it).
+    store::EventRow row;
+    std::string frame;             ///< empty until rendered (Render)
     std::uint32_t data_begin = 0;  ///< the event's JSON in `frame` (after "data: ")
     std::uint32_t data_size = 0;
     bool moved = false;  ///< enriched since: PostgreSQL has it at a newer seq
   };
-  static std::size_t Cost(const Entry& e) { return e.frame.size() + kEntryOverhead; }
+  /// Memory an entry holds: its frame once rendered; before, its row's text (about as large).
+  static std::size_t Cost(const Entry& e);
   boost::asio::awaitable<void> Loop();
   void Append(std::vector<store::EventRow> rows);
-  void DropOldest();  // under mutex_
+  void DropOldest() const;      // under mutex_ (also after renderings grew the window)
+  void Render(Entry& e) const;  // under mutex_: the frame, once
 
   store::Database& db_;
   CommitSignal& commits_;
@@ -101,12 +106,12 @@ class EventFeed {
   mutable std::mutex mutex_;
   bool started_ = false;  // `base_` known
   bool stopping_ = false;
-  std::uint64_t synced_ = 0;  // the CommitSignal generation the last complete read began at
-  std::size_t bytes_ = 0;     // sum of Cost() over entries_
+  std::uint64_t synced_ = 0;       // the CommitSignal generation the last complete read began at
+  mutable std::size_t bytes_ = 0;  // sum of Cost() over entries_
   std::unordered_map<std::string, std::int64_t> last_seq_;  // per device
-  std::int64_t base_ = 0;  // every event with seq > base_ is in entries_ (up to tail)
-  std::int64_t tail_ = 0;  // the newest seq read
-  std::deque<Entry> entries_;
+  mutable std::int64_t base_ = 0;      // every event with seq > base_ is in entries_ (up to tail)
+  std::int64_t tail_ = 0;              // the newest seq read
+  mutable std::deque<Entry> entries_;  // rendered lazily by the const readers, under mutex_
 };
 
 }  // namespace gw::api
