@@ -60,7 +60,7 @@ const std::vector<std::string>& Payloads() {
       "{\"a\": \"unterminated}",
       "\n {\"a\":\n[ 1 ,\t2 ] }\r\n",
       "{\"dup\": 1, \"dup\": 2}",
-      std::string("{\"nul\": \"a\0b\"}", 16),
+      std::string("{\"nul\": \"a\0b\"}", 14),
   };
   return kPayloads;
 }
