@@ -115,6 +115,7 @@ void EventFeed::Render(Entry& e) const {
 
 void EventFeed::Append(std::vector<store::EventRow> rows) {
   std::lock_guard lock(mutex_);
+  const bool streaming = std::chrono::steady_clock::now() - last_read_ < kStreamingWindow;
   for (auto& row : rows) {
     Entry e;
     e.row = std::move(row);
@@ -133,6 +134,10 @@ void EventFeed::Append(std::vector<store::EventRow> rows) {
     }
     bytes_ += Cost(e);
     entries_.push_back(std::move(e));
+    // With streams reading, every event is asked for at once: render it here, before they wake,
+    // not in the first stream's Read while the others wait for the lock (bench/api SSE p99 17
+    // vs 51 ms at 64 streams).
+    if (streaming) Render(entries_.back());
   }
   DropOldest();
 }
@@ -149,6 +154,7 @@ EventFeed::ReadResult EventFeed::Read(const store::EventQuery& query, std::int64
                                       std::size_t max) const {
   ReadResult out;
   std::lock_guard lock(mutex_);
+  last_read_ = std::chrono::steady_clock::now();
   if (!started_ || after < base_) return out;
   out.covered = true;
   out.next = std::max(after, base_);

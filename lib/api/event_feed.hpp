@@ -27,8 +27,9 @@ namespace gw::api {
 /// commits/s that is ~2,000 queries/s and the database's CPU, and the streams fall behind
 /// (bench/api). The feed runs one query per commit (pages until caught up) and keeps the last
 /// `capacity` events and at most `max_bytes` of them (whichever bound is reached first drops
-/// the oldest), each rendered once as its SSE frame when first asked for (a stream or a page
-/// reaching it: with nobody asking, no event is rendered); streams copy frames out of it, pages
+/// the oldest), each rendered once as its SSE frame: on arrival while streams are reading,
+/// otherwise when first asked for (a page, or a stream reaching it: with nobody asking, no event
+/// is rendered); streams copy frames out of it, pages
 /// the JSON inside the frames. A stream whose cursor is older than the window reads PostgreSQL
 /// itself until it catches up. At start the window is filled with the newest kPreload events.
 /// Events committed by another gateway instance arrive at the next poll (at most 1 s).
@@ -112,6 +113,9 @@ class EventFeed {
   mutable std::int64_t base_ = 0;      // every event with seq > base_ is in entries_ (up to tail)
   std::int64_t tail_ = 0;              // the newest seq read
   mutable std::deque<Entry> entries_;  // rendered lazily by the const readers, under mutex_
+  /// The last stream Read: within kStreamingWindow of it, Append renders at once.
+  mutable std::chrono::steady_clock::time_point last_read_{};
+  static constexpr auto kStreamingWindow = std::chrono::seconds(5);
 };
 
 }  // namespace gw::api
