@@ -119,6 +119,8 @@ sim_generated() {  # events the readers have generated so far (recognitions + do
 
 # --- gateway configuration, migrate, seed ---
 api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Every subscriber and wrk connection comes from 127.0.0.1: room for all of them and a few more.
+conns=$((SUBSCRIBERS + 32))
 {
   echo "log: { level: warn }"
   echo "database: { dsn: \"$dsn\"${DB_POOL:+, pool_size: $DB_POOL} }"
@@ -126,9 +128,9 @@ api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0))
   echo "security: { data_keys_file: \"$work/data.keys\" }"
   if [ -n "${EF45GW_BENCH_TOKEN:-}" ]; then
     sha=$(printf %s "$EF45GW_BENCH_TOKEN" | sha256sum | cut -d' ' -f1)
-    echo "api: { listen: \"127.0.0.1:$api_port\", tokens: [ { name: bench, role: read, sha256: $sha } ] }"
+    echo "api: { listen: \"127.0.0.1:$api_port\", max_connections_per_ip: $conns, tokens: [ { name: bench, role: read, sha256: $sha } ] }"
   else
-    echo "api: { listen: \"127.0.0.1:$api_port\" }"
+    echo "api: { listen: \"127.0.0.1:$api_port\", max_connections_per_ip: $conns }"
   fi
   echo "readers:"
   jq -r '.readers[] | "  - { id: sim-\((1000 + .index) | tostring | .[1:]), host: 127.0.0.1, port: \(.port) }"' "$work/sim.json"
