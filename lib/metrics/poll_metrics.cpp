@@ -18,6 +18,12 @@ const prometheus::Histogram::BucketBoundaries& PollBuckets() {
   return kBuckets;
 }
 
+const prometheus::Histogram::BucketBoundaries& LatenessBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                   0.2,   0.5,  1,     2,    5};
+  return kBuckets;
+}
+
 }  // namespace
 
 PollMetrics::PollMetrics(prometheus::Registry& registry)
@@ -100,6 +106,7 @@ PollMetrics::PollMetrics(prometheus::Registry& r,
                                                                     10, 30, 60, 300})) {
   for (std::size_t i = 0; i < kKinds.size(); ++i) {
     poll_durations[i] = &poll_duration.Add({{"kind", kKinds[i]}}, PollBuckets());
+    poll_lateness_by_kind[i] = &poll_lateness.Add({{"kind", kKinds[i]}}, LatenessBuckets());
   }
 }
 
@@ -216,10 +223,7 @@ void CountQuarantined(PollMetrics& f, const std::string& reader, std::string_vie
 
 void ReaderMetrics::ObserveLateness(std::size_t kind, double seconds) {
   if (kind >= kKinds.size()) return;
-  // Shared by all readers: one series per kind, created once.
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                   0.2,   0.5,  1,     2,    5};
-  f_.poll_lateness.Add({{"kind", kKinds[kind]}}, kBuckets).Observe(seconds);
+  f_.poll_lateness_by_kind[kind]->Observe(seconds);  // shared by all readers: one per kind
 }
 
 }  // namespace gw::metrics
