@@ -1,5 +1,6 @@
 #include "poll/convert.hpp"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -137,6 +138,24 @@ store::Event GapEvent(std::int64_t log_epoch, std::int64_t from, std::int64_t to
   e.payload = boost::json::serialize(boost::json::object{
       {"log_epoch", log_epoch}, {"from_log_id", from}, {"to_log_id", to}, {"reason", reason}});
   return e;
+}
+
+bool EndBeforeUnmatched(store::DeviceBatch& batch, std::int64_t max_log_id) {
+  std::optional<std::int64_t> stop;
+  for (const auto& e : batch.events) {
+    if (e.source == store::EventSource::kLog && e.kind == store::EventKind::kRecognition &&
+        e.device_log_id && *e.device_log_id > max_log_id) {
+      stop = std::min(stop.value_or(*e.device_log_id), *e.device_log_id);
+    }
+  }
+  if (!stop) return true;
+  // (Only the page's events are in the batch yet: the items' come after.)
+  std::erase_if(batch.events, [&](const store::Event& e) {
+    return e.device_log_id && *e.device_log_id >= *stop;
+  });
+  // Ids below it that the page did not have are holes: the page was not full.
+  if (batch.cursor) batch.cursor->last_log_id = *stop - 1;
+  return false;
 }
 
 }  // namespace gw::poll

@@ -32,4 +32,10 @@ store::Event DeviceEvent(std::string what, std::string natural_key, std::string 
 store::Event GapEvent(std::int64_t log_epoch, std::int64_t from, std::int64_t to,
                       std::string reason, Micros at);
 
+/// A page of logs read after a match-data GET (the batch holds only the page's events): drops
+/// the entries from the first recognition past `max_log_id` (the GET's newest item) on, as
+/// that recognition's item may have come after the GET, and ends the cursor before it. Returns
+/// true when there was none: the page then holds all the reader had up to its newest id.
+bool EndBeforeUnmatched(store::DeviceBatch& batch, std::int64_t max_log_id);
+
 }  // namespace gw::poll

@@ -529,7 +529,7 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::FetchLogs(std::int64_t up_t
     full_page = last >= max;
     if (cursor.last_log_id < narrowed_until) continue;
     span = page;
-    if (kind == PollKind::kLogs) break;  // one page per logs poll: fairness
+    break;  // one page per call: fairness (a backlog pages on in the logs poll)
   }
   if (cursor != cursor_) batch.cursor = cursor;
   co_return std::nullopt;
@@ -572,23 +572,44 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::
   // the reader creates both at once and only we delete items.) Ids far beyond the cursor (a
   // backlog) are left to the logs poll, which pages fairly.
   const store::Cursor from = batch.cursor.value_or(cursor_);
+  bool logs_polled = false;  // this page of logs is what the logs poll would have read now
   if (max_log_id > from.last_log_id && max_log_id - from.last_log_id <= reader_.polling.logs_page) {
     bool full = false;
-    if (auto failure = co_await FetchLogs(max_log_id, PollKind::kMatch, batch, full)) {
+    if (kind == PollKind::kMatch) {
+      // The same request as the logs poll's (the page from the cursor), so that poll need not
+      // come: at one recognition a second, a third of the logs requests and the match-data
+      // GET that follows each (issue 18). Entries past the items' ids were written after the
+      // GET above: a recognition among them may have an item that reply did not have, so the
+      // page ends before the first of those, and the logs poll (logs first, then match-data)
+      // takes it from there.
+      if (auto failure = co_await FetchLogs(from.last_log_id + reader_.polling.logs_page,
+                                            PollKind::kMatch, batch, full)) {
+        co_return failure;
+      }
+      logs_polled = !full && EndBeforeUnmatched(batch, max_log_id);
+    } else if (auto failure = co_await FetchLogs(max_log_id, kind, batch, full)) {
       co_return failure;
     }
   }
-  for (const auto& item : items->items) {
+  // Only the encounter ids are kept through the commit: a parsed item is ~1.6 KB, and after a
+  // start-up every reader's backlog of them waited on the database at once (issue 18: 20 MB of
+  // the peak at 1,000 readers).
+  std::vector<std::string> encounters;
+  encounters.reserve(items->items.size());
+  for (auto& item : items->items) {
     batch.events.push_back(FromMatch(item, from.log_epoch, received));
+    encounters.push_back(std::move(item.encounter_id));
   }
+  std::vector<ef45::MatchData>().swap(items->items);
   auto cursor = batch.cursor;
   if (auto failure = co_await Commit(std::move(batch), kind)) co_return failure;
   if (cursor) cursor_ = *cursor;
+  if (logs_polled) PostponeLogsPoll();
   // Committed: only now may the reader forget them.
   std::uint64_t deleted = 0;
   Outcome outcome;
-  for (const auto& item : items->items) {
-    auto r = co_await client_->DeleteMatchData(item.encounter_id);
+  for (const auto& encounter_id : encounters) {
+    auto r = co_await client_->DeleteMatchData(encounter_id);
     if (r) {
       ++deleted;
       continue;
@@ -602,8 +623,20 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.match_deleted += deleted;
   snapshot_.cursor = cursor_;
-  if (metrics_) metrics_->SetCursor(static_cast<double>(cursor_.last_log_id));
+  if (metrics_) {
+    metrics_->SetCursor(static_cast<double>(cursor_.last_log_id));
+    // The backlog moves here too while the logs poll waits (PostponeLogsPoll).
+    if (snapshot_.backlog) metrics_->SetBacklog(static_cast<double>(*snapshot_.backlog));
+  }
   co_return outcome;
+}
+
+void DeviceWorker::PostponeLogsPoll() {
+  // Not past a due reset check: the idle logs poll makes it (see PollLogs).
+  const auto now = SteadyClock::now();
+  if (suspect_newest_ || now - reset_checked_ >= kIdleResetChecks * reader_.polling.logs) return;
+  auto& due = due_[static_cast<std::size_t>(PollKind::kLogs)];
+  due = std::max(due, now + Interval(PollKind::kLogs));
 }
 
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CheckLogReset(PollKind kind,

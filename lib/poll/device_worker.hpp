@@ -184,6 +184,8 @@ class DeviceWorker {
   /// Reads the reader's newest log id (into `newest`, if given); a newest id below the cursor
   /// starts a new log epoch.
   boost::asio::awaitable<Outcome> CheckLogReset(PollKind kind, std::int64_t* newest);
+  /// The match poll read the logs poll's page: the logs poll is due an interval from now.
+  void PostponeLogsPoll();
 
   Failure FromReply(PollKind kind, const ef45::Error& error) const;
   void Record(PollKind kind, const Outcome& outcome, std::chrono::steady_clock::duration took);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <string>
 
 namespace gw::poll {
@@ -36,6 +37,48 @@ TEST(Convert, AMatchDataItemNeverCarriesItsImagesOrTemplates) {
   item.faces[0].feature = kImage;
   auto e = FromMatch(item, 0, Micros(std::chrono::microseconds(1)));
   EXPECT_EQ(e.payload.find("QQQQ"), std::string::npos) << e.payload;
+}
+
+// The match poll reads the logs poll's page after its match-data GET (issue 18). A
+// recognition past the GET's newest item may have an item the GET did not have: stored now it
+// would commit without it (and be revised when its item comes), so the page ends before it.
+store::DeviceBatch PageOf(std::initializer_list<std::pair<std::int64_t, const char*>> entries) {
+  store::DeviceBatch batch;
+  for (const auto& [id, type] : entries) {
+    ef45::LogEntry entry;
+    entry.id = id;
+    entry.event_type = type;
+    entry.timestamp = "2026-12-03T10:00:00Z";
+    batch.events.push_back(FromLog(entry, 0, Micros(std::chrono::microseconds(1))));
+  }
+  batch.cursor = store::Cursor{entries.size() ? std::prev(entries.end())->first : 0, 0};
+  return batch;
+}
+
+TEST(Convert, APageOfLogsEndsBeforeARecognitionPastTheItemsOfTheMatchDataGet) {
+  auto batch = PageOf({{11, "Recognition"}, {12, "UserData"}, {14, "Recognition"}, {15, "Door"}});
+  EXPECT_FALSE(EndBeforeUnmatched(batch, 11));
+  ASSERT_EQ(batch.events.size(), 2u);
+  EXPECT_EQ(batch.events[0].device_log_id, 11);
+  EXPECT_EQ(batch.events[1].device_log_id, 12);
+  ASSERT_TRUE(batch.cursor);
+  EXPECT_EQ(batch.cursor->last_log_id, 13) << "the next page starts at the recognition";
+}
+
+TEST(Convert, APageOfLogsWithNoRecognitionPastTheItemsIsKeptWhole) {
+  auto batch = PageOf({{11, "Recognition"}, {12, "Recognition"}, {13, "UserData"}, {15, "Door"}});
+  EXPECT_TRUE(EndBeforeUnmatched(batch, 12));
+  EXPECT_EQ(batch.events.size(), 4u);
+  ASSERT_TRUE(batch.cursor);
+  EXPECT_EQ(batch.cursor->last_log_id, 15);
+}
+
+TEST(Convert, APageOfLogsStartingWithAnUnmatchedRecognitionKeepsNothing) {
+  auto batch = PageOf({{21, "Recognition"}, {22, "Door"}});
+  EXPECT_FALSE(EndBeforeUnmatched(batch, 20));
+  EXPECT_TRUE(batch.events.empty());
+  ASSERT_TRUE(batch.cursor);
+  EXPECT_EQ(batch.cursor->last_log_id, 20);
 }
 
 }  // namespace
