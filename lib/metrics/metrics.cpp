@@ -84,22 +84,24 @@ void Registry::AddCollectable(std::shared_ptr<prometheus::Collectable> collectab
   collectables_.push_back(std::move(collectable));
 }
 
-prometheus::Registry& Registry::Shard() {
+void Registry::AddTextWriter(std::shared_ptr<const TextWriter> writer) {
   std::lock_guard lock(mutex_);
-  return *shards_.emplace_back(std::make_unique<prometheus::Registry>());
+  writers_.push_back(std::move(writer));
 }
 
 std::string Registry::Serialize() const {
-  // One registry's copies at a time, written out and freed before the next (see Shard).
   std::ostringstream out;
   const prometheus::TextSerializer serializer;
   serializer.Serialize(out, registry_->Collect());
+  std::vector<std::shared_ptr<const TextWriter>> writers;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& shard : shards_) serializer.Serialize(out, shard->Collect());
+    writers = writers_;
   }
   for (const auto& c : collectables_) serializer.Serialize(out, c->Collect());
-  return std::move(out).str();
+  std::string text = std::move(out).str();
+  for (const auto& w : writers) w->Write(text);
+  return text;
 }
 
 prometheus::MetricFamily SingleSample(std::string name, std::string help,

@@ -1,5 +1,14 @@
 #include "metrics/poll_metrics.hpp"
 
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <initializer_list>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
 #include "metrics/metrics.hpp"
 
 namespace gw::metrics {
@@ -24,201 +33,314 @@ const prometheus::Histogram::BucketBoundaries& LatenessBuckets() {
   return kBuckets;
 }
 
-}  // namespace
+void Add(std::atomic<double>& a, double n) { a.fetch_add(n, std::memory_order_relaxed); }
+void Store(std::atomic<double>& a, double v) { a.store(v, std::memory_order_relaxed); }
+double Load(const std::atomic<double>& a) { return a.load(std::memory_order_relaxed); }
 
-PollMetrics::PollMetrics(prometheus::Registry& registry)
-    : PollMetrics(registry, [&registry]() -> prometheus::Registry& { return registry; }) {}
+// ---- the text format (0.0.4), as prometheus-cpp's TextSerializer writes it ----
 
-PollMetrics::PollMetrics(Registry& registry)
-    : PollMetrics(registry.get(),
-                  [&registry]() -> prometheus::Registry& { return registry.Shard(); }) {}
-
-PollMetrics::PollMetrics(prometheus::Registry& r,
-                         const std::function<prometheus::Registry&()>& per_reader)
-    : reader_up(prometheus::BuildGauge()
-                    .Name("ef45gw_reader_up")
-                    .Help("1 when the reader is polled successfully (state up or degraded).")
-                    .Register(per_reader())),
-      reader_state(prometheus::BuildGauge()
-                       .Name("ef45gw_reader_state")
-                       .Help("1 for the reader's current state (up, degraded, down), reason, and "
-                             "who holds its session lock (gateway, other_client, none, unknown).")
-                       .Register(per_reader())),
-      last_success(prometheus::BuildGauge()
-                       .Name("ef45gw_reader_last_success_timestamp_seconds")
-                       .Help("Unix time of the reader's last successful poll.")
-                       .Register(per_reader())),
-      clock_skew(prometheus::BuildGauge()
-                     .Name("ef45gw_reader_clock_skew_seconds")
-                     .Help("Reader clock minus gateway clock, from the reader's Date header.")
-                     .Register(per_reader())),
-      poll_duration(prometheus::BuildHistogram()
-                        .Name("ef45gw_poll_duration_seconds")
-                        .Help("Duration of one poll, by kind (all readers together).")
-                        .Register(r)),
-      poll_last_duration(prometheus::BuildGauge()
-                             .Name("ef45gw_poll_last_duration_seconds")
-                             .Help("Duration of the reader's last poll of each kind.")
-                             .Register(per_reader())),
-      poll_errors(prometheus::BuildCounter()
-                      .Name("ef45gw_poll_errors_total")
-                      .Help("Failed polls by reader, kind and error class.")
-                      .Register(per_reader())),
-      events_ingested(prometheus::BuildCounter()
-                          .Name("ef45gw_events_ingested_total")
-                          .Help("Events committed to PostgreSQL, by reader and kind.")
-                          .Register(per_reader())),
-      event_lag(prometheus::BuildHistogram()
-                    .Name("ef45gw_event_lag_seconds")
-                    .Help("Reader event time to commit in PostgreSQL (includes clock skew).")
-                    .Register(r)),
-      log_backlog(prometheus::BuildGauge()
-                      .Name("ef45gw_log_backlog")
-                      .Help("Reader log entries not yet stored (reader's newest id - cursor).")
-                      .Register(per_reader())),
-      log_cursor(prometheus::BuildGauge()
-                     .Name("ef45gw_log_cursor")
-                     .Help("Newest reader log id stored (within the current log epoch).")
-                     .Register(per_reader())),
-      door(prometheus::BuildGauge()
-               .Name("ef45gw_door_status")
-               .Help("Raw door status fields of the reader (door_sensor, relay, tamper, rte).")
-               .Register(per_reader())),
-      log_resets(prometheus::BuildCounter()
-                     .Name("ef45gw_log_resets_total")
-                     .Help("Times a reader's log ids restarted (wipe, factory reset).")
-                     .Register(per_reader())),
-      lock_resumed(prometheus::BuildCounter()
-                       .Name("ef45gw_reader_lock_resumed_total")
-                       .Help("Times a reader's recorded lock was resumed (after a restart or a "
-                             "take-over) instead of taking a new one.")
-                       .Register(per_reader())),
-      poll_lateness(prometheus::BuildHistogram()
-                        .Name("ef45gw_poll_lateness_seconds")
-                        .Help("How late polls start against their schedule, by kind (all readers).")
-                        .Register(r)),
-      events_quarantined(prometheus::BuildCounter()
-                             .Name("ef45gw_events_quarantined_total")
-                             .Help("Reader entries stored sanitised, stripped or as a gap event "
-                                   "because they could not be stored as they came, by reason.")
-                             .Register(per_reader())),
-      lag(event_lag.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5,
-                                                                    10, 30, 60, 300})) {
-  for (std::size_t i = 0; i < kKinds.size(); ++i) {
-    poll_durations[i] = &poll_duration.Add({{"kind", kKinds[i]}}, PollBuckets());
-    poll_lateness_by_kind[i] = &poll_lateness.Add({{"kind", kKinds[i]}}, LatenessBuckets());
-  }
+void Family(std::string& out, std::string_view name, std::string_view help, std::string_view type) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
-ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
-    : f_(f),
-      reader_(std::move(reader)),
-      up_(&f.reader_up.Add({{"reader", reader_}})),
-      last_success_(&f.last_success.Add({{"reader", reader_}})),
-      clock_skew_(&f.clock_skew.Add({{"reader", reader_}})),
-      backlog_(&f.log_backlog.Add({{"reader", reader_}})),
-      cursor_(&f.log_cursor.Add({{"reader", reader_}})),
-      log_resets_(&f.log_resets.Add({{"reader", reader_}})),
-      lock_resumed_(&f.lock_resumed.Add({{"reader", reader_}})) {
-  for (std::size_t i = 0; i < kKinds.size(); ++i) {
-    last_durations_[i] = &f.poll_last_duration.Add({{"reader", reader_}, {"kind", kKinds[i]}});
-  }
-  for (std::size_t i = 0; i < kDoorFields.size(); ++i) {
-    door_[i] = &f.door.Add({{"reader", reader_}, {"field", kDoorFields[i]}});
-  }
-  // At 0 from the start: increase() cannot see a counter that is born at 1 (the alert on it).
-  for (const char* reason : kQuarantineReasons) {
-    f.events_quarantined.Add({{"reader", reader_}, {"reason", reason}});
-  }
-}
-
-ReaderMetrics::~ReaderMetrics() {
-  f_.reader_up.Remove(up_);
-  f_.last_success.Remove(last_success_);
-  f_.clock_skew.Remove(clock_skew_);
-  f_.log_backlog.Remove(backlog_);
-  f_.log_cursor.Remove(cursor_);
-  f_.log_resets.Remove(log_resets_);
-  f_.lock_resumed.Remove(lock_resumed_);
-  for (auto* g : last_durations_) f_.poll_last_duration.Remove(g);
-  for (auto* g : door_) f_.door.Remove(g);
-  for (auto& [k, c] : errors_) f_.poll_errors.Remove(c);
-  for (auto& [k, c] : ingested_) f_.events_ingested.Remove(c);
-  if (state_) f_.reader_state.Remove(state_);
-  for (const char* reason : kQuarantineReasons) {
-    prometheus::Labels labels{{"reader", reader_}, {"reason", reason}};
-    if (f_.events_quarantined.Has(labels)) {
-      f_.events_quarantined.Remove(&f_.events_quarantined.Add(labels));
+void LabelValue(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
     }
   }
 }
 
+using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
+/// One sample; `labels` in name order (prometheus-cpp keeps them in a std::map).
+void Sample(std::string& out, std::string_view name, Labels labels, double value) {
+  out.append(name);
+  char sep = '{';
+  for (const auto& [k, v] : labels) {
+    out += sep;
+    out.append(k).append("=\"");
+    LabelValue(out, v);
+    out += '"';
+    sep = ',';
+  }
+  out += "} ";
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value < 0 ? "-Inf" : "+Inf";
+  } else {
+    char buffer[64];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, ec == std::errc() ? end : buffer);
+  }
+  out += '\n';
+}
+
+}  // namespace
+
+/// One reader's series. The unlabelled ones and the fixed label sets are atomics; the rest
+/// (errors by kind and reason, events by kind, the state) are few and change seldom.
+struct ReaderSlot {
+  explicit ReaderSlot(std::string name) : reader(std::move(name)) {}
+
+  const std::string reader;
+  int holders = 0;  // ReaderMetrics of this name (a re-added reader may briefly have two)
+  std::atomic<double> up{0}, last_success{0}, clock_skew{0}, backlog{0}, cursor{0};
+  std::atomic<double> log_resets{0}, lock_resumed{0};
+  std::array<std::atomic<double>, kKinds.size()> last_duration{};
+  std::array<std::atomic<double>, kDoorFields.size()> door{};
+  // At 0 from the start: increase() cannot see a counter that is born at 1 (the alert on it).
+  std::array<std::atomic<double>, kQuarantineReasons.size()> quarantined{};
+
+  mutable std::mutex mutex;  // guards what follows
+  std::vector<std::pair<std::pair<std::size_t, std::string>, double>> errors;  // (kind, reason)
+  std::vector<std::pair<std::string, double>> ingested;                        // by kind
+  std::vector<std::pair<std::string, double>> other_quarantined;  // reasons not in the list
+  bool has_state = false;
+  std::string state, reason, lock;
+};
+
+/// Every reader's series, written out as the families prometheus-cpp wrote before.
+class ReaderTable final : public TextWriter {
+ public:
+  ReaderSlot* Acquire(const std::string& reader) {
+    std::lock_guard lock(mutex_);
+    auto& slot = slots_[reader];
+    if (!slot) slot = std::make_unique<ReaderSlot>(reader);
+    ++slot->holders;
+    return slot.get();
+  }
+
+  void Release(ReaderSlot* slot) {
+    std::lock_guard lock(mutex_);
+    if (--slot->holders == 0) slots_.erase(slot->reader);
+  }
+
+  void CountQuarantined(const std::string& reader, std::string_view reason, double n) {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(reader);
+    if (it == slots_.end()) {
+      // A reader no worker polls here (removed, or its entries were in flight): kept, as
+      // prometheus-cpp kept it, so the count is not lost.
+      orphans_[{reader, std::string(reason)}] += n;
+      return;
+    }
+    ReaderSlot& slot = *it->second;
+    for (std::size_t i = 0; i < kQuarantineReasons.size(); ++i) {
+      if (reason == kQuarantineReasons[i]) return Add(slot.quarantined[i], n);
+    }
+    std::lock_guard slot_lock(slot.mutex);
+    for (auto& [r, v] : slot.other_quarantined) {
+      if (r == reason) {
+        v += n;
+        return;
+      }
+    }
+    slot.other_quarantined.emplace_back(std::string(reason), n);
+  }
+
+  void Write(std::string& out) const override {
+    std::lock_guard lock(mutex_);
+    using Get = double (*)(const ReaderSlot&);
+    const auto each = [&](std::string_view name, std::string_view help, std::string_view type,
+                          Get get) {
+      Family(out, name, help, type);
+      for (const auto& [reader, slot] : slots_) Sample(out, name, {{"reader", reader}}, get(*slot));
+    };
+    each("ef45gw_reader_up", "1 when the reader is polled successfully (state up or degraded).",
+         "gauge", [](const ReaderSlot& s) { return Load(s.up); });
+    Family(out, "ef45gw_reader_state",
+           "1 for the reader's current state (up, degraded, down), reason, and who holds its "
+           "session lock (gateway, other_client, none, unknown).",
+           "gauge");
+    for (const auto& [reader, slot] : slots_) {
+      std::lock_guard slot_lock(slot->mutex);
+      if (!slot->has_state) continue;
+      Sample(out, "ef45gw_reader_state",
+             {{"lock", slot->lock},
+              {"reader", reader},
+              {"reason", slot->reason},
+              {"state", slot->state}},
+             1);
+    }
+    each("ef45gw_reader_last_success_timestamp_seconds",
+         "Unix time of the reader's last successful poll.", "gauge",
+         [](const ReaderSlot& s) { return Load(s.last_success); });
+    each("ef45gw_reader_clock_skew_seconds",
+         "Reader clock minus gateway clock, from the reader's Date header.", "gauge",
+         [](const ReaderSlot& s) { return Load(s.clock_skew); });
+    Family(out, "ef45gw_poll_last_duration_seconds",
+           "Duration of the reader's last poll of each kind.", "gauge");
+    for (const auto& [reader, slot] : slots_) {
+      for (std::size_t i = 0; i < kKinds.size(); ++i) {
+        Sample(out, "ef45gw_poll_last_duration_seconds", {{"kind", kKinds[i]}, {"reader", reader}},
+               Load(slot->last_duration[i]));
+      }
+    }
+    Family(out, "ef45gw_poll_errors_total", "Failed polls by reader, kind and error class.",
+           "counter");
+    for (const auto& [reader, slot] : slots_) {
+      std::lock_guard slot_lock(slot->mutex);
+      for (const auto& [key, n] : slot->errors) {
+        Sample(out, "ef45gw_poll_errors_total",
+               {{"kind", kKinds[key.first]}, {"reader", reader}, {"reason", key.second}}, n);
+      }
+    }
+    Family(out, "ef45gw_events_ingested_total",
+           "Events committed to PostgreSQL, by reader and kind.", "counter");
+    for (const auto& [reader, slot] : slots_) {
+      std::lock_guard slot_lock(slot->mutex);
+      for (const auto& [kind, n] : slot->ingested) {
+        Sample(out, "ef45gw_events_ingested_total", {{"kind", kind}, {"reader", reader}}, n);
+      }
+    }
+    each("ef45gw_log_backlog", "Reader log entries not yet stored (reader's newest id - cursor).",
+         "gauge", [](const ReaderSlot& s) { return Load(s.backlog); });
+    each("ef45gw_log_cursor", "Newest reader log id stored (within the current log epoch).",
+         "gauge", [](const ReaderSlot& s) { return Load(s.cursor); });
+    Family(out, "ef45gw_door_status",
+           "Raw door status fields of the reader (door_sensor, relay, tamper, rte).", "gauge");
+    for (const auto& [reader, slot] : slots_) {
+      for (std::size_t i = 0; i < kDoorFields.size(); ++i) {
+        Sample(out, "ef45gw_door_status", {{"field", kDoorFields[i]}, {"reader", reader}},
+               Load(slot->door[i]));
+      }
+    }
+    each("ef45gw_log_resets_total", "Times a reader's log ids restarted (wipe, factory reset).",
+         "counter", [](const ReaderSlot& s) { return Load(s.log_resets); });
+    each("ef45gw_reader_lock_resumed_total",
+         "Times a reader's recorded lock was resumed (after a restart or a take-over) instead of "
+         "taking a new one.",
+         "counter", [](const ReaderSlot& s) { return Load(s.lock_resumed); });
+    Family(out, "ef45gw_events_quarantined_total",
+           "Reader entries stored sanitised, stripped or as a gap event because they could not "
+           "be stored as they came, by reason.",
+           "counter");
+    for (const auto& [reader, slot] : slots_) {
+      for (std::size_t i = 0; i < kQuarantineReasons.size(); ++i) {
+        Sample(out, "ef45gw_events_quarantined_total",
+               {{"reader", reader}, {"reason", kQuarantineReasons[i]}}, Load(slot->quarantined[i]));
+      }
+      std::lock_guard slot_lock(slot->mutex);
+      for (const auto& [reason, n] : slot->other_quarantined) {
+        Sample(out, "ef45gw_events_quarantined_total", {{"reader", reader}, {"reason", reason}}, n);
+      }
+    }
+    for (const auto& [key, n] : orphans_) {
+      Sample(out, "ef45gw_events_quarantined_total",
+             {{"reader", key.first}, {"reason", key.second}}, n);
+    }
+  }
+
+ private:
+  mutable std::mutex mutex_;  // guards slots_ (the map, not the slots' values) and orphans_
+  std::map<std::string, std::unique_ptr<ReaderSlot>> slots_;
+  std::map<std::pair<std::string, std::string>, double> orphans_;
+};
+
+PollMetrics::PollMetrics(Registry& registry)
+    : poll_duration(prometheus::BuildHistogram()
+                        .Name("ef45gw_poll_duration_seconds")
+                        .Help("Duration of one poll, by kind (all readers together).")
+                        .Register(registry.get())),
+      event_lag(prometheus::BuildHistogram()
+                    .Name("ef45gw_event_lag_seconds")
+                    .Help("Reader event time to commit in PostgreSQL (includes clock skew).")
+                    .Register(registry.get())),
+      poll_lateness(prometheus::BuildHistogram()
+                        .Name("ef45gw_poll_lateness_seconds")
+                        .Help("How late polls start against their schedule, by kind (all readers).")
+                        .Register(registry.get())),
+      lag(event_lag.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2, 5,
+                                                                    10, 30, 60, 300})),
+      readers(std::make_shared<ReaderTable>()) {
+  for (std::size_t i = 0; i < kKinds.size(); ++i) {
+    poll_durations[i] = &poll_duration.Add({{"kind", kKinds[i]}}, PollBuckets());
+    poll_lateness_by_kind[i] = &poll_lateness.Add({{"kind", kKinds[i]}}, LatenessBuckets());
+  }
+  registry.AddTextWriter(readers);
+}
+
+PollMetrics::~PollMetrics() = default;
+
+void CountQuarantined(PollMetrics& f, const std::string& reader, std::string_view reason,
+                      double n) {
+  f.readers->CountQuarantined(reader, reason, n);
+}
+
+ReaderMetrics::ReaderMetrics(PollMetrics& f, std::string reader)
+    : f_(f), table_(f.readers), slot_(table_->Acquire(reader)) {}
+
+ReaderMetrics::~ReaderMetrics() { table_->Release(slot_); }
+
 void ReaderMetrics::ObservePoll(std::size_t kind, double seconds) {
-  if (kind >= last_durations_.size()) return;
+  if (kind >= kKinds.size()) return;
   f_.poll_durations[kind]->Observe(seconds);
-  last_durations_[kind]->Set(seconds);
+  Store(slot_->last_duration[kind], seconds);
 }
 
 void ReaderMetrics::CountError(std::size_t kind, const std::string& reason) {
   if (kind >= kKinds.size()) return;
-  std::lock_guard lock(mutex_);
-  auto key = std::string(kKinds[kind]) + "/" + reason;
-  auto it = errors_.find(key);
-  if (it == errors_.end()) {
-    auto* c =
-        &f_.poll_errors.Add({{"reader", reader_}, {"kind", kKinds[kind]}, {"reason", reason}});
-    it = errors_.emplace(key, c).first;
+  std::lock_guard lock(slot_->mutex);
+  for (auto& [key, n] : slot_->errors) {
+    if (key.first == kind && key.second == reason) {
+      n += 1;
+      return;
+    }
   }
-  it->second->Increment();
+  slot_->errors.emplace_back(std::pair{kind, reason}, 1);
 }
 
 void ReaderMetrics::SetState(const std::string& state, const std::string& reason,
                              const std::string& lock_holder, bool up) {
-  up_->Set(up ? 1 : 0);
-  std::lock_guard lock(mutex_);
-  auto key = state + "/" + reason + "/" + lock_holder;
-  if (key == state_key_) return;
-  if (state_) f_.reader_state.Remove(state_);
-  state_ = &f_.reader_state.Add(
-      {{"reader", reader_}, {"state", state}, {"reason", reason}, {"lock", lock_holder}});
-  state_->Set(1);
-  state_key_ = key;
+  Store(slot_->up, up ? 1 : 0);
+  std::lock_guard lock(slot_->mutex);
+  slot_->has_state = true;
+  if (slot_->state != state) slot_->state = state;
+  if (slot_->reason != reason) slot_->reason = reason;
+  if (slot_->lock != lock_holder) slot_->lock = lock_holder;
 }
 
-void ReaderMetrics::CountLockResumed() { lock_resumed_->Increment(); }
-void ReaderMetrics::SetLastSuccess(double unix_seconds) { last_success_->Set(unix_seconds); }
-void ReaderMetrics::SetClockSkew(double seconds) { clock_skew_->Set(seconds); }
+void ReaderMetrics::CountLockResumed() { Add(slot_->lock_resumed, 1); }
+void ReaderMetrics::SetLastSuccess(double unix_seconds) {
+  Store(slot_->last_success, unix_seconds);
+}
+void ReaderMetrics::SetClockSkew(double seconds) { Store(slot_->clock_skew, seconds); }
 
 void ReaderMetrics::CountEvents(const std::string& kind, double n) {
-  std::lock_guard lock(mutex_);
-  auto it = ingested_.find(kind);
-  if (it == ingested_.end()) {
-    it = ingested_.emplace(kind, &f_.events_ingested.Add({{"reader", reader_}, {"kind", kind}}))
-             .first;
+  std::lock_guard lock(slot_->mutex);
+  for (auto& [k, v] : slot_->ingested) {
+    if (k == kind) {
+      v += n;
+      return;
+    }
   }
-  it->second->Increment(n);
+  slot_->ingested.emplace_back(kind, n);
 }
 
 void ReaderMetrics::ObserveLag(double seconds) { f_.lag.Observe(seconds); }
-void ReaderMetrics::SetBacklog(double logs) { backlog_->Set(logs); }
-void ReaderMetrics::SetCursor(double last_log_id) { cursor_->Set(last_log_id); }
+void ReaderMetrics::SetBacklog(double logs) { Store(slot_->backlog, logs); }
+void ReaderMetrics::SetCursor(double last_log_id) { Store(slot_->cursor, last_log_id); }
 
 void ReaderMetrics::SetDoor(int door_sensor, int relay, int tamper, int rte) {
-  door_[0]->Set(door_sensor);
-  door_[1]->Set(relay);
-  door_[2]->Set(tamper);
-  door_[3]->Set(rte);
+  Store(slot_->door[0], door_sensor);
+  Store(slot_->door[1], relay);
+  Store(slot_->door[2], tamper);
+  Store(slot_->door[3], rte);
 }
 
-void ReaderMetrics::CountLogReset() { log_resets_->Increment(); }
+void ReaderMetrics::CountLogReset() { Add(slot_->log_resets, 1); }
 
 void ReaderMetrics::CountQuarantined(std::string_view reason, double n) {
-  metrics::CountQuarantined(f_, reader_, reason, n);
-}
-
-void CountQuarantined(PollMetrics& f, const std::string& reader, std::string_view reason,
-                      double n) {
-  f.events_quarantined.Add({{"reader", reader}, {"reason", std::string(reason)}}).Increment(n);
+  table_->CountQuarantined(slot_->reader, reason, n);
 }
 
 void ReaderMetrics::ObserveLateness(std::size_t kind, double seconds) {

@@ -9,6 +9,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "metrics/metrics.hpp"
 #include "metrics/poll_metrics.hpp"
 #include "pg_fixture.hpp"
 #include "poll/worker_set.hpp"
@@ -139,7 +140,7 @@ TEST_F(DeviceWorkerTest, TheMatchPollReadsTheLogsPageAndNoRecognitionIsStoredTwi
   store::Database db(store::DatabaseOptions{Dsn(), 2});
   store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
   writer.Start();
-  prometheus::Registry registry;
+  metrics::Registry registry;
   metrics::PollMetrics families(registry);
   poll::DeviceWorker worker(io.Io().get_executor(), poll::WorkerDeps{db, writer, &families},
                             ReaderAt(sim.port()));

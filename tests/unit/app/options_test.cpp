@@ -71,7 +71,7 @@ TEST(AppOptions, ClusterOptionsCarryNodeUrlAndTimes) {
 TEST(AppOptions, EachCommitIsObservedAndWakesTheStreamsAndQuarantinesAreCounted) {
   metrics::Registry registry;
   metrics::StoreMetrics store(registry, [] { return metrics::WriterCounters{}; });
-  metrics::PollMetrics poll(registry.get());
+  metrics::PollMetrics poll(registry);
   api::CommitSignal commits;
   config::StoreConfig c;
   c.batch_max_events = 77;
