@@ -532,20 +532,21 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   static std::string Target(const Operation& op, const Request& request,
                             std::string_view lock_uid) {
-    std::string target = "/1.0";
+    // One allocation: this runs for every request.
+    std::string target;
+    target.reserve(4 + request.path.size() + 11 + lock_uid.size() + 1 + request.query.size());
+    target += "/1.0";
     target += request.path;
-    bool first = true;
-    auto add = [&](std::string_view part) {
-      target += first ? '?' : '&';
-      target += part;
-      first = false;
-    };
+    char separator = '?';
     if (op.needs_lock) {
-      std::string lock = "lock_uid=";
-      lock += lock_uid;
-      add(lock);
+      target += "?lock_uid=";
+      target += lock_uid;
+      separator = '&';
     }
-    if (!request.query.empty()) add(request.query);
+    if (!request.query.empty()) {
+      target += separator;
+      target += request.query;
+    }
     return target;
   }
 };
