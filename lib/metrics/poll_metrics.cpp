@@ -315,7 +315,7 @@ void ReaderMetrics::SetLastSuccess(double unix_seconds) {
 }
 void ReaderMetrics::SetClockSkew(double seconds) { Store(slot_->clock_skew, seconds); }
 
-void ReaderMetrics::CountEvents(const std::string& kind, double n) {
+void ReaderMetrics::CountEvents(std::string_view kind, double n) {
   std::lock_guard lock(slot_->mutex);
   for (auto& [k, v] : slot_->ingested) {
     if (k == kind) {

@@ -67,7 +67,7 @@ class ReaderMetrics {
   void CountLockResumed();
   void SetLastSuccess(double unix_seconds);
   void SetClockSkew(double seconds);
-  void CountEvents(const std::string& kind, double n);
+  void CountEvents(std::string_view kind, double n);
   void ObserveLag(double seconds);
   void SetBacklog(double logs);
   void SetCursor(double last_log_id);

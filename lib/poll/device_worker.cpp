@@ -4,11 +4,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <functional>
-#include <set>
 
 #include "common/log.hpp"
 #include "common/log_escape.hpp"
@@ -87,7 +87,7 @@ constexpr const char* kTooLargeGap = "log entry larger than the client's page li
 
 DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
                            config::ReaderConfig reader)
-    : strand_(asio::make_strand(std::move(executor))),
+    : strand_(deps.one_thread ? executor : asio::any_io_executor(asio::make_strand(executor))),
       deps_(deps),
       reader_(std::move(reader)),
       client_(std::make_unique<ef45::Client>(strand_, ClientOptionsFor(reader_, deps_.db))),
@@ -105,6 +105,16 @@ DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
 }
 
 DeviceWorker::~DeviceWorker() = default;
+
+bool DeviceWorker::OnStrand() const {
+  if (const auto* strand = strand_.target<asio::strand<asio::any_io_executor>>()) {
+    return strand->running_in_this_thread();
+  }
+  if (const auto* io = strand_.target<asio::io_context::executor_type>()) {
+    return io->running_in_this_thread();
+  }
+  return false;
+}
 
 void DeviceWorker::Start() {
   asio::dispatch(strand_, [this] {
@@ -407,17 +417,28 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::ResumeRecordedLock() {
 
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch batch,
                                                             PollKind kind) {
-  // A log entry and its match-data item are one event: count distinct natural keys.
-  std::set<std::string> keys;
-  std::map<std::string, double> per_kind;
+  // A log entry and its match-data item are one event: count distinct natural keys. (A batch
+  // holds a few events, a page at most: flat vectors, not a set and a map per commit.)
+  std::vector<std::string> keys;
+  keys.reserve(batch.events.size());
+  std::vector<std::pair<std::string_view, double>> per_kind;
   std::vector<Micros> times;
   std::size_t too_large = 0;
   std::uint64_t user_data = 0;
   for (const auto& e : batch.events) {
     if (e.kind == store::EventKind::kGap && e.info == kTooLargeGap) ++too_large;
-    if (!keys.insert(store::EventKey(e)).second) continue;
+    auto key = store::EventKey(e);
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+    keys.push_back(std::move(key));
     if (e.kind == store::EventKind::kUserData) ++user_data;
-    per_kind[std::string(store::KindName(e.kind))] += 1;
+    const std::string_view kind_name = store::KindName(e.kind);
+    auto it = std::find_if(per_kind.begin(), per_kind.end(),
+                           [&](const auto& k) { return k.first == kind_name; });
+    if (it == per_kind.end()) {
+      per_kind.emplace_back(kind_name, 1);
+    } else {
+      it->second += 1;
+    }
     if (e.device_time) times.push_back(*e.device_time);
   }
   std::size_t events = keys.size();

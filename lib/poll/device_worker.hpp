@@ -77,6 +77,10 @@ struct WorkerDeps {
   store::Database& db;
   store::EventWriter& writer;
   metrics::PollMetrics* metrics = nullptr;  ///< optional
+  /// One thread runs the io_context (io_threads: 1): a worker then needs no strand to keep its
+  /// handlers in turn, and runs on the io_context's executor itself (issue 18: a strand is a
+  /// second hand-off for every completion).
+  bool one_thread = false;
 };
 
 /// Polls one reader on its own strand: takes the session lock, then door status, match-data,
@@ -138,7 +142,7 @@ class DeviceWorker {
   /// The reader's client. Strand only: use it inside an operation given to Run().
   ef45::Client& client() { return *client_; }
   /// True when called from the worker's strand (for checks and tests).
-  bool OnStrand() const { return strand_.running_in_this_thread(); }
+  bool OnStrand() const;
 
  private:
   struct Failure {
@@ -193,7 +197,8 @@ class DeviceWorker {
   /// The state label of ef45gw_reader_state: `maintenance` during a firmware install.
   std::string StateLabel() const;
 
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  /// The worker's strand, or the io_context's executor when one thread runs it (one_thread).
+  boost::asio::any_io_executor strand_;
   WorkerDeps deps_;
   config::ReaderConfig reader_;
   std::unique_ptr<ef45::Client> client_;

@@ -142,7 +142,9 @@ TEST_F(DeviceWorkerTest, TheMatchPollReadsTheLogsPageAndNoRecognitionIsStoredTwi
   writer.Start();
   metrics::Registry registry;
   metrics::PollMetrics families(registry);
-  poll::DeviceWorker worker(io.Io().get_executor(), poll::WorkerDeps{db, writer, &families},
+  // As the gateway runs it by default (io_threads: 1): on the io_context's executor.
+  poll::DeviceWorker worker(io.Io().get_executor(),
+                            poll::WorkerDeps{db, writer, &families, /*one_thread=*/true},
                             ReaderAt(sim.port()));
   worker.Start();
   const auto logs_polls = [&] {
@@ -172,6 +174,9 @@ TEST_F(DeviceWorkerTest, TheMatchPollReadsTheLogsPageAndNoRecognitionIsStoredTwi
   EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
             std::to_string(Int(s, "recognitions_generated")));
   EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE sources = 3"),
+            std::to_string(Int(s, "match_deleted")));
+  // The item's payload (scores, "match") is the merged event's: the log entry brings none.
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE sources = 3 AND payload ? 'match'"),
             std::to_string(Int(s, "match_deleted")));
   EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE revision > 1"), "0")
       << "a recognition committed without its item, then revised";
@@ -211,14 +216,20 @@ TEST_F(DeviceWorkerTest, RunExecutesOnTheReadersStrandAndResumesTheCaller) {
   IoThread io;
   store::Database db(store::DatabaseOptions{Dsn(), 1});
   store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
-  poll::DeviceWorker worker(io.Io().get_executor(), poll::WorkerDeps{db, writer, nullptr},
-                            ReaderAt(sim.port()));
-  auto caller = asio::make_strand(io.Io().get_executor());
-  auto result = asio::co_spawn(caller, HopThereAndBack(&worker, caller), asio::use_future);
-  ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
-  auto [there, back] = result.get();
-  EXPECT_TRUE(there) << "the operation did not run on the worker's strand";
-  EXPECT_TRUE(back) << "the caller did not resume on its own strand";
+  // With a strand of its own, and on the io_context's executor when one thread runs it.
+  for (bool one_thread : {false, true}) {
+    poll::DeviceWorker worker(io.Io().get_executor(),
+                              poll::WorkerDeps{db, writer, nullptr, one_thread},
+                              ReaderAt(sim.port()));
+    EXPECT_FALSE(worker.OnStrand()) << "the test's thread is not the worker's";
+    auto caller = asio::make_strand(io.Io().get_executor());
+    auto result = asio::co_spawn(caller, HopThereAndBack(&worker, caller), asio::use_future);
+    ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
+    auto [there, back] = result.get();
+    EXPECT_TRUE(there) << "the operation did not run on the worker's executor (one_thread "
+                       << one_thread << ")";
+    EXPECT_TRUE(back) << "the caller did not resume on its own strand";
+  }
 }
 
 // DESIGN.md section 4: the reader's log ids restart (a wipe); two agreeing checks open a new log
