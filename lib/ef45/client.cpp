@@ -501,11 +501,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       // Bytes after the reply were never asked for (one request in flight): whatever they are,
       // they must not be taken for the next reply.
       if (!reader->keep_alive() || buffer.size() > 0) Disconnect();
-      // The reply is in `body` now: the read buffer is not kept between exchanges. Kept, it
-      // was ~9.5 KB per reader at 1,000 readers (a match-data reply grows it); allocated per
-      // exchange it costs a malloc of 2 KB (issue 18).
+      // The reply is in `body` now: the read buffer is kept between exchanges only at its
+      // least size (2 KB). Kept as a match-data reply grew it, it was ~9.5 KB per reader at
+      // 1,000 readers; released every time, it was a 2 KB malloc per request (issue 18).
       buffer.clear();
-      buffer.shrink_to_fit();
+      if (buffer.capacity() > kReadChunk) buffer.shrink_to_fit();
       if (reader->date) last_clock = ReplyClock{*reader->date, std::chrono::system_clock::now()};
       const int status = reader->status;
       report(status, {});
@@ -721,6 +721,30 @@ Client::Async<bool> Client::ResumeLock(std::string lock_uid) {
                       reply->status);
 }
 
+Client::Async<Client::HttpReply> Client::RetryWithNewLock(const Operation& op,
+                                                          const Request& request) {
+  // No handler: our lock_uid no longer works (stolen, reader rebooted). Re-acquire once.
+  impl_->lock_uid.clear();
+  impl_->holder = LockHolder::kUnknown;
+  auto locked = co_await impl_->Acquire(parser_);
+  if (!locked) {
+    Error error = locked.error();
+    error.detail = std::string(op.name) + ": lock lost, re-acquire failed: " + error.detail;
+    if (error.reason() == Errc::kLockConflict) error.code = make_error_code(Errc::kLockLost);
+    co_return error;
+  }
+  auto reply = co_await impl_->Exchange(op, Impl::Target(op, request, impl_->lock_uid),
+                                        request.body, request.content_type);
+  if (!reply) co_return reply.error();
+  if (reply->status == 501) {
+    impl_->lock_uid.clear();
+    impl_->holder = LockHolder::kUnknown;
+    co_return MakeError(Errc::kLockLost,
+                        std::string(op.name) + ": no handler (501) even with a fresh lock", 501);
+  }
+  co_return std::move(*reply);
+}
+
 Client::Async<Client::HttpReply> Client::Call(Request request) {
   // Free (the usual case): take the turn without a coroutine frame for the wait.
   if (impl_->busy) {
@@ -741,27 +765,10 @@ Client::Async<Client::HttpReply> Client::Call(Request request) {
   auto reply = co_await impl_->Exchange(op, Impl::Target(op, request, impl_->lock_uid),
                                         request.body, request.content_type);
   if (!reply) co_return reply.error();
-  if (op.needs_lock && reply->status == 501) {
-    // No handler: our lock_uid no longer works (stolen, reader rebooted). Re-acquire once.
-    impl_->lock_uid.clear();
-    impl_->holder = LockHolder::kUnknown;
-    auto locked = co_await impl_->Acquire(parser_);
-    if (!locked) {
-      Error error = locked.error();
-      error.detail = std::string(op.name) + ": lock lost, re-acquire failed: " + error.detail;
-      if (error.reason() == Errc::kLockConflict) error.code = make_error_code(Errc::kLockLost);
-      co_return error;
-    }
-    reply = co_await impl_->Exchange(op, Impl::Target(op, request, impl_->lock_uid), request.body,
-                                     request.content_type);
-    if (!reply) co_return reply.error();
-    if (reply->status == 501) {
-      impl_->lock_uid.clear();
-      impl_->holder = LockHolder::kUnknown;
-      co_return MakeError(Errc::kLockLost,
-                          std::string(op.name) + ": no handler (501) even with a fresh lock", 501);
-    }
-  }
+  // (In a coroutine of its own: its locals would make this frame, allocated for every request,
+  // too large for Asio's frame recycling.)
+  if (op.needs_lock && reply->status == 501) reply = co_await RetryWithNewLock(op, request);
+  if (!reply) co_return reply.error();
   if (!IsSuccess(reply->status)) {
     co_return MakeError(Errc::kHttpStatus,
                         std::string(op.name) + ": HTTP " + std::to_string(reply->status),

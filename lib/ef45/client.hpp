@@ -271,6 +271,8 @@ class Client {
  private:
   /// Sends `request` with the session rules above; non-2xx statuses become kHttpStatus.
   Async<HttpReply> Call(Request request);
+  /// Call's answer to a 501 (our lock is gone): a new lock, and the request once more.
+  Async<HttpReply> RetryWithNewLock(const Operation& op, const Request& request);
   template <class T>
   Async<T> CallAndParse(Request request);
   Async<void> CallNoReply(Request request);

@@ -565,9 +565,16 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::PollMatch() {
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::DeviceBatch batch,
                                                                          PollKind kind) {
   // The pollers store no image or template: they are checked for shape, not copied.
-  auto items = co_await client_->GetMatchData(ef45::BiometricStrings::kShapeOnly);
-  if (!items) co_return FromReply(kind, items.error());
-  if (items->items.empty() && batch.events.empty()) co_return std::nullopt;
+  auto reply = co_await client_->GetMatchData(ef45::BiometricStrings::kShapeOnly);
+  if (!reply) co_return FromReply(kind, reply.error());
+  if (reply->items.empty() && batch.events.empty()) co_return std::nullopt;
+  // Half the match polls find nothing: the rest is a coroutine of its own, whose frame (too
+  // large for Asio's recycling) is allocated only when there is something to store.
+  co_return co_await StoreWithMatchData(std::move(batch), kind, std::move(reply->items));
+}
+
+asio::awaitable<DeviceWorker::Outcome> DeviceWorker::StoreWithMatchData(
+    store::DeviceBatch batch, PollKind kind, std::vector<ef45::MatchData> items) {
   // An item whose log id is behind the cursor is normally one committed before whose delete
   // failed. After a log wipe, though, the reader's new entries have small ids too: stored now,
   // such an item would merge into the old epoch's entry with that id and be deleted, its own
@@ -576,16 +583,16 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::
   const auto behind = [&](const ef45::MatchData& item) {
     return item.log_id && *item.log_id <= batch.cursor.value_or(cursor_).last_log_id;
   };
-  if (!batch.cursor && std::any_of(items->items.begin(), items->items.end(), behind)) {
+  if (!batch.cursor && std::any_of(items.begin(), items.end(), behind)) {
     if (auto failure = co_await CheckLogReset(kind, nullptr)) co_return failure;
     if (suspect_newest_ && *suspect_newest_ < cursor_.last_log_id) {
-      std::erase_if(items->items, behind);
-      if (items->items.empty() && batch.events.empty()) co_return std::nullopt;
+      std::erase_if(items, behind);
+      if (items.empty() && batch.events.empty()) co_return std::nullopt;
     }
   }
   auto received = Now();
   std::int64_t max_log_id = 0;
-  for (const auto& item : items->items) {
+  for (const auto& item : items) {
     if (item.log_id) max_log_id = std::max(max_log_id, *item.log_id);
   }
   // The items' log entries go in the same transaction, so each recognition commits as one
@@ -616,12 +623,12 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::CommitWithMatchData(store::
   // start-up every reader's backlog of them waited on the database at once (issue 18: 20 MB of
   // the peak at 1,000 readers).
   std::vector<std::string> encounters;
-  encounters.reserve(items->items.size());
-  for (auto& item : items->items) {
+  encounters.reserve(items.size());
+  for (auto& item : items) {
     batch.events.push_back(FromMatch(item, from.log_epoch, received));
     encounters.push_back(std::move(item.encounter_id));
   }
-  std::vector<ef45::MatchData>().swap(items->items);
+  std::vector<ef45::MatchData>().swap(items);
   auto cursor = batch.cursor;
   if (auto failure = co_await Commit(std::move(batch), kind)) co_return failure;
   if (cursor) cursor_ = *cursor;

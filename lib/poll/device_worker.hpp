@@ -179,6 +179,9 @@ class DeviceWorker {
   /// GETs match-data, adds the items and their log entries to `batch`, commits it, then DELETEs
   /// the items on the reader.
   boost::asio::awaitable<Outcome> CommitWithMatchData(store::DeviceBatch batch, PollKind kind);
+  /// CommitWithMatchData once the reader's match-data is in `items`.
+  boost::asio::awaitable<Outcome> StoreWithMatchData(store::DeviceBatch batch, PollKind kind,
+                                                     std::vector<ef45::MatchData> items);
   boost::asio::awaitable<Outcome> PollLogs(bool& more);
   boost::asio::awaitable<Outcome> PollHealth();
   /// Fetches log entries (cursor, up_to] into `batch` (and advances its cursor) in pages.
