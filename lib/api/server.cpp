@@ -20,6 +20,7 @@
 
 #include "api/problem.hpp"
 #include "common/log.hpp"
+#include "common/strand.hpp"
 #include "common/task_failure.hpp"
 
 namespace gw::api {
@@ -353,8 +354,7 @@ asio::awaitable<void> TlsSession(std::shared_ptr<Server::Impl> impl, tcp::socket
 
 asio::awaitable<void> Accept(std::shared_ptr<Server::Impl> impl) {
   while (!impl->stopping) {
-    auto [ec, socket] =
-        co_await impl->acceptor.async_accept(asio::make_strand(impl->executor), kTuple);
+    auto [ec, socket] = co_await impl->acceptor.async_accept(MakeStrand(impl->executor), kTuple);
     if (ec) {
       if (impl->stopping || ec == asio::error::operation_aborted) break;
       GW_LOG(kWarn, "api") << "accept failed: " << ec.message();

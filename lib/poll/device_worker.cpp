@@ -12,6 +12,7 @@
 
 #include "common/log.hpp"
 #include "common/log_escape.hpp"
+#include "common/strand.hpp"
 #include "common/task_failure.hpp"
 #include "metrics/poll_metrics.hpp"
 #include "poll/convert.hpp"
@@ -87,7 +88,7 @@ constexpr const char* kTooLargeGap = "log entry larger than the client's page li
 
 DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
                            config::ReaderConfig reader)
-    : strand_(deps.one_thread ? executor : asio::any_io_executor(asio::make_strand(executor))),
+    : strand_(deps.one_thread ? executor : MakeStrand(executor)),
       deps_(deps),
       reader_(std::move(reader)),
       client_(std::make_unique<ef45::Client>(strand_, ClientOptionsFor(reader_, deps_.db))),
@@ -106,15 +107,7 @@ DeviceWorker::DeviceWorker(asio::any_io_executor executor, WorkerDeps deps,
 
 DeviceWorker::~DeviceWorker() = default;
 
-bool DeviceWorker::OnStrand() const {
-  if (const auto* strand = strand_.target<asio::strand<asio::any_io_executor>>()) {
-    return strand->running_in_this_thread();
-  }
-  if (const auto* io = strand_.target<asio::io_context::executor_type>()) {
-    return io->running_in_this_thread();
-  }
-  return false;
-}
+bool DeviceWorker::OnStrand() const { return RunningInThisThread(strand_); }
 
 void DeviceWorker::Start() {
   asio::dispatch(strand_, [this] {

@@ -13,6 +13,7 @@
 
 #include "common/log.hpp"
 #include "common/run_blocking.hpp"
+#include "common/strand.hpp"
 #include "common/task_failure.hpp"
 #include "store/pg.hpp"
 
@@ -735,7 +736,7 @@ Result<WriteCounts> WriteBatchesBlocking(Database& db,
 }
 
 EventWriter::EventWriter(asio::any_io_executor executor, Database& db, WriterOptions options)
-    : db_(db), options_(options), strand_(asio::make_strand(executor)), wake_(strand_), running_() {
+    : db_(db), options_(options), strand_(MakeStrand(executor)), wake_(strand_), running_() {
   options_.max_batch_events = std::max(1, options_.max_batch_events);
   options_.queue_capacity = std::max(options_.max_batch_events, options_.queue_capacity);
   options_.max_in_flight = std::max(1, options_.max_in_flight);

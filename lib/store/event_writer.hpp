@@ -236,7 +236,7 @@ class EventWriter {
 
   Database& db_;
   WriterOptions options_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  boost::asio::any_io_executor strand_;  // gw::MakeStrand
   boost::asio::steady_timer wake_;
   WaitGroup running_;  // Run(), from Start() until it finished
   // Strand-only state.

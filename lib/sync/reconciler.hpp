@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "common/strand.hpp"
 #include "store/users.hpp"
 #include "sync/error.hpp"
 #include "sync/reader_ops.hpp"
@@ -43,12 +44,12 @@ struct SyncManager::Reconciler {
 
   Reconciler(const boost::asio::any_io_executor& ex, std::string device_id, int rate)
       : id(std::move(device_id)),
-        strand(boost::asio::make_strand(ex)),
+        strand(MakeStrand(ex)),
         timer(strand),
         limiter(std::make_shared<RateLimiter>(rate)) {}
 
   std::string id;
-  boost::asio::strand<boost::asio::any_io_executor> strand;
+  boost::asio::any_io_executor strand;  // gw::MakeStrand
   boost::asio::steady_timer timer;
   std::shared_ptr<RateLimiter> limiter;
   bool stop = false;
