@@ -1,8 +1,11 @@
 #include "poll/convert.hpp"
 
 #include <algorithm>
+#include <boost/json/detail/config.hpp>
+#include <boost/json/detail/format.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <string_view>
 
 namespace gw::poll {
 namespace {
@@ -12,17 +15,49 @@ std::optional<std::string> NonEmpty(const std::optional<std::string>& s) {
   return s;
 }
 
-void PutEye(boost::json::object& o, const char* prefix, const ef45::EyeCapture& eye) {
-  std::string p = prefix;
-  if (eye.usable_iris_area) o[p + "_usable_iris_area"] = *eye.usable_iris_area;
-  if (eye.quality_score) o[p + "_quality_score"] = *eye.quality_score;
-  if (eye.quality_ok) o[p + "_quality_ok"] = *eye.quality_ok;
+/// A JSON object written straight into a string, for the payloads made on every recognition:
+/// building a boost::json::object for them cost a key string, a slot and a rehash per field
+/// (issue 18). Keys are this file's literals (no escaping needed); numbers are written by the
+/// routine boost::json's serializer uses, so the text is byte for byte what it wrote.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::size_t reserve) {
+    out_.reserve(reserve);
+    out_ += '{';
+  }
+  void Bool(std::string_view prefix, std::string_view key, bool value) {
+    Key(prefix, key);
+    out_ += value ? "true" : "false";
+  }
+  void Double(std::string_view prefix, std::string_view key, double value) {
+    Key(prefix, key);
+    char buffer[boost::json::detail::max_number_chars + 1];
+    out_.append(buffer, boost::json::detail::format_double(buffer, value));
+  }
+  std::string Finish() && {
+    out_ += '}';
+    return std::move(out_);
+  }
+
+ private:
+  void Key(std::string_view prefix, std::string_view key) {
+    out_ += out_.size() > 1 ? ",\"" : "\"";
+    out_ += prefix;
+    out_ += key;
+    out_ += "\":";
+  }
+  std::string out_;
+};
+
+void PutEye(ObjectWriter& o, std::string_view prefix, const ef45::EyeCapture& eye) {
+  if (eye.usable_iris_area) o.Double(prefix, "_usable_iris_area", *eye.usable_iris_area);
+  if (eye.quality_score) o.Double(prefix, "_quality_score", *eye.quality_score);
+  if (eye.quality_ok) o.Bool(prefix, "_quality_ok", *eye.quality_ok);
 }
 
-void PutFace(boost::json::object& o, const char* prefix, const ef45::FaceCapture& face) {
-  std::string p = prefix;
-  if (face.score) o[p + "_score"] = *face.score;
-  if (face.frontal_score) o[p + "_frontal_score"] = *face.frontal_score;
+void PutFace(ObjectWriter& o, std::string_view prefix, const ef45::FaceCapture& face) {
+  if (face.score) o.Double(prefix, "_score", *face.score);
+  if (face.frontal_score) o.Double(prefix, "_frontal_score", *face.frontal_score);
 }
 
 }  // namespace
@@ -45,12 +80,16 @@ store::Event FromLog(const ef45::LogEntry& entry, std::int64_t log_epoch, Micros
   e.user_uuid = NonEmpty(entry.user_uuid);
   if (auto t = ParseIso8601(entry.timestamp)) e.device_time = *t;
   e.received_at = received_at;
-  boost::json::object payload;
-  if (!e.device_time) payload["device_timestamp"] = entry.timestamp;  // keep what we could not read
-  if (entry.matched_faceimage_data && !entry.matched_faceimage_data->empty()) {
-    payload["has_face_image"] = true;
+  const bool face_image = entry.matched_faceimage_data && !entry.matched_faceimage_data->empty();
+  if (!e.device_time) {
+    // Rare: keep the text we could not read (it needs escaping).
+    boost::json::object payload;
+    payload["device_timestamp"] = entry.timestamp;
+    if (face_image) payload["has_face_image"] = true;
+    e.payload = boost::json::serialize(payload);
+  } else {
+    e.payload = face_image ? R"({"has_face_image":true})" : "{}";
   }
-  e.payload = boost::json::serialize(payload);
   return e;
 }
 
@@ -66,14 +105,14 @@ store::Event FromMatch(const ef45::MatchData& item, std::int64_t log_epoch, Micr
     if (auto t = ParseIso8601(*item.timestamp)) e.device_time = *t;
   }
   e.received_at = received_at;
-  boost::json::object payload;
-  payload["match"] = true;
+  ObjectWriter payload(512);
+  payload.Bool("", "match", true);
   PutEye(payload, "left_eye", item.left_eye);
   PutEye(payload, "right_eye", item.right_eye);
   for (std::size_t i = 0; i < item.faces.size(); ++i) {
     PutFace(payload, ef45::kFaceSlotKeys[i], item.faces[i]);
   }
-  e.payload = boost::json::serialize(payload);
+  e.payload = std::move(payload).Finish();
   return e;
 }
 
