@@ -42,14 +42,26 @@ struct Schedule {
   poll::ReaderState last_state = poll::ReaderState::kUp;
 };
 
+/// Whether the import pass has anything to do.
+bool ImportDue(const poll::ReaderSnapshot& snap, Clock::time_point now, const Schedule& s) {
+  return !s.last_user_data || *s.last_user_data != snap.user_data_committed ||
+         now >= s.next_inventory;
+}
+
+/// Whether a turn has anything to do: most of a reconciler's wake-ups (one a second, to see its
+/// reader come up) find nothing, and at 1,000 readers entering the turn's coroutines for
+/// nothing was a thousand frames a second (issue 18). Turn does exactly this when it is false.
+bool TurnDue(const Reconciler& r, const poll::ReaderSnapshot& snap, Clock::time_point now,
+             const Schedule& s) {
+  return ImportDue(snap, now, s) || r.restore_due || s.full_due || now >= s.next_full || r.dirty;
+}
+
 /// The import pass, when the reader has new events or the inventory is due. Returns ok.
 asio::awaitable<bool> ImportIfDue(Ctx ctx, const std::shared_ptr<Reconciler>& r,
                                   const std::shared_ptr<poll::DeviceWorker>& worker,
                                   const poll::ReaderSnapshot& snap, Clock::time_point now,
                                   Schedule& s, const std::function<void()>& notify_all) {
-  if (s.last_user_data && *s.last_user_data == snap.user_data_committed && now < s.next_inventory) {
-    co_return true;
-  }
+  if (!ImportDue(snap, now, s)) co_return true;
   bool imported = false;
   auto done = co_await ImportPass(ctx, r, worker, &imported);
   if (done) {
@@ -198,7 +210,9 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
       s.retry_at = now;
     }
     s.last_state = snap.state;
-    if (now >= s.retry_at) co_await Turn(ctx, r, worker, snap, now, s, notify_all);
+    if (now >= s.retry_at && TurnDue(*r, snap, now, s)) {
+      co_await Turn(ctx, r, worker, snap, now, s, notify_all);
+    }
     worker.reset();
     now = Clock::now();
     if (r->stop) break;
