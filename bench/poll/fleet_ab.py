@@ -4,7 +4,9 @@
 On this project's VM one build's fleet CPU moves by +-0.02 cores from run to run and by more
 over a day (neighbours, the kernel's share), which hides a change of a few per cent. Runs taken
 in turn, A B A B ..., see the same machine; the medians and each run's user/kernel split are
-printed. Every argument after the two build directories goes to fleet_bench.py.
+printed. Every argument after the two build directories goes to fleet_bench.py. --env-a and
+--env-b give one side's gateway extra environment (fleet_bench.py's GW_ENV), so one build can be
+compared with itself under another setting (e.g. GLIBC_TUNABLES).
 
   bench/poll/fleet_ab.py /tmp/base/build build --runs 3 -- --readers 1000 --rate 1 --seconds 60
 """
@@ -22,9 +24,10 @@ ROWS = {
 ON_TIME = r"(door|match|logs) polls within 10% of interval\s+([\d.]+)%"
 
 
-def run(build, extra):
+def run(build, extra, gw_env):
+    env = dict(os.environ, GW_ENV=gw_env) if gw_env else None
     out = subprocess.run([sys.executable, os.path.join(HERE, "fleet_bench.py"), "fleet",
-                          "--build", build, *extra], capture_output=True, text=True)
+                          "--build", build, *extra], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"fleet_bench.py failed for {build}:\n{out.stdout}\n{out.stderr}")
     row = {k: float(re.search(p, out.stdout).group(1)) for k, p in ROWS.items()}
@@ -37,13 +40,15 @@ def main():
     ap.add_argument("a", help="build directory A (e.g. the base)")
     ap.add_argument("b", help="build directory B")
     ap.add_argument("--runs", type=int, default=3, help="runs of each, alternated")
+    ap.add_argument("--env-a", default="", help="GW_ENV for A's gateway (KEY=VALUE ...)")
+    ap.add_argument("--env-b", default="", help="GW_ENV for B's gateway: one build, two settings")
     # Anything else (after an optional --) is fleet_bench.py's.
     args, extra = ap.parse_known_args()
     extra = [a for a in extra if a != "--"]
     results = {"A": [], "B": []}
     for i in range(args.runs):
-        for name, build in (("A", args.a), ("B", args.b)):
-            r = run(build, extra)
+        for name, build, gw_env in (("A", args.a, args.env_a), ("B", args.b, args.env_b)):
+            r = run(build, extra, gw_env)
             results[name].append(r)
             print(f"run {i + 1} {name}: " + "  ".join(f"{k} {v:g}" for k, v in r.items()),
                   flush=True)

@@ -110,6 +110,16 @@ def scrape(port):
     return buckets, counts, errors, ingested
 
 
+def gateway_env():
+    """The gateway's environment: ours, plus GW_ENV's space-separated KEY=VALUE pairs (e.g.
+    GW_ENV=GLIBC_TUNABLES=glibc.malloc.mxfast=0), which reach the gateway only, not ef45-sim."""
+    env = dict(os.environ)
+    for pair in os.environ.get("GW_ENV", "").split():
+        key, _, value = pair.partition("=")
+        env[key] = value
+    return env
+
+
 class Stack:
     def __init__(self, args):
         self.args = args
@@ -163,7 +173,7 @@ class Stack:
         """RSS (MB) of the gateway polling no reader, after a few seconds: the fixed part."""
         gw = subprocess.Popen(
             [os.path.join(self.build, "daemon/ef45-gatewayd"), "run", "--config",
-             os.path.join(self.dir, "gw-empty.yaml")],
+             os.path.join(self.dir, "gw-empty.yaml")], env=gateway_env(),
             stdout=open(os.path.join(self.dir, "gw-empty.log"), "w"), stderr=subprocess.STDOUT)
         try:
             for _ in range(600):
@@ -187,7 +197,7 @@ class Stack:
     def start_gateway(self):
         self.gw = subprocess.Popen(
             [os.path.join(self.build, "daemon/ef45-gatewayd"), "run", "--config",
-             os.path.join(self.dir, "gw.yaml")],
+             os.path.join(self.dir, "gw.yaml")], env=gateway_env(),
             stdout=open(os.path.join(self.dir, "gw.log"), "w"), stderr=subprocess.STDOUT)
         self.procs.append(self.gw)
         for _ in range(1200):
