@@ -171,7 +171,7 @@ std::string ArrayLiteral::Finish() {
   return std::move(out_);
 }
 
-std::string FormatTime(TimePoint t) {
+std::size_t FormatTimeTo(TimePoint t, TimeText& out) {
   auto us = t.time_since_epoch().count();
   std::int64_t secs = us / 1000000;
   std::int64_t frac = us % 1000000;
@@ -182,11 +182,15 @@ std::string FormatTime(TimePoint t) {
   std::time_t tt = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&tt, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(frac));
-  return buf;
+  const int n = std::snprintf(out.data(), out.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                              tm.tm_sec, static_cast<long long>(frac));
+  return n < 0 ? 0 : std::min(static_cast<std::size_t>(n), out.size() - 1);
+}
+
+std::string FormatTime(TimePoint t) {
+  TimeText text;
+  return std::string(text.data(), FormatTimeTo(t, text));
 }
 
 std::string MicrosOf(std::string_view column) {

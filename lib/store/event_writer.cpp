@@ -1,13 +1,16 @@
 #include "store/event_writer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -289,11 +292,15 @@ void MergeInto(Event& into, int& into_sources, const Event& from) {
   }
 }
 
+// One row of the transaction: a batch's event as it is, or (two reports of one key) their merge.
+// A copy is made only for a merge: copying every event was a quarter of the writer's time.
 struct Row {
   const std::string* device_id;
   std::string key;
-  Event event;
+  const Event* event;
+  std::optional<Event> merged;
   int sources;
+  const Event& Get() const { return merged ? *merged : *event; }
 };
 
 // Merges the rows COPY put in the connection's staging table (see ConnectionPool) into events:
@@ -324,24 +331,25 @@ WHERE (e.sources | EXCLUDED.sources) <> e.sources
 RETURNING (xmax = 0) AS inserted, e.device_id, e.seq
 )sql";
 
-constexpr const char* kUpsertDevices = R"sql(
-INSERT INTO devices (device_id, last_seen_at)
-SELECT d, now() FROM unnest($1::text[]) AS d
-ON CONFLICT (device_id) DO NOTHING
-)sql";
-
-constexpr const char* kAdvanceCursors = R"sql(
-INSERT INTO device_cursors AS c (device_id, log_epoch, last_log_id, updated_at)
-SELECT t.dev, t.ep, t.lid, now() FROM unnest($1::text[], $2::int8[], $3::int8[]) AS t(dev, ep, lid)
-ON CONFLICT (device_id) DO UPDATE SET
-  log_epoch = EXCLUDED.log_epoch, last_log_id = EXCLUDED.last_log_id, updated_at = now()
-WHERE (EXCLUDED.log_epoch, EXCLUDED.last_log_id) > (c.log_epoch, c.last_log_id)
-)sql";
-
-constexpr const char* kUpsertDoors = R"sql(
+// The readers' rows after their events: the reader, its newest log cursor and door state. One
+// statement (one round trip); the foreign keys to devices are checked at its end, after the
+// devices CTE has inserted.
+constexpr const char* kUpsertState = R"sql(
+WITH dv AS (
+  INSERT INTO devices (device_id, last_seen_at)
+  SELECT d, now() FROM unnest($1::text[]) AS d
+  ON CONFLICT (device_id) DO NOTHING
+), cu AS (
+  INSERT INTO device_cursors AS c (device_id, log_epoch, last_log_id, updated_at)
+  SELECT t.dev, t.ep, t.lid, now()
+  FROM unnest($2::text[], $3::int8[], $4::int8[]) AS t(dev, ep, lid)
+  ON CONFLICT (device_id) DO UPDATE SET
+    log_epoch = EXCLUDED.log_epoch, last_log_id = EXCLUDED.last_log_id, updated_at = now()
+  WHERE (EXCLUDED.log_epoch, EXCLUDED.last_log_id) > (c.log_epoch, c.last_log_id)
+)
 INSERT INTO door_state AS d (device_id, door_sensor, relay, tamper, rte, observed_at, changed_at)
 SELECT t.dev, t.ds, t.re, t.ta, t.rt, t.obs::timestamptz, t.obs::timestamptz
-FROM unnest($1::text[], $2::int4[], $3::int4[], $4::int4[], $5::int4[], $6::text[])
+FROM unnest($5::text[], $6::int4[], $7::int4[], $8::int4[], $9::int4[], $10::text[])
      AS t(dev, ds, re, ta, rt, obs)
 ON CONFLICT (device_id) DO UPDATE SET
   door_sensor = EXCLUDED.door_sensor, relay = EXCLUDED.relay, tamper = EXCLUDED.tamper,
@@ -367,55 +375,41 @@ FOR SHARE OF l
 // One COPY line per row (into gw_stage): ord, device_id, event_key, kind, sources, device_log_id,
 // log_epoch, encounter_id, event_type, info, additional_data, user_uuid, device_time, received_at,
 // payload. `default_received_at` fills a missing received_at when the target column has no default.
-void CopyRows(pqxx::stream_to& copy, const std::vector<const Row*>& rows,
+// The fields point into the rows; numbers and times are formatted on the stack.
+void CopyRows(pqxx::stream_to& copy, const std::vector<Row>& rows,
               const std::string& default_received_at) {
-  std::vector<std::string> text(15);
-  std::vector<const char*> v(15);
-  int ord = 0;
-  for (const Row* r : rows) {
-    const Event& e = r->event;
-    auto set = [&](int i, std::string value) {
-      text[i] = std::move(value);
-      v[i] = text[i].c_str();
-    };
-    auto opt = [&](int i, const std::optional<std::string>& value) {
-      if (value) {
-        set(i, *value);
-      } else {
-        v[i] = nullptr;
-      }
-    };
-    set(0, std::to_string(++ord));
-    set(1, *r->device_id);
-    set(2, r->key);
-    set(3, std::string(KindName(e.kind)));
-    set(4, std::to_string(r->sources));
-    if (e.device_log_id) {
-      set(5, std::to_string(*e.device_log_id));
-    } else {
-      v[5] = nullptr;
-    }
-    set(6, std::to_string(e.log_epoch));
-    opt(7, e.encounter_id);
-    opt(8, e.event_type);
-    opt(9, e.info);
-    opt(10, e.additional_data);
-    opt(11, e.user_uuid);
+  using Number = std::array<char, 24>;
+  auto number = [](Number& out, std::int64_t value) {
+    auto end = std::to_chars(out.data(), out.data() + out.size() - 1, value).ptr;
+    *end = '\0';
+    return static_cast<const char*>(out.data());
+  };
+  auto opt = [](const std::optional<std::string>& value) -> const char* {
+    return value ? value->c_str() : nullptr;
+  };
+  Number ord, sources, log_id, epoch;
+  detail::TimeText device_time, received_at;
+  std::int64_t n = 0;
+  for (const Row& r : rows) {
+    const Event& e = r.Get();
+    const char* dt = nullptr;
     if (e.device_time) {
-      set(12, detail::FormatTime(*e.device_time));
-    } else {
-      v[12] = nullptr;
+      detail::FormatTimeTo(*e.device_time, device_time);
+      dt = device_time.data();
     }
+    const char* ra = nullptr;
     if (e.received_at) {
-      set(13, detail::FormatTime(*e.received_at));
+      detail::FormatTimeTo(*e.received_at, received_at);
+      ra = received_at.data();
     } else if (!default_received_at.empty()) {
-      set(13, default_received_at);
-    } else {
-      v[13] = nullptr;
+      ra = default_received_at.c_str();
     }
-    set(14, e.payload);
-    copy << std::make_tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
-                            v[11], v[12], v[13], v[14]);
+    const char* lid = e.device_log_id ? number(log_id, *e.device_log_id) : nullptr;
+    copy << std::make_tuple(number(ord, ++n), r.device_id->c_str(), r.key.c_str(),
+                            KindName(e.kind).data(), number(sources, r.sources), lid,
+                            number(epoch, e.log_epoch), opt(e.encounter_id), opt(e.event_type),
+                            opt(e.info), opt(e.additional_data), opt(e.user_uuid), dt, ra,
+                            e.payload.c_str());
   }
 }
 
@@ -430,18 +424,32 @@ struct Collected {
 
 Collected Collect(const std::vector<const DeviceBatch*>& batches) {
   Collected c;
-  std::unordered_map<std::string, std::size_t> index;  // device \x1f key -> row
+  std::size_t events = 0;
+  for (const DeviceBatch* b : batches) events += b->events.size();
+  // Reserved: the index points at the rows' keys, which must not move.
+  c.rows.reserve(events);
+  struct Key {
+    std::string_view device_id, key;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      std::hash<std::string_view> h;
+      return h(k.device_id) * 31 + h(k.key);
+    }
+  };
+  std::unordered_map<Key, std::size_t, KeyHash> index;
+  index.reserve(events);
   for (const DeviceBatch* b : batches) {
     c.devices.push_back(b->device_id);
     for (const Event& e : b->events) {
-      std::string key = EventKey(e);
-      std::string id = b->device_id + '\x1f' + key;
-      auto [it, fresh] = index.emplace(std::move(id), c.rows.size());
-      if (fresh) {
-        c.rows.push_back({&b->device_id, std::move(key), e, static_cast<int>(e.source)});
-      } else {
+      c.rows.push_back({&b->device_id, EventKey(e), &e, std::nullopt, static_cast<int>(e.source)});
+      auto [it, fresh] = index.try_emplace(Key{b->device_id, c.rows.back().key}, c.rows.size() - 1);
+      if (!fresh) {
+        c.rows.pop_back();
         Row& r = c.rows[it->second];
-        MergeInto(r.event, r.sources, e);
+        if (!r.merged) r.merged = *r.event;
+        MergeInto(*r.merged, r.sources, e);
       }
     }
     if (b->cursor) {
@@ -525,26 +533,56 @@ bool WriteOnce(pqxx::connection& conn, const std::vector<const DeviceBatch*>& al
   // transaction runs statements only (statement_timeout, then
   // idle_in_transaction_session_timeout, bound how long a stalled client keeps its locks).
   if (!w.rows.empty()) {
-    std::vector<const Row*> staged;
-    staged.reserve(w.rows.size());
-    for (const Row& r : w.rows) staged.push_back(&r);
     std::string now = detail::FormatTime(
         std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now()));
     pqxx::stream_to copy(tx, "gw_stage");
-    CopyRows(copy, staged, now);
+    CopyRows(copy, w.rows, now);
     copy.complete();
   }
   if (!fence_owner.empty() && Fence(conn, tx, all, fence_owner, counts).size() != all.size()) {
     return false;  // the rollback releases the row locks and empties the stage
   }
-  if (!w.rows.empty()) {
-    // The commit-order lock first (gw_next_event_seq would take it at the first row anyway):
-    // while we hold it no other writer can add or re-sequence events, and every row lock is
-    // taken under it. Then one statement: new keys insert (seq in row order), a new source
+  // The readers' rows (devices, cursors, door states), as EXECUTE arguments.
+  detail::ArrayLiteral ids, cur_dev, cur_ep, cur_lid, door_dev, ds, re, ta, rt, obs;
+  for (const auto& d : w.devices) ids.Add(d);
+  for (const auto& [d, c] : w.cursors) {
+    cur_dev.Add(d);
+    cur_ep.AddInt(c.log_epoch);
+    cur_lid.AddInt(c.last_log_id);
+  }
+  for (const auto& [d, s] : w.doors) {
+    door_dev.Add(d);
+    ds.AddInt(std::int64_t{s.door_sensor});
+    re.AddInt(std::int64_t{s.relay});
+    ta.AddInt(std::int64_t{s.tamper});
+    rt.AddInt(std::int64_t{s.rte});
+    obs.Add(detail::FormatTime(s.observed_at));
+  }
+  std::string state = "EXECUTE gw_upsert_state(";
+  bool first = true;
+  for (auto* a : {&ids, &cur_dev, &cur_ep, &cur_lid, &door_dev, &ds, &re, &ta, &rt, &obs}) {
+    if (!first) state += ',';
+    first = false;
+    state += tx.quote(a->Finish());
+  }
+  state += ')';
+  // Prepared now, not at a first exec_prepared: the statements are run by SQL EXECUTE.
+  conn.prepare("gw_upsert_state", kUpsertState);
+  conn.prepare_now("gw_upsert_state");
+  if (w.rows.empty()) {
+    tx.exec(state);
+  } else {
+    // One round trip: the commit-order lock first (gw_next_event_seq would take it at the first
+    // row anyway): while we hold it no other writer can add or re-sequence events, and every
+    // row lock is taken under it. Then the readers' rows, then the merge, whose result (the
+    // last statement's) is what comes back: new keys insert (seq in row order), a new source
     // enriches (new seq), a replayed source changes nothing.
-    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(detail::kSeqLockKey) + ")");
     conn.prepare("gw_merge_staged", kMergeStaged);
-    for (const auto& r : tx.exec_prepared("gw_merge_staged")) {
+    conn.prepare_now("gw_merge_staged");
+    const auto merged =
+        tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(detail::kSeqLockKey) + "); " +
+                state + "; EXECUTE gw_merge_staged");
+    for (const auto& r : merged) {
       if (r[0].as<bool>()) {
         ++counts.inserted;
       } else {
@@ -555,39 +593,6 @@ bool WriteOnce(pqxx::connection& conn, const std::vector<const DeviceBatch*>& al
       if (!fresh) it->second = std::max(it->second, seq);
     }
     counts.ignored = static_cast<std::int64_t>(w.rows.size()) - counts.inserted - counts.enriched;
-  }
-  const auto& devices = w.devices;
-  const auto& cursors = w.cursors;
-  const auto& doors = w.doors;
-  if (!devices.empty()) {
-    detail::ArrayLiteral ids;
-    for (const auto& d : devices) ids.Add(d);
-    conn.prepare("gw_upsert_devices", kUpsertDevices);
-    tx.exec_prepared("gw_upsert_devices", ids.Finish());
-  }
-  if (!cursors.empty()) {
-    detail::ArrayLiteral dev, ep, lid;
-    for (const auto& [d, c] : cursors) {
-      dev.Add(d);
-      ep.AddInt(c.log_epoch);
-      lid.AddInt(c.last_log_id);
-    }
-    conn.prepare("gw_advance_cursors", kAdvanceCursors);
-    tx.exec_prepared("gw_advance_cursors", dev.Finish(), ep.Finish(), lid.Finish());
-  }
-  if (!doors.empty()) {
-    detail::ArrayLiteral dev, ds, re, ta, rt, obs;
-    for (const auto& [d, s] : doors) {
-      dev.Add(d);
-      ds.AddInt(std::int64_t{s.door_sensor});
-      re.AddInt(std::int64_t{s.relay});
-      ta.AddInt(std::int64_t{s.tamper});
-      rt.AddInt(std::int64_t{s.rte});
-      obs.Add(detail::FormatTime(s.observed_at));
-    }
-    conn.prepare("gw_upsert_doors", kUpsertDoors);
-    tx.exec_prepared("gw_upsert_doors", dev.Finish(), ds.Finish(), re.Finish(), ta.Finish(),
-                     rt.Finish(), obs.Finish());
   }
   tx.commit();
   return true;

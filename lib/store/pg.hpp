@@ -1,6 +1,7 @@
 #pragma once
 // Internal to lib/store: libpqxx plumbing. Not included by any public header.
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -120,6 +121,10 @@ class ArrayLiteral {
 
 /// "2026-11-25T17:45:48.123456Z"
 std::string FormatTime(TimePoint t);
+/// Room for any FormatTime text (years beyond 9999 and before 1 included) and its NUL.
+using TimeText = std::array<char, 48>;
+/// FormatTime into `out`, NUL-terminated, without an allocation; returns the length.
+std::size_t FormatTimeTo(TimePoint t, TimeText& out);
 /// SQL expression giving a timestamptz column as microseconds since the epoch (int8).
 std::string MicrosOf(std::string_view column);
 inline TimePoint FromMicros(std::int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
