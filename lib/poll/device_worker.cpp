@@ -148,6 +148,11 @@ ReaderSnapshot DeviceWorker::Snapshot() const {
   return snapshot_;
 }
 
+DeviceWorker::SyncView DeviceWorker::Sync() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return {snapshot_.state, snapshot_.user_data_committed};
+}
+
 // ---- firmware rollout (issue 20): maintenance state ----
 std::string DeviceWorker::StateLabel() const {
   return maintenance_ ? "maintenance" : std::string(ReaderStateName(health_.state()));

@@ -121,6 +121,12 @@ class DeviceWorker {
   boost::asio::awaitable<void> Stop(std::chrono::milliseconds deadline);
 
   ReaderSnapshot Snapshot() const;
+  /// What user sync looks at on every wake-up, without copying the whole snapshot.
+  struct SyncView {
+    ReaderState state = ReaderState::kDown;
+    std::uint64_t user_data_committed = 0;
+  };
+  SyncView Sync() const;
   const std::string& id() const { return reader_.id; }
   const config::ReaderConfig& reader() const { return reader_; }
 

@@ -83,6 +83,7 @@ asio::awaitable<ReloadReport> WorkerSet::Apply(std::vector<config::ReaderConfig>
   {
     std::lock_guard lock(mutex_);
     workers_ = std::move(next);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   for (auto& w : to_start) w->Start();
   co_return report;

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,6 +42,9 @@ class WorkerSet {
   /// or StopAll: hold the shared_ptr for longer use.
   std::shared_ptr<DeviceWorker> Find(const std::string& id) const;
   std::size_t size() const;
+  /// Moves whenever the set of workers changes (after the change): a Find result taken after
+  /// reading it stays current while it has not moved.
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   boost::asio::awaitable<void> StopWorkers(std::vector<std::shared_ptr<DeviceWorker>> workers,
@@ -49,6 +54,7 @@ class WorkerSet {
   WorkerDeps deps_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<DeviceWorker>> workers_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace gw::poll

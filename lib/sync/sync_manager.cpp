@@ -43,7 +43,7 @@ struct Schedule {
 };
 
 /// Whether the import pass has anything to do.
-bool ImportDue(const poll::ReaderSnapshot& snap, Clock::time_point now, const Schedule& s) {
+bool ImportDue(const poll::DeviceWorker::SyncView& snap, Clock::time_point now, const Schedule& s) {
   return !s.last_user_data || *s.last_user_data != snap.user_data_committed ||
          now >= s.next_inventory;
 }
@@ -51,7 +51,7 @@ bool ImportDue(const poll::ReaderSnapshot& snap, Clock::time_point now, const Sc
 /// Whether a turn has anything to do: most of a reconciler's wake-ups (one a second, to see its
 /// reader come up) find nothing, and at 1,000 readers entering the turn's coroutines for
 /// nothing was a thousand frames a second (issue 18). Turn does exactly this when it is false.
-bool TurnDue(const Reconciler& r, const poll::ReaderSnapshot& snap, Clock::time_point now,
+bool TurnDue(const Reconciler& r, const poll::DeviceWorker::SyncView& snap, Clock::time_point now,
              const Schedule& s) {
   return ImportDue(snap, now, s) || r.restore_due || s.full_due || now >= s.next_full || r.dirty;
 }
@@ -59,7 +59,7 @@ bool TurnDue(const Reconciler& r, const poll::ReaderSnapshot& snap, Clock::time_
 /// The import pass, when the reader has new events or the inventory is due. Returns ok.
 asio::awaitable<bool> ImportIfDue(Ctx ctx, const std::shared_ptr<Reconciler>& r,
                                   const std::shared_ptr<poll::DeviceWorker>& worker,
-                                  const poll::ReaderSnapshot& snap, Clock::time_point now,
+                                  const poll::DeviceWorker::SyncView& snap, Clock::time_point now,
                                   Schedule& s, const std::function<void()>& notify_all) {
   if (!ImportDue(snap, now, s)) co_return true;
   bool imported = false;
@@ -164,8 +164,8 @@ void BackOff(Reconciler& r, Schedule& s) {
 /// Every pass due now, in order: import, then a full or incremental round.
 asio::awaitable<void> Turn(Ctx ctx, const std::shared_ptr<Reconciler>& r,
                            const std::shared_ptr<poll::DeviceWorker>& worker,
-                           const poll::ReaderSnapshot& snap, Clock::time_point now, Schedule& s,
-                           const std::function<void()>& notify_all) {
+                           const poll::DeviceWorker::SyncView& snap, Clock::time_point now,
+                           Schedule& s, const std::function<void()>& notify_all) {
   bool ok = co_await ImportIfDue(ctx, r, worker, snap, now, s, notify_all);
   if (ok && (r->restore_due || s.full_due || now >= s.next_full)) {
     // Rejected imports (decided here, on another instance, or before a restart).
@@ -200,10 +200,23 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
   }
   auto now = Clock::now();
   s.next_full = s.next_inventory = s.retry_at = now;
+  // The reader's worker, looked up again only when the set of workers has changed (a lookup a
+  // wake-up was a map search under the set's lock, a thousand a second at 1,000 readers). Not
+  // held while waiting: a removed worker is not kept alive by its reconciler.
+  std::weak_ptr<poll::DeviceWorker> known;
+  std::uint64_t known_generation = 0;
+  bool looked_up = false;
   while (!r->stop) {
-    auto worker = workers.Find(r->id);
+    std::shared_ptr<poll::DeviceWorker> worker;
+    if (looked_up && workers.generation() == known_generation) worker = known.lock();
+    if (!worker) {
+      known_generation = workers.generation();  // before Find: a change after it moves it again
+      worker = workers.Find(r->id);
+      known = worker;
+      looked_up = true;
+    }
     if (!worker) break;
-    auto snap = worker->Snapshot();
+    auto snap = worker->Sync();
     now = Clock::now();
     if (snap.state == poll::ReaderState::kUp && s.last_state != poll::ReaderState::kUp) {
       s.full_due = true;  // back (or first seen up): compare everything

@@ -201,11 +201,27 @@ TEST_F(DeviceWorkerTest, WorkerSetStopsARemovedReaderAndKeepsTheOther) {
   ASSERT_TRUE(WaitFor(
       [&] { return sim.State(0).at("locked").as_bool() && sim.State(1).at("locked").as_bool(); },
       20s));
+  // User sync looks a worker up again only when the generation has moved: every change moves it.
+  const auto generation = workers.generation();
+  const auto kept = workers.Find(r0.id);
+  ASSERT_NE(workers.Find("r2"), nullptr);
   auto one = asio::co_spawn(strand, workers.Apply({r0}, 2s), asio::use_future);
   ASSERT_EQ(one.wait_for(10s), std::future_status::ready) << "stopping the removed worker hung";
   EXPECT_EQ(one.get().removed, std::vector<std::string>{"r2"});
   EXPECT_FALSE(sim.State(1).at("locked").as_bool()) << "the removed reader's lock was kept";
   EXPECT_TRUE(sim.State(0).at("locked").as_bool());
+  EXPECT_GT(workers.generation(), generation) << "a removal left the generation where it was";
+  EXPECT_EQ(workers.Find("r2"), nullptr);
+  EXPECT_EQ(workers.Find(r0.id), kept) << "an unchanged reader's worker was replaced";
+  // A restart (same id, new settings) is a new worker under a new generation.
+  const auto before_restart = workers.generation();
+  auto moved = r0;
+  moved.polling.door = moved.polling.door * 2;
+  auto restart = asio::co_spawn(strand, workers.Apply({moved}, 2s), asio::use_future);
+  ASSERT_EQ(restart.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(restart.get().restarted, std::vector<std::string>{r0.id});
+  EXPECT_GT(workers.generation(), before_restart);
+  EXPECT_NE(workers.Find(r0.id), kept);
   auto all = asio::co_spawn(strand, workers.StopAll(2s), asio::use_future);
   ASSERT_EQ(all.wait_for(10s), std::future_status::ready);
   StopWriter(io.Io(), writer, 5s);
