@@ -70,6 +70,16 @@ def cpu_split(pid):
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
+def thread_cpu_seconds(pid, tid):
+    """CPU seconds of one thread of a process so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def context_switches(pid):
     """Voluntary + involuntary context switches of all the process's threads."""
     total = 0
@@ -290,6 +300,7 @@ def fleet(args):
         time.sleep(args.warmup)
         b0, c0, e0, i0 = scrape(s.api)
         split0, cs0 = cpu_split(s.gw.pid), context_switches(s.gw.pid)
+        main0 = thread_cpu_seconds(s.gw.pid, s.gw.pid)
         cpu0, t0 = cpu_seconds(s.gw.pid), time.time()
         sim_cpu0 = cpu_seconds(s.sim.pid)
         window_start = s.psql("SELECT now()")
@@ -297,6 +308,7 @@ def fleet(args):
         time.sleep(args.seconds)
         cpu1, t1 = cpu_seconds(s.gw.pid), time.time()
         split1, cs1 = cpu_split(s.gw.pid), context_switches(s.gw.pid)
+        main1 = thread_cpu_seconds(s.gw.pid, s.gw.pid)
         sim_cpu1 = cpu_seconds(s.sim.pid)
         b1, c1, e1, i1 = scrape(s.api)
         window_end = s.psql("SELECT now()")
@@ -324,6 +336,12 @@ def fleet(args):
               f"{(cpu1 - cpu0) / polls * 1e6 if polls else float('nan'):14.1f}  ({int(polls)} polls)")
         print(f"{'gateway CPU user / kernel (cores)':42} {(split1[0] - split0[0]) / wall:7.3f} / "
               f"{(split1[1] - split0[1]) / wall:5.3f}")
+        # The main thread runs the io_context (with io_threads 1 all of the pollers and the API);
+        # the others are the database pool, the deadline sweeper and, with io_threads > 1, the
+        # io_context's other threads.
+        main = (main1 - main0) / wall
+        print(f"{'gateway CPU main (io) thread / others':42} {main:7.3f} / "
+              f"{(cpu1 - cpu0) / wall - main:5.3f}")
         print(f"{'gateway CPU-seconds in window':42} {cpu1 - cpu0:14.2f}")
         print(f"{'gateway context switches per poll':42} "
               f"{(cs1 - cs0) / polls if polls else float('nan'):14.2f}")
@@ -331,7 +349,12 @@ def fleet(args):
         print(f"{'gateway RSS polling no reader (MB)':42} {base_rss:14.1f}")
         print(f"{'memory per reader (KB, RSS - empty RSS)':42} "
               f"{(rss - base_rss) * 1024 / args.readers:14.1f}")
-        print(f"{'ef45-sim CPU (cores)':42} {(sim_cpu1 - sim_cpu0) / wall:14.3f}")
+        sim_cores = (sim_cpu1 - sim_cpu0) / wall
+        print(f"{'ef45-sim CPU (cores)':42} {sim_cores:14.3f}")
+        # The emulator serves the same requests the gateway makes: its CPU moves with the VM's
+        # speed as the gateway's does, so this ratio varies less between runs than either.
+        print(f"{'gateway CPU / ef45-sim CPU':42} "
+              f"{(cpu1 - cpu0) / wall / sim_cores if sim_cores else float('nan'):14.3f}")
         print(f"{'machine load average (1 min) at the end':42} {os.getloadavg()[0]:14.2f}")
         print(f"{'events committed/s':42} {(i1 - i0) / wall:14.1f}")
         print(f"{'poll errors in window':42} {e1 - e0:14.0f}")

@@ -2,7 +2,7 @@
 // producer waits for its acknowledgement at 10% and 80% of that rate.
 //
 //   store_bench [--readers N] [--events N] [--batch-events N] [--paced-seconds S]
-//               [--max-batch N] [--max-delay-ms N] [--rounds N]
+//               [--max-batch N] [--max-delay-ms N]
 //
 // Starts a private PostgreSQL (tests/support/pg.sh, fsync off like the tests) and stops it.
 #include <algorithm>
