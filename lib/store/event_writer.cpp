@@ -331,9 +331,9 @@ WHERE (e.sources | EXCLUDED.sources) <> e.sources
 RETURNING (xmax = 0) AS inserted, e.device_id, e.seq
 )sql";
 
-// The readers' rows after their events: the reader, its newest log cursor and door state. One
-// statement (one round trip); the foreign keys to devices are checked at its end, after the
-// devices CTE has inserted.
+// The readers' rows of a transaction: the reader, its newest log cursor and door state. One
+// statement, run with the merge in one round trip; the foreign keys to devices are checked at
+// its end, after the devices CTE has inserted.
 constexpr const char* kUpsertState = R"sql(
 WITH dv AS (
   INSERT INTO devices (device_id, last_seen_at)
