@@ -56,10 +56,15 @@ def http(url, data=None, timeout=10):
         return r.read().decode()
 
 
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
+def stat_cpu_seconds(path):
+    """utime + stime, in seconds, from a /proc .../stat file."""
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    return stat_cpu_seconds(f"/proc/{pid}/stat")
 
 
 def cpu_split(pid):
@@ -73,11 +78,9 @@ def cpu_split(pid):
 def thread_cpu_seconds(pid, tid):
     """CPU seconds of one thread of a process so far (0 once it is gone)."""
     try:
-        with open(f"/proc/{pid}/task/{tid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        return stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
     except FileNotFoundError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def context_switches(pid):
