@@ -21,6 +21,7 @@ ROWS = {
     "others": r"gateway CPU main \(io\) thread / others\s+[\d.]+ /\s+([\d.]+)",
     "per_sim": r"gateway CPU / ef45-sim CPU\s+([\d.]+)",
     "peak_mb": r"gateway RSS now / peak \(MB\)\s+[\d.]+ /\s+([\d.]+)",
+    "window_peak_mb": r"gateway RSS peak start-up / in window \(MB\)\s+[\d.]+ /\s+([\d.]+)",
     "ctx_per_poll": r"context switches per poll\s+([\d.]+)",
     "lag_p50": r"committed p50 \(s\)\s+([\d.]+)",
 }

@@ -18,7 +18,9 @@ call graphs instead and prints each symbol's inclusive share (what it costs with
 The fleet table also gives the gateway's CPU split into user and kernel time, its context
 switches per poll, and its memory per reader: the fleet's RSS minus the RSS of the same gateway
 polling no reader (started first, on the same database, for a few seconds), divided by the
-readers. --io-threads N sets the config's `io_threads` (omitted when 1, the default).
+readers. The RSS peak is given twice: start-up and warm-up (VmHWM when the window opens), and
+the window's own (VmRSS sampled twice a second). --io-threads N sets the config's
+`io_threads` (omitted when 1, the default).
 --build points at a build directory holding daemon/ef45-gatewayd and tools/ef45-sim/ef45-sim
 (default: ./build of this tree); nothing is built.
 """
@@ -308,7 +310,13 @@ def fleet(args):
         sim_cpu0 = cpu_seconds(s.sim.pid)
         window_start = s.psql("SELECT now()")
         perf = start_perf(s) if os.environ.get("PERF") in ("1", "graph") else None
-        time.sleep(args.seconds)
+        # The high-water mark so far is start-up and warm-up (the first polls fetch whatever
+        # the readers buffered meanwhile); the window's own peak is sampled twice a second.
+        startup_hwm, window_peak = rss_mb(s.gw.pid, "VmHWM"), 0.0
+        deadline = time.time() + args.seconds
+        while (left := deadline - time.time()) > 0:
+            window_peak = max(window_peak, rss_mb(s.gw.pid))
+            time.sleep(min(0.5, left))
         cpu1, t1 = cpu_seconds(s.gw.pid), time.time()
         split1, cs1 = cpu_split(s.gw.pid), context_switches(s.gw.pid)
         main1 = thread_cpu_seconds(s.gw.pid, s.gw.pid)
@@ -349,6 +357,8 @@ def fleet(args):
         print(f"{'gateway context switches per poll':42} "
               f"{(cs1 - cs0) / polls if polls else float('nan'):14.2f}")
         print(f"{'gateway RSS now / peak (MB)':42} {rss:7.1f} / {hwm:5.1f}")
+        print(f"{'gateway RSS peak start-up / in window (MB)':42} {startup_hwm:7.1f} / "
+              f"{max(window_peak, rss):5.1f}")
         print(f"{'gateway RSS polling no reader (MB)':42} {base_rss:14.1f}")
         print(f"{'memory per reader (KB, RSS - empty RSS)':42} "
               f"{(rss - base_rss) * 1024 / args.readers:14.1f}")
