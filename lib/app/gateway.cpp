@@ -117,8 +117,8 @@ class Gateway {
         api_db_(DatabaseOptionsFor(config_.database.pool_size)),
         writer_(io_.get_executor(), db_,
                 Fenced(WriterOptionsFor(config_.store, store_metrics_, poll_metrics_, commits_))),
-        workers_(io_.get_executor(),
-                 poll::WorkerDeps{db_, writer_, &poll_metrics_, config_.io_threads == 1}),
+        workers_(io_.get_executor(), poll::WorkerDeps{db_, writer_, &poll_metrics_,
+                                                      config_.io_threads == 1, &fetch_gate_}),
         auth_(config_.api.tokens),
         router_(MakeAuthenticator()),
         context_{api_db_,
@@ -341,9 +341,9 @@ class Gateway {
 
   metrics::WriterCounters WriterCounters() const {
     auto s = writer_.Stats();
-    return {s.transactions,    s.failed_attempts, s.rejected_batches,
-            s.events_inserted, s.events_enriched, s.events_ignored,
-            s.queued_events,   s.waiting_batches, db_.ConnectionsOpened()};
+    return {s.transactions,          s.failed_attempts,   s.rejected_batches,   s.events_inserted,
+            s.events_enriched,       s.events_ignored,    s.queued_events,      s.waiting_batches,
+            db_.ConnectionsOpened(), fetch_gate_.InUse(), fetch_gate_.Waiting()};
   }
 
   /// ef45gw_db_up: PostgreSQL answers, checked every 10 s (and by /readyz on demand).
@@ -589,6 +589,7 @@ class Gateway {
                        static_cast<std::size_t>(config_.api.stream_window),
                        static_cast<std::size_t>(config_.api.stream_window_bytes)};
   store::EventWriter writer_;
+  poll::FetchGate fetch_gate_{config_.store.backlog_fetches};  // outlives the workers
   poll::WorkerSet workers_;
   std::unique_ptr<cluster::ClusterMetrics> cluster_metrics_;  // cluster mode only
   std::unique_ptr<cluster::LeaseManager> leases_;             // cluster mode only

@@ -813,10 +813,12 @@ Config LoadString(const std::string& yaml, const std::string& source, const EnvL
     ReadLock(r, root["lock"], "lock", config.lock);
     const YAML::Node store = root["store"];
     if (r.Map(store, "store",
-              {"batch_max_events", "batch_max_delay_ms", "queue_capacity", "retention_days"})) {
+              {"batch_max_events", "batch_max_delay_ms", "queue_capacity", "backlog_fetches",
+               "retention_days"})) {
       r.Int(store, "batch_max_events", "store", config.store.batch_max_events, 1, 100000);
       r.Millis(store, "batch_max_delay_ms", "store", config.store.batch_max_delay, 0, 10000);
       r.Int(store, "queue_capacity", "store", config.store.queue_capacity, 1, 10'000'000);
+      r.Int(store, "backlog_fetches", "store", config.store.backlog_fetches, 1, 100'000);
       r.Int(store, "retention_days", "store", config.store.retention_days, 0, 36500);
     }
     ReadSync(r, root["sync"], config.sync);

@@ -149,7 +149,11 @@ struct StoreConfig {
   int batch_max_events = 1000;       ///< events per transaction at most
   milliseconds batch_max_delay{20};  ///< how long a batch may wait to fill
   int queue_capacity = 20000;        ///< events waiting for the writer before producers wait
-  int retention_days = 0;            ///< delete events older than this; 0 = keep forever
+  /// Readers that may fetch a backlog at once (after a start-up or an outage, a full page of
+  /// logs or many match-data items), fleet-wide: the others wait before fetching, their
+  /// readers keeping the data (poll/fetch_gate.hpp).
+  int backlog_fetches = 32;
+  int retention_days = 0;  ///< delete events older than this; 0 = keep forever
 };
 
 /// Biometric data and credentials at rest (users' templates, faces, PINs, cards).

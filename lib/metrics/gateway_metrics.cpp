@@ -49,6 +49,15 @@ class WriterCollector final : public prometheus::Collectable {
         SingleSample("ef45gw_store_waiting_batches",
                      "Reader batches waiting for room in the writer queue (backpressure).",
                      prometheus::MetricType::Gauge, static_cast<double>(c.waiting_batches)));
+    out.push_back(
+        SingleSample("ef45gw_store_backlog_fetches",
+                     "Readers fetching a backlog now (store.backlog_fetches slots in use).",
+                     prometheus::MetricType::Gauge, static_cast<double>(c.backlog_fetches)));
+    out.push_back(SingleSample("ef45gw_store_backlog_waiting",
+                               "Readers waiting for a backlog slot before fetching (their readers "
+                               "keep the data meanwhile).",
+                               prometheus::MetricType::Gauge,
+                               static_cast<double>(c.backlog_waiting)));
     return out;
   }
 

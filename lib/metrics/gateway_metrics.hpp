@@ -28,6 +28,8 @@ struct WriterCounters {
   std::uint64_t queued_events = 0;
   std::uint64_t waiting_batches = 0;
   std::uint64_t connections_opened = 0;
+  std::uint64_t backlog_fetches = 0;  ///< readers holding a backlog slot (poll/fetch_gate.hpp)
+  std::uint64_t backlog_waiting = 0;  ///< readers waiting for one
 };
 
 /// Store metrics: commit duration and batch size histograms (observed on each commit), the

@@ -77,6 +77,10 @@ SteadyClock::time_point OnTick(SteadyClock::time_point due) {
   return SteadyClock::time_point(SteadyClock::duration(up));
 }
 
+// A match or logs poll that handed the writer more events than this (or a full page of logs)
+// may have more behind it: the next one waits for a backlog slot (FetchGate) before fetching.
+constexpr std::size_t kOrdinaryPollEvents = 16;
+
 // An idle logs poll (nothing new) asks the reader for its newest log id every this many logs
 // intervals (10 s at the default 2 s), not every time.
 constexpr int kIdleResetChecks = 5;
@@ -132,6 +136,7 @@ asio::awaitable<void> DeviceWorker::Stop(milliseconds deadline) {
 asio::awaitable<void> DeviceWorker::StopOnStrand(milliseconds deadline) {
   stopping_ = true;
   timer_.cancel();
+  if (gate_wait_) FetchGate::Cancel(gate_wait_);
   if (!started_ || finished_) co_return;
   // The loop ends after the request or commit in flight; past the deadline, cut the connection.
   asio::steady_timer limit(strand_);
@@ -309,6 +314,9 @@ void DeviceWorker::ScheduleFirstPolls() {
   // Health first: it learns the reader's version and newest log id (backlog) right away.
   due_[static_cast<std::size_t>(PollKind::kHealth)] = now;
   due_[static_cast<std::size_t>(PollKind::kSession)] = SteadyClock::time_point::max();
+  // What the reader buffered while nobody polled it is not known yet.
+  may_be_large_[static_cast<std::size_t>(PollKind::kMatch)] = true;
+  may_be_large_[static_cast<std::size_t>(PollKind::kLogs)] = true;
 }
 
 asio::awaitable<bool> DeviceWorker::SettleRecordedLock() {
@@ -335,10 +343,19 @@ std::size_t DeviceWorker::NextDue() const {
 
 asio::awaitable<bool> DeviceWorker::RunPoll(PollKind kind) {
   const auto index = static_cast<std::size_t>(kind);
+  // A poll that may bring a backlog waits for one of the fleet's backlog slots before it
+  // fetches, and holds it until its batch is committed (FetchGate). The wait counts as late.
+  const bool fetches = kind == PollKind::kMatch || kind == PollKind::kLogs;
+  FetchGate::Slot slot;
+  if (deps_.gate && fetches && may_be_large_[index]) {
+    slot = co_await deps_.gate->Acquire(strand_, &gate_wait_);
+    if (!slot) co_return !stopping_;  // only Stop cancels the wait
+  }
   auto start = SteadyClock::now();
   if (metrics_) {
     metrics_->ObserveLateness(index, std::chrono::duration<double>(start - due_[index]).count());
   }
+  last_batch_events_ = 0;
   bool more = false;
   Outcome outcome;
   switch (kind) {
@@ -350,6 +367,13 @@ asio::awaitable<bool> DeviceWorker::RunPoll(PollKind kind) {
   }
   auto end = SteadyClock::now();
   if (stopping_ && outcome && outcome->code == Errc::kCancelled) co_return false;
+  if (fetches && !outcome) {
+    may_be_large_[index] = more || last_batch_events_ > kOrdinaryPollEvents;
+  } else if (outcome && outcome->transport) {
+    // The reader buffers while it cannot be reached: the next fetches may bring all of it.
+    may_be_large_[static_cast<std::size_t>(PollKind::kMatch)] = true;
+    may_be_large_[static_cast<std::size_t>(PollKind::kLogs)] = true;
+  }
   Record(kind, outcome, end - start);
   Reschedule(kind, outcome, more, end);
   co_return true;
@@ -440,6 +464,7 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
     if (e.device_time) times.push_back(*e.device_time);
   }
   std::size_t events = keys.size();
+  last_batch_events_ = batch.events.size();
   const auto cursor = batch.cursor;
   auto [ec, last_seq] = co_await deps_.writer.WriteAcked(std::move(batch));
   if (ec) {

@@ -22,6 +22,7 @@
 #include "config/config.hpp"
 #include "ef45/client.hpp"
 #include "poll/backoff.hpp"
+#include "poll/fetch_gate.hpp"
 #include "poll/reader_health.hpp"
 #include "store/event.hpp"
 
@@ -81,6 +82,9 @@ struct WorkerDeps {
   /// handlers in turn, and runs on the io_context's executor itself (issue 18: a strand is a
   /// second hand-off for every completion).
   bool one_thread = false;
+  /// Optional: the fleet-wide limit on readers fetching a backlog at once. Without it, nothing
+  /// waits before fetching.
+  FetchGate* gate = nullptr;
 };
 
 /// Polls one reader on its own strand: takes the session lock, then door status, match-data,
@@ -228,6 +232,11 @@ class DeviceWorker {
   std::optional<std::int64_t> suspect_newest_;  // an absurd newest id the next check must confirm
   std::chrono::steady_clock::time_point reset_checked_{};  // the last CheckLogReset
   std::string recorded_lock_;  // to try before taking a new lock; empty once settled
+  // Per poll kind: its next poll may bring a backlog (none yet since the start or the last
+  // transport failure, or the last one was large), so it waits for a FetchGate slot first.
+  std::array<bool, kPollKinds> may_be_large_{};
+  std::size_t last_batch_events_ = 0;             // events the last Commit handed to the writer
+  std::shared_ptr<FetchGate::Waiter> gate_wait_;  // while waiting for a slot (Stop cancels it)
   ef45::LockHolder lock_holder_ = ef45::LockHolder::kUnknown;
   // Snapshot for other threads.
   mutable std::mutex snapshot_mutex_;

@@ -184,6 +184,87 @@ TEST_F(DeviceWorkerTest, TheMatchPollReadsTheLogsPageAndNoRecognitionIsStoredTwi
   StopWriter(io.Io(), writer, 5s);
 }
 
+// Issue 18: after a start-up every reader's backlog was fetched at once and held while the
+// writer worked through it (the gateway's peak memory). A poll that may bring a backlog now
+// waits for a fleet-wide slot *before* fetching; ordinary polls do not wait.
+TEST_F(DeviceWorkerTest, APollThatMayBringABacklogWaitsForASlotBeforeFetching) {
+  ef45::test::Sim sim(ef45sim::FleetOptions{.rate = 20.0, .seed = 10});
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 2});
+  store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
+  writer.Start();
+  poll::FetchGate gate(1);
+  auto take = [&] {
+    auto f = asio::co_spawn(io.Io(), gate.Acquire(io.Io().get_executor()), asio::use_future);
+    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
+    return f.get();
+  };
+  auto held = take();  // the fleet's only slot
+  poll::DeviceWorker worker(io.Io().get_executor(),
+                            poll::WorkerDeps{db, writer, nullptr, false, &gate},
+                            ReaderAt(sim.port()));
+  worker.Start();
+
+  // The first match or logs poll does not know what the reader buffered: it waits, and the
+  // reader keeps its recognitions meanwhile.
+  ASSERT_TRUE(
+      WaitFor([&] { return gate.Waiting() == 1 && Int(sim.State(), "match_pending") >= 20; }, 20s));
+  EXPECT_EQ(Int(sim.State(), "match_deleted"), 0);
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"), "0");
+
+  held = poll::FetchGate::Slot();  // given back: the worker takes the backlog
+  ASSERT_TRUE(WaitFor([&] { return Int(sim.State(), "match_deleted") >= 40; }, 20s));
+
+  // Caught up, its polls bring a recognition or two: they take no slot, so they go on while
+  // the slot is held elsewhere.
+  ASSERT_TRUE(WaitFor([&] { return Int(sim.State(), "match_pending") <= 4; }, 20s));
+  held = take();
+  const auto deleted = Int(sim.State(), "match_deleted");
+  ASSERT_TRUE(WaitFor([&] { return Int(sim.State(), "match_deleted") >= deleted + 40; }, 20s))
+      << "ordinary polls waited for the slot";
+  EXPECT_EQ(gate.Waiting(), 0U);
+
+  sim.Control("POST", "/sim/generation/pause", "{}");
+  held = poll::FetchGate::Slot();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = sim.State();
+        return Int(s, "match_pending") == 0 &&
+               std::to_string(Int(s, "last_log_id")) ==
+                   Scalar(Dsn(), "SELECT coalesce(max(last_log_id), -1) FROM device_cursors");
+      },
+      20s));
+  EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
+            std::to_string(Int(sim.State(), "recognitions_generated")));
+  StopWorker(io.Io(), worker);
+  StopWriter(io.Io(), writer, 5s);
+  EXPECT_EQ(gate.InUse(), 0U);
+}
+
+TEST_F(DeviceWorkerTest, StopEndsAWaitForABacklogSlot) {
+  ef45::test::Sim sim(ef45sim::FleetOptions{.rate = 5.0, .seed = 11});
+  IoThread io;
+  store::Database db(store::DatabaseOptions{Dsn(), 2});
+  store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
+  writer.Start();
+  poll::FetchGate gate(1);
+  auto f = asio::co_spawn(io.Io(), gate.Acquire(io.Io().get_executor()), asio::use_future);
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto held = f.get();
+  poll::DeviceWorker worker(io.Io().get_executor(),
+                            poll::WorkerDeps{db, writer, nullptr, false, &gate},
+                            ReaderAt(sim.port()));
+  worker.Start();
+  ASSERT_TRUE(WaitFor([&] { return gate.Waiting() == 1; }, 20s));
+  const auto start = std::chrono::steady_clock::now();
+  StopWorker(io.Io(), worker);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << "Stop waited out its deadline";
+  EXPECT_EQ(gate.Waiting(), 0U);
+  EXPECT_EQ(gate.InUse(), 1U);  // only the test's
+  EXPECT_FALSE(sim.State().at("locked").as_bool()) << "the lock was not released";
+  StopWriter(io.Io(), writer, 5s);
+}
+
 TEST_F(DeviceWorkerTest, WorkerSetStopsARemovedReaderAndKeepsTheOther) {
   ef45::test::Sim sim(ef45sim::FleetOptions{.readers = 2, .rate = 5.0, .seed = 9});
   IoThread io;

@@ -126,6 +126,16 @@ TEST(Config, IoThreadsDefaultsToOneAndIsValidated) {
   EXPECT_TRUE(HasProblem(ProblemsOf("database: { dsn: x }\nio_threads: many\n"), "io_threads", 2));
 }
 
+TEST(Config, BacklogFetchesDefaultsTo32AndIsValidated) {
+  EXPECT_EQ(LoadString("database: { dsn: 'host=db' }\n", "t", NoEnv()).store.backlog_fetches, 32);
+  EXPECT_EQ(
+      LoadString("database: { dsn: 'host=db' }\nstore: { backlog_fetches: 4 }\n", "t", NoEnv())
+          .store.backlog_fetches,
+      4);
+  EXPECT_TRUE(HasProblem(ProblemsOf("database: { dsn: x }\nstore:\n  backlog_fetches: 0\n"),
+                         "store.backlog_fetches", 3));
+}
+
 TEST(Config, StreamWindowBytesDefaultsTo8MiBAndIsValidated) {
   auto c = LoadString("database: { dsn: 'host=db' }\n", "t", NoEnv());
   EXPECT_EQ(c.api.stream_window_bytes, 8 << 20);
