@@ -9,7 +9,7 @@ packages=(
   clang-format clang-tidy clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsimdjson-dev libpqxx-dev libyaml-cpp-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev libsystemd-dev libspdlog-dev libssl-dev openssl
+  libgtest-dev libgmock-dev libsystemd-dev libspdlog-dev libssl-dev openssl libjemalloc-dev
   postgresql-15 postgresql-client-15
   prometheus wrk systemd procps iproute2 python3
 )
