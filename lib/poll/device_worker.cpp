@@ -16,6 +16,7 @@
 #include "common/task_failure.hpp"
 #include "metrics/poll_metrics.hpp"
 #include "poll/convert.hpp"
+#include "poll/tick.hpp"
 #include "store/database.hpp"
 #include "store/event_writer.hpp"
 #include "store/queries.hpp"
@@ -61,21 +62,6 @@ ef45::ClientOptions ClientOptionsFor(const config::ReaderConfig& reader, store::
 }
 
 std::uint64_t SeedFor(const std::string& id) { return std::hash<std::string>{}(id) | 1; }
-
-// Polls start on a shared 20 ms grid (issue 18): the readers due in the same few milliseconds
-// wake the gateway once, their requests go out together and their replies come back together,
-// instead of one wake-up (and one context switch) per poll. 20 ms is under half the on-time
-// tolerance of the fastest poll (10 % of 500 ms); at 200 readers it took the gateway from 0.146
-// to 0.098 cores against 5 ms (bench/poll/fleet_bench.py).
-constexpr auto kPollTick = std::chrono::milliseconds(20);
-
-SteadyClock::time_point OnTick(SteadyClock::time_point due) {
-  if (due == SteadyClock::time_point::max()) return due;
-  const auto tick = std::chrono::duration_cast<SteadyClock::duration>(kPollTick).count();
-  const auto t = due.time_since_epoch().count();
-  const auto up = (t + tick - 1) / tick * tick;
-  return SteadyClock::time_point(SteadyClock::duration(up));
-}
 
 // A match or logs poll that handed the writer more events than this (or a full page of logs)
 // may have more behind it: the next one waits for a backlog slot (FetchGate) before fetching.

@@ -13,6 +13,7 @@
 #include "common/log_escape.hpp"
 #include "common/task_failure.hpp"
 #include "poll/device_worker.hpp"
+#include "poll/tick.hpp"
 #include "poll/worker_set.hpp"
 #include "sync/reconciler.hpp"
 #include "sync/sync_metrics.hpp"
@@ -234,7 +235,10 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
     if (s.retry_at > now) {
       wake = std::max(wake, std::min(s.retry_at, now + std::chrono::seconds(1)));
     }
-    r->timer.expires_at(wake);
+    // On the pollers' grid: a thousand reconcilers looking once a second at their readers then
+    // wake the event loop no more often than the polls do (issue 18: off the grid they made
+    // half again as many context switches).
+    r->timer.expires_at(poll::OnTick(wake));
     co_await r->timer.async_wait(kTuple);
   }
   if (ctx.metrics) ctx.metrics->RemoveReader(r->id);
