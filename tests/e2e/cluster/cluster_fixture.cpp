@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <pqxx/pqxx>
 #include <sstream>
 
 #include "pg/pg_fixture.hpp"
@@ -57,7 +58,19 @@ CREATE TRIGGER audit_doors AFTER INSERT OR UPDATE ON door_state
 
 }  // namespace
 
-void ClusterTest::AuditWrites() { Exec(dsn_, kAudit); }
+void ClusterTest::AuditWrites() {
+  // DDL on tables the nodes are writing to: CREATE TRIGGER's lock on one table and a node's
+  // transaction on another can deadlock, and PostgreSQL may roll this transaction back as the
+  // victim (seen once in CI). It is all or nothing, so it is tried again.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      Exec(dsn_, kAudit);
+      return;
+    } catch (const pqxx::deadlock_detected&) {
+      if (attempt == 5) throw;
+    }
+  }
+}
 
 void ClusterTest::TearDown() {
   for (auto& [id, n] : nodes_) {
