@@ -58,7 +58,16 @@ void StopWorker(asio::io_context& io, poll::DeviceWorker& worker) {
   ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
 }
 
-class DeviceWorkerTest : public PgTest {};
+class DeviceWorkerTest : public PgTest {
+ protected:
+  /// The reader has no match-data left and our committed cursor is at its newest log id.
+  bool Drained(ef45::test::Sim& sim) {
+    auto s = sim.State();
+    return Int(s, "match_pending") == 0 &&
+           std::to_string(Int(s, "last_log_id")) ==
+               Scalar(Dsn(), "SELECT coalesce(max(last_log_id), -1) FROM device_cursors");
+  }
+};
 
 TEST_F(DeviceWorkerTest, MatchDataStaysOnTheReaderWhileItsCommitFails) {
   ef45::test::Sim sim(ef45sim::FleetOptions{.rate = 20.0, .seed = 7});
@@ -110,14 +119,7 @@ TEST_F(DeviceWorkerTest, CommittedMatchDataIsDeletedAndStoredOnceWithItsLogEntry
   ASSERT_TRUE(WaitFor(
       [&] { return sim.State().at("match_deleted").to_number<std::int64_t>() >= 40; }, 20s));
   sim.Control("POST", "/sim/generation/pause", "{}");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto s = sim.State();
-        return s.at("match_pending").to_number<std::int64_t>() == 0 &&
-               std::to_string(s.at("last_log_id").to_number<std::int64_t>()) ==
-                   Scalar(Dsn(), "SELECT coalesce(max(last_log_id), -1) FROM device_cursors");
-      },
-      20s));
+  ASSERT_TRUE(WaitFor([&] { return Drained(sim); }, 20s));
   auto s = sim.State();
   auto deleted = s.at("match_deleted").to_number<std::int64_t>();
   // Every deleted item is stored, once, merged with its log entry (both sources).
@@ -162,14 +164,7 @@ TEST_F(DeviceWorkerTest, TheMatchPollReadsTheLogsPageAndNoRecognitionIsStoredTwi
   EXPECT_LT(static_cast<double>(logs_polls() - polls_before), seconds / 0.2 / 2)
       << "over " << seconds << " s";
   sim.Control("POST", "/sim/generation/pause", "{}");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto s = sim.State();
-        return Int(s, "match_pending") == 0 &&
-               std::to_string(Int(s, "last_log_id")) ==
-                   Scalar(Dsn(), "SELECT coalesce(max(last_log_id), -1) FROM device_cursors");
-      },
-      20s));
+  ASSERT_TRUE(WaitFor([&] { return Drained(sim); }, 20s));
   auto s = sim.State();
   EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
             std::to_string(Int(s, "recognitions_generated")));
@@ -226,14 +221,7 @@ TEST_F(DeviceWorkerTest, APollThatMayBringABacklogWaitsForASlotBeforeFetching) {
 
   sim.Control("POST", "/sim/generation/pause", "{}");
   held = poll::FetchGate::Slot();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto s = sim.State();
-        return Int(s, "match_pending") == 0 &&
-               std::to_string(Int(s, "last_log_id")) ==
-                   Scalar(Dsn(), "SELECT coalesce(max(last_log_id), -1) FROM device_cursors");
-      },
-      20s));
+  ASSERT_TRUE(WaitFor([&] { return Drained(sim); }, 20s));
   EXPECT_EQ(Scalar(Dsn(), "SELECT count(*) FROM events WHERE kind = 'recognition'"),
             std::to_string(Int(sim.State(), "recognitions_generated")));
   StopWorker(io.Io(), worker);
