@@ -53,6 +53,16 @@ std::int64_t Int(const boost::json::object& o, const char* key) {
   return o.at(key).to_number<std::int64_t>();
 }
 
+/// Takes a slot of `gate` from the io_context's thread, as a worker would.
+poll::FetchGate::Slot HoldSlot(asio::io_context& io, poll::FetchGate& gate) {
+  auto f = asio::co_spawn(io, gate.Acquire(io.get_executor()), asio::use_future);
+  if (f.wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "no slot within 10 s";
+    return {};
+  }
+  return f.get();
+}
+
 void StopWorker(asio::io_context& io, poll::DeviceWorker& worker) {
   auto done = asio::co_spawn(io, worker.Stop(2s), asio::use_future);
   ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
@@ -189,12 +199,7 @@ TEST_F(DeviceWorkerTest, APollThatMayBringABacklogWaitsForASlotBeforeFetching) {
   store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
   writer.Start();
   poll::FetchGate gate(1);
-  auto take = [&] {
-    auto f = asio::co_spawn(io.Io(), gate.Acquire(io.Io().get_executor()), asio::use_future);
-    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
-    return f.get();
-  };
-  auto held = take();  // the fleet's only slot
+  auto held = HoldSlot(io.Io(), gate);  // the fleet's only slot
   poll::DeviceWorker worker(io.Io().get_executor(),
                             poll::WorkerDeps{db, writer, nullptr, false, &gate},
                             ReaderAt(sim.port()));
@@ -213,7 +218,7 @@ TEST_F(DeviceWorkerTest, APollThatMayBringABacklogWaitsForASlotBeforeFetching) {
   // Caught up, its polls bring a recognition or two: they take no slot, so they go on while
   // the slot is held elsewhere.
   ASSERT_TRUE(WaitFor([&] { return Int(sim.State(), "match_pending") <= 4; }, 20s));
-  held = take();
+  held = HoldSlot(io.Io(), gate);
   const auto deleted = Int(sim.State(), "match_deleted");
   ASSERT_TRUE(WaitFor([&] { return Int(sim.State(), "match_deleted") >= deleted + 40; }, 20s))
       << "ordinary polls waited for the slot";
@@ -236,9 +241,7 @@ TEST_F(DeviceWorkerTest, StopEndsAWaitForABacklogSlot) {
   store::EventWriter writer(io.Io().get_executor(), db, store::WriterOptions{});
   writer.Start();
   poll::FetchGate gate(1);
-  auto f = asio::co_spawn(io.Io(), gate.Acquire(io.Io().get_executor()), asio::use_future);
-  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
-  auto held = f.get();
+  auto held = HoldSlot(io.Io(), gate);
   poll::DeviceWorker worker(io.Io().get_executor(),
                             poll::WorkerDeps{db, writer, nullptr, false, &gate},
                             ReaderAt(sim.port()));
