@@ -6,7 +6,8 @@ over a day (neighbours, the kernel's share), which hides a change of a few per c
 in turn, A B A B ..., see the same machine; the medians and each run's user/kernel split are
 printed. Every argument after the two build directories goes to fleet_bench.py. --env-a and
 --env-b give one side's gateway extra environment (fleet_bench.py's GW_ENV), so one build can be
-compared with itself under another setting (e.g. GLIBC_TUNABLES).
+compared with itself under another setting (e.g. GLIBC_TUNABLES); --yaml-a and --yaml-b give one
+side's gateway a config file of extra keys (fleet_bench.py's --extra-yaml), e.g. sync switched off.
 
   bench/poll/fleet_ab.py /tmp/base/build build --runs 3 -- --readers 1000 --rate 1 --seconds 60
 """
@@ -28,8 +29,10 @@ ROWS = {
 ON_TIME = r"(door|match|logs) polls within 10% of interval\s+([\d.]+)%"
 
 
-def run(build, extra, gw_env):
+def run(build, extra, gw_env, yaml):
     env = dict(os.environ, GW_ENV=gw_env) if gw_env else None
+    if yaml:
+        extra = [*extra, "--extra-yaml", yaml]
     out = subprocess.run([sys.executable, os.path.join(HERE, "fleet_bench.py"), "fleet",
                           "--build", build, *extra], capture_output=True, text=True, env=env)
     if out.returncode != 0:
@@ -46,13 +49,16 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs of each, alternated")
     ap.add_argument("--env-a", default="", help="GW_ENV for A's gateway (KEY=VALUE ...)")
     ap.add_argument("--env-b", default="", help="GW_ENV for B's gateway: one build, two settings")
+    ap.add_argument("--yaml-a", default="", help="extra config keys (a YAML file) for A's gateway")
+    ap.add_argument("--yaml-b", default="", help="extra config keys (a YAML file) for B's gateway")
     # Anything else (after an optional --) is fleet_bench.py's.
     args, extra = ap.parse_known_args()
     extra = [a for a in extra if a != "--"]
     results = {"A": [], "B": []}
     for i in range(args.runs):
-        for name, build, gw_env in (("A", args.a, args.env_a), ("B", args.b, args.env_b)):
-            r = run(build, extra, gw_env)
+        for name, build, gw_env, yaml in (("A", args.a, args.env_a, args.yaml_a),
+                                          ("B", args.b, args.env_b, args.yaml_b)):
+            r = run(build, extra, gw_env, yaml)
             results[name].append(r)
             print(f"run {i + 1} {name}: " + "  ".join(f"{k} {v:g}" for k, v in r.items()),
                   flush=True)
