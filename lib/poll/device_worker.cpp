@@ -144,6 +144,11 @@ DeviceWorker::SyncView DeviceWorker::Sync() const {
   return {snapshot_.state, snapshot_.user_data_committed};
 }
 
+void DeviceWorker::SetSyncListener(std::function<void()> listener) {
+  std::lock_guard lock(snapshot_mutex_);
+  sync_listener_ = std::move(listener);
+}
+
 // ---- firmware rollout (issue 20): maintenance state ----
 std::string DeviceWorker::StateLabel() const {
   return maintenance_ ? "maintenance" : std::string(ReaderStateName(health_.state()));
@@ -199,8 +204,10 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
     changed = health_.RecordFailure(outcome->kind, reason, now);
     if (metrics_) metrics_->CountError(static_cast<std::size_t>(outcome->kind), reason);
   }
+  std::function<void()> notify;  // the state moved: user sync looks at the reader again
   {
     std::lock_guard lock(snapshot_mutex_);
+    if (snapshot_.state != health_.state()) notify = sync_listener_;
     snapshot_.state = health_.state();
     snapshot_.reason = health_.reason();
     if (!outcome)
@@ -210,6 +217,7 @@ void DeviceWorker::Record(PollKind kind, const Outcome& outcome, SteadyClock::du
     snapshot_.lock_held = !client_->lock_uid().empty();
     snapshot_.lock_holder = std::string(ef45::LockHolderName(client_->lock_holder()));
   }
+  if (notify) notify();
   if (client_->lock_holder() != lock_holder_) {
     lock_holder_ = client_->lock_holder();
     if (metrics_ && !changed) {
@@ -406,10 +414,15 @@ asio::awaitable<void> DeviceWorker::ReleaseReader() {
   // worker lets go (a scrape must never show two instances polling one reader).
   metrics_.reset();
   health_.MarkStopped("stopped");
-  std::lock_guard lock(snapshot_mutex_);
-  snapshot_.state = health_.state();
-  snapshot_.reason = health_.reason();
-  snapshot_.lock_held = !client_->lock_uid().empty();
+  std::function<void()> notify;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    if (snapshot_.state != health_.state()) notify = sync_listener_;
+    snapshot_.state = health_.state();
+    snapshot_.reason = health_.reason();
+    snapshot_.lock_held = !client_->lock_uid().empty();
+  }
+  if (notify) notify();
 }
 
 asio::awaitable<DeviceWorker::Outcome> DeviceWorker::ResumeRecordedLock() {
@@ -465,16 +478,22 @@ asio::awaitable<DeviceWorker::Outcome> DeviceWorker::Commit(store::DeviceBatch b
     if (too_large) metrics_->CountQuarantined("too_large", static_cast<double>(too_large));
   }
   // The live state moves with the commit (the API serves it from here, not from PostgreSQL).
-  std::lock_guard lock(snapshot_mutex_);
-  snapshot_.events_committed += events;
-  snapshot_.user_data_committed += user_data;
-  if (last_seq > 0) snapshot_.last_seq = std::max(snapshot_.last_seq.value_or(0), last_seq);
-  if (cursor) {
-    snapshot_.cursor = *cursor;
-    if (snapshot_.newest_log_id && cursor->log_epoch == cursor_.log_epoch) {
-      snapshot_.backlog = std::max<std::int64_t>(0, *snapshot_.newest_log_id - cursor->last_log_id);
+  std::function<void()> notify;  // enrolments at the reader: user sync imports them
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_.events_committed += events;
+    snapshot_.user_data_committed += user_data;
+    if (user_data > 0) notify = sync_listener_;
+    if (last_seq > 0) snapshot_.last_seq = std::max(snapshot_.last_seq.value_or(0), last_seq);
+    if (cursor) {
+      snapshot_.cursor = *cursor;
+      if (snapshot_.newest_log_id && cursor->log_epoch == cursor_.log_epoch) {
+        snapshot_.backlog =
+            std::max<std::int64_t>(0, *snapshot_.newest_log_id - cursor->last_log_id);
+      }
     }
   }
+  if (notify) notify();
   co_return std::nullopt;
 }
 

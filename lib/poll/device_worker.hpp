@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -131,6 +132,11 @@ class DeviceWorker {
     std::uint64_t user_data_committed = 0;
   };
   SyncView Sync() const;
+  /// Called (from the worker's strand, outside its locks) whenever what Sync() returns changes:
+  /// the reader's state, or user_data events committed. User sync waits for this instead of
+  /// looking at every reader once a second. One listener; an empty function removes it.
+  /// Thread-safe.
+  void SetSyncListener(std::function<void()> listener);
   const std::string& id() const { return reader_.id; }
   const config::ReaderConfig& reader() const { return reader_; }
 
@@ -241,6 +247,7 @@ class DeviceWorker {
   // Snapshot for other threads.
   mutable std::mutex snapshot_mutex_;
   ReaderSnapshot snapshot_;
+  std::function<void()> sync_listener_;   // under snapshot_mutex_
   std::atomic<bool> maintenance_{false};  // firmware rollout (issue 20)
 };
 

@@ -54,6 +54,9 @@ struct SyncManager::Reconciler {
   std::shared_ptr<RateLimiter> limiter;
   bool stop = false;
   bool dirty = true;
+  /// Past the wait for its first turn (a start spread over many readers): until then a poke
+  /// does not cut the wait short.
+  bool started = false;
   std::atomic<bool> done{false};
   std::optional<store::TimePoint> watermark;
   std::map<std::string, Clock::time_point> unknown_first_seen;

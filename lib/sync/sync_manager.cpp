@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "common/log.hpp"
@@ -186,9 +187,22 @@ asio::awaitable<void> Turn(Ctx ctx, const std::shared_ptr<Reconciler>& r,
   }
 }
 
+/// Wakes `r` now, whatever it waits for (its next pass, a back-off): it looks at its reader
+/// again. Thread-safe; a wake that meets a turn in progress is not needed (the loop looks again
+/// after every turn).
+void Poke(const std::shared_ptr<Reconciler>& r) {
+  asio::post(r->strand, [r] {
+    if (r->started) r->timer.cancel();
+  });
+}
+
 /// One reader's reconciler until it is stopped or its reader is no longer polled here.
 /// `first_turn_in`: when many reconcilers start at once, each waits its turn (see
-/// StartSpacing).
+/// StartSpacing). Between turns it sleeps until its next pass is due, or until it is poked: by
+/// its reader's worker (state changed, enrolments at the reader committed), by a change of users
+/// (SyncManager::NotifyUsersChanged), by a change of the set of workers (Supervise), by Stop().
+/// At 1,000 readers, a look at every reader once a second was a thousand wake-ups a second for
+/// nothing (issue 18).
 asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
                                     std::shared_ptr<Reconciler> r, std::function<void()> notify_all,
                                     Clock::duration first_turn_in) {
@@ -199,20 +213,24 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
     r->timer.expires_after(first_turn_in);  // Stop() and a change of users cut it short
     co_await r->timer.async_wait(kTuple);
   }
+  r->started = true;
   auto now = Clock::now();
   s.next_full = s.next_inventory = s.retry_at = now;
-  // The reader's worker, looked up again only when the set of workers has changed (a lookup a
-  // wake-up was a map search under the set's lock, a thousand a second at 1,000 readers). Not
-  // held while waiting: a removed worker is not kept alive by its reconciler.
+  // The reader's worker, looked up again only when the set of workers has changed. Not held
+  // while waiting: a removed worker is not kept alive by its reconciler.
   std::weak_ptr<poll::DeviceWorker> known;
   std::uint64_t known_generation = 0;
   bool looked_up = false;
+  auto listener = [weak = std::weak_ptr<Reconciler>(r)] {
+    if (auto self = weak.lock()) Poke(self);
+  };
   while (!r->stop) {
     std::shared_ptr<poll::DeviceWorker> worker;
     if (looked_up && workers.generation() == known_generation) worker = known.lock();
     if (!worker) {
       known_generation = workers.generation();  // before Find: a change after it moves it again
       worker = workers.Find(r->id);
+      if (worker && worker != known.lock()) worker->SetSyncListener(listener);
       known = worker;
       looked_up = true;
     }
@@ -224,23 +242,19 @@ asio::awaitable<void> RunReconciler(Ctx ctx, poll::WorkerSet& workers,
       s.retry_at = now;
     }
     s.last_state = snap.state;
-    if (now >= s.retry_at && TurnDue(*r, snap, now, s)) {
+    const bool due = TurnDue(*r, snap, now, s);
+    if (due && now >= s.retry_at) {
       co_await Turn(ctx, r, worker, snap, now, s, notify_all);
+      continue;  // what changed during the turn (no wake-up was needed for it) is seen now
     }
     worker.reset();
-    now = Clock::now();
-    if (r->stop) break;
-    if (r->dirty && now >= s.retry_at) continue;
-    auto wake = std::min({s.next_full, s.next_inventory, now + std::chrono::seconds(1)});
-    if (s.retry_at > now) {
-      wake = std::max(wake, std::min(s.retry_at, now + std::chrono::seconds(1)));
-    }
-    // On the pollers' grid: a thousand reconcilers looking once a second at their readers then
-    // wake the event loop no more often than the polls do (issue 18: off the grid they made
-    // half again as many context switches).
+    // Something due waits out its back-off; otherwise the next pass on the clock.
+    auto wake = due ? s.retry_at : std::min(s.next_full, s.next_inventory);
+    // On the pollers' grid: reconcilers waking at times of their own add context switches.
     r->timer.expires_at(poll::OnTick(wake));
     co_await r->timer.async_wait(kTuple);
   }
+  if (auto worker = known.lock()) worker->SetSyncListener({});
   if (ctx.metrics) ctx.metrics->RemoveReader(r->id);
   r->done = true;
 }
@@ -274,6 +288,9 @@ asio::awaitable<void> SyncManager::Supervise() {
   asio::steady_timer timer(executor_);
   Ctx ctx{db_, options_, metrics_};
   ChangeWatch watch;
+  // The set of workers this loop last started reconcilers for; only a change of it (SIGHUP, a
+  // lease won or lost) makes the loop read the set and wake every reconciler.
+  std::optional<std::uint64_t> seen_generation;
   while (true) {
     // Before any reconciler starts: their first (full) rounds read everything up to then.
     if (Clock::now() >= watch.next) {
@@ -284,14 +301,26 @@ asio::awaitable<void> SyncManager::Supervise() {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
-      std::set<std::string> ids;
-      for (const auto& s : workers_.Snapshots()) ids.insert(s.id);
+      bool ended = false;
       for (auto it = reconcilers_.begin(); it != reconcilers_.end();) {
         if (it->second->done) {
           it = reconcilers_.erase(it);
+          ended = true;
         } else {
           ++it;
         }
+      }
+      const auto generation = workers_.generation();  // before the read: a later change moves it
+      const bool moved = generation != seen_generation;
+      std::set<std::string> ids;
+      if (moved || ended) {
+        seen_generation = generation;
+        for (const auto& s : workers_.Snapshots()) ids.insert(s.id);
+      }
+      // Each looks its worker up again: a reader removed ends its reconciler, a restarted one
+      // gets the new worker.
+      if (moved) {
+        for (auto& [id, r] : reconcilers_) Poke(r);
       }
       for (const auto& id : ids) {
         if (reconcilers_.count(id)) continue;

@@ -333,6 +333,38 @@ TEST_F(SyncTest, AUserChangedThroughAnotherInstanceReachesTheReadersBeforeTheNex
   EXPECT_TRUE(Matches(ReaderUsers(0).at(Uuid(5)), doc));
 }
 
+TEST_F(SyncTest, AReconcilerWakesForItsReaderNotOnAClock) {
+  // Full rounds and inventories far apart: what brings each change is the reader's worker
+  // waking its reconciler (enrolments committed, the reader back up), nothing periodic.
+  const std::string sync_yaml =
+      "sync: { policy: additive, audit_ms: 600000, inventory_ms: 600000, "
+      "max_ops_per_second: 5000 }\n"
+      "polling: { logs_ms: 500, health_ms: 1000, timeout_ms: 500 }\n";
+  StartSim(2, 0.0, 0.0);
+  WriteConfig({0, 1}, sync_yaml);
+  StartGateway();
+  ASSERT_TRUE(WaitReady()) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-0").empty(); }, 30s)) << gateway_.Log();
+  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-1").empty(); }, 30s)) << gateway_.Log();
+
+  // An enrolment at reader 0: its UserData log entry, once committed, starts the import.
+  const std::string uuid = Enrol(0);
+  ASSERT_TRUE(WaitFor([&] { return !HeldImportOf(uuid).is_null(); }, 20s)) << gateway_.Log();
+
+  // Reader 1 goes down; a user added meanwhile reaches it when it is back.
+  auto state = [&](const std::string& device) -> std::string {
+    auto v = GatewayGet("/api/v1/devices/" + device);
+    return v.is_null() ? "" : std::string(v.at("state").as_string());
+  };
+  Fault(1, R"({"down": true})");
+  ASSERT_TRUE(WaitFor([&] { return state("sim-1") == "down"; }, 20s)) << gateway_.Log();
+  HttpClient client("127.0.0.1", api_port_, 10s);
+  ASSERT_EQ(Put(client, UserDoc(7)), 201);
+  ASSERT_TRUE(WaitFor([&] { return Holds(0, Uuid(7)); }, 20s)) << gateway_.Log();
+  Fault(1, "{}");
+  ASSERT_TRUE(WaitFor([&] { return Holds(1, Uuid(7)); }, 20s)) << gateway_.Log();
+}
+
 TEST_F(SyncTest, UserUnknownToTheGatewayIsDeletedUnderMirror) {
   StartFleet(2, "mirror");
   auto stranger = UserDoc(77);
