@@ -16,8 +16,12 @@ namespace gw::api {
 namespace asio = boost::asio;
 
 EventFeed::EventFeed(store::Database& db, CommitSignal& commits, std::size_t capacity,
-                     std::size_t max_bytes)
-    : db_(db), commits_(commits), capacity_(capacity), max_bytes_(max_bytes) {}
+                     std::size_t max_bytes, std::chrono::milliseconds idle_after)
+    : db_(db),
+      commits_(commits),
+      capacity_(capacity),
+      max_bytes_(max_bytes),
+      idle_after_(idle_after) {}
 
 void EventFeed::Start(asio::any_io_executor executor) {
   asio::co_spawn(executor, Loop(), LogFailure("api", "event feed"));
@@ -54,6 +58,34 @@ asio::awaitable<void> EventFeed::Loop() {
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   while (!stopping()) {
+    bool wanted = true;
+    {
+      std::lock_guard lock(mutex_);
+      wanted = asked_ || std::chrono::steady_clock::now() - last_read_ < idle_after_;
+      asked_ = false;
+      if (!wanted && windowed_) {
+        windowed_ = false;
+        entries_ = {};
+        bytes_ = 0;
+      } else if (wanted && !windowed_) {
+        windowed_ = true;  // from the newest seq on; synced_ is current after the next read
+      }
+      if (!windowed_) base_ = tail_;
+    }
+    if (!wanted) {
+      const auto started = std::chrono::steady_clock::now();
+      if (co_await FollowHeads()) {
+        const auto left = kIdleGap - (std::chrono::steady_clock::now() - started);
+        if (left > std::chrono::steady_clock::duration::zero()) {
+          timer.expires_after(left);
+          co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+      } else {
+        timer.expires_after(kRetry);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      }
+      continue;
+    }
     const auto seen = commits_.generation();
     store::EventQuery query;
     query.limit = store::kMaxEventPage;
@@ -82,6 +114,29 @@ asio::awaitable<void> EventFeed::Loop() {
     }
     co_await commits_.Wait(seen, kPoll);
   }
+}
+
+asio::awaitable<bool> EventFeed::FollowHeads() {
+  constexpr auto kPoll = std::chrono::milliseconds(1000);  // commits of other instances
+  const auto seen = commits_.generation();
+  std::int64_t after = 0;
+  {
+    std::lock_guard lock(mutex_);
+    after = tail_;
+  }
+  auto heads = co_await store::EventHeads(db_, after, store::kMaxEventPage);
+  if (!heads) co_return false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& h : *heads) {
+      tail_ = h.seq;
+      auto& last = last_seq_[h.device_id];
+      last = std::max(last, h.seq);
+    }
+    if (!windowed_) base_ = tail_;
+  }
+  if (static_cast<int>(heads->size()) < store::kMaxEventPage) co_await commits_.Wait(seen, kPoll);
+  co_return true;
 }
 
 std::size_t EventFeed::Cost(const Entry& e) {
@@ -155,7 +210,8 @@ EventFeed::ReadResult EventFeed::Read(const store::EventQuery& query, std::int64
   ReadResult out;
   std::lock_guard lock(mutex_);
   last_read_ = std::chrono::steady_clock::now();
-  if (!started_ || after < base_) return out;
+  if (!windowed_) asked_ = true;
+  if (!started_ || !windowed_ || after < base_) return out;
   out.covered = true;
   out.next = std::max(after, base_);
   // Entries are in seq order: skip to the first one after the cursor.
@@ -176,7 +232,11 @@ EventFeed::ReadResult EventFeed::Read(const store::EventQuery& query, std::int64
 std::optional<std::string> EventFeed::Page(const store::EventQuery& query) const {
   const auto limit = static_cast<std::size_t>(std::clamp(query.limit, 1, store::kMaxEventPage));
   std::lock_guard lock(mutex_);
-  if (!started_ || query.after < base_ || commits_.generation() != synced_) return std::nullopt;
+  last_read_ = std::chrono::steady_clock::now();
+  if (!windowed_) asked_ = true;
+  if (!started_ || !windowed_ || query.after < base_ || commits_.generation() != synced_) {
+    return std::nullopt;
+  }
   std::string body;
   // Room for `limit` frames of the window's average size: one allocation for most pages.
   body.reserve(32 + std::min(limit, entries_.size()) *
@@ -213,6 +273,11 @@ std::size_t EventFeed::bytes() const {
 std::size_t EventFeed::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();
+}
+
+bool EventFeed::windowed() const {
+  std::lock_guard lock(mutex_);
+  return windowed_;
 }
 
 }  // namespace gw::api

@@ -34,6 +34,13 @@ namespace gw::api {
 /// itself until it catches up. At start the window is filled with the newest kPreload events.
 /// Events committed by another gateway instance arrive at the next poll (at most 1 s).
 ///
+/// Nobody reading (no Read or Page for `idle_after`), the window is dropped and the feed follows
+/// only each new event's seq and reader (LastSeqs stays exact), at most every kIdleGap: at 1,000
+/// readers, reading and keeping whole rows for no stream cost ~5 % of the gateway's CPU and
+/// ~8 MB (issue 18). The first Read or Page after that is not covered (the caller reads
+/// PostgreSQL, as for a cursor older than the window) and brings the window back, from the
+/// newest seq on, at the next commit (within about a second).
+///
 /// Thread-safe: Read/Page/Wait from any executor; the loop runs on the executor given to Start.
 class EventFeed {
  public:
@@ -43,8 +50,12 @@ class EventFeed {
   /// Bytes an entry costs beyond its frame (its slim row, the deque slot, the key index).
   static constexpr std::size_t kEntryOverhead = 256;
 
+  /// At most this often while nobody reads the window.
+  static constexpr auto kIdleGap = std::chrono::milliseconds(250);
+
   EventFeed(store::Database& db, CommitSignal& commits, std::size_t capacity = 20000,
-            std::size_t max_bytes = 8u << 20);
+            std::size_t max_bytes = 8u << 20,
+            std::chrono::milliseconds idle_after = std::chrono::seconds(10));
   EventFeed(const EventFeed&) = delete;
   EventFeed& operator=(const EventFeed&) = delete;
 
@@ -75,6 +86,8 @@ class EventFeed {
   /// Memory held by the window (frames + kEntryOverhead per entry) and its event count.
   std::size_t bytes() const;
   std::size_t size() const;
+  /// Whether the window is kept (false: nobody read it for `idle_after`).
+  bool windowed() const;
 
   /// Grows when events were appended; Wait(seen, timeout) as CommitSignal.
   std::uint64_t generation() const { return appended_.generation(); }
@@ -95,6 +108,8 @@ class EventFeed {
   /// Memory an entry holds: its frame once rendered; before, its row's text (about as large).
   static std::size_t Cost(const Entry& e);
   boost::asio::awaitable<void> Loop();
+  /// Nobody reading: follows the new events' seqs and readers only. False when the read failed.
+  boost::asio::awaitable<bool> FollowHeads();
   void Append(std::vector<store::EventRow> rows);
   void DropOldest() const;      // under mutex_ (also after renderings grew the window)
   void Render(Entry& e) const;  // under mutex_: the frame, once
@@ -104,8 +119,11 @@ class EventFeed {
   CommitSignal appended_;
   const std::size_t capacity_;
   const std::size_t max_bytes_;
+  const std::chrono::milliseconds idle_after_;
   mutable std::mutex mutex_;
-  bool started_ = false;  // `base_` known
+  bool started_ = false;        // `base_` known
+  bool windowed_ = true;        // entries_ kept (else only tail_ and last_seq_ follow the commits)
+  mutable bool asked_ = false;  // a Read or Page found no window: bring it back
   bool stopping_ = false;
   std::uint64_t synced_ = 0;       // the CommitSignal generation the last complete read began at
   mutable std::size_t bytes_ = 0;  // sum of Cost() over entries_
@@ -113,8 +131,9 @@ class EventFeed {
   mutable std::int64_t base_ = 0;      // every event with seq > base_ is in entries_ (up to tail)
   std::int64_t tail_ = 0;              // the newest seq read
   mutable std::deque<Entry> entries_;  // rendered lazily by the const readers, under mutex_
-  /// The last stream Read: within kStreamingWindow of it, Append renders at once.
-  mutable std::chrono::steady_clock::time_point last_read_{};
+  /// The last Read or Page: within kStreamingWindow of it, Append renders at once; none for
+  /// idle_after_, the window is dropped. A start counts as one.
+  mutable std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
   static constexpr auto kStreamingWindow = std::chrono::seconds(5);
 };
 

@@ -82,6 +82,29 @@ Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& q) {
   });
 }
 
+Result<std::vector<EventHead>> EventHeadsBlocking(Database& db, std::int64_t after, int limit) {
+  return detail::WithConnectionBlocking<std::vector<EventHead>>(
+      db.Connections(), [&](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        auto result =
+            tx.exec_params("SELECT seq, device_id FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                           after, std::clamp(limit, 1, kMaxEventPage));
+        std::vector<EventHead> heads;
+        heads.reserve(result.size());
+        for (const auto& r : result) {
+          heads.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>()});
+        }
+        return heads;
+      });
+}
+
+boost::asio::awaitable<Result<std::vector<EventHead>>> EventHeads(Database& db, std::int64_t after,
+                                                                  int limit) {
+  Database* d = &db;
+  co_return co_await RunBlocking(
+      db.BlockingPool(), [d, after, limit] { return EventHeadsBlocking(*d, after, limit); });
+}
+
 Result<std::int64_t> MaxSeqBlocking(Database& db) {
   return detail::WithConnectionBlocking<std::int64_t>(db.Connections(), [](pqxx::connection& c) {
     pqxx::read_transaction tx(c);

@@ -59,6 +59,15 @@ struct EventPage {
 };
 
 Result<EventPage> ListEventsBlocking(Database& db, const EventQuery& query);
+/// The seq and reader of each event after `after`, in seq order, at most `limit`: what follows
+/// the newest events without reading them (EventFeed while nobody reads its window).
+struct EventHead {
+  std::int64_t seq = 0;
+  std::string device_id;
+};
+Result<std::vector<EventHead>> EventHeadsBlocking(Database& db, std::int64_t after, int limit);
+boost::asio::awaitable<Result<std::vector<EventHead>>> EventHeads(Database& db, std::int64_t after,
+                                                                  int limit);
 /// The newest committed seq (0 when there is no event). Blocking / on the blocking pool.
 Result<std::int64_t> MaxSeqBlocking(Database& db);
 boost::asio::awaitable<Result<std::int64_t>> MaxSeq(Database& db);

@@ -151,6 +151,50 @@ TEST_F(EventFeedTest, TheWindowFiltersAsPostgreSQLDoes) {
   EXPECT_EQ(Seqs(rest.frames).front(), Seqs(first.frames).back() + 1);
 }
 
+TEST_F(EventFeedTest, NobodyReadingDropsTheWindowLastSeqsFollowAndAReadBringsItBack) {
+  feed_ = std::make_unique<api::EventFeed>(*db_, commits_, 1000, 8u << 20, 300ms);
+  feed_->Start(io_.Io().get_executor());
+  // Nobody reads: the preloaded window goes.
+  ASSERT_TRUE(WaitFor([&] { return !feed_->windowed(); }, 10s, 10ms));
+  EXPECT_EQ(feed_->size(), 0u);
+  EXPECT_EQ(feed_->bytes(), 0u);
+
+  // Commits still move each reader's newest seq (the device listing's last_seq).
+  auto write = [&](const std::string& device, std::int64_t from, std::int64_t to) {
+    store::DeviceBatch b;
+    b.device_id = device;
+    for (auto id = from; id <= to; ++id) b.events.push_back(LogEvent(id, 0, "u-1"));
+    b.cursor = store::Cursor{to, 0};
+    ASSERT_FALSE(WriteAsync(io_.Io(), *writer_, std::move(b)).get());
+    commits_.Notify();
+  };
+  write("idle-1", 1, 5);
+  if (HasFatalFailure()) return;
+  auto newest = Newest();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto seqs = feed_->LastSeqs();
+        return seqs.count("idle-1") && seqs.at("idle-1") == newest;
+      },
+      10s, 10ms));
+  EXPECT_FALSE(feed_->windowed());
+
+  // The first page and read after that are not covered (PostgreSQL answers them) and bring the
+  // window back, from the newest seq on.
+  store::EventQuery q;
+  q.after = newest;
+  EXPECT_FALSE(feed_->Page(q).has_value());
+  EXPECT_FALSE(feed_->Read({}, newest, 10).covered);
+  ASSERT_TRUE(WaitFor([&] { return feed_->windowed(); }, 10s, 10ms));
+  write("idle-1", 6, 8);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(WaitFor([&] { return feed_->Read({}, newest, 10).events == 3; }, 10s, 10ms));
+  auto read = feed_->Read({}, newest, 10);
+  EXPECT_TRUE(read.covered);
+  EXPECT_EQ(Seqs(read.frames).back(), Newest());
+  EXPECT_EQ(WindowPage(q).value_or(""), BodyFromDatabase(q));
+}
+
 TEST_F(EventFeedTest, ACursorOlderThanTheWindowIsNotCovered) {
   StartFeed(10);
   if (HasFatalFailure()) return;
