@@ -61,7 +61,7 @@ asio::awaitable<void> EventFeed::Loop() {
     bool wanted = true;
     {
       std::lock_guard lock(mutex_);
-      wanted = asked_ || std::chrono::steady_clock::now() - last_read_ < idle_after_;
+      wanted = asked_ || std::chrono::steady_clock::now() - last_use_ < idle_after_;
       asked_ = false;
       if (!wanted && windowed_) {
         windowed_ = false;
@@ -209,7 +209,7 @@ EventFeed::ReadResult EventFeed::Read(const store::EventQuery& query, std::int64
                                       std::size_t max) const {
   ReadResult out;
   std::lock_guard lock(mutex_);
-  last_read_ = std::chrono::steady_clock::now();
+  last_read_ = last_use_ = std::chrono::steady_clock::now();
   if (!windowed_) asked_ = true;
   if (!started_ || !windowed_ || after < base_) return out;
   out.covered = true;
@@ -232,7 +232,7 @@ EventFeed::ReadResult EventFeed::Read(const store::EventQuery& query, std::int64
 std::optional<std::string> EventFeed::Page(const store::EventQuery& query) const {
   const auto limit = static_cast<std::size_t>(std::clamp(query.limit, 1, store::kMaxEventPage));
   std::lock_guard lock(mutex_);
-  last_read_ = std::chrono::steady_clock::now();
+  last_use_ = std::chrono::steady_clock::now();
   if (!windowed_) asked_ = true;
   if (!started_ || !windowed_ || query.after < base_ || commits_.generation() != synced_) {
     return std::nullopt;

@@ -131,9 +131,10 @@ class EventFeed {
   mutable std::int64_t base_ = 0;      // every event with seq > base_ is in entries_ (up to tail)
   std::int64_t tail_ = 0;              // the newest seq read
   mutable std::deque<Entry> entries_;  // rendered lazily by the const readers, under mutex_
-  /// The last Read or Page: within kStreamingWindow of it, Append renders at once; none for
-  /// idle_after_, the window is dropped. A start counts as one.
-  mutable std::chrono::steady_clock::time_point last_read_ = std::chrono::steady_clock::now();
+  /// The last stream Read: within kStreamingWindow of it, Append renders at once.
+  mutable std::chrono::steady_clock::time_point last_read_{};
+  /// The last Read or Page (the start counts as one): none for idle_after_, the window goes.
+  mutable std::chrono::steady_clock::time_point last_use_ = std::chrono::steady_clock::now();
   static constexpr auto kStreamingWindow = std::chrono::seconds(5);
 };
 
