@@ -107,6 +107,24 @@ class SyncTest : public GatewayTest {
     ASSERT_TRUE(WaitReady()) << gateway_.Log();
   }
 
+  /// Two readers, full rounds and inventories ten minutes apart (`polling` as given): whatever
+  /// reaches a reader after the first full rounds was brought by something else. Returns when
+  /// both had their first full round.
+  void StartTwoWithRareRounds(const std::string& polling) {
+    sync_yaml_ =
+        "sync: { policy: additive, audit_ms: 600000, inventory_ms: 600000, "
+        "max_ops_per_second: 5000 }\n"
+        "polling: " +
+        polling + "\n";
+    StartSim(2, 0.0, 0.0);
+    WriteConfig({0, 1}, sync_yaml_);
+    StartGateway();
+    ASSERT_TRUE(WaitReady()) << gateway_.Log();
+    ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-0").empty(); }, 30s)) << gateway_.Log();
+    ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-1").empty(); }, 30s)) << gateway_.Log();
+  }
+  std::string sync_yaml_;  ///< StartTwoWithRareRounds's sync and polling keys
+
   /// The newest full round of reader `device` ("" before the first).
   std::string LastFullRound(const std::string& device) {
     auto v = GatewayGet("/api/v1/sync/status");
@@ -301,16 +319,9 @@ TEST_F(SyncTest, ApprovedEnrolmentAtAReaderAndADeleteReachEveryReaderEvenOneThat
 TEST_F(SyncTest, AUserChangedThroughAnotherInstanceReachesTheReadersBeforeTheNextFullRound) {
   // Full rounds and inventories far apart: only the manager's fleet-wide look for users changed
   // by another instance (one query per change poll, not one per reader) can bring the user.
-  const std::string sync_yaml =
-      "sync: { policy: additive, audit_ms: 600000, inventory_ms: 600000, "
-      "max_ops_per_second: 5000 }\n"
-      "polling: { health_ms: 2000, timeout_ms: 1000 }\n";
-  StartSim(2, 0.0, 0.0);
-  WriteConfig({0, 1}, sync_yaml);
-  StartGateway();
-  ASSERT_TRUE(WaitReady()) << gateway_.Log();
-  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-0").empty(); }, 30s)) << gateway_.Log();
-  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-1").empty(); }, 30s)) << gateway_.Log();
+  StartTwoWithRareRounds("{ health_ms: 2000, timeout_ms: 1000 }");
+  if (HasFatalFailure()) return;
+  const std::string& sync_yaml = sync_yaml_;
 
   // Another instance on the same database, polling no reader, takes the change.
   const auto other_port = FreePort();
@@ -336,16 +347,8 @@ TEST_F(SyncTest, AUserChangedThroughAnotherInstanceReachesTheReadersBeforeTheNex
 TEST_F(SyncTest, AReconcilerWakesForItsReaderNotOnAClock) {
   // Full rounds and inventories far apart: what brings each change is the reader's worker
   // waking its reconciler (enrolments committed, the reader back up), nothing periodic.
-  const std::string sync_yaml =
-      "sync: { policy: additive, audit_ms: 600000, inventory_ms: 600000, "
-      "max_ops_per_second: 5000 }\n"
-      "polling: { logs_ms: 500, health_ms: 1000, timeout_ms: 500 }\n";
-  StartSim(2, 0.0, 0.0);
-  WriteConfig({0, 1}, sync_yaml);
-  StartGateway();
-  ASSERT_TRUE(WaitReady()) << gateway_.Log();
-  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-0").empty(); }, 30s)) << gateway_.Log();
-  ASSERT_TRUE(WaitFor([&] { return !LastFullRound("sim-1").empty(); }, 30s)) << gateway_.Log();
+  StartTwoWithRareRounds("{ logs_ms: 500, health_ms: 1000, timeout_ms: 500 }");
+  if (HasFatalFailure()) return;
 
   // An enrolment at reader 0: its UserData log entry, once committed, starts the import.
   const std::string uuid = Enrol(0);
