@@ -15,6 +15,10 @@ namespace gw::api {
 
 namespace asio = boost::asio;
 
+namespace {
+constexpr auto kPoll = std::chrono::milliseconds(1000);  // commits of other instances
+}  // namespace
+
 EventFeed::EventFeed(store::Database& db, CommitSignal& commits, std::size_t capacity,
                      std::size_t max_bytes, std::chrono::milliseconds idle_after)
     : db_(db),
@@ -36,7 +40,6 @@ void EventFeed::Stop() {
 }
 
 asio::awaitable<void> EventFeed::Loop() {
-  constexpr auto kPoll = std::chrono::milliseconds(1000);  // commits of other instances
   constexpr auto kRetry = std::chrono::milliseconds(1000);
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
@@ -69,8 +72,8 @@ asio::awaitable<void> EventFeed::Loop() {
         bytes_ = 0;
       } else if (wanted && !windowed_) {
         windowed_ = true;  // from the newest seq on; synced_ is current after the next read
+        base_ = tail_;
       }
-      if (!windowed_) base_ = tail_;
     }
     if (!wanted) {
       const auto started = std::chrono::steady_clock::now();
@@ -117,7 +120,6 @@ asio::awaitable<void> EventFeed::Loop() {
 }
 
 asio::awaitable<bool> EventFeed::FollowHeads() {
-  constexpr auto kPoll = std::chrono::milliseconds(1000);  // commits of other instances
   const auto seen = commits_.generation();
   std::int64_t after = 0;
   {
@@ -128,15 +130,16 @@ asio::awaitable<bool> EventFeed::FollowHeads() {
   if (!heads) co_return false;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& h : *heads) {
-      tail_ = h.seq;
-      auto& last = last_seq_[h.device_id];
-      last = std::max(last, h.seq);
-    }
-    if (!windowed_) base_ = tail_;
+    for (const auto& h : *heads) Advance(h.seq, h.device_id);
   }
   if (static_cast<int>(heads->size()) < store::kMaxEventPage) co_await commits_.Wait(seen, kPoll);
   co_return true;
+}
+
+void EventFeed::Advance(std::int64_t seq, const std::string& device_id) {
+  tail_ = seq;
+  auto& last = last_seq_[device_id];
+  last = std::max(last, seq);
 }
 
 std::size_t EventFeed::Cost(const Entry& e) {
@@ -174,9 +177,7 @@ void EventFeed::Append(std::vector<store::EventRow> rows) {
   for (auto& row : rows) {
     Entry e;
     e.row = std::move(row);
-    tail_ = e.row.seq;
-    auto& last = last_seq_[e.row.device_id];
-    last = std::max(last, e.row.seq);
+    Advance(e.row.seq, e.row.device_id);
     if (e.row.revision > 1) {
       // An enrichment: the event left its older seq. Its older revision is usually recent.
       for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {

@@ -111,6 +111,7 @@ class EventFeed {
   /// Nobody reading: follows the new events' seqs and readers only. False when the read failed.
   boost::asio::awaitable<bool> FollowHeads();
   void Append(std::vector<store::EventRow> rows);
+  void Advance(std::int64_t seq, const std::string& device_id);  // under mutex_: tail, LastSeqs
   void DropOldest() const;      // under mutex_ (also after renderings grew the window)
   void Render(Entry& e) const;  // under mutex_: the frame, once
 
