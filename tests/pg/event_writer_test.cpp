@@ -196,8 +196,10 @@ TEST_F(EventWriterTest, DoorAndDeviceEventsAreKeyedByThePoller) {
 
 TEST_F(EventWriterTest, StoresTextWithCopySpecialCharactersUnchanged) {
   auto e = LogEvent(1);
-  e.info = "tab\there\nnew line \\N back\\slash \xC3\xA9";
+  e.info = "tab\there\nnew line \\N back\\slash \xC3\xA9\r\n\\\t\b\f\v end\\";
   e.user_uuid = "\\N";
+  e.event_type = "\\.";  // COPY's end-of-data marker, as a field's whole text
+  e.additional_data = "";
   e.payload = R"({"quote":"a\"b","bs":"c\\d","nl":"e\nf","uni":"\u00e9"})";
   ASSERT_FALSE(Write(store::DeviceBatch{"r1", {e}, {}, {}}));
   auto page = store::ListEventsBlocking(*db_, store::EventQuery{});
@@ -205,6 +207,9 @@ TEST_F(EventWriterTest, StoresTextWithCopySpecialCharactersUnchanged) {
   ASSERT_EQ(page->events.size(), 1u);
   EXPECT_EQ(page->events[0].info, e.info);
   EXPECT_EQ(page->events[0].user_uuid, "\\N");
+  EXPECT_EQ(page->events[0].event_type, "\\.");
+  ASSERT_TRUE(page->events[0].additional_data);
+  EXPECT_EQ(*page->events[0].additional_data, "");
   EXPECT_EQ(Scalar(Dsn(),
                    "SELECT payload->>'quote' || '|' || (payload->>'bs') || '|' || "
                    "(payload->>'nl') || '|' || (payload->>'uni') FROM events"),

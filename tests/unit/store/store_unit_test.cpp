@@ -1,6 +1,10 @@
 // Pure parts of lib/store (no database): keys, validation, SQL literal encoding, time format.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
 #include "store/event.hpp"
 #include "store/event_writer.hpp"
 #include "store/migrate.hpp"
@@ -125,6 +129,50 @@ TEST(FormatTime, WritesUtcWithMicroseconds) {
             "2025-11-24T16:00:00.123456Z");
   EXPECT_EQ(detail::FormatTime(TimePoint(std::chrono::microseconds(-1))),
             "1969-12-31T23:59:59.999999Z");
+}
+
+// The digits written by hand agree with gmtime_r + snprintf over the years a reader can report,
+// and the years beyond them still format.
+TEST(FormatTime, AgreesWithTheCLibraryFromYearOneTo9999AndBeyond) {
+  auto reference = [](std::int64_t us) {
+    std::int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) {
+      frac += 1000000;
+      --secs;
+    }
+    std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(frac));
+    return std::string(buf);
+  };
+  const std::int64_t year_one = -62135596800LL * 1000000;  // 0001-01-01T00:00:00Z
+  const std::int64_t year_10000 = 253402300800LL * 1000000;
+  std::vector<std::int64_t> cases = {year_one,
+                                     year_one - 1,
+                                     year_10000 - 1,
+                                     year_10000,
+                                     0,
+                                     -1,
+                                     951782400000000 /* 2000-02-29 */,
+                                     -2203891200000000,
+                                     4107542399999999 /* 2100-02-28T23:59:59.999999 */};
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    cases.push_back(year_one + static_cast<std::int64_t>(
+                                   x % static_cast<std::uint64_t>(year_10000 - year_one)));
+  }
+  for (auto us : cases) {
+    EXPECT_EQ(detail::FormatTime(TimePoint(std::chrono::microseconds(us))), reference(us)) << us;
+  }
+  EXPECT_EQ(detail::FormatTime(TimePoint(std::chrono::microseconds(year_10000))),
+            "10000-01-01T00:00:00.000000Z");
 }
 
 TEST(DecorateDsn, AddsTimeoutsWithoutOverridingTheOperator) {
