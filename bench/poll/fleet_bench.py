@@ -125,6 +125,29 @@ def scrape(port):
     return buckets, counts, errors, ingested
 
 
+def scrape_durations(port):
+    """ef45gw_poll_duration_seconds buckets by (kind, le): request to reply and its handling."""
+    out = {}
+    for line in http(f"http://127.0.0.1:{port}/metrics").splitlines():
+        m = re.match(r'ef45gw_poll_duration_seconds_bucket\{kind="(\w+)",le="([^"]+)"\} (\S+)',
+                     line)
+        if m:
+            out[(m.group(1), m.group(2))] = float(m.group(3))
+    return out
+
+
+def duration_quantile(d0, d1, kind, q):
+    """The upper bound (ms) of the bucket holding quantile q of the window's polls of `kind`."""
+    bounds = sorted((float(le), le) for k, le in d1 if k == kind and le != "+Inf")
+    total = d1.get((kind, "+Inf"), 0) - d0.get((kind, "+Inf"), 0)
+    if not total:
+        return float("nan")
+    for value, le in bounds:
+        if d1.get((kind, le), 0) - d0.get((kind, le), 0) >= q * total:
+            return value * 1000
+    return float("inf")
+
+
 def gateway_env():
     """The gateway's environment: ours, plus GW_ENV's space-separated KEY=VALUE pairs (e.g.
     GW_ENV=GLIBC_TUNABLES=glibc.malloc.mxfast=0), which reach the gateway only, not ef45-sim."""
@@ -304,6 +327,7 @@ def fleet(args):
         s.start_gateway()
         time.sleep(args.warmup)
         b0, c0, e0, i0 = scrape(s.api)
+        d0 = scrape_durations(s.api)
         split0, cs0 = cpu_split(s.gw.pid), context_switches(s.gw.pid)
         main0 = thread_cpu_seconds(s.gw.pid, s.gw.pid)
         cpu0, t0 = cpu_seconds(s.gw.pid), time.time()
@@ -322,6 +346,7 @@ def fleet(args):
         main1 = thread_cpu_seconds(s.gw.pid, s.gw.pid)
         sim_cpu1 = cpu_seconds(s.sim.pid)
         b1, c1, e1, i1 = scrape(s.api)
+        d1 = scrape_durations(s.api)
         window_end = s.psql("SELECT now()")
         rss, hwm = rss_mb(s.gw.pid), rss_mb(s.gw.pid, "VmHWM")
         # Reader timestamps have 1 s resolution: an event stamped S happened in [S, S+1), so the
@@ -341,6 +366,13 @@ def fleet(args):
         for kind in ("door", "match", "logs"):
             share, total = on_time(b0, b1, c0, c1, kind)
             print(f"{kind + ' polls within 10% of interval':42} {share * 100:13.2f}%  ({int(total)} polls)")
+        # A poll's duration is the reader's answer time plus the gateway's handling; a reader
+        # that answers slowly (here: one emulator thread for the whole fleet, queueing the
+        # requests of a tick) makes the reader's next poll start late.
+        for kind in ("door", "match"):
+            print(f"{kind + ' poll duration p50 / p99 (ms, bucket)':42} "
+                  f"{duration_quantile(d0, d1, kind, 0.5):7.1f} / "
+                  f"{duration_quantile(d0, d1, kind, 0.99):5.1f}")
         polls = sum(c1.get(k, 0) - c0.get(k, 0) for k in c1)
         print(f"{'gateway CPU (cores)':42} {(cpu1 - cpu0) / wall:14.3f}")
         print(f"{'gateway CPU per poll, all kinds (us)':42} "
